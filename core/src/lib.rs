@@ -1,0 +1,33 @@
+//! # weir — one limiter core
+//!
+//! Three controls every high-concurrency program needs, written once as pure
+//! state machines over an injected clock, with thin async adapters on top:
+//!
+//! - [`KeyedSemaphore`]: a global in-flight cap plus a per-key cap, FIFO within
+//!   a key, round-robin across keys, no head-of-line blocking between keys.
+//! - [`RateLimiter`]: GCRA token buckets ("20 per second, bursts of 20"),
+//!   several quotas at once, keyed or not, with exact "not until" answers.
+//! - [`limited_as_completed`]: run a lazily pulled stream of futures with at
+//!   most `limit` in flight, results in completion order, memory flat.
+//!
+//! [`Limiter`] combines them and is the single entry point the bindings use.
+//!
+//! The crate is `#![no_std]` + `alloc` and runtime-agnostic: hosts supply a
+//! [`Clock`] and a [`Timer`]. The `std` feature (default) adds [`StdClock`],
+//! `tokio` adds [`TokioTimer`], `testing` adds [`ManualClock`], a fake clock
+//! and timer for deterministic tests.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+mod sync;
+pub mod time;
+
+pub use time::{Clock, Instant, Timer};
+#[cfg(feature = "std")]
+pub use time::StdClock;
+#[cfg(feature = "tokio")]
+pub use time::TokioTimer;
+#[cfg(any(test, feature = "testing"))]
+pub use time::ManualClock;
