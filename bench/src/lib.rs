@@ -2,7 +2,7 @@
 //!
 //! - [`alloc_counter`]: a counting global allocator, switched on only around
 //!   the passes that count, so that it costs the timed runs nothing.
-//! - [`clocks`]: a cheap fake clock/timer for weir, the counterpart of
+//! - [`clocks`]: a cheap fake clock for weir, the counterpart of
 //!   governor's `FakeRelativeClock`, so both GCRA cores are timed on equal
 //!   footing (an atomic load per `now()`).
 //! - [`report`]: reads criterion's `estimates.json` files and prints the
