@@ -115,7 +115,7 @@ fn gcra_fake_clock(c: &mut Criterion) {
     clock.advance(Duration::from_secs(1));
     let direct = governor::RateLimiter::direct_with_clock(governor_quota(), clock.clone());
     bench(c, cases::GOV_GCRA_DIRECT_FAKE, |b| b.iter(|| black_box(direct.check().is_ok())));
-    let keyed: governor::RateLimiter<u64, governor::state::keyed::DefaultKeyedStateStore<u64>, _> =
+    let keyed: weir_bench::GovernorFakeKeyed<u64> =
         governor::RateLimiter::new(governor_quota(), Default::default(), clock.clone());
     bench(c, cases::GOV_GCRA_KEYED_FAKE, |b| {
         b.iter(|| {

@@ -13,3 +13,12 @@ pub mod alloc_counter;
 pub mod cases;
 pub mod clocks;
 pub mod report;
+
+/// governor's default keyed limiter (dashmap state store, std hasher) on its
+/// `FakeRelativeClock`.
+pub type GovernorFakeKeyed<K> = governor::RateLimiter<
+    K,
+    governor::state::keyed::DefaultKeyedStateStore<K>,
+    governor::clock::FakeRelativeClock,
+    governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
+>;

@@ -87,14 +87,13 @@ fn rate(keys: u64) -> Row {
 
 fn governor(keys: u64, retain_recent: bool) -> Row {
     use governor::clock::FakeRelativeClock;
-    use governor::state::keyed::DefaultKeyedStateStore;
     let clock = FakeRelativeClock::default();
     let mut peak_keys = 0;
     let ((final_keys, _limiter), counts) = CountingAlloc::measure(|| {
         let quota = governor::Quota::per_second(10.try_into().unwrap());
-        let limiter: governor::RateLimiter<u64, DefaultKeyedStateStore<u64>, _> =
+        let limiter: weir_bench::GovernorFakeKeyed<u64> =
             governor::RateLimiter::new(quota, Default::default(), clock.clone());
-        let mut end_block = |limiter: &governor::RateLimiter<u64, _, _>| {
+        let mut end_block = |limiter: &weir_bench::GovernorFakeKeyed<u64>| {
             peak_keys = peak_keys.max(limiter.len());
             clock.advance(Duration::from_secs(1));
             if retain_recent {
