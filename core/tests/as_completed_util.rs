@@ -132,6 +132,10 @@ impl<I: Iterator> Iterator for Counted<I> {
         }
         item
     }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
 }
 
 /// A stream fed by hand: pending while empty, ends once closed and empty.

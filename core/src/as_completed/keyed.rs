@@ -150,7 +150,7 @@ where
 
     /// Number of items pulled but waiting in the look-ahead buffer because
     /// their key is saturated.
-    pub fn buffered(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         self.waiting.len()
     }
 
