@@ -138,9 +138,12 @@ impl<I: Iterator> Iterator for Counted<I> {
     }
 }
 
+/// Queued items, closed flag, waker of the pending reader.
+type FeedState<T> = (VecDeque<T>, bool, Option<Waker>);
+
 /// A stream fed by hand: pending while empty, ends once closed and empty.
 pub struct Feed<T> {
-    state: Arc<Mutex<(VecDeque<T>, bool, Option<Waker>)>>,
+    state: Arc<Mutex<FeedState<T>>>,
 }
 
 impl<T> Clone for Feed<T> {
