@@ -84,3 +84,43 @@ impl ReadySet {
         any != 0
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::sync::{Arc, AtomicBool};
+    use std::task::Wake;
+
+    struct Flag(AtomicBool);
+
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A slot wake racing the parent's register-then-drain is never lost:
+    /// either the drain sees the bit, or the parent is woken and its next
+    /// drain sees it.
+    #[test]
+    fn a_wake_racing_register_and_drain_is_never_lost() {
+        loom::model(|| {
+            let ready = Arc::new(ReadySet::new(2));
+            let flag = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+            let waker = Waker::from(flag.clone());
+            let waking = {
+                let ready = ready.clone();
+                loom::thread::spawn(move || ready.wake_slot(1))
+            };
+            ready.register(&waker);
+            let mut batch = [0usize];
+            let seen = ready.drain_into(&mut batch);
+            waking.join().unwrap();
+            if !seen {
+                assert!(flag.0.load(Ordering::SeqCst), "wake lost");
+                assert!(ready.drain_into(&mut batch));
+            }
+            assert_eq!(batch[0], 1 << 1);
+        });
+    }
+}
