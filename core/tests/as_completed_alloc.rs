@@ -68,7 +68,11 @@ fn measure<R>(f: impl FnOnce() -> R) -> (R, usize, isize) {
     let live = LIVE.with(Cell::get);
     PEAK.with(|p| p.set(live));
     let r = f();
-    (r, ALLOCS.with(Cell::get) - allocs, PEAK.with(Cell::get) - live)
+    (
+        r,
+        ALLOCS.with(Cell::get) - allocs,
+        PEAK.with(Cell::get) - live,
+    )
 }
 
 /// Drains `stream` by hand (no executor allocations), counting items.
@@ -110,10 +114,17 @@ where
     let large = profile(1_000_000, &build);
     assert_eq!(small.1, 0, "{what}: allocations while running 10^4 items");
     assert_eq!(large.1, 0, "{what}: allocations while running 10^6 items");
-    assert_eq!(small.0, large.0, "{what}: construction allocations depend on N");
+    assert_eq!(
+        small.0, large.0,
+        "{what}: construction allocations depend on N"
+    );
     assert_eq!(small.2, large.2, "{what}: peak live bytes depend on N");
     // Construction: a handful of buffers plus one waker per slot.
-    assert!(large.0 <= 64 + 16, "{what}: {} allocations to build", large.0);
+    assert!(
+        large.0 <= 64 + 16,
+        "{what}: {} allocations to build",
+        large.0
+    );
 }
 
 fn yield_once(i: usize) -> impl Future<Output = usize> + Unpin {
@@ -122,17 +133,23 @@ fn yield_once(i: usize) -> impl Future<Output = usize> + Unpin {
 
 #[test]
 fn unordered_ready_futures_allocate_nothing_per_item() {
-    assert_flat("ready", |n| limited_as_completed((0..n).map(ready), 64).unwrap());
+    assert_flat("ready", |n| {
+        limited_as_completed((0..n).map(ready), 64).unwrap()
+    });
 }
 
 #[test]
 fn unordered_pending_then_woken_futures_allocate_nothing_per_item() {
-    assert_flat("yield", |n| limited_as_completed((0..n).map(yield_once), 64).unwrap());
+    assert_flat("yield", |n| {
+        limited_as_completed((0..n).map(yield_once), 64).unwrap()
+    });
 }
 
 #[test]
 fn ordered_allocates_nothing_per_item() {
-    assert_flat("ordered", |n| limited_ordered((0..n).map(yield_once), 64).unwrap());
+    assert_flat("ordered", |n| {
+        limited_ordered((0..n).map(yield_once), 64).unwrap()
+    });
 }
 
 #[test]

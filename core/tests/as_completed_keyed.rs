@@ -21,8 +21,7 @@ fn a_saturated_key_does_not_stall_the_others() {
     // Key 'a' is blocked forever; its later items wait in the look-ahead.
     let keys = ['a', 'b', 'a', 'b', 'b', 'a', 'b', 'b', 'b', 'b'];
     let gates = Gates::new(keys.len());
-    let (source, pulls) =
-        Counted::new(keys.iter().enumerate().map(|(i, &k)| (k, gates.future(i))));
+    let (source, pulls) = Counted::new(keys.iter().enumerate().map(|(i, &k)| (k, gates.future(i))));
     let mut s = limited_as_completed_keyed(source, 4, 1, 3).unwrap();
     let waker = noop_waker();
     let mut b_out = Vec::new();
@@ -35,8 +34,11 @@ fn a_saturated_key_does_not_stall_the_others() {
             Poll::Ready(None) => panic!("gate 0 is still closed"),
             Poll::Pending => {
                 assert!(s.in_flight_for(&'a') <= 1 && s.in_flight_for(&'b') <= 1);
-                let running_b: Vec<usize> =
-                    gates.running().into_iter().filter(|&i| keys[i] == 'b').collect();
+                let running_b: Vec<usize> = gates
+                    .running()
+                    .into_iter()
+                    .filter(|&i| keys[i] == 'b')
+                    .collect();
                 match running_b.as_slice() {
                     [] => break,
                     [one] => gates.open(*one),
@@ -67,12 +69,15 @@ fn a_saturated_key_does_not_stall_the_others() {
 fn pulling_stops_while_the_look_ahead_is_full() {
     let keys = ['a', 'a', 'a', 'b'];
     let gates = Gates::new(keys.len());
-    let (source, pulls) =
-        Counted::new(keys.iter().enumerate().map(|(i, &k)| (k, gates.future(i))));
+    let (source, pulls) = Counted::new(keys.iter().enumerate().map(|(i, &k)| (k, gates.future(i))));
     let mut s = limited_as_completed_keyed(source, 4, 1, 1).unwrap();
     let waker = noop_waker();
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
-    assert_eq!(pulls.load(Ordering::SeqCst), 2, "a0 runs, a1 fills the look-ahead");
+    assert_eq!(
+        pulls.load(Ordering::SeqCst),
+        2,
+        "a0 runs, a1 fills the look-ahead"
+    );
     assert_eq!(s.waiting(), 1);
     assert_eq!(s.size_hint(), (4, Some(4)));
     gates.open(0);
@@ -102,8 +107,7 @@ fn lookahead_zero_behaves_as_one() {
 fn dropping_drops_running_and_waiting_futures() {
     let keys = [0u8, 0, 1, 0];
     let gates = Gates::new(keys.len());
-    let (source, pulls) =
-        Counted::new(keys.iter().enumerate().map(|(i, &k)| (k, gates.future(i))));
+    let (source, pulls) = Counted::new(keys.iter().enumerate().map(|(i, &k)| (k, gates.future(i))));
     let mut s = limited_as_completed_keyed(source, 3, 1, 4).unwrap();
     assert_eq!(poll_once(&mut s, &noop_waker()), Poll::Pending);
     assert_eq!(pulls.load(Ordering::SeqCst), 4);

@@ -22,7 +22,11 @@ fn yields_in_input_order_when_completed_backwards() {
     let waker = noop_waker();
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
     gates.open(2);
-    assert_eq!(poll_once(&mut s, &waker), Poll::Pending, "2 waits for 0 and 1");
+    assert_eq!(
+        poll_once(&mut s, &waker),
+        Poll::Pending,
+        "2 waits for 0 and 1"
+    );
     gates.open(1);
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
     gates.open(0);
@@ -43,7 +47,11 @@ fn a_finished_future_keeps_its_slot_until_its_turn() {
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
     gates.open(1);
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
-    assert_eq!(pulls.load(Ordering::SeqCst), 2, "window is full: 0 running, 1 done");
+    assert_eq!(
+        pulls.load(Ordering::SeqCst),
+        2,
+        "window is full: 0 running, 1 done"
+    );
     assert_eq!(s.in_flight(), 2);
     assert_eq!(gates.drops(1), 1, "the finished future itself is dropped");
     gates.open(0);

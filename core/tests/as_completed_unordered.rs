@@ -21,7 +21,7 @@ use weir::{
     ZeroLimit,
 };
 
-use util::{poll_once, Stream as _, Counted, Feed, Gates, Spin, WakeCounter, YieldOnce};
+use util::{poll_once, Counted, Feed, Gates, Spin, Stream as _, WakeCounter, YieldOnce};
 
 type Boxed = Pin<Box<dyn Future<Output = u32> + Send>>;
 
@@ -29,12 +29,24 @@ type Boxed = Pin<Box<dyn Future<Output = u32> + Send>>;
 fn zero_limit_is_an_error_for_every_form() {
     let none = || Vec::<std::future::Ready<u8>>::new();
     assert_eq!(limited_as_completed(none(), 0).unwrap_err(), ZeroLimit);
-    assert_eq!(limited_as_completed_stream(futures::stream::iter(none()), 0).unwrap_err(), ZeroLimit);
+    assert_eq!(
+        limited_as_completed_stream(futures::stream::iter(none()), 0).unwrap_err(),
+        ZeroLimit
+    );
     assert_eq!(limited_ordered(none(), 0).unwrap_err(), ZeroLimit);
-    assert_eq!(limited_ordered_stream(futures::stream::iter(none()), 0).unwrap_err(), ZeroLimit);
+    assert_eq!(
+        limited_ordered_stream(futures::stream::iter(none()), 0).unwrap_err(),
+        ZeroLimit
+    );
     let keyed = || Vec::<(u8, std::future::Ready<u8>)>::new();
-    assert_eq!(limited_as_completed_keyed(keyed(), 0, 1, 1).unwrap_err(), ZeroLimit);
-    assert_eq!(limited_as_completed_keyed(keyed(), 1, 0, 1).unwrap_err(), ZeroLimit);
+    assert_eq!(
+        limited_as_completed_keyed(keyed(), 0, 1, 1).unwrap_err(),
+        ZeroLimit
+    );
+    assert_eq!(
+        limited_as_completed_keyed(keyed(), 1, 0, 1).unwrap_err(),
+        ZeroLimit
+    );
     assert_eq!(
         limited_as_completed_keyed_stream(futures::stream::iter(keyed()), 0, 1, 1).unwrap_err(),
         ZeroLimit
@@ -115,14 +127,20 @@ fn pending_futures_are_polled_only_after_their_waker_fires() {
     for _ in 0..5 {
         assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
     }
-    assert_eq!((0..4).map(|i| gates.polls(i)).collect::<Vec<_>>(), [1, 1, 1, 1]);
+    assert_eq!(
+        (0..4).map(|i| gates.polls(i)).collect::<Vec<_>>(),
+        [1, 1, 1, 1]
+    );
     assert_eq!(parent.count(), 0, "nothing woke, so the task is not woken");
 
     // A wake without completion: exactly that future is polled again.
     gates.nudge(1);
     assert_eq!(parent.count(), 1);
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
-    assert_eq!((0..4).map(|i| gates.polls(i)).collect::<Vec<_>>(), [1, 2, 1, 1]);
+    assert_eq!(
+        (0..4).map(|i| gates.polls(i)).collect::<Vec<_>>(),
+        [1, 2, 1, 1]
+    );
 
     // Completion: the future is polled, yielded, and its slot refilled.
     gates.open(3);
@@ -130,7 +148,10 @@ fn pending_futures_are_polled_only_after_their_waker_fires() {
     assert_eq!(poll_once(&mut s, &waker), Poll::Ready(Some(3)));
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
     assert_eq!(pulls.load(Ordering::SeqCst), 5);
-    assert_eq!((0..5).map(|i| gates.polls(i)).collect::<Vec<_>>(), [1, 2, 1, 2, 1]);
+    assert_eq!(
+        (0..5).map(|i| gates.polls(i)).collect::<Vec<_>>(),
+        [1, 2, 1, 2, 1]
+    );
     assert_eq!(parent.count(), 2);
 }
 
@@ -163,7 +184,10 @@ fn dropping_the_stream_drops_in_flight_futures_and_stops_pulling() {
     drop(s);
     assert_eq!(pulls.load(Ordering::SeqCst), 3);
     assert_eq!(gates.total_drops(), 3, "both in-flight futures dropped");
-    assert_eq!((0..3).map(|i| gates.drops(i)).collect::<Vec<_>>(), [1, 1, 1]);
+    assert_eq!(
+        (0..3).map(|i| gates.drops(i)).collect::<Vec<_>>(),
+        [1, 1, 1]
+    );
     // A waker that outlives the stream is harmless.
     stale.wake();
 }
@@ -198,19 +222,27 @@ fn a_self_waking_future_does_not_starve_the_others() {
     let spins = Arc::new(AtomicUsize::new(0));
     let gates = Gates::new(1);
     let futures: Vec<Boxed> = vec![
-        Box::pin(Spin { polls: spins.clone() }),
+        Box::pin(Spin {
+            polls: spins.clone(),
+        }),
         Box::pin(gates.future(0)),
     ];
     let mut s = limited_as_completed(futures, 2).unwrap();
     let (parent, waker) = WakeCounter::new();
     // The spinner keeps itself ready; the stream gives control back anyway.
     assert_eq!(poll_once(&mut s, &waker), Poll::Pending);
-    assert!(parent.count() > 0, "budget exhausted: task rescheduled itself");
+    assert!(
+        parent.count() > 0,
+        "budget exhausted: task rescheduled itself"
+    );
     let before = spins.load(Ordering::SeqCst);
     assert!(before <= 64, "bounded work per poll, got {before}");
     gates.open(0);
     assert_eq!(poll_once(&mut s, &waker), Poll::Ready(Some(0)));
-    assert!(spins.load(Ordering::SeqCst) - before <= 2, "gate polled within one lap");
+    assert!(
+        spins.load(Ordering::SeqCst) - before <= 2,
+        "gate polled within one lap"
+    );
 }
 
 #[test]
@@ -253,7 +285,13 @@ fn newly_pulled_futures_are_polled_on_the_same_poll() {
 
 #[test]
 fn errors_are_delivered_as_values() {
-    let jobs = (0..6).map(|i| async move { if i % 2 == 0 { Ok(i) } else { Err(i) } });
+    let jobs = (0..6).map(|i| async move {
+        if i % 2 == 0 {
+            Ok(i)
+        } else {
+            Err(i)
+        }
+    });
     let mut out: Vec<Result<i32, i32>> = block_on(limited_as_completed(jobs, 2).unwrap().collect());
     out.sort();
     assert_eq!(out, [Ok(0), Ok(2), Ok(4), Err(1), Err(3), Err(5)]);
@@ -310,7 +348,11 @@ fn stream_source_is_polled_only_with_a_free_slot_and_may_be_pending() {
     assert_eq!(poll_once(&mut s, &waker), Poll::Ready(Some(0)));
     assert_eq!(poll_once(&mut s, &waker), Poll::Ready(Some(2)));
     assert_eq!(poll_once(&mut s, &waker), Poll::Ready(Some(3)));
-    assert_eq!(poll_once(&mut s, &waker), Poll::Pending, "source not closed yet");
+    assert_eq!(
+        poll_once(&mut s, &waker),
+        Poll::Pending,
+        "source not closed yet"
+    );
     assert!(!s.is_terminated());
     feed.close();
     assert_eq!(poll_once(&mut s, &waker), Poll::Ready(None));

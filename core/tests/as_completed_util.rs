@@ -30,11 +30,16 @@ pub struct Gates {
 impl Gates {
     pub fn new(n: usize) -> Self {
         let states = (0..n).map(|_| GateState::default()).collect();
-        Self { states: Arc::new(Mutex::new(states)) }
+        Self {
+            states: Arc::new(Mutex::new(states)),
+        }
     }
 
     pub fn future(&self, id: usize) -> GateFuture {
-        GateFuture { id, gates: self.clone() }
+        GateFuture {
+            id,
+            gates: self.clone(),
+        }
     }
 
     /// Completes gate `id` (its output is `id`) and wakes it.
@@ -77,7 +82,9 @@ impl Gates {
     /// Gates polled at least once and not dropped: the ones running.
     pub fn running(&self) -> Vec<usize> {
         let states = self.states.lock().unwrap();
-        (0..states.len()).filter(|&i| states[i].polls > 0 && states[i].drops == 0).collect()
+        (0..states.len())
+            .filter(|&i| states[i].polls > 0 && states[i].drops == 0)
+            .collect()
     }
 }
 
@@ -118,7 +125,13 @@ pub struct Counted<I> {
 impl<I> Counted<I> {
     pub fn new(inner: I) -> (Self, Arc<AtomicUsize>) {
         let pulls = Arc::new(AtomicUsize::new(0));
-        (Self { inner, pulls: pulls.clone() }, pulls)
+        (
+            Self {
+                inner,
+                pulls: pulls.clone(),
+            },
+            pulls,
+        )
     }
 }
 
@@ -148,13 +161,17 @@ pub struct Feed<T> {
 
 impl<T> Clone for Feed<T> {
     fn clone(&self) -> Self {
-        Self { state: self.state.clone() }
+        Self {
+            state: self.state.clone(),
+        }
     }
 }
 
 impl<T> Default for Feed<T> {
     fn default() -> Self {
-        Self { state: Arc::new(Mutex::new((VecDeque::new(), false, None))) }
+        Self {
+            state: Arc::new(Mutex::new((VecDeque::new(), false, None))),
+        }
     }
 }
 

@@ -222,8 +222,11 @@ where
         }
         // SAFETY: as above.
         let mut source = unsafe { Pin::new_unchecked(&mut this.source) };
-        let mut running =
-            Running { slots: &mut this.slots, counts: &mut this.counts, per_key: this.per_key };
+        let mut running = Running {
+            slots: &mut this.slots,
+            counts: &mut this.counts,
+            per_key: this.per_key,
+        };
         loop {
             if core::mem::take(&mut this.freed) {
                 running.start_waiting(&mut this.waiting);
@@ -275,7 +278,10 @@ where
             return (held, Some(held));
         }
         let (low, high) = self.source.size_hint();
-        (low.saturating_add(held), high.and_then(|h| h.checked_add(held)))
+        (
+            low.saturating_add(held),
+            high.and_then(|h| h.checked_add(held)),
+        )
     }
 }
 

@@ -34,7 +34,9 @@ mod unordered;
 
 pub use error::ZeroLimit;
 pub use iter::Iter;
-pub use keyed::{limited_as_completed_keyed, limited_as_completed_keyed_stream, LimitedAsCompletedKeyed};
+pub use keyed::{
+    limited_as_completed_keyed, limited_as_completed_keyed_stream, LimitedAsCompletedKeyed,
+};
 pub use ordered::{limited_ordered, limited_ordered_stream, LimitedOrdered};
 pub use unordered::{limited_as_completed, limited_as_completed_stream, LimitedAsCompleted};
 

@@ -29,7 +29,10 @@ type Output<S> = <<S as Stream>::Item as Future>::Output;
 /// let out: Vec<i32> = block_on(limited_ordered(jobs, 4).unwrap().collect());
 /// assert_eq!(out, (0..20).map(|n| n * 10).collect::<Vec<_>>());
 /// ```
-pub fn limited_ordered<I>(iter: I, limit: usize) -> Result<LimitedOrdered<Iter<I::IntoIter>>, ZeroLimit>
+pub fn limited_ordered<I>(
+    iter: I,
+    limit: usize,
+) -> Result<LimitedOrdered<Iter<I::IntoIter>>, ZeroLimit>
 where
     I: IntoIterator,
     I::Item: Future,
@@ -172,7 +175,10 @@ where
             return (held, Some(held));
         }
         let (low, high) = self.source.size_hint();
-        (low.saturating_add(held), high.and_then(|h| h.checked_add(held)))
+        (
+            low.saturating_add(held),
+            high.and_then(|h| h.checked_add(held)),
+        )
     }
 }
 

@@ -32,7 +32,10 @@ impl ReadySet {
     /// A set for `slots` slots, all clear, with no parent waker.
     pub(super) fn new(slots: usize) -> Self {
         let words = (0..words_for(slots)).map(|_| AtomicUsize::new(0)).collect();
-        Self { words, parent: Mutex::new(None) }
+        Self {
+            words,
+            parent: Mutex::new(None),
+        }
     }
 
     /// Marks slot `index` ready and wakes the parent task if it is the first

@@ -18,7 +18,10 @@ struct SlotWaker {
 
 /// Builds the waker for slot `index` of `ready`.
 pub(super) fn slot_waker(ready: &Arc<ReadySet>, index: usize) -> Waker {
-    let data = Arc::into_raw(Arc::new(SlotWaker { ready: Arc::clone(ready), index }));
+    let data = Arc::into_raw(Arc::new(SlotWaker {
+        ready: Arc::clone(ready),
+        index,
+    }));
     // SAFETY: `data` comes from `Arc::into_raw` of a `SlotWaker`, which is
     // what every vtable function expects; `SlotWaker` is Send + Sync.
     unsafe { Waker::from_raw(RawWaker::new(data.cast(), &VTABLE)) }

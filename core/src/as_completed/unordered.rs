@@ -157,7 +157,10 @@ where
             return (running, Some(running));
         }
         let (low, high) = self.source.size_hint();
-        (low.saturating_add(running), high.and_then(|h| h.checked_add(running)))
+        (
+            low.saturating_add(running),
+            high.and_then(|h| h.checked_add(running)),
+        )
     }
 }
 
