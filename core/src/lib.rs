@@ -21,9 +21,11 @@
 
 extern crate alloc;
 
+pub mod as_completed;
 mod sync;
 pub mod time;
 
+pub use as_completed::{limited_as_completed, limited_as_completed_keyed, limited_as_completed_keyed_stream, limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted, LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit};
 pub use time::{Clock, Instant, Timer};
 #[cfg(feature = "std")]
 pub use time::StdClock;
