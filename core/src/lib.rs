@@ -25,11 +25,15 @@ pub mod as_completed;
 mod sync;
 pub mod time;
 
-pub use as_completed::{limited_as_completed, limited_as_completed_keyed, limited_as_completed_keyed_stream, limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted, LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit};
-pub use time::{Clock, Instant, Timer};
+pub use as_completed::{
+    limited_as_completed, limited_as_completed_keyed, limited_as_completed_keyed_stream,
+    limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted,
+    LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit,
+};
+#[cfg(any(test, feature = "testing"))]
+pub use time::ManualClock;
 #[cfg(feature = "std")]
 pub use time::StdClock;
 #[cfg(feature = "tokio")]
 pub use time::TokioTimer;
-#[cfg(any(test, feature = "testing"))]
-pub use time::ManualClock;
+pub use time::{Clock, Instant, Timer};
