@@ -21,9 +21,11 @@
 
 extern crate alloc;
 
+pub mod rate;
 mod sync;
 pub mod time;
 
+pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
 pub use time::{Clock, Instant, Timer};
 #[cfg(feature = "std")]
 pub use time::StdClock;
