@@ -10,7 +10,10 @@ use crate::time::{duration_nanos, Instant};
 ///
 /// The rate is kept as the exact fraction `limit / interval`: nothing is
 /// rounded to whole nanoseconds per unit, so "3 per second" is exactly 3 per
-/// second in the long run. Durations longer than `u64::MAX` nanoseconds
+/// second in the long run. (On a nanosecond clock, admissions after the
+/// bucket has emptied start on a whole nanosecond; with `burst ≥ 2` and
+/// `(burst − 1)·interval/limit ≥ 1 ns` this costs nothing at all, otherwise at
+/// most one nanosecond per admission.) Durations longer than `u64::MAX` nanoseconds
 /// (≈ 584 years) are clamped to that.
 ///
 /// ```
