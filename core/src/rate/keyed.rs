@@ -202,7 +202,9 @@ impl<K: Hash + Eq> KeyedGcra<K> {
             return Ok(());
         };
         let cells = if ahead > 0 {
-            Err(earliest_all(&self.quotas, &entry.tats, now, ahead, cost))
+            // The queued waiters go first, and not before the pause ends.
+            let start = now.max(entry.paused_until);
+            Err(earliest_all(&self.quotas, &entry.tats, start, ahead, cost))
         } else {
             decide_all(&self.quotas, &entry.tats, now, cost)
         };

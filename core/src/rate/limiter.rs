@@ -299,11 +299,14 @@ impl<K: Hash + Eq + Clone> State<K> {
     /// [`KeyedGcra::decide`] for `ahead`.
     fn decide(&self, global: &[Quota], key: &K, now: Instant, cost: u32, ahead: u64) -> Result<(), Instant> {
         let global_cells = if ahead > 0 {
-            Err(earliest_all(global, &self.global, now, ahead, cost))
+            // The queued waiters go first, and not before any pause ends.
+            let start = self.keyed.paused_until(key, now).unwrap_or(now).max(self.global_paused_until);
+            Err(earliest_all(global, &self.global, start, ahead, cost))
         } else {
             decide_all(global, &self.global, now, cost)
         };
-        let keyed = self.keyed.decide(key, now, cost, ahead);
+        let keyed_now = if ahead > 0 { now.max(self.global_paused_until) } else { now };
+        let keyed = self.keyed.decide(key, keyed_now, cost, ahead);
         let paused = if self.global_paused_until > now { Err(self.global_paused_until) } else { Ok(()) };
         [global_cells, keyed, paused]
             .into_iter()
