@@ -10,6 +10,11 @@ use core::task::{Context, Poll};
 
 use super::error::Denied;
 use super::limiter::{FirstPoll, HeadPoll, RateLimiter};
+// A method receiver must be a std pointer type, so under loom the owned
+// future keeps std's `Arc` (the limiter's own locking still goes through loom).
+#[cfg(loom)]
+use alloc::sync::Arc;
+#[cfg(not(loom))]
 use crate::sync::Arc;
 use crate::time::{Instant, Timer};
 

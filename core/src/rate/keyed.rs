@@ -48,11 +48,13 @@ impl KeyEntry {
     }
 
     /// Remove the waiter `id`; returns the waker of the new head when `id`
-    /// was the head.
-    pub(crate) fn remove_waiter(&mut self, id: u64) -> Option<Waker> {
+    /// was the head. The removed waiter's own waker is moved to `stale`, for
+    /// the caller to drop after unlocking (dropping a waker may run code).
+    pub(crate) fn remove_waiter(&mut self, id: u64, stale: &mut Option<Waker>) -> Option<Waker> {
         let pos = self.queue.iter().position(|w| w.id == id)?;
         let waiter = self.queue.remove(pos)?;
         self.queued_cost -= u64::from(waiter.cost);
+        *stale = waiter.waker;
         if pos == 0 {
             self.queue.front_mut().and_then(|w| w.waker.take())
         } else {

@@ -13,6 +13,11 @@ use super::gcra::{commit_all, decide_all, earliest_all, Tat};
 use super::keyed::{KeyedGcra, Waiter};
 use super::quota::Quota;
 use crate::sync::Mutex;
+// See `acquire.rs`: under loom the receiver is std's `Arc`.
+#[cfg(loom)]
+use alloc::sync::Arc;
+#[cfg(not(loom))]
+use crate::sync::Arc;
 use crate::time::{Clock, Instant, Timer};
 
 /// A GCRA rate limiter with global quotas (one set of cells shared by every
@@ -56,6 +61,7 @@ use crate::time::{Clock, Instant, Timer};
 pub struct RateLimiter<K, T> {
     timer: T,
     global_quotas: Box<[Quota]>,
+    per_key_quotas: Box<[Quota]>,
     /// Smallest burst over all quotas (`u32::MAX` when there are none).
     max_cost: u32,
     state: Mutex<State<K>>,
@@ -97,6 +103,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         RateLimiter {
             timer,
             global_quotas: global.into(),
+            per_key_quotas: per_key.into(),
             max_cost,
             state: Mutex::new(State {
                 global: alloc::vec![Tat::default(); global.len()],
@@ -178,8 +185,8 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     }
 
     /// The per-key quotas.
-    pub fn per_key_quotas(&self) -> Vec<Quota> {
-        self.state.lock().keyed.quotas().to_vec()
+    pub fn per_key_quotas(&self) -> &[Quota] {
+        &self.per_key_quotas
     }
 
     fn exceeds(&self, cost: u32) -> Result<(), Denied> {
@@ -220,6 +227,8 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// A later poll of queued waiter `id`: as head, try to take capacity.
     pub(crate) fn poll_queued(&self, key: &K, id: u64, cost: u32, waker: &Waker) -> HeadPoll {
         let now = self.timer.now();
+        // Declared before the guard, so dropped after it: wakers are dropped unlocked.
+        let mut stale: Option<Waker> = None;
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
         let Some(entry) = state.keyed.get_mut(key) else {
@@ -231,7 +240,11 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             if let Some(w) = entry.queue.iter_mut().find(|w| w.id == id) {
                 match &mut w.waker {
                     Some(old) if old.will_wake(waker) => {}
-                    slot => *slot = Some(waker.clone()),
+                    slot => {
+                        if let Some(old) = slot.replace(waker.clone()) {
+                            let _ = stale.insert(old);
+                        }
+                    }
                 }
             }
             return HeadPoll::Queued;
@@ -241,7 +254,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
                 state.commit(&self.global_quotas, key, now, cost);
                 state.waiting -= 1;
                 let entry = state.keyed.get_mut(key).expect("resident");
-                HeadPoll::Granted(entry.remove_waiter(id))
+                HeadPoll::Granted(entry.remove_waiter(id, &mut stale))
             }
             Err(at) => HeadPoll::NotUntil(at),
         }
@@ -250,10 +263,11 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// Waiter `id` gives up; returns the waker of the new head, if the
     /// leaver was the head.
     pub(crate) fn cancel(&self, key: &K, id: u64) -> Option<Waker> {
+        let mut stale: Option<Waker> = None;
         let mut state = self.state.lock();
         let entry = state.keyed.get_mut(key)?;
         let before = entry.queue.len();
-        let next = entry.remove_waiter(id);
+        let next = entry.remove_waiter(id, &mut stale);
         if entry.queue.len() < before {
             state.waiting -= 1;
         }
@@ -289,7 +303,7 @@ impl<K: Hash + Eq + Clone, T: Timer> RateLimiter<K, T> {
 
     /// Like [`acquire`](RateLimiter::acquire), but the future owns an `Arc`
     /// of the limiter, so it is `'static` (spawnable).
-    pub fn acquire_owned(self: &crate::sync::Arc<Self>, key: K, cost: u32) -> RateAcquireOwned<K, T> {
+    pub fn acquire_owned(self: &Arc<Self>, key: K, cost: u32) -> RateAcquireOwned<K, T> {
         RateAcquireOwned::new(self.clone(), key, cost)
     }
 }
