@@ -22,6 +22,7 @@
 extern crate alloc;
 
 pub mod as_completed;
+pub mod rate;
 mod sync;
 pub mod time;
 
@@ -30,10 +31,11 @@ pub use as_completed::{
     limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted,
     LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit,
 };
-#[cfg(any(test, feature = "testing"))]
-pub use time::ManualClock;
+pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
 #[cfg(feature = "std")]
 pub use time::StdClock;
 #[cfg(feature = "tokio")]
 pub use time::TokioTimer;
 pub use time::{Clock, Instant, Timer};
+#[cfg(any(test, feature = "testing"))]
+pub use time::ManualClock;
