@@ -57,7 +57,7 @@ fn semaphore(keys: u64) -> Row {
     }
 }
 
-fn rate(keys: u64) -> Row {
+fn rate(keys: u64, evict: bool) -> Row {
     let clock = ManualClock::new();
     let mut peak_keys = 0;
     let ((final_keys, _limiter), counts) = CountingAlloc::measure(|| {
@@ -65,19 +65,27 @@ fn rate(keys: u64) -> Row {
         let limiter = RateLimiter::<u64, _>::new(&[], &[quota], clock.clone());
         for k in 0..keys {
             limiter.check(&k, 1).unwrap();
+            peak_keys = peak_keys.max(limiter.keys());
             if (k + 1) % BLOCK == 0 {
-                peak_keys = peak_keys.max(limiter.keys());
                 clock.advance(Duration::from_secs(1));
-                limiter.evict_idle();
+                if evict {
+                    limiter.evict_idle();
+                }
             }
         }
         peak_keys = peak_keys.max(limiter.keys());
         clock.advance(Duration::from_secs(1));
-        limiter.evict_idle();
+        if evict {
+            limiter.evict_idle();
+        }
         (limiter.keys(), limiter)
     });
     Row {
-        what: "weir RateLimiter (advance 1 s + evict_idle every 10,000 keys)",
+        what: if evict {
+            "weir RateLimiter (advance 1 s + evict_idle every 10,000 keys)"
+        } else {
+            "weir RateLimiter (advance 1 s every 10,000 keys; no evict_idle call)"
+        },
         peak_keys,
         final_keys,
         peak_bytes: counts.peak_bytes,
@@ -131,7 +139,7 @@ fn main() {
     println!("{keys} distinct u64 keys (heap bytes from a counting allocator)\n");
     println!("| limiter | peak keys | final keys | peak heap | final heap |");
     println!("|---|---:|---:|---:|---:|");
-    for row in [semaphore(keys), rate(keys), governor(keys, false), governor(keys, true)] {
+    for row in [semaphore(keys), rate(keys, true), rate(keys, false), governor(keys, false), governor(keys, true)] {
         println!(
             "| {} | {} | {} | {} | {} |",
             row.what,
