@@ -25,7 +25,9 @@ pub mod semaphore;
 mod sync;
 pub mod time;
 
-pub use semaphore::{AcquireError, KeyedSemaphore, LimitError, OwnedPermit, Permit, SemaphoreStats, TryAcquireError};
+pub use semaphore::{
+    AcquireError, KeyedSemaphore, LimitError, OwnedPermit, Permit, SemaphoreStats, TryAcquireError,
+};
 pub use time::{Clock, Instant, Timer};
 #[cfg(feature = "std")]
 pub use time::StdClock;

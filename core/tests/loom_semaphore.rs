@@ -21,7 +21,10 @@ struct Gauge {
 
 impl Gauge {
     fn new(cap: usize) -> Arc<Self> {
-        Arc::new(Gauge { now: AtomicUsize::new(0), cap })
+        Arc::new(Gauge {
+            now: AtomicUsize::new(0),
+            cap,
+        })
     }
 
     fn enter(&self, n: usize) {
@@ -97,7 +100,9 @@ fn cancelling_a_waiter_passes_the_wake_up_on() {
         // The cancelling waiter queues first, so a grant goes to it first.
         let mut doomed = sem.acquire_owned(1, 1);
         let waker = futures::task::noop_waker();
-        assert!(Pin::new(&mut doomed).poll(&mut Context::from_waker(&waker)).is_pending());
+        assert!(Pin::new(&mut doomed)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
 
         let waiter = {
             let sem = sem.clone();

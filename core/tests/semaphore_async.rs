@@ -33,7 +33,11 @@ fn poll<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
 }
 
 fn stats(in_flight: usize, waiting: usize, keys: usize) -> SemaphoreStats {
-    SemaphoreStats { in_flight, waiting, keys }
+    SemaphoreStats {
+        in_flight,
+        waiting,
+        keys,
+    }
 }
 
 #[test]
@@ -41,7 +45,9 @@ fn uncontended_acquire_is_ready_at_once() {
     let sem = KeyedSemaphore::new(Some(2), Some(2)).unwrap();
     let (c, w) = counter();
     let mut fut = sem.acquire("a", 2);
-    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else { panic!("not ready") };
+    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else {
+        panic!("not ready")
+    };
     assert_eq!((permit.key(), permit.permits()), (&"a", 2));
     assert_eq!(sem.stats(), stats(2, 0, 1));
     drop(permit);
@@ -62,7 +68,9 @@ fn a_waiter_is_woken_once_and_then_ready() {
     drop(held);
     assert_eq!(wakes(&c), 1);
     assert_eq!(sem.stats(), stats(1, 0, 1)); // granted before it is polled
-    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else { panic!("not ready") };
+    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else {
+        panic!("not ready")
+    };
     assert_eq!(permit.key(), &"b");
     drop(permit);
     assert_eq!(sem.stats(), stats(0, 0, 0));
@@ -113,7 +121,9 @@ fn dropping_a_granted_unpolled_acquire_passes_the_permit_on() {
     assert_eq!((wakes(&c2), wakes(&c3)), (1, 0));
     drop(f2); // woken, never polled
     assert_eq!(wakes(&c3), 1);
-    let Poll::Ready(Ok(p3)) = poll(&mut f3, &w3) else { panic!("not ready") };
+    let Poll::Ready(Ok(p3)) = poll(&mut f3, &w3) else {
+        panic!("not ready")
+    };
     drop(p3);
     assert_eq!(sem.stats(), stats(0, 0, 0));
 }
@@ -148,11 +158,17 @@ fn too_large_fails_at_once_or_when_limits_fall() {
     let sem = KeyedSemaphore::new(Some(4), Some(3)).unwrap();
     let (c, w) = counter();
     let mut fut = sem.acquire("a", 5);
-    let err = AcquireError::TooLarge { requested: 5, limit: 3 };
+    let err = AcquireError::TooLarge {
+        requested: 5,
+        limit: 3,
+    };
     assert_eq!(poll(&mut fut, &w).map(|r| r.err()), Poll::Ready(Some(err)));
     assert_eq!(
         sem.try_acquire("a", 4).unwrap_err(),
-        TryAcquireError::TooLarge { requested: 4, limit: 3 }
+        TryAcquireError::TooLarge {
+            requested: 4,
+            limit: 3
+        }
     );
 
     let held = sem.try_acquire("a", 3).unwrap();
@@ -160,7 +176,10 @@ fn too_large_fails_at_once_or_when_limits_fall() {
     assert!(poll(&mut fut, &w).is_pending());
     sem.set_limits(Some(2), Some(3)).unwrap();
     assert_eq!(wakes(&c), 1);
-    let err = AcquireError::TooLarge { requested: 3, limit: 2 };
+    let err = AcquireError::TooLarge {
+        requested: 3,
+        limit: 2,
+    };
     assert_eq!(poll(&mut fut, &w).map(|r| r.err()), Poll::Ready(Some(err)));
     assert_eq!(sem.stats(), stats(3, 0, 1)); // lowering revoked nothing
     drop(held);
@@ -195,7 +214,9 @@ fn owned_permits_and_futures_are_static_and_send() {
     assert!(poll(&mut fut, &w).is_pending());
     std::thread::spawn(move || drop(held)).join().unwrap();
     assert_eq!(wakes(&c), 1);
-    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else { panic!("not ready") };
+    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else {
+        panic!("not ready")
+    };
     let permit: OwnedPermit<String> = permit;
     assert_eq!(permit.key(), "b");
     drop(fut);
@@ -217,20 +238,32 @@ fn types_are_send_and_sync() {
 
 #[test]
 fn errors_display_what_went_wrong() {
-    assert_eq!(TryAcquireError::NoPermits.to_string(), "no permits available");
     assert_eq!(
-        AcquireError::TooLarge { requested: 9, limit: 4 }.to_string(),
+        TryAcquireError::NoPermits.to_string(),
+        "no permits available"
+    );
+    assert_eq!(
+        AcquireError::TooLarge {
+            requested: 9,
+            limit: 4
+        }
+        .to_string(),
         "requested 9 permits but the limit is 4"
     );
     let err = KeyedSemaphore::<u8>::new(Some(0), None).unwrap_err();
-    assert_eq!(err.to_string(), "global limit must be at least 1 or unlimited, got 0");
+    assert_eq!(
+        err.to_string(),
+        "global limit must be at least 1 or unlimited, got 0"
+    );
     let _: &dyn std::error::Error = &err;
 }
 
 #[test]
 fn works_under_a_real_executor() {
     let sem = Arc::new(KeyedSemaphore::new(Some(2), Some(1)).unwrap());
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let peak = rt.block_on(async {
         let in_flight = Arc::new(AtomicUsize::new(0));
         let peak = Arc::new(AtomicUsize::new(0));

@@ -26,8 +26,14 @@ impl Wake for Counter {
 #[derive(Clone, Debug)]
 enum Op {
     /// Create an acquire future and poll it once.
-    Acquire { key: u8, n: usize },
-    TryAcquire { key: u8, n: usize },
+    Acquire {
+        key: u8,
+        n: usize,
+    },
+    TryAcquire {
+        key: u8,
+        n: usize,
+    },
     /// Poll a pending future (queued, granted-unpolled or rejected).
     Poll(usize),
     /// Drop a pending future (queued or granted-unpolled).
@@ -90,7 +96,12 @@ impl Model {
     }
 
     fn key_in_flight(&self, key: u8) -> usize {
-        let held: usize = self.held.iter().filter(|p| *p.key() == key).map(|p| p.permits()).sum();
+        let held: usize = self
+            .held
+            .iter()
+            .filter(|p| *p.key() == key)
+            .map(|p| p.permits())
+            .sum();
         let granted: usize = self
             .pending
             .iter()
@@ -106,8 +117,11 @@ impl Model {
 
     /// Queued waiters of `key`, oldest first.
     fn queue(&self, key: u8) -> Vec<&Pending> {
-        let mut q: Vec<_> =
-            self.pending.iter().filter(|p| p.key == key && p.status == Status::Queued).collect();
+        let mut q: Vec<_> = self
+            .pending
+            .iter()
+            .filter(|p| p.key == key && p.status == Status::Queued)
+            .collect();
         q.sort_by_key(|p| p.seq);
         q
     }
@@ -115,7 +129,12 @@ impl Model {
     /// Permit counts of the heads that fit their key's cap (the ring).
     fn eligible_heads(&self) -> Vec<usize> {
         (0..KEYS)
-            .filter_map(|k| self.queue(k).first().map(|h| h.n).filter(|&n| fits(self.per_key, self.key_in_flight(k), n)))
+            .filter_map(|k| {
+                self.queue(k)
+                    .first()
+                    .map(|h| h.n)
+                    .filter(|&n| fits(self.per_key, self.key_in_flight(k), n))
+            })
             .collect()
     }
 
@@ -125,7 +144,10 @@ impl Model {
             return Ok(());
         }
         if let Some(limit) = self.min_limit().filter(|&l| n > l) {
-            return Err(TryAcquireError::TooLarge { requested: n, limit });
+            return Err(TryAcquireError::TooLarge {
+                requested: n,
+                limit,
+            });
         }
         let grantable = self.queue(key).is_empty()
             && self.eligible_heads().is_empty()
@@ -159,9 +181,15 @@ impl Model {
                 }
                 .filter(|&l| p.n > l);
                 if let (true, Some(limit)) = (set_limits, too_large) {
-                    p.status = Status::Rejected(AcquireError::TooLarge { requested: p.n, limit });
+                    p.status = Status::Rejected(AcquireError::TooLarge {
+                        requested: p.n,
+                        limit,
+                    });
                 } else {
-                    assert!(prefix, "key {key}: a waiter was granted before an older one");
+                    assert!(
+                        prefix,
+                        "key {key}: a waiter was granted before an older one"
+                    );
                     p.status = Status::Granted;
                     granted_keys.insert(key);
                 }
@@ -170,17 +198,40 @@ impl Model {
         // Caps hold as of every grant.
         let in_flight = self.in_flight();
         if !granted_keys.is_empty() {
-            assert!(fits(self.global, in_flight, 0), "global cap exceeded: {in_flight}");
+            assert!(
+                fits(self.global, in_flight, 0),
+                "global cap exceeded: {in_flight}"
+            );
         }
         for &key in &granted_keys {
-            assert!(fits(self.per_key, self.key_in_flight(key), 0), "per-key cap exceeded");
+            assert!(
+                fits(self.per_key, self.key_in_flight(key), 0),
+                "per-key cap exceeded"
+            );
         }
         // The semaphore agrees with the model.
-        let waiting = self.pending.iter().filter(|p| p.status == Status::Queued).count();
-        let keys = (0..KEYS).filter(|&k| self.key_in_flight(k) > 0 || !self.queue(k).is_empty()).count();
-        assert_eq!(self.sem.stats(), SemaphoreStats { in_flight, waiting, keys });
+        let waiting = self
+            .pending
+            .iter()
+            .filter(|p| p.status == Status::Queued)
+            .count();
+        let keys = (0..KEYS)
+            .filter(|&k| self.key_in_flight(k) > 0 || !self.queue(k).is_empty())
+            .count();
+        assert_eq!(
+            self.sem.stats(),
+            SemaphoreStats {
+                in_flight,
+                waiting,
+                keys
+            }
+        );
         for key in 0..KEYS {
-            assert_eq!(self.sem.in_flight_of(&key), self.key_in_flight(key), "key {key}");
+            assert_eq!(
+                self.sem.in_flight_of(&key),
+                self.key_in_flight(key),
+                "key {key}"
+            );
         }
         // No head-of-line blocking: if an eligible head fits the global cap,
         // some other eligible head (the round-robin front) must not.
@@ -213,14 +264,25 @@ impl Model {
                         }
                     }
                     Poll::Ready(Err(AcquireError::TooLarge { requested, limit })) => {
-                        assert_eq!(expected, Err(TryAcquireError::TooLarge { requested, limit }));
+                        assert_eq!(
+                            expected,
+                            Err(TryAcquireError::TooLarge { requested, limit })
+                        );
                     }
                     Poll::Pending => {
                         assert_eq!(expected, Err(TryAcquireError::NoPermits));
                         self.seq += 1;
                         let seq = self.seq;
                         let status = Status::Queued;
-                        self.pending.push(Pending { fut, key, n, seq, counter, waker, status });
+                        self.pending.push(Pending {
+                            fut,
+                            key,
+                            n,
+                            seq,
+                            counter,
+                            waker,
+                            status,
+                        });
                     }
                 }
             }
@@ -252,7 +314,10 @@ impl Model {
                         assert_eq!(got, err);
                         self.pending.swap_remove(i);
                     }
-                    (status, polled) => panic!("model says {status:?}, poll gave {:?}", polled.map(|r| r.map(|p| p.permits()))),
+                    (status, polled) => panic!(
+                        "model says {status:?}, poll gave {:?}",
+                        polled.map(|r| r.map(|p| p.permits()))
+                    ),
                 }
             }
             Op::DropFuture(i) if !self.pending.is_empty() => {

@@ -13,7 +13,10 @@ fn state(global: Option<usize>, per_key: Option<usize>) -> State {
 }
 
 fn granted(st: &mut State, key: &'static str, n: usize) -> Grant {
-    match st.acquire(&key, n, || panic!("payload built for an immediate grant")).unwrap() {
+    match st
+        .acquire(&key, n, || panic!("payload built for an immediate grant"))
+        .unwrap()
+    {
         Acquired::Granted(g) => g,
         Acquired::Queued(_) => panic!("{key}/{n} queued, expected a grant"),
     }
@@ -40,7 +43,11 @@ fn release(st: &mut State, g: Grant) -> Vec<u32> {
 }
 
 fn stats(in_flight: usize, waiting: usize, keys: usize) -> SemaphoreStats {
-    SemaphoreStats { in_flight, waiting, keys }
+    SemaphoreStats {
+        in_flight,
+        waiting,
+        keys,
+    }
 }
 
 #[test]
@@ -117,7 +124,7 @@ fn newcomers_do_not_barge_and_big_front_blocks_round_robin() {
     let mut st = state(Some(3), None);
     let x = granted(&mut st, "x", 2);
     let big = queued(&mut st, "a", 2, 1); // 2 + 2 > 3: waits at the ring's front
-    // One permit is free, but "a" is waiting on the global cap: no barging.
+                                          // One permit is free, but "a" is waiting on the global cap: no barging.
     assert_eq!(st.try_acquire(&"c", 1), Err(TryAcquireError::NoPermits));
     let _c = queued(&mut st, "c", 1, 2);
     assert_eq!(st.stats(), stats(2, 2, 3));
@@ -141,11 +148,20 @@ fn fifo_head_blocks_smaller_waiters_of_its_key() {
 #[test]
 fn too_large_requests_fail_and_zero_is_free() {
     let mut st = state(Some(5), Some(3));
-    let err = AcquireError::TooLarge { requested: 4, limit: 3 };
+    let err = AcquireError::TooLarge {
+        requested: 4,
+        limit: 3,
+    };
     assert_eq!(st.acquire(&"a", 4, || 0), Err(err));
     assert_eq!(st.try_acquire(&"a", 4), Err(err.into()));
     let mut st = state(Some(2), None);
-    assert_eq!(st.acquire(&"a", 3, || 0), Err(AcquireError::TooLarge { requested: 3, limit: 2 }));
+    assert_eq!(
+        st.acquire(&"a", 3, || 0),
+        Err(AcquireError::TooLarge {
+            requested: 3,
+            limit: 2
+        })
+    );
     let mut st = state(None, None);
     assert_eq!(granted(&mut st, "a", 1 << 40).permits(), 1 << 40);
 
@@ -258,7 +274,13 @@ fn lowering_limits_revokes_nothing_and_rejects_oversized_waiters() {
     let mut woken = Vec::new();
     st.set_limits(Some(2), None, &mut woken).unwrap();
     assert_eq!(woken, [1]); // rejected, never left hanging
-    assert_eq!(st.poll(big), WaiterPoll::Rejected(AcquireError::TooLarge { requested: 3, limit: 2 }));
+    assert_eq!(
+        st.poll(big),
+        WaiterPoll::Rejected(AcquireError::TooLarge {
+            requested: 3,
+            limit: 2
+        })
+    );
     assert_eq!(st.stats(), stats(3, 1, 2)); // "b" evicted, "a" keeps its 3
     assert_eq!(st.try_acquire(&"d", 1), Err(TryAcquireError::NoPermits));
     assert_eq!(release(&mut st, a), [2]);
@@ -289,10 +311,18 @@ fn lowering_per_key_limit_takes_keys_off_the_ring() {
 fn zero_limits_are_rejected() {
     let err: LimitError = State::new(Some(0), Some(1)).unwrap_err();
     assert_eq!(err, State::new(Some(0), None).unwrap_err());
-    assert_eq!(State::new(Some(0), None).unwrap_err().limit_name(), "global");
-    assert_eq!(State::new(None, Some(0)).unwrap_err().limit_name(), "per_key");
+    assert_eq!(
+        State::new(Some(0), None).unwrap_err().limit_name(),
+        "global"
+    );
+    assert_eq!(
+        State::new(None, Some(0)).unwrap_err().limit_name(),
+        "per_key"
+    );
     let mut st = state(Some(2), Some(1));
-    let err = st.set_limits(Some(1), Some(0), &mut Vec::new()).unwrap_err();
+    let err = st
+        .set_limits(Some(1), Some(0), &mut Vec::new())
+        .unwrap_err();
     assert_eq!(err.limit_name(), "per_key");
     assert_eq!(st.limits(), (Some(2), Some(1)));
 }

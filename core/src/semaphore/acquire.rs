@@ -33,7 +33,11 @@ struct Request<K> {
 
 impl<K: Hash + Eq + Clone> Request<K> {
     fn new(key: K, permits: usize) -> Self {
-        Request { key: Some(key), permits, stage: Stage::Idle }
+        Request {
+            key: Some(key),
+            permits,
+            stage: Stage::Idle,
+        }
     }
 
     /// Polls for the grant; on `Ready` the key may be taken.
@@ -42,7 +46,10 @@ impl<K: Hash + Eq + Clone> Request<K> {
         sem: &KeyedSemaphore<K>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Grant, AcquireError>> {
-        let key = self.key.as_ref().expect("acquire future polled after completion");
+        let key = self
+            .key
+            .as_ref()
+            .expect("acquire future polled after completion");
         let outcome = match self.stage {
             Stage::Idle => {
                 let acquired = sem.lock().acquire(key, self.permits, || cx.waker().clone());
@@ -100,7 +107,10 @@ pub struct Acquire<'a, K: Hash + Eq + Clone> {
 
 impl<'a, K: Hash + Eq + Clone> Acquire<'a, K> {
     pub(crate) fn new(sem: &'a KeyedSemaphore<K>, key: K, permits: usize) -> Self {
-        Acquire { sem, request: Request::new(key, permits) }
+        Acquire {
+            sem,
+            request: Request::new(key, permits),
+        }
     }
 }
 
@@ -113,7 +123,11 @@ impl<'a, K: Hash + Eq + Clone> Future for Acquire<'a, K> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let grant = core::task::ready!(this.request.poll_grant(this.sem, cx))?;
-        let key = this.request.key.take().expect("key present until completion");
+        let key = this
+            .request
+            .key
+            .take()
+            .expect("key present until completion");
         Poll::Ready(Ok(Permit::new(this.sem, key, grant)))
     }
 }
@@ -146,7 +160,10 @@ pub struct AcquireOwned<K: Hash + Eq + Clone> {
 
 impl<K: Hash + Eq + Clone> AcquireOwned<K> {
     pub(crate) fn new(sem: Arc<KeyedSemaphore<K>>, key: K, permits: usize) -> Self {
-        AcquireOwned { sem, request: Request::new(key, permits) }
+        AcquireOwned {
+            sem,
+            request: Request::new(key, permits),
+        }
     }
 }
 
@@ -159,7 +176,11 @@ impl<K: Hash + Eq + Clone> Future for AcquireOwned<K> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let grant = core::task::ready!(this.request.poll_grant(&this.sem, cx))?;
-        let key = this.request.key.take().expect("key present until completion");
+        let key = this
+            .request
+            .key
+            .take()
+            .expect("key present until completion");
         Poll::Ready(Ok(OwnedPermit::new(Arc::clone(&this.sem), key, grant)))
     }
 }

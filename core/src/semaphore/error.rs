@@ -102,7 +102,11 @@ impl fmt::Display for AcquireError {
 
 impl fmt::Display for LimitError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} limit must be at least 1 or unlimited, got 0", self.name)
+        write!(
+            f,
+            "{} limit must be at least 1 or unlimited, got 0",
+            self.name
+        )
     }
 }
 

@@ -7,8 +7,8 @@ use super::error::{LimitError, TryAcquireError};
 use super::permit::{OwnedPermit, Permit};
 use super::state::{Grant, SemaphoreState, SemaphoreStats};
 use super::wake_list::WakeList;
-use crate::sync::Mutex;
 use super::Arc;
+use crate::sync::Mutex;
 use core::task::Waker;
 
 /// A semaphore with a global in-flight cap and a per-key cap in one primitive.
@@ -49,7 +49,9 @@ impl<K: Hash + Eq + Clone> KeyedSemaphore<K> {
     ///
     /// Fails if a cap is `Some(0)`.
     pub fn new(global: Option<usize>, per_key: Option<usize>) -> Result<Self, LimitError> {
-        Ok(KeyedSemaphore { state: Mutex::new(SemaphoreState::new(global, per_key)?) })
+        Ok(KeyedSemaphore {
+            state: Mutex::new(SemaphoreState::new(global, per_key)?),
+        })
     }
 
     /// Takes `n` permits on `key` if that is possible right now without
@@ -117,7 +119,11 @@ impl<K: Hash + Eq + Clone> KeyedSemaphore<K> {
     /// assert!(sem.try_acquire('b', 1).is_ok());
     /// assert_eq!(sem.limits(), (Some(2), None));
     /// ```
-    pub fn set_limits(&self, global: Option<usize>, per_key: Option<usize>) -> Result<(), LimitError> {
+    pub fn set_limits(
+        &self,
+        global: Option<usize>,
+        per_key: Option<usize>,
+    ) -> Result<(), LimitError> {
         let mut woken = WakeList::new();
         let result = self.state.lock().set_limits(global, per_key, &mut woken);
         woken.wake_all();

@@ -17,10 +17,10 @@
 // The `Arc` of the owned API. Under loom it stays `alloc`'s: loom's `Arc`
 // cannot be a method receiver (`self: &Arc<Self>`), and the lock is what the
 // loom model checks.
-#[cfg(loom)]
-use alloc::sync::Arc;
 #[cfg(not(loom))]
 use crate::sync::Arc;
+#[cfg(loom)]
+use alloc::sync::Arc;
 
 mod acquire;
 mod error;

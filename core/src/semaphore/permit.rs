@@ -43,13 +43,17 @@ impl<'a, K> Permit<'a, K> {
 
 impl<K> Drop for Permit<'_, K> {
     fn drop(&mut self) {
-        self.sem.release(core::mem::replace(&mut self.grant, Grant::EMPTY));
+        self.sem
+            .release(core::mem::replace(&mut self.grant, Grant::EMPTY));
     }
 }
 
 impl<K: fmt::Debug> fmt::Debug for Permit<'_, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit").field("key", &self.key).field("permits", &self.permits()).finish()
+        f.debug_struct("Permit")
+            .field("key", &self.key)
+            .field("permits", &self.permits())
+            .finish()
     }
 }
 
@@ -92,7 +96,8 @@ impl<K> OwnedPermit<K> {
 
 impl<K> Drop for OwnedPermit<K> {
     fn drop(&mut self) {
-        self.sem.release(core::mem::replace(&mut self.grant, Grant::EMPTY));
+        self.sem
+            .release(core::mem::replace(&mut self.grant, Grant::EMPTY));
     }
 }
 

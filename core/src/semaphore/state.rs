@@ -23,7 +23,10 @@ pub struct Grant {
 
 impl Grant {
     /// The grant of zero permits: holds nothing, releases nothing.
-    pub(crate) const EMPTY: Grant = Grant { slot: NIL, permits: 0 };
+    pub(crate) const EMPTY: Grant = Grant {
+        slot: NIL,
+        permits: 0,
+    };
 
     /// How many permits this grant holds.
     pub fn permits(&self) -> usize {
@@ -181,11 +184,12 @@ impl<K, W> SemaphoreState<K, W> {
 
     /// Permits in flight, waiters queued and keys resident.
     pub fn stats(&self) -> SemaphoreStats {
-        SemaphoreStats { in_flight: self.in_flight, waiting: self.waiting, keys: self.index.len() }
+        SemaphoreStats {
+            in_flight: self.in_flight,
+            waiting: self.waiting,
+            keys: self.index.len(),
+        }
     }
-
-
-
 
     /// Where waiter `id` stands. Claiming a grant or a rejection frees the
     /// waiter (its id becomes stale).
@@ -216,7 +220,10 @@ impl<K, W> SemaphoreState<K, W> {
     /// caller to drop outside its lock. Stale ids are ignored.
     pub fn cancel(&mut self, id: WaiterId, woken: &mut impl Extend<W>) -> Option<W> {
         let w = self.live_waiter(id)?;
-        let (slot, permits) = (self.waiters[w as usize].key, self.waiters[w as usize].permits);
+        let (slot, permits) = (
+            self.waiters[w as usize].key,
+            self.waiters[w as usize].permits,
+        );
         match core::mem::replace(&mut self.waiters[w as usize].stage, WaiterStage::Free) {
             WaiterStage::Queued(payload) => {
                 let was_head = self.keys[slot as usize].head == w;
@@ -309,7 +316,10 @@ impl<K, W> SemaphoreState<K, W> {
             (None, None) => return Ok(()),
         };
         if n > limit {
-            return Err(AcquireError::TooLarge { requested: n, limit });
+            return Err(AcquireError::TooLarge {
+                requested: n,
+                limit,
+            });
         }
         Ok(())
     }
@@ -340,8 +350,6 @@ impl<K, W> SemaphoreState<K, W> {
         self.in_flight += n;
         Grant { slot, permits: n }
     }
-
-
 
     fn evict_if_idle(&mut self, slot: u32) {
         let key = &self.keys[slot as usize];
@@ -377,7 +385,10 @@ impl<K, W> SemaphoreState<K, W> {
         let index = match self.free_waiters.pop() {
             Some(index) => {
                 let generation = self.waiters[index as usize].generation;
-                self.waiters[index as usize] = WaiterSlot { generation, ..fresh };
+                self.waiters[index as usize] = WaiterSlot {
+                    generation,
+                    ..fresh
+                };
                 index
             }
             None => {
@@ -397,12 +408,17 @@ impl<K, W> SemaphoreState<K, W> {
         if tail == NIL {
             self.refresh_ring(slot);
         }
-        WaiterId { index, generation: self.waiters[index as usize].generation }
+        WaiterId {
+            index,
+            generation: self.waiters[index as usize].generation,
+        }
     }
 
     /// Takes a queued waiter out of its key's queue (not out of the slab).
     fn unlink_waiter(&mut self, w: u32) {
-        let WaiterSlot { key, prev, next, .. } = self.waiters[w as usize];
+        let WaiterSlot {
+            key, prev, next, ..
+        } = self.waiters[w as usize];
         if prev == NIL {
             self.keys[key as usize].head = next;
         } else {
@@ -501,7 +517,10 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
     pub fn in_flight_of(&self, key: &K) -> usize {
         let hash = self.hasher.hash_one(key);
         let keys = &self.keys;
-        match self.index.find(hash, |&i| keys[i as usize].key.as_ref() == Some(key)) {
+        match self
+            .index
+            .find(hash, |&i| keys[i as usize].key.as_ref() == Some(key))
+        {
             Some(&i) => keys[i as usize].in_flight,
             None => 0,
         }
@@ -515,14 +534,28 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
         self.check_size(n)?;
         let hash = self.hasher.hash_one(key);
         let keys = &self.keys;
-        match self.index.find(hash, |&i| keys[i as usize].key.as_ref() == Some(key)) {
-            Some(&slot) if self.can_grant_now(slot, n) => Ok(self.grant_now(slot, n)),
-            Some(_) => Err(TryAcquireError::NoPermits),
-            None if self.ring_head == NIL && fits(self.global, self.in_flight, n) => {
-                let slot = self.insert_key(hash, key);
+        let entry = self.index.entry(
+            hash,
+            |&i| keys[i as usize].key.as_ref() == Some(key),
+            |&i| keys[i as usize].hash,
+        );
+        match entry {
+            Entry::Occupied(entry) => {
+                let slot = *entry.get();
+                if self.can_grant_now(slot, n) {
+                    Ok(self.grant_now(slot, n))
+                } else {
+                    Err(TryAcquireError::NoPermits)
+                }
+            }
+            Entry::Vacant(entry) => {
+                if self.ring_head != NIL || !fits(self.global, self.in_flight, n) {
+                    return Err(TryAcquireError::NoPermits);
+                }
+                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
+                entry.insert(slot);
                 Ok(self.grant_now(slot, n))
             }
-            None => Err(TryAcquireError::NoPermits),
         }
     }
 
@@ -555,27 +588,31 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
             |&i| keys[i as usize].hash,
         ) {
             Entry::Occupied(entry) => *entry.get(),
-            Entry::Vacant(_) => self.insert_key(hash, key),
+            Entry::Vacant(entry) => {
+                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
+                entry.insert(slot);
+                slot
+            }
         }
     }
 
-    /// Makes `key` resident (it must not be) and returns its slot.
-    fn insert_key(&mut self, hash: u64, key: &K) -> u32 {
-        let slot_value = KeySlot::new(key.clone(), hash);
-        let slot = match self.free_keys.pop() {
+    /// Takes a free key slot (or grows the slab) for `key`; the caller
+    /// indexes it.
+    fn new_key_slot(keys: &mut Vec<KeySlot<K>>, free: &mut Vec<u32>, hash: u64, key: &K) -> u32 {
+        let value = KeySlot::new(key.clone(), hash);
+        match free.pop() {
             Some(slot) => {
-                self.keys[slot as usize] = slot_value;
+                keys[slot as usize] = value;
                 slot
             }
             None => {
-                let slot = u32::try_from(self.keys.len()).expect("too many keys");
-                assert!(slot != NIL, "too many keys");
-                self.keys.push(slot_value);
+                let slot = u32::try_from(keys.len())
+                    .ok()
+                    .filter(|&s| s != NIL)
+                    .expect("too many keys");
+                keys.push(value);
                 slot
             }
-        };
-        let keys = &self.keys;
-        self.index.insert_unique(hash, slot, |&i| keys[i as usize].hash);
-        slot
+        }
     }
 }

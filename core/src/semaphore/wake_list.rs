@@ -13,7 +13,10 @@ pub(crate) struct WakeList {
 
 impl WakeList {
     pub(crate) const fn new() -> Self {
-        WakeList { first: None, rest: Vec::new() }
+        WakeList {
+            first: None,
+            rest: Vec::new(),
+        }
     }
 
     /// Wakes everyone collected. Call only with no lock held.
