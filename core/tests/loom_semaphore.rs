@@ -65,6 +65,39 @@ fn global_cap_holds_and_no_permit_is_lost() {
     });
 }
 
+/// Three threads, global cap 2, per-key cap 1; two share a key. Three
+/// threads explode the schedule space, so preemptions are bounded.
+#[test]
+fn three_threads_keep_both_caps() {
+    let mut model = loom::model::Builder::new();
+    model.preemption_bound = Some(4);
+    model.check(|| {
+        let sem = Arc::new(KeyedSemaphore::new(Some(2), Some(1)).unwrap());
+        let global = Gauge::new(2);
+        let shared_key = Gauge::new(1);
+        let threads: Vec<_> = [0u8, 1, 1]
+            .into_iter()
+            .map(|key| {
+                let (sem, global, shared_key) = (sem.clone(), global.clone(), shared_key.clone());
+                thread::spawn(move || {
+                    let permit = loom::future::block_on(sem.acquire_owned(key, 1)).unwrap();
+                    global.enter(1);
+                    if key == 1 {
+                        shared_key.enter(1);
+                        shared_key.leave(1);
+                    }
+                    global.leave(1);
+                    drop(permit);
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_idle(&sem);
+    });
+}
+
 /// Weighted requests on one key (per-key cap 2, global unlimited) from the
 /// main thread and a helper.
 #[test]

@@ -326,3 +326,60 @@ fn zero_limits_are_rejected() {
     assert_eq!(err.limit_name(), "per_key");
     assert_eq!(st.limits(), (Some(2), Some(1)));
 }
+
+#[test]
+fn slabs_are_released_after_a_burst_and_stale_ids_stay_stale() {
+    let keys: Vec<&'static str> = (0..200)
+        .map(|i| &*Box::leak(format!("k{i}").into_boxed_str()))
+        .collect();
+    let mut st = state(Some(100), Some(1));
+    let mut grants: Vec<Grant> = keys[..100].iter().map(|k| granted(&mut st, k, 1)).collect();
+    let mut ids: Vec<WaiterId> = Vec::new();
+    for (i, k) in keys.iter().enumerate() {
+        ids.push(queued(&mut st, k, 1, i as u32));
+    }
+    assert_eq!(st.stats(), stats(100, 200, 200));
+    // Release everything; claim and release each grant as it comes.
+    let mut woken = Vec::new();
+    while let Some(g) = grants.pop() {
+        st.release(g, &mut woken);
+        for tag in woken.drain(..) {
+            grants.push(claim(&mut st, ids[tag as usize]));
+        }
+    }
+    assert_eq!(st.stats(), stats(0, 0, 0));
+    // Old ids do not alias the new waiters that reuse the fresh slabs.
+    let x = granted(&mut st, "x", 1);
+    let fresh: Vec<WaiterId> = (0..100)
+        .map(|i| queued(&mut st, "x", 1, 1000 + i))
+        .collect();
+    for &old in &ids {
+        assert_eq!(st.poll(old), WaiterPoll::Gone);
+        assert_eq!(st.cancel(old, &mut Vec::new()), None);
+    }
+    assert_eq!(st.stats(), stats(1, 100, 1));
+    for id in fresh {
+        assert!(st.cancel(id, &mut Vec::new()).is_some());
+    }
+    release(&mut st, x);
+    assert_eq!(st.stats(), stats(0, 0, 0));
+}
+
+#[test]
+fn limits_change_evicts_keys_emptied_by_rejection_even_past_a_burst() {
+    let keys: Vec<&'static str> = (0..100)
+        .map(|i| &*Box::leak(format!("k{i}").into_boxed_str()))
+        .collect();
+    let mut st = state(Some(3), None);
+    let held = granted(&mut st, "held", 3);
+    let ids: Vec<_> = keys.iter().map(|k| queued(&mut st, k, 2, 0)).collect();
+    let mut woken = Vec::new();
+    st.set_limits(Some(1), None, &mut woken).unwrap();
+    assert_eq!(woken.len(), 100);
+    assert_eq!(st.stats(), stats(3, 0, 1));
+    for id in ids {
+        assert!(matches!(st.poll(id), WaiterPoll::Rejected(_)));
+    }
+    release(&mut st, held);
+    assert_eq!(st.stats(), stats(0, 0, 0));
+}

@@ -122,9 +122,17 @@ pub struct SemaphoreState<K, W> {
     free_keys: Vec<u32>,
     waiters: Vec<WaiterSlot<W>>,
     free_waiters: Vec<u32>,
+    /// Waiter slots not on the free list.
+    live_waiters: usize,
+    /// Generation given to waiter slots the slab grows by: above every
+    /// generation a discarded slot ever had, so stale ids stay stale.
+    fresh_generation: u32,
     ring_head: u32,
     ring_tail: u32,
 }
+
+/// Slabs longer than this are released once nothing uses them.
+const KEEP_IDLE_SLOTS: usize = 64;
 
 impl<K, W> fmt::Debug for SemaphoreState<K, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -172,6 +180,8 @@ impl<K, W> SemaphoreState<K, W> {
             free_keys: Vec::new(),
             waiters: Vec::new(),
             free_waiters: Vec::new(),
+            live_waiters: 0,
+            fresh_generation: 0,
             ring_head: NIL,
             ring_tail: NIL,
         })
@@ -298,10 +308,13 @@ impl<K, W> SemaphoreState<K, W> {
             self.refresh_ring(slot);
         }
         self.drain(woken);
-        for slot in 0..self.keys.len() as u32 {
-            if self.keys[slot as usize].key.is_some() {
-                self.evict_if_idle(slot);
+        let mut slot = 0;
+        // Evicting the last key may release the slab: re-check the length.
+        while slot < self.keys.len() {
+            if self.keys[slot].key.is_some() {
+                self.evict_if_idle(slot as u32);
             }
+            slot += 1;
         }
         Ok(())
     }
@@ -363,6 +376,16 @@ impl<K, W> SemaphoreState<K, W> {
         }
         self.keys[slot as usize].key = None;
         self.free_keys.push(slot);
+        if self.index.is_empty() && self.keys.len() > KEEP_IDLE_SLOTS {
+            // Nothing is resident, so no grant refers to a slot: give back
+            // the memory of a past burst of keys.
+            self.keys.clear();
+            self.keys.shrink_to(KEEP_IDLE_SLOTS);
+            self.free_keys.clear();
+            self.free_keys.shrink_to(KEEP_IDLE_SLOTS);
+            self.index
+                .shrink_to(0, |_| unreachable!("the index is empty"));
+        }
     }
 
     fn live_waiter(&self, id: WaiterId) -> Option<u32> {
@@ -392,12 +415,16 @@ impl<K, W> SemaphoreState<K, W> {
                 index
             }
             None => {
-                let index = u32::try_from(self.waiters.len()).expect("too many waiters");
-                assert!(index != NIL, "too many waiters");
-                self.waiters.push(fresh);
+                let index = u32::try_from(self.waiters.len()).ok().filter(|&i| i != NIL);
+                let index = index.expect("too many waiters");
+                self.waiters.push(WaiterSlot {
+                    generation: self.fresh_generation,
+                    ..fresh
+                });
                 index
             }
         };
+        self.live_waiters += 1;
         if tail == NIL {
             self.keys[slot as usize].head = index;
         } else {
@@ -439,6 +466,16 @@ impl<K, W> SemaphoreState<K, W> {
         slot.stage = WaiterStage::Free;
         slot.generation = slot.generation.wrapping_add(1);
         self.free_waiters.push(w);
+        self.live_waiters -= 1;
+        if self.live_waiters == 0 && self.waiters.len() > KEEP_IDLE_SLOTS {
+            // No waiter is live: give back the memory of a past burst.
+            let newest = self.waiters.iter().map(|w| w.generation).max().unwrap_or(0);
+            self.fresh_generation = newest.wrapping_add(1);
+            self.waiters.clear();
+            self.waiters.shrink_to(KEEP_IDLE_SLOTS);
+            self.free_waiters.clear();
+            self.free_waiters.shrink_to(KEEP_IDLE_SLOTS);
+        }
     }
 
     /// Puts `slot` in the ring iff its oldest waiter fits the per-key cap.
