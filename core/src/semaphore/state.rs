@@ -290,8 +290,7 @@ impl<K, W> SemaphoreState<K, W> {
             if self.keys[slot as usize].key.is_none() {
                 continue;
             }
-            let head_before = self.keys[slot as usize].head;
-            let mut w = head_before;
+            let mut w = self.keys[slot as usize].head;
             while w != NIL {
                 let next = self.waiters[w as usize].next;
                 if let Err(err) = self.check_size(self.waiters[w as usize].permits) {
