@@ -206,16 +206,42 @@ fn as_completed(c: &mut Criterion) {
 /// item (steady state) from two run lengths.
 fn print_allocations() {
     println!("\nallocations (counting global allocator, limit {LAC_LIMIT}):");
-    println!("| stream | allocs per run of {LAC_ITEMS} | allocs per item, steady state |");
-    println!("|---|---:|---:|");
+    println!("| stream | allocs, {LAC_ITEMS} items | allocs, {} items | extra allocs per extra item |", 10 * LAC_ITEMS);
+    println!("|---|---:|---:|---:|");
     for (case, run) in LAC_RUNNERS {
         let expected: usize = (0..LAC_ITEMS).sum();
         let (sum, small) = CountingAlloc::measure(|| run(LAC_ITEMS));
         assert_eq!(sum, expected, "{} lost or duplicated items", case.name);
         let (_, large) = CountingAlloc::measure(|| run(10 * LAC_ITEMS));
-        let marginal = (large.allocs as f64 - small.allocs as f64) / (9 * LAC_ITEMS) as f64;
-        println!("| {} | {} | {marginal:.3} |", case.name, small.allocs);
+        let marginal = large.allocs.saturating_sub(small.allocs) as f64 / (9 * LAC_ITEMS) as f64;
+        println!("| {} | {} | {} | {marginal:.3} |", case.name, small.allocs, large.allocs);
     }
+}
+
+/// Allocations per operation of the uncontended keyed paths, over 100,000
+/// operations on already-warm structures.
+fn print_op_allocations() {
+    const OPS: usize = 100_000;
+    let per_op = |f: &mut dyn FnMut(usize)| {
+        for i in 0..OPS {
+            f(i); // warm up: keys resident, maps grown
+        }
+        let ((), counts) = CountingAlloc::measure(|| (0..OPS).for_each(&mut *f));
+        counts.allocs as f64 / OPS as f64
+    };
+    let sem = weir::KeyedSemaphore::<u64>::new(Some(1024), Some(64)).unwrap();
+    let weir_sem = per_op(&mut |i| drop(sem.try_acquire(U64_KEYS[i & 7], 1).unwrap()));
+    let clock = AtomicClock::new();
+    let rate = weir::RateLimiter::<u64, _>::new(&[], &[weir_quota()], clock);
+    let weir_rate = per_op(&mut |i| rate.check(&U64_KEYS[i & 7], 1).unwrap());
+    let gov = governor::DefaultKeyedRateLimiter::<u64>::keyed(governor_quota());
+    let gov_keyed = per_op(&mut |i| gov.check_key(&U64_KEYS[i & 7]).unwrap());
+    println!("\nallocations per operation (uncontended, 8 warm keys):");
+    println!("| operation | allocs/op |");
+    println!("|---|---:|");
+    println!("| weir KeyedSemaphore try_acquire + drop | {weir_sem:.3} |");
+    println!("| weir RateLimiter check (keyed) | {weir_rate:.3} |");
+    println!("| governor keyed check_key | {gov_keyed:.3} |");
 }
 
 fn main() {
@@ -231,6 +257,7 @@ fn main() {
     c.final_summary();
 
     print_allocations();
+    print_op_allocations();
     let dir = weir_bench::report::criterion_dir();
     println!("\nweir / peer (median time per op; results in {}):", dir.display());
     print!("{}", weir_bench::report::ratio_table(&dir));
