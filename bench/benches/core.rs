@@ -43,7 +43,10 @@ fn governor_quota() -> governor::Quota {
 }
 
 fn weir_quota() -> weir::Quota {
-    weir::Quota::per_second(1_000_000_000).unwrap().with_burst(u32::MAX).unwrap()
+    weir::Quota::per_second(1_000_000_000)
+        .unwrap()
+        .with_burst(u32::MAX)
+        .unwrap()
 }
 
 fn bench(c: &mut Criterion, case: Case, f: impl FnMut(&mut criterion::Bencher<'_>)) {
@@ -107,14 +110,20 @@ fn gcra_fake_clock(c: &mut Criterion) {
     bench(c, cases::WEIR_GCRA_KEYED_FAKE, |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(keyed.check(&black_box(U64_KEYS[i & 7]), black_box(1)).is_ok())
+            black_box(
+                keyed
+                    .check(&black_box(U64_KEYS[i & 7]), black_box(1))
+                    .is_ok(),
+            )
         })
     });
 
     let clock = governor::clock::FakeRelativeClock::default();
     clock.advance(Duration::from_secs(1));
     let direct = governor::RateLimiter::direct_with_clock(governor_quota(), clock.clone());
-    bench(c, cases::GOV_GCRA_DIRECT_FAKE, |b| b.iter(|| black_box(direct.check().is_ok())));
+    bench(c, cases::GOV_GCRA_DIRECT_FAKE, |b| {
+        b.iter(|| black_box(direct.check().is_ok()))
+    });
     let keyed: weir_bench::GovernorFakeKeyed<u64> =
         governor::RateLimiter::new(governor_quota(), Default::default(), clock.clone());
     bench(c, cases::GOV_GCRA_KEYED_FAKE, |b| {
@@ -136,12 +145,18 @@ fn gcra_real_clock(c: &mut Criterion) {
     bench(c, cases::WEIR_GCRA_KEYED_REAL, |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(keyed.check(&black_box(U64_KEYS[i & 7]), black_box(1)).is_ok())
+            black_box(
+                keyed
+                    .check(&black_box(U64_KEYS[i & 7]), black_box(1))
+                    .is_ok(),
+            )
         })
     });
 
     let direct = governor::DefaultDirectRateLimiter::direct(governor_quota());
-    bench(c, cases::GOV_GCRA_DIRECT_REAL, |b| b.iter(|| black_box(direct.check().is_ok())));
+    bench(c, cases::GOV_GCRA_DIRECT_REAL, |b| {
+        b.iter(|| black_box(direct.check().is_ok()))
+    });
     let keyed = governor::DefaultKeyedRateLimiter::<u64>::keyed(governor_quota());
     bench(c, cases::GOV_GCRA_KEYED_REAL, |b| {
         b.iter(|| {
@@ -187,8 +202,11 @@ fn futures_buffered_unordered(items: usize) -> usize {
     })
 }
 
+/// Runs one completion-order stream over `items` ready futures; returns the sum.
+type LacRunner = fn(usize) -> usize;
+
 /// The completion-order streams under test, by case.
-const LAC_RUNNERS: [(Case, fn(usize) -> usize); 3] = [
+const LAC_RUNNERS: [(Case, LacRunner); 3] = [
     (cases::WEIR_LAC, weir_lac),
     (cases::FUTURES_BU, futures_buffer_unordered),
     (cases::FB_BU, futures_buffered_unordered),
@@ -206,7 +224,10 @@ fn as_completed(c: &mut Criterion) {
 /// item (steady state) from two run lengths.
 fn print_allocations() {
     println!("\nallocations (counting global allocator, limit {LAC_LIMIT}):");
-    println!("| stream | allocs, {LAC_ITEMS} items | allocs, {} items | extra allocs per extra item |", 10 * LAC_ITEMS);
+    println!(
+        "| stream | allocs, {LAC_ITEMS} items | allocs, {} items | extra allocs per extra item |",
+        10 * LAC_ITEMS
+    );
     println!("|---|---:|---:|---:|");
     for (case, run) in LAC_RUNNERS {
         let expected: usize = (0..LAC_ITEMS).sum();
@@ -214,7 +235,10 @@ fn print_allocations() {
         assert_eq!(sum, expected, "{} lost or duplicated items", case.name);
         let (_, large) = CountingAlloc::measure(|| run(10 * LAC_ITEMS));
         let marginal = large.allocs.saturating_sub(small.allocs) as f64 / (9 * LAC_ITEMS) as f64;
-        println!("| {} | {} | {} | {marginal:.3} |", case.name, small.allocs, large.allocs);
+        println!(
+            "| {} | {} | {} | {marginal:.3} |",
+            case.name, small.allocs, large.allocs
+        );
     }
 }
 
@@ -259,6 +283,9 @@ fn main() {
     print_allocations();
     print_op_allocations();
     let dir = weir_bench::report::criterion_dir();
-    println!("\nweir / peer (median time per op; results in {}):", dir.display());
+    println!(
+        "\nweir / peer (median time per op; results in {}):",
+        dir.display()
+    );
     print!("{}", weir_bench::report::ratio_table(&dir));
 }

@@ -19,11 +19,19 @@ pub struct Case {
 
 impl Case {
     const fn new(group: &'static str, name: &'static str) -> Self {
-        Case { group, name, ops_per_iter: 1 }
+        Case {
+            group,
+            name,
+            ops_per_iter: 1,
+        }
     }
 
     const fn per_item(group: &'static str, name: &'static str, items: usize) -> Self {
-        Case { group, name, ops_per_iter: items }
+        Case {
+            group,
+            name,
+            ops_per_iter: items,
+        }
     }
 
     /// `group/name`.
@@ -92,13 +100,58 @@ pub const FB_BU: Case = Case::per_item(LAC, "futures_buffered_buffered_unordered
 
 /// The comparisons printed by the ratio table, in order.
 pub const PAIRS: &[Pair] = &[
-    Pair { weir: WEIR_SEM_U64, peer: GOV_KEYED_U64, target_ratio: Some(1.0), target_ns: Some(40.0) },
-    Pair { weir: WEIR_SEM_STR, peer: GOV_KEYED_STR, target_ratio: Some(1.0), target_ns: Some(40.0) },
-    Pair { weir: WEIR_SEM_U64, peer: TOKIO_SEM, target_ratio: None, target_ns: None },
-    Pair { weir: WEIR_GCRA_DIRECT_FAKE, peer: GOV_GCRA_DIRECT_FAKE, target_ratio: Some(1.0), target_ns: None },
-    Pair { weir: WEIR_GCRA_KEYED_FAKE, peer: GOV_GCRA_KEYED_FAKE, target_ratio: Some(1.0), target_ns: None },
-    Pair { weir: WEIR_GCRA_DIRECT_REAL, peer: GOV_GCRA_DIRECT_REAL, target_ratio: Some(1.0), target_ns: None },
-    Pair { weir: WEIR_GCRA_KEYED_REAL, peer: GOV_GCRA_KEYED_REAL, target_ratio: Some(1.0), target_ns: None },
-    Pair { weir: WEIR_LAC, peer: FUTURES_BU, target_ratio: Some(0.7), target_ns: None },
-    Pair { weir: WEIR_LAC, peer: FB_BU, target_ratio: None, target_ns: None },
+    Pair {
+        weir: WEIR_SEM_U64,
+        peer: GOV_KEYED_U64,
+        target_ratio: Some(1.0),
+        target_ns: Some(40.0),
+    },
+    Pair {
+        weir: WEIR_SEM_STR,
+        peer: GOV_KEYED_STR,
+        target_ratio: Some(1.0),
+        target_ns: Some(40.0),
+    },
+    Pair {
+        weir: WEIR_SEM_U64,
+        peer: TOKIO_SEM,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_DIRECT_FAKE,
+        peer: GOV_GCRA_DIRECT_FAKE,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_KEYED_FAKE,
+        peer: GOV_GCRA_KEYED_FAKE,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_DIRECT_REAL,
+        peer: GOV_GCRA_DIRECT_REAL,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_KEYED_REAL,
+        peer: GOV_GCRA_KEYED_REAL,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_LAC,
+        peer: FUTURES_BU,
+        target_ratio: Some(0.7),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_LAC,
+        peer: FB_BU,
+        target_ratio: None,
+        target_ns: None,
+    },
 ];

@@ -25,7 +25,8 @@ impl AtomicClock {
 
     /// Moves time forward by `d`.
     pub fn advance(&self, d: Duration) {
-        self.nanos.fetch_add(weir::time::duration_nanos(d), Ordering::Relaxed);
+        self.nanos
+            .fetch_add(weir::time::duration_nanos(d), Ordering::Relaxed);
     }
 }
 

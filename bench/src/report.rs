@@ -20,7 +20,10 @@ pub fn criterion_dir() -> PathBuf {
 /// The median time of one iteration of `case`, in ns, from
 /// `<dir>/<group>/<name>/new/estimates.json`; `None` if it has not run.
 pub fn median_ns_per_iter(dir: &Path, case: &Case) -> Option<f64> {
-    let path = dir.join(case.group).join(case.name).join("new/estimates.json");
+    let path = dir
+        .join(case.group)
+        .join(case.name)
+        .join("new/estimates.json");
     let text = std::fs::read_to_string(path).ok()?;
     parse_median(&text)
 }
@@ -98,9 +101,15 @@ mod tests {
         write(&GOV_KEYED_U64, 40.0);
         let table = ratio_table(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(table.contains("| as_completed_ready/weir_limited_as_completed | 30.0 |"), "{table}");
+        assert!(
+            table.contains("| as_completed_ready/weir_limited_as_completed | 30.0 |"),
+            "{table}"
+        );
         assert!(table.contains("| 0.75× | ≤ 0.7× | **no** |"), "{table}");
-        assert!(table.contains("| 0.50× | ≤ 1.0×, ≤ 40 ns | yes |"), "{table}");
+        assert!(
+            table.contains("| 0.50× | ≤ 1.0×, ≤ 40 ns | yes |"),
+            "{table}"
+        );
         // Pairs with a side not measured are left out.
         assert!(!table.contains("futures_buffered"), "{table}");
     }
