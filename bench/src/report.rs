@@ -34,6 +34,27 @@ pub fn parse_median(text: &str) -> Option<f64> {
     v.get("median")?.get("point_estimate")?.as_f64()
 }
 
+/// The fastest sample of `case` (least time per iteration over criterion's
+/// samples, from `sample.json`), in ns per iteration: the figure least
+/// disturbed by other load on a shared machine.
+pub fn fastest_ns_per_iter(dir: &Path, case: &Case) -> Option<f64> {
+    let path = dir.join(case.group).join(case.name).join("new/sample.json");
+    let text = std::fs::read_to_string(path).ok()?;
+    parse_fastest(&text)
+}
+
+/// The least `times[i] / iters[i]` of a criterion `sample.json` text.
+pub fn parse_fastest(text: &str) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let iters = v.get("iters")?.as_array()?;
+    let times = v.get("times")?.as_array()?;
+    iters
+        .iter()
+        .zip(times)
+        .filter_map(|(n, t)| Some(t.as_f64()? / n.as_f64()?))
+        .min_by(f64::total_cmp)
+}
+
 /// ns per operation of `case`, if it has run.
 pub fn ns_per_op(dir: &Path, case: &Case) -> Option<f64> {
     median_ns_per_iter(dir, case).map(|ns| ns / case.ops_per_iter as f64)
@@ -42,13 +63,28 @@ pub fn ns_per_op(dir: &Path, case: &Case) -> Option<f64> {
 /// The ratio table as Markdown (pairs not yet measured are skipped).
 pub fn ratio_table(dir: &Path) -> String {
     let mut out = String::new();
-    out.push_str("| weir | ns/op | peer | ns/op | weir/peer | target | met |\n");
-    out.push_str("|---|---:|---|---:|---:|---|---|\n");
+    out.push_str(
+        "| weir | ns/op | peer | ns/op | weir/peer | weir/peer, fastest samples | target | met |\n",
+    );
+    out.push_str("|---|---:|---|---:|---:|---:|---|---|\n");
     for pair in PAIRS {
         let (Some(w), Some(p)) = (ns_per_op(dir, &pair.weir), ns_per_op(dir, &pair.peer)) else {
             continue;
         };
         let ratio = w / p;
+        let fastest = match (
+            fastest_ns_per_iter(dir, &pair.weir),
+            fastest_ns_per_iter(dir, &pair.peer),
+        ) {
+            (Some(fw), Some(fp)) => {
+                let (fw, fp) = (
+                    fw / pair.weir.ops_per_iter as f64,
+                    fp / pair.peer.ops_per_iter as f64,
+                );
+                format!("{:.2}× ({fw:.1} / {fp:.1})", fw / fp)
+            }
+            _ => "—".to_string(),
+        };
         let mut target = Vec::new();
         let mut met = true;
         if let Some(t) = pair.target_ratio {
@@ -66,7 +102,7 @@ pub fn ratio_table(dir: &Path) -> String {
         };
         let _ = writeln!(
             out,
-            "| {} | {w:.1} | {} | {p:.1} | {ratio:.2}× | {target} | {met} |",
+            "| {} | {w:.1} | {} | {p:.1} | {ratio:.2}× | {fastest} | {target} | {met} |",
             pair.weir.id(),
             pair.peer.id(),
         );
@@ -83,6 +119,14 @@ mod tests {
         let json = r#"{"mean":{"point_estimate":12.5},"median":{"point_estimate":11.25}}"#;
         assert_eq!(parse_median(json), Some(11.25));
         assert_eq!(parse_median("{}"), None);
+    }
+
+    #[test]
+    fn fastest_sample_is_least_time_per_iteration() {
+        let json =
+            r#"{"sampling_mode":"Linear","iters":[10.0,20.0,30.0],"times":[150.0,200.0,450.0]}"#;
+        assert_eq!(parse_fastest(json), Some(10.0));
+        assert_eq!(parse_fastest(r#"{"iters":[],"times":[]}"#), None);
     }
 
     #[test]
@@ -105,9 +149,9 @@ mod tests {
             table.contains("| as_completed_ready/weir_limited_as_completed | 30.0 |"),
             "{table}"
         );
-        assert!(table.contains("| 0.75× | ≤ 0.7× | **no** |"), "{table}");
+        assert!(table.contains("| 0.75× | — | ≤ 0.7× | **no** |"), "{table}");
         assert!(
-            table.contains("| 0.50× | ≤ 1.0×, ≤ 40 ns | yes |"),
+            table.contains("| 0.50× | — | ≤ 1.0×, ≤ 40 ns | yes |"),
             "{table}"
         );
         // Pairs with a side not measured are left out.
