@@ -23,16 +23,22 @@ pin_project_lite::pin_project! {
     /// assert!(!body.holds_permit());
     /// assert_eq!(body.size_hint().exact(), Some(9));
     /// ```
-    #[project = GuardBodyProj]
     #[derive(Debug)]
-    pub enum GuardBody<B, K: Key> {
-        /// The handler's body.
+    pub struct GuardBody<B, K: Key> {
+        #[pin]
+        inner: Inner<B, K>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = InnerProj]
+    #[derive(Debug)]
+    enum Inner<B, K: Key> {
         Admitted {
             #[pin]
             body: B,
             permit: Option<LimiterPermit<K>>,
         },
-        /// The guard's rejection text.
         Rejected {
             text: Option<Bytes>,
         },
@@ -44,19 +50,19 @@ impl<B: Body, K: Hash + Eq + Clone> GuardBody<B, K> {
     /// once when `body` is already at its end).
     pub fn admitted(body: B, permit: LimiterPermit<K>) -> Self {
         let permit = if body.is_end_stream() { None } else { Some(permit) };
-        GuardBody::Admitted { body, permit }
+        GuardBody { inner: Inner::Admitted { body, permit } }
     }
 }
 
 impl<B, K: Hash + Eq + Clone> GuardBody<B, K> {
     /// A rejection body carrying `text`.
     pub fn rejected(text: Bytes) -> Self {
-        GuardBody::Rejected { text: Some(text) }
+        GuardBody { inner: Inner::Rejected { text: Some(text) } }
     }
 
     /// Whether this body still holds a limiter permit.
     pub fn holds_permit(&self) -> bool {
-        matches!(self, GuardBody::Admitted { permit: Some(_), .. })
+        matches!(self.inner, Inner::Admitted { permit: Some(_), .. })
     }
 }
 
@@ -73,8 +79,8 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.project() {
-            GuardBodyProj::Admitted { mut body, permit } => {
+        match self.project().inner.project() {
+            InnerProj::Admitted { mut body, permit } => {
                 let polled = body.as_mut().poll_frame(cx);
                 match &polled {
                     Poll::Ready(None | Some(Err(_))) => *permit = None,
@@ -83,23 +89,23 @@ where
                 }
                 polled
             }
-            GuardBodyProj::Rejected { text } => {
+            InnerProj::Rejected { text } => {
                 Poll::Ready(text.take().map(|t| Ok(Frame::data(B::Data::from(t)))))
             }
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            GuardBody::Admitted { body, .. } => body.is_end_stream(),
-            GuardBody::Rejected { text } => text.is_none(),
+        match &self.inner {
+            Inner::Admitted { body, .. } => body.is_end_stream(),
+            Inner::Rejected { text } => text.is_none(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            GuardBody::Admitted { body, .. } => body.size_hint(),
-            GuardBody::Rejected { text } => {
+        match &self.inner {
+            Inner::Admitted { body, .. } => body.size_hint(),
+            Inner::Rejected { text } => {
                 SizeHint::with_exact(text.as_ref().map_or(0, |t| t.len() as u64))
             }
         }
