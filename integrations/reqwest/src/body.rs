@@ -36,7 +36,11 @@ impl<B: Body> PermitBody<B> {
     /// `inner`, holding `permit` until it ends (released at once if `inner`
     /// is already at its end, e.g. the body of a `HEAD` response).
     pub fn new(inner: B, permit: LimiterPermit<String>) -> Self {
-        let permit = if inner.is_end_stream() { None } else { Some(permit) };
+        let permit = if inner.is_end_stream() {
+            None
+        } else {
+            Some(permit)
+        };
         Self { inner, permit }
     }
 

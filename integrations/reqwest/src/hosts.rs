@@ -67,7 +67,11 @@ const MIN_SWEEP: usize = 1024;
 
 impl Hosts {
     pub(crate) fn new(budget: RetryBudget) -> Self {
-        Self { budget, map: Mutex::new(HashMap::new()), sweep_at: Mutex::new(MIN_SWEEP) }
+        Self {
+            budget,
+            map: Mutex::new(HashMap::new()),
+            sweep_at: Mutex::new(MIN_SWEEP),
+        }
     }
 
     fn with<R>(&self, key: &str, now: Instant, f: impl FnOnce(&mut Entry) -> R) -> R {
@@ -106,7 +110,9 @@ impl Hosts {
 
     /// Takes one retry from `key`'s budget, if there is one left.
     pub(crate) fn spend_retry(&self, key: &str, now: Instant) -> bool {
-        let RetryBudget { ratio, min_retries, .. } = self.budget;
+        let RetryBudget {
+            ratio, min_retries, ..
+        } = self.budget;
         self.with(key, now, |e| {
             let requests = (e.requests + e.prev_requests) as f64;
             let allowed = u64::from(min_retries) + (ratio * requests).floor() as u64;
@@ -142,7 +148,11 @@ mod tests {
 
     #[test]
     fn budget_allows_min_plus_ratio_of_requests() {
-        let hosts = Hosts::new(RetryBudget { ratio: 0.1, min_retries: 2, window: Duration::from_secs(10) });
+        let hosts = Hosts::new(RetryBudget {
+            ratio: 0.1,
+            min_retries: 2,
+            window: Duration::from_secs(10),
+        });
         let mut granted = 0;
         for _ in 0..20 {
             hosts.request("h", at(0));
@@ -159,7 +169,11 @@ mod tests {
 
     #[test]
     fn budget_refills_after_two_windows() {
-        let hosts = Hosts::new(RetryBudget { ratio: 0.0, min_retries: 1, window: Duration::from_secs(10) });
+        let hosts = Hosts::new(RetryBudget {
+            ratio: 0.0,
+            min_retries: 1,
+            window: Duration::from_secs(10),
+        });
         hosts.request("h", at(0));
         assert!(hosts.spend_retry("h", at(0)));
         assert!(!hosts.spend_retry("h", at(5)));
@@ -180,6 +194,10 @@ mod tests {
         for i in 0..MIN_SWEEP * 4 {
             hosts.sent(&format!("n{i}"), at(100));
         }
-        assert!(hosts.len() <= MIN_SWEEP * 4 + 1, "stale hosts kept: {}", hosts.len());
+        assert!(
+            hosts.len() <= MIN_SWEEP * 4 + 1,
+            "stale hosts kept: {}",
+            hosts.len()
+        );
     }
 }

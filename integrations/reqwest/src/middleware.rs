@@ -230,14 +230,24 @@ impl Middleware for LimitMiddleware {
         let mut req = req;
         let mut attempt = 0u32;
         loop {
-            let spare = if retryable && attempt < s.retry.max_retries { req.try_clone() } else { None };
-            let permit = s.limiter.acquire(key.clone(), 1).await.map_err(Error::middleware)?;
+            let spare = if retryable && attempt < s.retry.max_retries {
+                req.try_clone()
+            } else {
+                None
+            };
+            let permit = s
+                .limiter
+                .acquire(key.clone(), 1)
+                .await
+                .map_err(Error::middleware)?;
             s.hosts.sent(&key, s.now());
             let result = next.clone().run(req, extensions).await;
             let verdict = s.judge(&key, &result);
             let retry = match (verdict, spare) {
                 (Verdict::Done, _) | (_, None) => None,
-                (verdict, Some(spare)) if s.hosts.spend_retry(&key, s.now()) => Some((verdict, spare)),
+                (verdict, Some(spare)) if s.hosts.spend_retry(&key, s.now()) => {
+                    Some((verdict, spare))
+                }
                 _ => None,
             };
             let Some((verdict, spare)) = retry else {

@@ -49,8 +49,17 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
             max_retries: 3,
-            methods: vec![Method::GET, Method::HEAD, Method::OPTIONS, Method::PUT, Method::DELETE],
-            statuses: vec![StatusCode::TOO_MANY_REQUESTS, StatusCode::SERVICE_UNAVAILABLE],
+            methods: vec![
+                Method::GET,
+                Method::HEAD,
+                Method::OPTIONS,
+                Method::PUT,
+                Method::DELETE,
+            ],
+            statuses: vec![
+                StatusCode::TOO_MANY_REQUESTS,
+                StatusCode::SERVICE_UNAVAILABLE,
+            ],
             network_errors: true,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(30),
@@ -62,7 +71,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// Never retry (a `Retry-After` on 429 / 503 still pauses the host).
     pub fn none() -> Self {
-        Self { max_retries: 0, ..Self::default() }
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
     }
 
     /// The backoff before retry number `attempt` (0-based): uniform in
@@ -86,7 +98,10 @@ impl RetryPolicy {
             });
         }
         if budget.window.is_zero() {
-            return Err(weir::ConfigError { field: "retry.budget.window", problem: "must be > 0" });
+            return Err(weir::ConfigError {
+                field: "retry.budget.window",
+                problem: "must be > 0",
+            });
         }
         Ok(())
     }
@@ -113,7 +128,11 @@ pub struct RetryBudget {
 
 impl Default for RetryBudget {
     fn default() -> Self {
-        Self { ratio: 0.1, min_retries: 3, window: Duration::from_secs(10) }
+        Self {
+            ratio: 0.1,
+            min_retries: 3,
+            window: Duration::from_secs(10),
+        }
     }
 }
 
@@ -133,7 +152,11 @@ impl Default for RetryBudget {
 /// assert_eq!(parse_retry_after(&h, now), Some(Duration::from_secs(10)));
 /// ```
 pub fn parse_retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let value = headers.get(http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -172,7 +195,10 @@ mod tests {
         assert_eq!(parse_retry_after(&h, now), None);
         h.insert("retry-after", "-5".parse().unwrap());
         assert_eq!(parse_retry_after(&h, now), None);
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
         assert_eq!(parse_retry_after(&h, now), Some(Duration::ZERO));
     }
 

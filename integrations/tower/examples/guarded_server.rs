@@ -35,11 +35,22 @@ async fn main() {
                 "slow hello\n"
             }),
         )
-        .route("/stats", get(move || async move { format!("{:?}\n", limiter.stats()) }))
+        .route(
+            "/stats",
+            get(move || async move { format!("{:?}\n", limiter.stats()) }),
+        )
         .layer(guard);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await.expect("port 3000 free");
-    println!("listening on http://{}", listener.local_addr().expect("bound"));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000")
         .await
-        .expect("server runs");
+        .expect("port 3000 free");
+    println!(
+        "listening on http://{}",
+        listener.local_addr().expect("bound")
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+    .expect("server runs");
 }

@@ -49,20 +49,34 @@ impl<B: Body, K: Hash + Eq + Clone> GuardBody<B, K> {
     /// The handler's `body`, holding `permit` until it ends (released at
     /// once when `body` is already at its end).
     pub fn admitted(body: B, permit: LimiterPermit<K>) -> Self {
-        let permit = if body.is_end_stream() { None } else { Some(permit) };
-        GuardBody { inner: Inner::Admitted { body, permit } }
+        let permit = if body.is_end_stream() {
+            None
+        } else {
+            Some(permit)
+        };
+        GuardBody {
+            inner: Inner::Admitted { body, permit },
+        }
     }
 }
 
 impl<B, K: Hash + Eq + Clone> GuardBody<B, K> {
     /// A rejection body carrying `text`.
     pub fn rejected(text: Bytes) -> Self {
-        GuardBody { inner: Inner::Rejected { text: Some(text) } }
+        GuardBody {
+            inner: Inner::Rejected { text: Some(text) },
+        }
     }
 
     /// Whether this body still holds a limiter permit.
     pub fn holds_permit(&self) -> bool {
-        matches!(self.inner, Inner::Admitted { permit: Some(_), .. })
+        matches!(
+            self.inner,
+            Inner::Admitted {
+                permit: Some(_),
+                ..
+            }
+        )
     }
 }
 

@@ -37,7 +37,10 @@ impl fmt::Display for GuardError {
                  per_key_rate); it would never shed load",
             ),
             GuardError::RejectStatus(s) => {
-                write!(f, "weir guard: reject status {s} is not a 4xx or 5xx (use 429 or 503)")
+                write!(
+                    f,
+                    "weir guard: reject status {s} is not a 4xx or 5xx (use 429 or 503)"
+                )
             }
         }
     }

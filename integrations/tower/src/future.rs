@@ -45,16 +45,30 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, B, K: Hash + Eq + Clone, E> ResponseFuture<F, B, K, E> {
-    pub(crate) fn admitted(fut: F, permit: LimiterPermit<K>, capacity: Option<(usize, usize)>) -> Self {
-        Self { state: State::Admitted { fut, permit: Some(permit), capacity } }
+    pub(crate) fn admitted(
+        fut: F,
+        permit: LimiterPermit<K>,
+        capacity: Option<(usize, usize)>,
+    ) -> Self {
+        Self {
+            state: State::Admitted {
+                fut,
+                permit: Some(permit),
+                capacity,
+            },
+        }
     }
 
     pub(crate) fn rejected(resp: Response<GuardBody<B, K>>) -> Self {
-        Self { state: State::Rejected { resp: Some(resp) } }
+        Self {
+            state: State::Rejected { resp: Some(resp) },
+        }
     }
 
     pub(crate) fn waiting(fut: Boxed<B, K, E>) -> Self {
-        Self { state: State::Waiting { fut } }
+        Self {
+            state: State::Waiting { fut },
+        }
     }
 }
 
@@ -68,15 +82,21 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Admitted { fut, permit, capacity } => {
+            StateProj::Admitted {
+                fut,
+                permit,
+                capacity,
+            } => {
                 let result = ready!(fut.poll(cx));
-                let permit = permit.take().expect("ResponseFuture polled after completion");
+                let permit = permit
+                    .take()
+                    .expect("ResponseFuture polled after completion");
                 // On a handler error the permit is dropped here, released.
                 Poll::Ready(result.map(|resp| admit(resp, permit, *capacity)))
             }
-            StateProj::Rejected { resp } => {
-                Poll::Ready(Ok(resp.take().expect("ResponseFuture polled after completion")))
-            }
+            StateProj::Rejected { resp } => Poll::Ready(Ok(resp
+                .take()
+                .expect("ResponseFuture polled after completion"))),
             StateProj::Waiting { fut } => fut.as_mut().poll(cx),
         }
     }

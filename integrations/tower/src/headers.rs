@@ -14,7 +14,10 @@ const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remai
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// The in-flight cap that binds `key`, and how much of it is left.
-pub(crate) fn capacity<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>, key: &K) -> Option<(usize, usize)> {
+pub(crate) fn capacity<K: Hash + Eq + Clone>(
+    limiter: &GuardLimiter<K>,
+    key: &K,
+) -> Option<(usize, usize)> {
     match limiter.limits() {
         (_, Some(per_key)) => Some((per_key, per_key.saturating_sub(limiter.in_flight_of(key)))),
         (Some(global), None) => Some((global, global.saturating_sub(limiter.stats().in_flight))),
@@ -58,7 +61,10 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
     headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
-    headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     if let Some((limit, _)) = capacity(limiter, key) {
         headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
     }

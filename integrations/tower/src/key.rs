@@ -29,7 +29,10 @@ pub fn client_ip(parts: &Parts, header: Option<&HeaderName>) -> IpAddr {
         return ip;
     }
     #[cfg(feature = "axum")]
-    if let Some(info) = parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>() {
+    if let Some(info) = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+    {
         return info.0.ip();
     }
     if let Some(addr) = parts.extensions.get::<SocketAddr>() {

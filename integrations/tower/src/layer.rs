@@ -47,13 +47,17 @@ pub struct GuardLayer<K: Hash + Eq + Clone = IpAddr> {
 
 impl<K: Hash + Eq + Clone> Clone for GuardLayer<K> {
     fn clone(&self) -> Self {
-        Self { shared: Arc::clone(&self.shared) }
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
 impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for GuardLayer<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GuardLayer").field("shared", &self.shared).finish()
+        f.debug_struct("GuardLayer")
+            .field("shared", &self.shared)
+            .finish()
     }
 }
 

@@ -40,7 +40,9 @@ impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Shared<K> {
 impl<K: Hash + Eq + Clone> Shared<K> {
     /// Whether a short wait could admit a request denied for `why`.
     fn worth_waiting(&self, why: LimiterError) -> bool {
-        let Some(max_wait) = self.max_wait else { return false };
+        let Some(max_wait) = self.max_wait else {
+            return false;
+        };
         match why {
             LimiterError::Busy => true,
             LimiterError::RateLimited { not_until } => {
@@ -50,8 +52,18 @@ impl<K: Hash + Eq + Clone> Shared<K> {
         }
     }
 
-    pub(crate) fn reject<B>(&self, key: &K, why: Option<LimiterError>) -> Response<GuardBody<B, K>> {
-        headers::rejection(&self.limiter, key, why, self.reject_status, self.busy_retry_after)
+    pub(crate) fn reject<B>(
+        &self,
+        key: &K,
+        why: Option<LimiterError>,
+    ) -> Response<GuardBody<B, K>> {
+        headers::rejection(
+            &self.limiter,
+            key,
+            why,
+            self.reject_status,
+            self.busy_retry_after,
+        )
     }
 }
 
@@ -85,13 +97,19 @@ impl<S, K: Hash + Eq + Clone> Guard<S, K> {
 
 impl<S: Clone, K: Hash + Eq + Clone> Clone for Guard<S, K> {
     fn clone(&self) -> Self {
-        Self { inner: self.inner.clone(), shared: Arc::clone(&self.shared) }
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+        }
     }
 }
 
 impl<S: std::fmt::Debug, K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Guard<S, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Guard").field("inner", &self.inner).field("shared", &self.shared).finish()
+        f.debug_struct("Guard")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
     }
 }
 
@@ -127,7 +145,12 @@ where
                 // The ready service goes with the request; a clone stays.
                 let fresh = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::waiting(Box::pin(wait_then_call(ready, Arc::clone(&self.shared), key, req)))
+                ResponseFuture::waiting(Box::pin(wait_then_call(
+                    ready,
+                    Arc::clone(&self.shared),
+                    key,
+                    req,
+                )))
             }
             Err(why) => ResponseFuture::rejected(self.shared.reject(&key, Some(why))),
         }

@@ -25,7 +25,11 @@ struct Handler {
 async fn a_burst_of_2000_never_puts_more_than_50_in_the_handler() {
     let seen = Arc::new(Handler::default());
     let (open_gate, gate) = watch::channel(false);
-    let guard = GuardLayer::new(LimiterConfig { concurrency: Some(CAP), ..Default::default() }).unwrap();
+    let guard = GuardLayer::new(LimiterConfig {
+        concurrency: Some(CAP),
+        ..Default::default()
+    })
+    .unwrap();
     let limiter = guard.limiter().clone();
     let handler = {
         let seen = seen.clone();
@@ -49,17 +53,28 @@ async fn a_burst_of_2000_never_puts_more_than_50_in_the_handler() {
     let addr = socket.local_addr().unwrap();
     let listener = socket.listen(4_096).unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap()
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
     });
 
-    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     for _ in 0..BURST {
         let (client, done_tx) = (client.clone(), done_tx.clone());
         tokio::spawn(async move {
             let resp = client.get(format!("http://{addr}/")).send().await.unwrap();
             let status = resp.status().as_u16();
-            let retry_after = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
             let body = resp.text().await.unwrap();
             done_tx.send((status, retry_after, body)).unwrap();
         });
@@ -75,7 +90,11 @@ async fn a_burst_of_2000_never_puts_more_than_50_in_the_handler() {
                     ok += 1;
                 }
                 429 => {
-                    assert_eq!(retry_after.as_deref(), Some("1"), "a Busy rejection's estimate");
+                    assert_eq!(
+                        retry_after.as_deref(),
+                        Some("1"),
+                        "a Busy rejection's estimate"
+                    );
                     assert!(body.contains("retry after 1 s"));
                     rejected += 1;
                     if rejected == BURST - CAP {
@@ -90,9 +109,15 @@ async fn a_burst_of_2000_never_puts_more_than_50_in_the_handler() {
         }
         (ok, rejected)
     };
-    let (ok, rejected) = tokio::time::timeout(Duration::from_secs(60), run).await.expect("a request hung");
+    let (ok, rejected) = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("a request hung");
     assert_eq!((ok, rejected), (CAP, BURST - CAP));
     assert_eq!(seen.max_active.load(Ordering::SeqCst), CAP);
     let stats = limiter.stats();
-    assert_eq!((stats.in_flight, stats.keys), (0, 0), "every permit came back");
+    assert_eq!(
+        (stats.in_flight, stats.keys),
+        (0, 0),
+        "every permit came back"
+    );
 }

@@ -23,7 +23,9 @@ fn from(ip: [u8; 4]) -> Request<()> {
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<u64> {
-    headers.get(name).map(|v| v.to_str().unwrap().parse().unwrap())
+    headers
+        .get(name)
+        .map(|v| v.to_str().unwrap().parse().unwrap())
 }
 
 /// A handler answering "ok" at once.
@@ -44,23 +46,54 @@ async fn the_permit_is_held_until_the_body_finishes_streaming() {
             Ok::<_, Infallible>(Response::new(StreamBody::new(rx)))
         }
     });
-    let guard = GuardLayer::new(LimiterConfig { per_key: Some(1), ..Default::default() }).unwrap();
+    let guard = GuardLayer::new(LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
     let limiter = guard.limiter().clone();
     let mut svc = guard.layer(handler);
 
-    let resp = svc.ready().await.unwrap().call(from([1, 2, 3, 4])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([1, 2, 3, 4]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.body().holds_permit());
-    assert_eq!(limiter.stats().in_flight, 1, "the handler returned, the body has not");
-    let second = svc.ready().await.unwrap().call(from([1, 2, 3, 4])).await.unwrap();
+    assert_eq!(
+        limiter.stats().in_flight,
+        1,
+        "the handler returned, the body has not"
+    );
+    let second = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([1, 2, 3, 4]))
+        .await
+        .unwrap();
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
 
-    tx.unbounded_send(Ok(Frame::data(Bytes::from("part")))).unwrap();
+    tx.unbounded_send(Ok(Frame::data(Bytes::from("part"))))
+        .unwrap();
     drop(tx);
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(&body[..], b"part");
-    assert_eq!(limiter.stats().in_flight, 0, "released at the end of the body");
-    let third = svc.ready().await.unwrap().call(from([1, 2, 3, 4])).await.unwrap();
+    assert_eq!(
+        limiter.stats().in_flight,
+        0,
+        "released at the end of the body"
+    );
+    let third = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([1, 2, 3, 4]))
+        .await
+        .unwrap();
     assert_eq!(third.status(), StatusCode::OK);
 }
 
@@ -74,59 +107,122 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
     .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
     for remaining in [4, 4] {
-        let resp = svc.ready().await.unwrap().call(from([9, 9, 9, 9])).await.unwrap();
+        let resp = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(from([9, 9, 9, 9]))
+            .await
+            .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(5));
-        assert_eq!(header(resp.headers(), "ratelimit-remaining"), Some(remaining));
+        assert_eq!(
+            header(resp.headers(), "ratelimit-remaining"),
+            Some(remaining)
+        );
     }
     tokio::time::advance(Duration::from_millis(1_500)).await;
     // Two per 10 s, both spent at t=0: the next slot is at t=5 s, 3.5 s away.
-    let resp = svc.ready().await.unwrap().call(from([9, 9, 9, 9])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([9, 9, 9, 9]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(header(resp.headers(), "retry-after"), Some(4), "3.5 s rounds up");
+    assert_eq!(
+        header(resp.headers(), "retry-after"),
+        Some(4),
+        "3.5 s rounds up"
+    );
     assert_eq!(header(resp.headers(), "ratelimit-reset"), Some(4));
     assert_eq!(header(resp.headers(), "ratelimit-remaining"), Some(0));
     assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     let text = resp.into_body().collect().await.unwrap().to_bytes();
-    assert!(std::str::from_utf8(&text).unwrap().contains("retry after 4 s"));
+    assert!(std::str::from_utf8(&text)
+        .unwrap()
+        .contains("retry after 4 s"));
     // Another client is unaffected.
-    let other = svc.ready().await.unwrap().call(from([8, 8, 8, 8])).await.unwrap();
+    let other = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([8, 8, 8, 8]))
+        .await
+        .unwrap();
     assert_eq!(other.status(), StatusCode::OK);
     // And the first is admitted again once the quota allows.
     tokio::time::advance(Duration::from_millis(3_500)).await;
-    let resp = svc.ready().await.unwrap().call(from([9, 9, 9, 9])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([9, 9, 9, 9]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_busy_client_gets_the_fixed_estimate_and_the_chosen_status() {
-    let guard = GuardLayer::builder(LimiterConfig { concurrency: Some(1), ..Default::default() })
-        .reject_status(StatusCode::SERVICE_UNAVAILABLE)
-        .busy_retry_after(Duration::from_secs(3))
-        .build()
-        .unwrap();
+    let guard = GuardLayer::builder(LimiterConfig {
+        concurrency: Some(1),
+        ..Default::default()
+    })
+    .reject_status(StatusCode::SERVICE_UNAVAILABLE)
+    .busy_retry_after(Duration::from_secs(3))
+    .build()
+    .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let held = svc.ready().await.unwrap().call(from([1, 1, 1, 1])).await.unwrap();
+    let held = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([1, 1, 1, 1]))
+        .await
+        .unwrap();
     assert_eq!(header(held.headers(), "ratelimit-limit"), Some(1));
     assert_eq!(header(held.headers(), "ratelimit-remaining"), Some(0));
-    let resp = svc.ready().await.unwrap().call(from([2, 2, 2, 2])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([2, 2, 2, 2]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(header(resp.headers(), "retry-after"), Some(3));
     assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(1));
     drop(held);
-    let resp = svc.ready().await.unwrap().call(from([2, 2, 2, 2])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([2, 2, 2, 2]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_bounded_wait_admits_when_room_frees_in_time_and_rejects_otherwise() {
-    let guard = GuardLayer::builder(LimiterConfig { per_key: Some(1), ..Default::default() })
-        .max_wait(Duration::from_millis(100))
-        .build()
-        .unwrap();
+    let guard = GuardLayer::builder(LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    })
+    .max_wait(Duration::from_millis(100))
+    .build()
+    .unwrap();
     let limiter = guard.limiter().clone();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let held = svc.ready().await.unwrap().call(from([5, 5, 5, 5])).await.unwrap();
+    let held = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([5, 5, 5, 5]))
+        .await
+        .unwrap();
 
     // Room frees 60 ms in: the waiter gets it.
     let waiting = tokio::spawn(svc.ready().await.unwrap().call(from([5, 5, 5, 5])));
@@ -138,10 +234,20 @@ async fn a_bounded_wait_admits_when_room_frees_in_time_and_rejects_otherwise() {
 
     // Nothing frees: rejected after the 100 ms, not before, not never.
     let start = tokio::time::Instant::now();
-    let resp = svc.ready().await.unwrap().call(from([5, 5, 5, 5])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([5, 5, 5, 5]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(start.elapsed(), Duration::from_millis(100));
-    assert_eq!(limiter.stats().queued, 0, "the timed-out waiter left the queue");
+    assert_eq!(
+        limiter.stats().queued,
+        0,
+        "the timed-out waiter left the queue"
+    );
     drop(admitted);
     assert_eq!(limiter.stats().in_flight, 0);
 }
@@ -156,12 +262,28 @@ async fn a_rate_limit_beyond_the_wait_is_rejected_at_once() {
     .build()
     .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let ok = svc.ready().await.unwrap().call(from([6, 6, 6, 6])).await.unwrap();
+    let ok = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([6, 6, 6, 6]))
+        .await
+        .unwrap();
     assert_eq!(ok.status(), StatusCode::OK);
     let start = tokio::time::Instant::now();
-    let resp = svc.ready().await.unwrap().call(from([6, 6, 6, 6])).await.unwrap();
+    let resp = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([6, 6, 6, 6]))
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(start.elapsed(), Duration::ZERO, "no point waiting 100 ms for a 60 s quota");
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "no point waiting 100 ms for a 60 s quota"
+    );
     assert_eq!(header(resp.headers(), "retry-after"), Some(60));
 }
 
@@ -170,11 +292,21 @@ async fn handler_errors_release_the_permit() {
     let failing = tower::service_fn(|_req: Request<()>| async {
         Err::<Response<Full<Bytes>>, &'static str>("boom")
     });
-    let guard = GuardLayer::new(LimiterConfig { concurrency: Some(1), ..Default::default() }).unwrap();
+    let guard = GuardLayer::new(LimiterConfig {
+        concurrency: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
     let limiter = guard.limiter().clone();
     let mut svc = guard.layer(failing);
     for _ in 0..3 {
-        let err = svc.ready().await.unwrap().call(from([7, 7, 7, 7])).await.unwrap_err();
+        let err = svc
+            .ready()
+            .await
+            .unwrap()
+            .call(from([7, 7, 7, 7]))
+            .await
+            .unwrap_err();
         assert_eq!(err, "boom");
         assert_eq!(limiter.stats().in_flight, 0);
     }
@@ -182,38 +314,82 @@ async fn handler_errors_release_the_permit() {
 
 #[tokio::test(start_paused = true)]
 async fn a_named_header_keys_clients_behind_a_proxy() {
-    let guard = GuardLayer::builder(LimiterConfig { per_key: Some(1), ..Default::default() })
-        .client_ip_header(http::HeaderName::from_static("x-forwarded-for"))
-        .build()
-        .unwrap();
+    let guard = GuardLayer::builder(LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    })
+    .client_ip_header(http::HeaderName::from_static("x-forwarded-for"))
+    .build()
+    .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
     let via_proxy = |client: &str| {
         let mut req = from([10, 0, 0, 1]); // the proxy
-        req.headers_mut().insert("x-forwarded-for", format!("{client}, 10.0.0.1").parse().unwrap());
+        req.headers_mut().insert(
+            "x-forwarded-for",
+            format!("{client}, 10.0.0.1").parse().unwrap(),
+        );
         req
     };
-    let a = svc.ready().await.unwrap().call(via_proxy("203.0.113.1")).await.unwrap();
-    let b = svc.ready().await.unwrap().call(via_proxy("203.0.113.2")).await.unwrap();
-    let a_again = svc.ready().await.unwrap().call(via_proxy("203.0.113.1")).await.unwrap();
+    let a = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(via_proxy("203.0.113.1"))
+        .await
+        .unwrap();
+    let b = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(via_proxy("203.0.113.2"))
+        .await
+        .unwrap();
+    let a_again = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(via_proxy("203.0.113.1"))
+        .await
+        .unwrap();
     assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
     assert_eq!(a_again.status(), StatusCode::TOO_MANY_REQUESTS);
     // No header: the peer address is the key.
-    let direct = svc.ready().await.unwrap().call(from([10, 0, 0, 1])).await.unwrap();
+    let direct = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([10, 0, 0, 1]))
+        .await
+        .unwrap();
     assert_eq!(direct.status(), StatusCode::OK);
 }
 
 #[test]
 fn bad_configs_are_refused_at_construction() {
-    let err = GuardLayer::new(LimiterConfig { concurrency: Some(0), ..Default::default() }).unwrap_err();
+    let err = GuardLayer::new(LimiterConfig {
+        concurrency: Some(0),
+        ..Default::default()
+    })
+    .unwrap_err();
     assert!(matches!(err, GuardError::Limiter(e) if e.field == "concurrency"));
     assert!(err.to_string().contains("concurrency"), "{err}");
-    let err = GuardLayer::new(LimiterConfig { per_key: Some(0), ..Default::default() }).unwrap_err();
+    let err = GuardLayer::new(LimiterConfig {
+        per_key: Some(0),
+        ..Default::default()
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("per_key"), "{err}");
-    assert_eq!(GuardLayer::new(LimiterConfig::default()).unwrap_err(), GuardError::NoLimit);
-    let err = GuardLayer::builder(LimiterConfig { per_key: Some(1), ..Default::default() })
-        .reject_status(StatusCode::OK)
-        .build()
-        .unwrap_err();
+    assert_eq!(
+        GuardLayer::new(LimiterConfig::default()).unwrap_err(),
+        GuardError::NoLimit
+    );
+    let err = GuardLayer::builder(LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    })
+    .reject_status(StatusCode::OK)
+    .build()
+    .unwrap_err();
     assert_eq!(err, GuardError::RejectStatus(StatusCode::OK));
     assert!(err.to_string().contains("429"), "{err}");
 }
@@ -241,7 +417,11 @@ async fn a_million_distinct_clients_leave_no_resident_keys() {
             held.push(resp);
         }
         let stats = limiter.stats();
-        assert_eq!((stats.in_flight, stats.keys), (1_000, 1_000), "the batch is in flight");
+        assert_eq!(
+            (stats.in_flight, stats.keys),
+            (1_000, 1_000),
+            "the batch is in flight"
+        );
         held.clear();
         most_rate_keys = most_rate_keys.max(stats.rate_keys);
         // 50 ms between batches: a key's bucket (5/s) is full again 200 ms
@@ -252,6 +432,13 @@ async fn a_million_distinct_clients_leave_no_resident_keys() {
     assert_eq!((stats.in_flight, stats.keys, stats.queued), (0, 0, 0));
     // Idle rate state is swept as the map grows: resident rate keys stay a
     // small multiple of the live ones, never the million seen.
-    assert!(most_rate_keys <= 20_000, "rate keys peaked at {most_rate_keys}");
-    assert!(stats.rate_keys <= 20_000, "rate keys at the end: {}", stats.rate_keys);
+    assert!(
+        most_rate_keys <= 20_000,
+        "rate keys peaked at {most_rate_keys}"
+    );
+    assert!(
+        stats.rate_keys <= 20_000,
+        "rate keys at the end: {}",
+        stats.rate_keys
+    );
 }
