@@ -14,9 +14,16 @@
 //! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
 
 mod errors;
+mod limiter;
+mod quota;
+mod rate;
+mod semaphore;
 mod slab;
 mod tickets;
 mod timer;
 
+pub use limiter::{RawLimiter, MUST_WAIT};
+pub use rate::RawRateLimiter;
+pub use semaphore::RawSemaphore;
 pub use slab::PermitSlab;
 pub use timer::{JsSleep, JsTimer};
