@@ -322,6 +322,9 @@ function pullAsCompleted(limiter, source, mapper, o) {
     let outstanding = 0; // pulled and not yet yielded
     let sourceDone = false;
     const inner = controller.signal;
+    inner.addEventListener('abort', () => {
+      if (wake) wake();
+    }, { once: true });
     const start = (item) => {
       outstanding += 1;
       const work = ({ signal }) => (mapper ? mapper(item, { signal }) : item({ signal }));
