@@ -21,13 +21,21 @@
 
 extern crate alloc;
 
+pub mod as_completed;
+pub mod rate;
 mod sync;
 pub mod time;
 
-pub use time::{Clock, Instant, Timer};
+pub use as_completed::{
+    limited_as_completed, limited_as_completed_keyed, limited_as_completed_keyed_stream,
+    limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted,
+    LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit,
+};
+pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
 #[cfg(feature = "std")]
 pub use time::StdClock;
 #[cfg(feature = "tokio")]
 pub use time::TokioTimer;
+pub use time::{Clock, Instant, Timer};
 #[cfg(any(test, feature = "testing"))]
 pub use time::ManualClock;

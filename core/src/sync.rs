@@ -7,17 +7,17 @@
 //!   single-threaded wasm never spins.
 #![allow(dead_code)]
 
-#[cfg(loom)]
-#[allow(unused_imports)]
-pub(crate) use loom::sync::{
-    atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
-    Arc,
-};
 #[cfg(not(loom))]
 pub(crate) use alloc::sync::Arc;
 #[cfg(not(loom))]
 #[allow(unused_imports)]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(loom)]
+#[allow(unused_imports)]
+pub(crate) use loom::sync::{
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+    Arc,
+};
 
 /// A mutex whose `lock` cannot fail.
 pub(crate) struct Mutex<T> {
@@ -49,7 +49,9 @@ impl<T> Mutex<T> {
 
     #[cfg(loom)]
     pub(crate) fn new(value: T) -> Self {
-        Self { inner: loom::sync::Mutex::new(value) }
+        Self {
+            inner: loom::sync::Mutex::new(value),
+        }
     }
 
     #[inline]

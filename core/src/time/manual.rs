@@ -48,7 +48,12 @@ impl ManualClock {
 
     /// A clock at `now`.
     pub fn starting_at(now: Instant) -> Self {
-        Self { inner: Arc::new(Mutex::new(State { now, ..State::default() })) }
+        Self {
+            inner: Arc::new(Mutex::new(State {
+                now,
+                ..State::default()
+            })),
+        }
     }
 
     /// Move time forward by `d` and wake every sleeper now due.
@@ -113,7 +118,11 @@ impl Clock for ManualClock {
 impl Timer for ManualClock {
     type Sleep = ManualSleep;
     fn sleep_until(&self, deadline: Instant) -> ManualSleep {
-        ManualSleep { clock: self.clone(), deadline, id: None }
+        ManualSleep {
+            clock: self.clone(),
+            deadline,
+            id: None,
+        }
     }
 }
 
@@ -161,7 +170,11 @@ impl Future for ManualSleep {
 impl Drop for ManualSleep {
     fn drop(&mut self) {
         if let Some(id) = self.id {
-            self.clock.inner.lock().sleepers.retain(|(i, _, _)| *i != id);
+            self.clock
+                .inner
+                .lock()
+                .sleepers
+                .retain(|(i, _, _)| *i != id);
         }
     }
 }

@@ -16,7 +16,9 @@ pub struct StdClock {
 impl StdClock {
     /// A clock whose origin is now.
     pub fn new() -> Self {
-        Self { origin: std::time::Instant::now() }
+        Self {
+            origin: std::time::Instant::now(),
+        }
     }
 
     /// The `std::time::Instant` that this clock's `instant` stands for.

@@ -23,7 +23,9 @@ pub struct TokioTimer {
 impl TokioTimer {
     /// A timer whose clock's origin is now.
     pub fn new() -> Self {
-        Self { origin: tokio::time::Instant::now() }
+        Self {
+            origin: tokio::time::Instant::now(),
+        }
     }
 }
 
@@ -50,4 +52,3 @@ impl Timer for TokioTimer {
         tokio::time::sleep_until(at)
     }
 }
-

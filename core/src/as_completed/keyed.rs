@@ -1,0 +1,314 @@
+//! [`LimitedAsCompletedKeyed`]: at most `limit` futures at once and at most
+//! `per_key` per key, with a bounded look-ahead so that a saturated key does
+//! not stall the others.
+
+use core::fmt;
+use core::future::Future;
+use core::hash::Hash;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+
+use alloc::collections::VecDeque;
+use futures_core::{FusedStream, Stream};
+use hashbrown::HashMap;
+
+use super::{Iter, Slots, ZeroLimit};
+
+/// Runs keyed futures with at most `limit` in flight overall and at most
+/// `per_key` in flight per key, and yields `(key, output)` in completion
+/// order.
+///
+/// An item whose key is saturated waits in a look-ahead buffer of
+/// `lookahead` items (allocated once) while items of other keys keep
+/// starting. Buffered items start first-in first-out, before anything new is
+/// pulled, so per-key order is kept. When the buffer is full, or every slot
+/// is busy, nothing more is pulled until something finishes. A `lookahead`
+/// of 0 is treated as 1: the item that found its key saturated has to be held
+/// somewhere. Per-key counts live in a map that forgets a key when its count
+/// drops to 0, so it never holds more than `limit` keys.
+///
+/// Returns [`ZeroLimit`] if `limit` or `per_key` is 0.
+///
+/// ```
+/// use futures::{executor::block_on, StreamExt};
+/// use weir::limited_as_completed_keyed;
+///
+/// let jobs = ["a.example", "b.example", "a.example"]
+///     .into_iter()
+///     .enumerate()
+///     .map(|(i, host)| (host, async move { i }));
+/// let stream = limited_as_completed_keyed(jobs, 10, 1, 16).unwrap();
+/// let mut out: Vec<(&str, usize)> = block_on(stream.collect());
+/// out.sort();
+/// assert_eq!(out, [("a.example", 0), ("a.example", 2), ("b.example", 1)]);
+/// ```
+pub fn limited_as_completed_keyed<I, K, F>(
+    iter: I,
+    limit: usize,
+    per_key: usize,
+    lookahead: usize,
+) -> Result<LimitedAsCompletedKeyed<Iter<I::IntoIter>, K, F>, ZeroLimit>
+where
+    I: IntoIterator<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    limited_as_completed_keyed_stream(Iter::new(iter.into_iter()), limit, per_key, lookahead)
+}
+
+/// Like [`limited_as_completed_keyed`], over a [`Stream`] of
+/// `(key, future)` pairs.
+///
+/// ```
+/// use futures::{executor::block_on, stream, StreamExt};
+/// use weir::limited_as_completed_keyed_stream;
+///
+/// let jobs = stream::iter([(1u8, 10), (2, 20), (1, 30)]).map(|(k, v)| (k, async move { v }));
+/// let out: Vec<(u8, i32)> =
+///     block_on(limited_as_completed_keyed_stream(jobs, 2, 1, 1).unwrap().collect());
+/// assert_eq!(out.len(), 3);
+/// ```
+pub fn limited_as_completed_keyed_stream<S, K, F>(
+    stream: S,
+    limit: usize,
+    per_key: usize,
+    lookahead: usize,
+) -> Result<LimitedAsCompletedKeyed<S, K, F>, ZeroLimit>
+where
+    S: Stream<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    if limit == 0 || per_key == 0 {
+        return Err(ZeroLimit);
+    }
+    let lookahead = lookahead.max(1);
+    Ok(LimitedAsCompletedKeyed {
+        source: stream,
+        slots: Slots::new(limit),
+        // At most `limit` keys are counted at once. Twice that keeps every
+        // insert within hashbrown's in-place rehash, so it never reallocates.
+        counts: HashMap::with_capacity(limit.saturating_mul(2).saturating_add(2)),
+        waiting: VecDeque::with_capacity(lookahead),
+        lookahead,
+        per_key,
+        freed: false,
+        source_done: false,
+        terminated: false,
+    })
+}
+
+/// Stream returned by [`limited_as_completed_keyed`] and
+/// [`limited_as_completed_keyed_stream`]; yields `(key, output)`.
+#[must_use = "streams do nothing unless polled"]
+pub struct LimitedAsCompletedKeyed<S, K, F>
+where
+    S: Stream<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    /// Structurally pinned; nothing else is.
+    source: S,
+    slots: Slots<F, K>,
+    /// In-flight count per key; keys at 0 are removed.
+    counts: HashMap<K, usize>,
+    /// Items whose key was saturated when they were pulled, oldest first.
+    waiting: VecDeque<(K, F)>,
+    lookahead: usize,
+    per_key: usize,
+    /// A future finished since `waiting` was last scanned.
+    freed: bool,
+    source_done: bool,
+    terminated: bool,
+}
+
+// Only `source` is structurally pinned: running futures live in a heap
+// slice, and waiting ones are not pinned yet.
+impl<S, K, F> Unpin for LimitedAsCompletedKeyed<S, K, F>
+where
+    S: Stream<Item = (K, F)> + Unpin,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+}
+
+impl<S, K, F> LimitedAsCompletedKeyed<S, K, F>
+where
+    S: Stream<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    /// Number of futures started and not yet completed.
+    pub fn in_flight(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Number of futures started and not yet completed for `key`.
+    pub fn in_flight_for(&self, key: &K) -> usize {
+        self.counts.get(key).copied().unwrap_or(0)
+    }
+
+    /// Number of items pulled but waiting in the look-ahead buffer because
+    /// their key is saturated.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether the source has ended (no more items will be pulled).
+    pub fn is_source_done(&self) -> bool {
+        self.source_done
+    }
+}
+
+/// The fields `poll_next` works on, apart from the pinned source.
+struct Running<'a, K, F: Future> {
+    slots: &'a mut Slots<F, K>,
+    counts: &'a mut HashMap<K, usize>,
+    per_key: usize,
+}
+
+impl<K: Hash + Eq + Clone, F: Future> Running<'_, K, F> {
+    fn has_room(&self, key: &K) -> bool {
+        self.counts.get(key).copied().unwrap_or(0) < self.per_key
+    }
+
+    fn start(&mut self, key: K, future: F) {
+        match self.counts.get_mut(&key) {
+            Some(count) => *count += 1,
+            None => {
+                self.counts.insert(key.clone(), 1);
+            }
+        }
+        self.slots.insert(key, future);
+    }
+
+    fn finish(&mut self, key: &K) {
+        if let Some(count) = self.counts.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                self.counts.remove(key);
+            }
+        }
+    }
+
+    /// Starts, oldest first, every waiting item whose key has room.
+    fn start_waiting(&mut self, waiting: &mut VecDeque<(K, F)>) {
+        let mut i = 0;
+        while i < waiting.len() && !self.slots.is_full() {
+            if self.has_room(&waiting[i].0) {
+                let (key, future) = waiting.remove(i).expect("index is in bounds");
+                self.start(key, future);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl<S, K, F> Stream for LimitedAsCompletedKeyed<S, K, F>
+where
+    S: Stream<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    type Item = (K, F::Output);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        // SAFETY: `source` is structurally pinned and never moved out; the
+        // other fields are never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.terminated {
+            return Poll::Ready(None);
+        }
+        // SAFETY: as above.
+        let mut source = unsafe { Pin::new_unchecked(&mut this.source) };
+        let mut running = Running {
+            slots: &mut this.slots,
+            counts: &mut this.counts,
+            per_key: this.per_key,
+        };
+        loop {
+            if core::mem::take(&mut this.freed) {
+                running.start_waiting(&mut this.waiting);
+            }
+            while !this.source_done
+                && !running.slots.is_full()
+                && this.waiting.len() < this.lookahead
+            {
+                match source.as_mut().poll_next(cx) {
+                    Poll::Ready(Some((key, future))) => {
+                        if running.has_room(&key) {
+                            running.start(key, future);
+                        } else {
+                            this.waiting.push_back((key, future));
+                        }
+                    }
+                    Poll::Ready(None) => this.source_done = true,
+                    Poll::Pending => break,
+                }
+            }
+            return match running.slots.poll_next(cx) {
+                Poll::Ready(Some((key, output))) => {
+                    running.finish(&key);
+                    this.freed = true;
+                    Poll::Ready(Some((key, output)))
+                }
+                Poll::Ready(None) if !this.waiting.is_empty() => {
+                    // Unreachable in practice (items wait only behind running
+                    // ones), but if nothing runs, everything waiting can start.
+                    this.freed = true;
+                    continue;
+                }
+                Poll::Ready(None) if this.source_done => {
+                    this.terminated = true;
+                    Poll::Ready(None)
+                }
+                // Nothing running and the source is pending: it will wake us.
+                Poll::Ready(None) | Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        if self.terminated {
+            return (0, Some(0));
+        }
+        let held = self.slots.len() + self.waiting.len();
+        if self.source_done {
+            return (held, Some(held));
+        }
+        let (low, high) = self.source.size_hint();
+        (
+            low.saturating_add(held),
+            high.and_then(|h| h.checked_add(held)),
+        )
+    }
+}
+
+impl<S, K, F> FusedStream for LimitedAsCompletedKeyed<S, K, F>
+where
+    S: Stream<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+}
+
+impl<S, K, F> fmt::Debug for LimitedAsCompletedKeyed<S, K, F>
+where
+    S: Stream<Item = (K, F)>,
+    K: Hash + Eq + Clone,
+    F: Future,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LimitedAsCompletedKeyed")
+            .field("in_flight", &self.slots.len())
+            .field("keys", &self.counts.len())
+            .field("buffered", &self.waiting.len())
+            .field("source_done", &self.source_done)
+            .field("terminated", &self.terminated)
+            .finish_non_exhaustive()
+    }
+}

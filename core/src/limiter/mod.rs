@@ -1,0 +1,236 @@
+//! [`Limiter`]: concurrency caps, rate quotas and a bounded queue in one
+//! entry point — the one the bindings and integrations use.
+//!
+//! Admission order for a waiting acquire, chosen so that nothing waiting for
+//! one key holds capacity another key could use:
+//! 1. wait out a pause on the key (`pause_until`, e.g. from `Retry-After`),
+//!    holding nothing;
+//! 2. take the concurrency permits (global + per key; FIFO per key,
+//!    round-robin across keys);
+//! 3. take the rate tokens (global + per-key quotas, all at once), so that the
+//!    instants work *starts* obey every quota exactly.
+
+mod config;
+mod error;
+
+pub use config::{ConfigError, LimiterConfig};
+pub use error::LimiterError;
+
+use core::future::Future;
+use core::hash::Hash;
+
+use crate::rate::{Denied, RateLimiter};
+use crate::semaphore::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
+use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::{Instant, Timer};
+
+/// Concurrency caps (global and per key), rate quotas (global and per key)
+/// and a bounded wait queue, enforced together.
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::sync::Arc;
+/// use weir::{Limiter, LimiterConfig, LimiterError, ManualClock, Quota};
+/// let clock = ManualClock::new();
+/// let limiter = Arc::new(Limiter::new(
+///     LimiterConfig {
+///         concurrency: Some(2),
+///         per_key_rate: vec![Quota::per_second(1).unwrap()],
+///         ..Default::default()
+///     },
+///     clock.clone(),
+/// ).unwrap());
+/// let a = limiter.try_acquire("a.example", 1).unwrap();
+/// // The key's quota is spent for this second:
+/// assert!(matches!(limiter.try_acquire("a.example", 1), Err(LimiterError::RateLimited { .. })));
+/// // Another key has its own quota, and the global cap has room:
+/// let b = limiter.acquire("b.example", 1).await.unwrap();
+/// assert_eq!(limiter.stats().in_flight, 2);
+/// drop((a, b));
+/// assert_eq!(limiter.stats().in_flight, 0);
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct Limiter<K: Hash + Eq + Clone, T> {
+    semaphore: Arc<KeyedSemaphore<K>>,
+    rate: RateLimiter<K, T>,
+    max_queue: Option<usize>,
+    queued: AtomicUsize,
+}
+
+/// Statistics of a [`Limiter`] at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimiterStats {
+    /// Permits held (sum of costs of admitted, unreleased work).
+    pub in_flight: usize,
+    /// Acquires waiting (for a pause, a permit, or a rate token).
+    pub queued: usize,
+    /// Keys resident in the concurrency state (in flight or waiting).
+    pub keys: usize,
+    /// Keys resident in the rate state (not yet idle).
+    pub rate_keys: usize,
+}
+
+/// Work admitted by a [`Limiter`]; dropping it returns the concurrency
+/// permits (global and per key together). Rate tokens are spent for good.
+#[derive(Debug)]
+pub struct LimiterPermit<K: Hash + Eq + Clone> {
+    _permit: OwnedPermit<K>,
+}
+
+impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
+    /// A limiter enforcing `config`, reading and sleeping on `timer`.
+    pub fn new(config: LimiterConfig, timer: T) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let semaphore = KeyedSemaphore::new(config.concurrency, config.per_key)
+            .map_err(|_| ConfigError { field: "concurrency", problem: "must be at least 1" })?;
+        Ok(Self {
+            semaphore: Arc::new(semaphore),
+            rate: RateLimiter::new(&config.rate, &config.per_key_rate, timer),
+            max_queue: config.max_queue,
+            queued: AtomicUsize::new(0),
+        })
+    }
+
+    /// Admits `cost` units of work for `key` now, or says why not — never
+    /// waits. Does not jump ahead of waiters.
+    pub fn try_acquire(&self, key: K, cost: u32) -> Result<LimiterPermit<K>, LimiterError> {
+        self.rate.peek(&key, cost).map_err(denied)?;
+        let permit = self
+            .semaphore
+            .try_acquire_owned(key.clone(), cost as usize)
+            .map_err(|e| match e {
+                TryAcquireError::NoPermits => LimiterError::Busy,
+                TryAcquireError::TooLarge { requested, limit } => {
+                    LimiterError::TooLarge { requested, limit }
+                }
+            })?;
+        // Dropping `permit` on a denial returns it at once.
+        self.rate.check(&key, cost).map_err(denied)?;
+        Ok(LimiterPermit { _permit: permit })
+    }
+
+    /// Admits `cost` units of work for `key`, waiting as long as it takes
+    /// (unless the queue is full). Dropping the future leaves the queue and
+    /// returns whatever it held.
+    pub fn acquire(
+        self: &Arc<Self>,
+        key: K,
+        cost: u32,
+    ) -> impl Future<Output = Result<LimiterPermit<K>, LimiterError>> + 'static
+    where
+        K: 'static,
+        T: 'static,
+    {
+        let this = Arc::clone(self);
+        async move {
+            match this.try_acquire(key.clone(), cost) {
+                Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => {}
+                done => return done,
+            }
+            let _place = this.enter_queue()?;
+            // 1. A pause holds the key before it takes any capacity.
+            this.rate.acquire(key.clone(), 0).await.map_err(denied)?;
+            // 2. Concurrency permits.
+            let permit = this
+                .semaphore
+                .acquire_owned(key.clone(), cost as usize)
+                .await
+                .map_err(|AcquireError::TooLarge { requested, limit }| {
+                    LimiterError::TooLarge { requested, limit }
+                })?;
+            // 3. Rate tokens, so that start instants obey the quotas.
+            this.rate.acquire(key, cost).await.map_err(denied)?;
+            Ok(LimiterPermit { _permit: permit })
+        }
+    }
+
+    /// Holds every new and waiting acquire for `key` until `until` (a
+    /// cooldown, e.g. from `Retry-After`). Work already admitted goes on.
+    pub fn pause_until(&self, key: &K, until: Instant) {
+        self.rate.pause_until(key, until);
+    }
+
+    /// Changes the concurrency caps at runtime: raising wakes waiters;
+    /// lowering never revokes permits already held.
+    pub fn set_limits(
+        &self,
+        concurrency: Option<usize>,
+        per_key: Option<usize>,
+    ) -> Result<(), ConfigError> {
+        LimiterConfig { concurrency, per_key, ..Default::default() }.validate()?;
+        self.semaphore
+            .set_limits(concurrency, per_key)
+            .map_err(|_| ConfigError { field: "concurrency", problem: "must be at least 1" })
+    }
+
+    /// The concurrency caps in force: `(concurrency, per_key)`.
+    pub fn limits(&self) -> (Option<usize>, Option<usize>) {
+        self.semaphore.limits()
+    }
+
+    /// Current figures.
+    pub fn stats(&self) -> LimiterStats {
+        let s = self.semaphore.stats();
+        LimiterStats {
+            in_flight: s.in_flight,
+            queued: self.queued.load(Ordering::Relaxed),
+            keys: s.keys,
+            rate_keys: self.rate.keys(),
+        }
+    }
+
+    /// Permits held by `key` now.
+    pub fn in_flight_of(&self, key: &K) -> usize {
+        self.semaphore.in_flight_of(key)
+    }
+
+    /// The timer (and clock) this limiter runs on.
+    pub fn timer(&self) -> &T {
+        self.rate.timer()
+    }
+
+    fn enter_queue(&self) -> Result<QueuePlace<'_>, LimiterError> {
+        match self.max_queue {
+            None => {
+                self.queued.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(max) => {
+                let mut current = self.queued.load(Ordering::Relaxed);
+                loop {
+                    if current >= max {
+                        return Err(LimiterError::QueueFull { max });
+                    }
+                    match self.queued.compare_exchange_weak(
+                        current,
+                        current + 1,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(now) => current = now,
+                    }
+                }
+            }
+        }
+        Ok(QueuePlace { queued: &self.queued })
+    }
+}
+
+/// One place in the wait queue, given back on drop (admitted or cancelled).
+struct QueuePlace<'a> {
+    queued: &'a AtomicUsize,
+}
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn denied(d: Denied) -> LimiterError {
+    match d {
+        Denied::NotUntil(not_until) => LimiterError::RateLimited { not_until },
+        Denied::ExceedsBurst { cost, burst } => LimiterError::ExceedsBurst { cost, burst },
+    }
+}

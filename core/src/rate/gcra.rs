@@ -1,0 +1,147 @@
+//! [`Gcra`]: one GCRA cell — the theoretical-arrival-time arithmetic.
+//!
+//! For cost `c` with emission interval `T = interval / limit` and burst `b`:
+//! `new_tat = max(tat, now) + c·T`, admitted iff `new_tat − now ≤ b·T`.
+//! All quantities are held in scaled units (ns × limit, `u128`), so the
+//! arithmetic is exact and never drifts.
+
+use super::quota::Quota;
+use crate::time::Instant;
+
+/// A theoretical arrival time in scaled units (ns × the quota's limit).
+///
+/// It never decreases: a clock that stands still or steps back can only make
+/// a cell stricter, never looser.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Tat(u128);
+
+impl Tat {
+    /// Would `cost` be admitted at `now`? `Ok(new TAT)` or `Err(the first
+    /// instant it would be)`. The caller guarantees `cost <= burst`.
+    #[inline]
+    pub(crate) fn decide(self, quota: &Quota, now: Instant, cost: u32) -> Result<Tat, Instant> {
+        let now_s = quota.scaled(now);
+        let new_tat = self.0.max(now_s).saturating_add(quota.span(u64::from(cost)));
+        // Admitted iff new_tat − now ≤ tolerance, i.e. new_tat − tolerance ≤ now.
+        let earliest = new_tat.saturating_sub(quota.tolerance());
+        if earliest <= now_s {
+            Ok(Tat(new_tat))
+        } else {
+            Err(quota.instant_at_or_after(earliest))
+        }
+    }
+
+    /// The first instant at which `cost` would be admitted once `ahead` units
+    /// (queued before it) have been admitted as early as possible.
+    #[inline]
+    pub(crate) fn earliest_after(self, quota: &Quota, now: Instant, ahead: u64, cost: u32) -> Instant {
+        let now_s = quota.scaled(now);
+        let new_tat = self
+            .0
+            .max(now_s)
+            .saturating_add(quota.span(ahead))
+            .saturating_add(quota.span(u64::from(cost)));
+        quota.instant_at_or_after(new_tat.saturating_sub(quota.tolerance())).max(now)
+    }
+
+    /// True when the cell is full again at `now` (it then behaves exactly as a
+    /// fresh one and may be forgotten).
+    #[inline]
+    pub(crate) fn is_full(self, quota: &Quota, now: Instant) -> bool {
+        self.0 <= quota.scaled(now)
+    }
+}
+
+/// One GCRA cell for one [`Quota`]: a pure state machine over `now`.
+///
+/// A fresh cell is full: `burst` units are available at once. In every
+/// window of length `w`, the admitted cost is at most `burst + limit·w/interval`.
+///
+/// ```
+/// use weir::{Instant, Quota};
+/// use weir::rate::Gcra;
+/// let mut cell = Gcra::new(Quota::per_second(2)?);       // 2/s, burst 2
+/// let t0 = Instant::from_nanos(0);
+/// assert_eq!(cell.check(t0, 1), Ok(()));
+/// assert_eq!(cell.check(t0, 1), Ok(()));
+/// // Empty: the next unit is due half a second later, to the nanosecond.
+/// assert_eq!(cell.check(t0, 1), Err(Instant::from_nanos(500_000_000)));
+/// assert_eq!(cell.check(Instant::from_nanos(500_000_000), 1), Ok(()));
+/// # Ok::<(), weir::QuotaError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gcra {
+    quota: Quota,
+    tat: Tat,
+}
+
+impl Gcra {
+    /// A full cell.
+    pub fn new(quota: Quota) -> Self {
+        Gcra { quota, tat: Tat::default() }
+    }
+
+    /// The cell's quota.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// Admit `cost` at `now`, or return the first instant at which it would
+    /// be admitted (nothing is consumed then). A cost above the burst can
+    /// never be admitted: it answers [`Instant::MAX`].
+    pub fn check(&mut self, now: Instant, cost: u32) -> Result<(), Instant> {
+        if cost > self.quota.burst() {
+            return Err(Instant::MAX);
+        }
+        self.tat = self.tat.decide(&self.quota, now, cost)?;
+        Ok(())
+    }
+
+    /// Like [`check`](Gcra::check), but never consumes.
+    pub fn peek(&self, now: Instant, cost: u32) -> Result<(), Instant> {
+        if cost > self.quota.burst() {
+            return Err(Instant::MAX);
+        }
+        self.tat.decide(&self.quota, now, cost).map(drop)
+    }
+
+    /// True when the cell is full at `now` (indistinguishable from a fresh one).
+    pub fn is_full(&self, now: Instant) -> bool {
+        self.tat.is_full(&self.quota, now)
+    }
+}
+
+/// Decide `cost` against several cells at once without consuming: `Ok` when
+/// every cell admits it, else the latest "not until" among those that deny.
+pub(crate) fn decide_all(quotas: &[Quota], tats: &[Tat], now: Instant, cost: u32) -> Result<(), Instant> {
+    let mut not_until: Option<Instant> = None;
+    for (quota, tat) in quotas.iter().zip(tats) {
+        if let Err(at) = tat.decide(quota, now, cost) {
+            not_until = Some(not_until.map_or(at, |t| t.max(at)));
+        }
+    }
+    not_until.map_or(Ok(()), Err)
+}
+
+/// Consume `cost` from every cell; the caller has checked [`decide_all`].
+pub(crate) fn commit_all(quotas: &[Quota], tats: &mut [Tat], now: Instant, cost: u32) {
+    for (quota, tat) in quotas.iter().zip(tats) {
+        if let Ok(new_tat) = tat.decide(quota, now, cost) {
+            *tat = new_tat;
+        }
+    }
+}
+
+/// The first instant `cost` could pass every cell after `ahead` queued units.
+pub(crate) fn earliest_all(quotas: &[Quota], tats: &[Tat], now: Instant, ahead: u64, cost: u32) -> Instant {
+    quotas
+        .iter()
+        .zip(tats)
+        .map(|(quota, tat)| tat.earliest_after(quota, now, ahead, cost))
+        .fold(now, Instant::max)
+}
+
+/// True when every cell is full at `now`.
+pub(crate) fn all_full(quotas: &[Quota], tats: &[Tat], now: Instant) -> bool {
+    quotas.iter().zip(tats).all(|(quota, tat)| tat.is_full(quota, now))
+}
