@@ -18,7 +18,7 @@ pub(crate) fn quotas_from_triples(triples: &[f64], option: &str) -> Result<Vec<Q
         .map(|t| {
             let (limit, interval_ms, burst) = (t[0], t[1], t[2]);
             let limit = whole_u32(limit).ok_or_else(|| range_error(&format!("{option}.limit must be a whole number in 1..2^32, got {limit}")))?;
-            if !(interval_ms > 0.0) || !interval_ms.is_finite() {
+            if !(interval_ms.is_finite() && interval_ms > 0.0) {
                 return Err(range_error(&format!("{option}.interval must be a positive number of milliseconds, got {interval_ms}")));
             }
             let interval = Duration::from_nanos((interval_ms * 1e6).round().max(1.0) as u64);

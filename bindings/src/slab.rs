@@ -54,7 +54,8 @@ impl<P> PermitSlab<P> {
 
     /// Take the value stored under `id`, if it is still there.
     pub fn remove(&mut self, id: f64) -> Option<P> {
-        if !(id >= 1.0) || id.fract() != 0.0 || id >= GENERATION_UNIT * f64::from(MAX_GENERATION + 1) {
+        let in_range = id.is_finite() && id >= 1.0 && id < GENERATION_UNIT * f64::from(MAX_GENERATION + 1);
+        if !in_range || id.fract() != 0.0 {
             return None;
         }
         let generation = (id / GENERATION_UNIT).floor();
