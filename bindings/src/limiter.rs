@@ -94,7 +94,11 @@ impl RawLimiter {
 
     /// Change the concurrency caps (`undefined` = unlimited).
     #[wasm_bindgen(js_name = setLimits)]
-    pub fn set_limits(&self, concurrency: Option<u32>, per_key: Option<u32>) -> Result<(), JsValue> {
+    pub fn set_limits(
+        &self,
+        concurrency: Option<u32>,
+        per_key: Option<u32>,
+    ) -> Result<(), JsValue> {
         self.inner
             .set_limits(concurrency.map(|n| n as usize), per_key.map(|n| n as usize))
             .map_err(|e| range_error(&e.to_string()))
@@ -124,9 +128,10 @@ impl RawLimiter {
 
 fn to_js(e: LimiterError) -> JsValue {
     match e {
-        LimiterError::QueueFull { max } => {
-            named_error("QueueFullError", &format!("weir: queue full (maxQueue = {max})"))
-        }
+        LimiterError::QueueFull { max } => named_error(
+            "QueueFullError",
+            &format!("weir: queue full (maxQueue = {max})"),
+        ),
         LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
             range_error(&format!("weir: {e}"))
         }

@@ -59,7 +59,9 @@ impl RawRateLimiter {
     pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
         let waiting = self.inner.acquire_owned(key, cost);
         self.tickets.spawn(ticket, async move {
-            waiting.await.map_err(|e| range_error(&format!("weir: {e}")))?;
+            waiting
+                .await
+                .map_err(|e| range_error(&format!("weir: {e}")))?;
             Ok(JsValue::from_f64(1.0))
         })
     }

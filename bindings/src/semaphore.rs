@@ -32,7 +32,11 @@ impl RawSemaphore {
     pub fn new(global: Option<u32>, per_key: Option<u32>) -> Result<RawSemaphore, JsValue> {
         let inner = KeyedSemaphore::new(global.map(|n| n as usize), per_key.map(|n| n as usize))
             .map_err(|e| range_error(&e.to_string()))?;
-        Ok(RawSemaphore { inner: Arc::new(inner), permits: Rc::default(), tickets: Tickets::default() })
+        Ok(RawSemaphore {
+            inner: Arc::new(inner),
+            permits: Rc::default(),
+            tickets: Tickets::default(),
+        })
     }
 
     /// `n` permits of `key` now: an id, or `0` when it would have to wait.
@@ -52,7 +56,9 @@ impl RawSemaphore {
         let waiting = self.inner.acquire_owned(key, n as usize);
         let permits = Rc::clone(&self.permits);
         self.tickets.spawn(ticket, async move {
-            let permit = waiting.await.map_err(|e: AcquireError| range_error(&format!("weir: {e}")))?;
+            let permit = waiting
+                .await
+                .map_err(|e: AcquireError| range_error(&format!("weir: {e}")))?;
             Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
         })
     }

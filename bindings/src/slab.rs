@@ -34,7 +34,11 @@ struct Slot<P> {
 impl<P> PermitSlab<P> {
     /// An empty slab.
     pub const fn new() -> Self {
-        Self { slots: Vec::new(), free: Vec::new(), len: 0 }
+        Self {
+            slots: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
     }
 
     /// Store `value`; returns its id (always `> 0`).
@@ -42,7 +46,10 @@ impl<P> PermitSlab<P> {
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
-                self.slots.push(Slot { generation: 0, value: None });
+                self.slots.push(Slot {
+                    generation: 0,
+                    value: None,
+                });
                 (self.slots.len() - 1) as u32
             }
         };
@@ -54,7 +61,8 @@ impl<P> PermitSlab<P> {
 
     /// Take the value stored under `id`, if it is still there.
     pub fn remove(&mut self, id: f64) -> Option<P> {
-        let in_range = id.is_finite() && id >= 1.0 && id < GENERATION_UNIT * f64::from(MAX_GENERATION + 1);
+        let in_range =
+            id.is_finite() && id >= 1.0 && id < GENERATION_UNIT * f64::from(MAX_GENERATION + 1);
         if !in_range || id.fract() != 0.0 {
             return None;
         }
@@ -65,7 +73,11 @@ impl<P> PermitSlab<P> {
             return None;
         }
         let value = slot.value.take()?;
-        slot.generation = if slot.generation == MAX_GENERATION { 0 } else { slot.generation + 1 };
+        slot.generation = if slot.generation == MAX_GENERATION {
+            0
+        } else {
+            slot.generation + 1
+        };
         self.free.push(index as u32);
         self.len -= 1;
         Some(value)

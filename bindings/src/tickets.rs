@@ -35,12 +35,19 @@ impl Tickets {
     where
         F: Future<Output = Result<JsValue, JsValue>> + 'static,
     {
-        let slot = Rc::new(RefCell::new(Slot { job: Some(Box::pin(job)), waker: None }));
+        let slot = Rc::new(RefCell::new(Slot {
+            job: Some(Box::pin(job)),
+            waker: None,
+        }));
         if let Some(previous) = self.slots.borrow_mut().insert(ticket, Rc::clone(&slot)) {
             // A reused ticket: the older job is cancelled rather than orphaned.
             cancel_slot(&previous);
         }
-        future_to_promise(Driven { slot, ticket, tickets: self.clone() })
+        future_to_promise(Driven {
+            slot,
+            ticket,
+            tickets: self.clone(),
+        })
     }
 
     /// Drop the job registered under `ticket`; returns whether one was waiting.
@@ -89,7 +96,10 @@ impl Future for Driven {
             Poll::Ready(output) => {
                 drop(job);
                 let mut slots = self.tickets.slots.borrow_mut();
-                if slots.get(&self.ticket).is_some_and(|s| Rc::ptr_eq(s, &self.slot)) {
+                if slots
+                    .get(&self.ticket)
+                    .is_some_and(|s| Rc::ptr_eq(s, &self.slot))
+                {
                     slots.remove(&self.ticket);
                 }
                 Poll::Ready(output)

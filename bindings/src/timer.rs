@@ -48,7 +48,10 @@ impl Clock for JsTimer {
 impl Timer for JsTimer {
     type Sleep = JsSleep;
     fn sleep_until(&self, deadline: Instant) -> JsSleep {
-        JsSleep { deadline, armed: None }
+        JsSleep {
+            deadline,
+            armed: None,
+        }
     }
 }
 
@@ -97,7 +100,11 @@ impl JsSleep {
         // Whole milliseconds, rounded up, at least 1: a frozen clock must not spin.
         let ms = (self.deadline - now).as_nanos().div_ceil(1_000_000).max(1) as f64;
         let handle = set_timeout(callback.as_ref().unchecked_ref(), ms);
-        self.armed = Some(Armed { handle, shared, _callback: callback });
+        self.armed = Some(Armed {
+            handle,
+            shared,
+            _callback: callback,
+        });
     }
 }
 
