@@ -14,5 +14,4 @@ cp "$out/weir_wasm.js" js/wasm/weir_wasm.js
 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/weir_wasm_bg.wasm" -o js/wasm/weir_wasm_bg.wasm
-printf '*\n!.gitignore\n' > js/wasm/.gitignore
 echo "built js/wasm/weir_wasm_bg.wasm ($(wc -c < js/wasm/weir_wasm_bg.wasm) bytes)"
