@@ -14,7 +14,7 @@
 //!
 //! The crate is `#![no_std]` + `alloc` and runtime-agnostic: hosts supply a
 //! [`Clock`] and a [`Timer`]. The `std` feature (default) adds [`StdClock`],
-//! `tokio` adds [`TokioTimer`], `testing` adds [`ManualClock`], a fake clock
+//! `tokio` adds `TokioTimer`, `testing` adds `ManualClock`, a fake clock
 //! and timer for deterministic tests.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
@@ -22,7 +22,9 @@
 extern crate alloc;
 
 pub mod as_completed;
+pub mod limiter;
 pub mod rate;
+pub mod semaphore;
 mod sync;
 pub mod time;
 
@@ -31,11 +33,15 @@ pub use as_completed::{
     limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted,
     LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit,
 };
+pub use limiter::{ConfigError, Limiter, LimiterConfig, LimiterError, LimiterPermit, LimiterStats};
 pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
+pub use semaphore::{
+    AcquireError, KeyedSemaphore, LimitError, OwnedPermit, Permit, SemaphoreStats, TryAcquireError,
+};
+#[cfg(any(test, feature = "testing"))]
+pub use time::ManualClock;
 #[cfg(feature = "std")]
 pub use time::StdClock;
 #[cfg(feature = "tokio")]
 pub use time::TokioTimer;
 pub use time::{Clock, Instant, Timer};
-#[cfg(any(test, feature = "testing"))]
-pub use time::ManualClock;

@@ -53,11 +53,17 @@ fn uncontended_acquire_is_ready_at_once_without_a_timer() {
     let limiter = RateLimiter::new(&[], &[Quota::per_second(3).unwrap()], clock.clone());
     let waker = futures::task::noop_waker();
     for _ in 0..3 {
-        assert_eq!(poll(&mut limiter.acquire("k", 1), &waker), Poll::Ready(Ok(())));
+        assert_eq!(
+            poll(&mut limiter.acquire("k", 1), &waker),
+            Poll::Ready(Ok(()))
+        );
     }
     assert_eq!(clock.pending_sleeps(), 0);
     assert_eq!(limiter.waiting(), 0);
-    assert_eq!(poll(&mut limiter.acquire("k", 4), &waker), Poll::Ready(Err(Denied::ExceedsBurst { cost: 4, burst: 3 })));
+    assert_eq!(
+        poll(&mut limiter.acquire("k", 4), &waker),
+        Poll::Ready(Err(Denied::ExceedsBurst { cost: 4, burst: 3 }))
+    );
 }
 
 #[test]
@@ -67,14 +73,20 @@ fn wakes_exactly_at_the_not_until_instant() {
     for _ in 0..3 {
         limiter.check(&"k", 1).unwrap();
     }
-    let Err(Denied::NotUntil(at)) = limiter.peek(&"k", 1) else { panic!("must be denied") };
+    let Err(Denied::NotUntil(at)) = limiter.peek(&"k", 1) else {
+        panic!("must be denied")
+    };
     assert_eq!(at, ns(333_333_334));
 
     let (woken, waker) = counting();
     let mut fut = limiter.acquire("k", 1);
     assert!(poll(&mut fut, &waker).is_pending());
     assert_eq!(clock.pending_sleeps(), 1);
-    assert_eq!(clock.next_deadline(), Some(at), "the timer is set for the exact instant");
+    assert_eq!(
+        clock.next_deadline(),
+        Some(at),
+        "the timer is set for the exact instant"
+    );
 
     clock.set(ns(at.as_nanos() - 1));
     assert_eq!(count(&woken), 0, "no early wake-up");
@@ -86,7 +98,10 @@ fn wakes_exactly_at_the_not_until_instant() {
     assert_eq!(clock.pending_sleeps(), 0);
     assert_eq!(limiter.waiting(), 0);
     // It consumed: the next slot is 1/3 s later.
-    assert_eq!(limiter.peek(&"k", 1), Err(Denied::NotUntil(ns(666_666_667))));
+    assert_eq!(
+        limiter.peek(&"k", 1),
+        Err(Denied::NotUntil(ns(666_666_667)))
+    );
 }
 
 #[test]
@@ -107,7 +122,10 @@ fn fifo_per_key_with_one_timer() {
         clock.set(ns(second * SEC - 1));
         for (i, fut) in futs.iter_mut().enumerate() {
             if !order.contains(&i) {
-                assert!(poll(fut, &wakers[i].1).is_pending(), "nobody early at {second}s");
+                assert!(
+                    poll(fut, &wakers[i].1).is_pending(),
+                    "nobody early at {second}s"
+                );
             }
         }
         clock.set(ns(second * SEC));
@@ -203,14 +221,18 @@ fn one_timer_per_key_and_keys_do_not_delay_each_other() {
     assert_eq!(clock.pending_sleeps(), 2, "one timer per busy key");
     assert_eq!(limiter.waiting(), 100);
     // A third key is not held up by the busy ones.
-    assert_eq!(poll(&mut limiter.acquire("c", 1), &waker), Poll::Ready(Ok(())));
+    assert_eq!(
+        poll(&mut limiter.acquire("c", 1), &waker),
+        Poll::Ready(Ok(()))
+    );
     assert_eq!(limiter.check(&"d", 1), Ok(()));
 }
 
 #[test]
 fn global_quota_is_shared_and_each_key_head_sleeps_once() {
     let clock = ManualClock::new();
-    let limiter: RateLimiter<u32, _> = RateLimiter::new(&[Quota::per_second(2).unwrap()], &[], clock.clone());
+    let limiter: RateLimiter<u32, _> =
+        RateLimiter::new(&[Quota::per_second(2).unwrap()], &[], clock.clone());
     let waker = futures::task::noop_waker();
     limiter.check(&1, 2).unwrap();
     let mut x = limiter.acquire(1, 1);
@@ -246,7 +268,10 @@ fn pause_until_holds_a_key_and_its_waiters() {
     clock.set(ns(5 * SEC - 1));
     assert!(poll(&mut w, &waker).is_pending());
     // A check queues behind the waiter, which passes at the end of the pause.
-    assert_eq!(limiter.check(&"k", 1), Err(Denied::NotUntil(until + Duration::from_secs(1))));
+    assert_eq!(
+        limiter.check(&"k", 1),
+        Err(Denied::NotUntil(until + Duration::from_secs(1)))
+    );
     clock.set(until);
     assert_eq!(poll(&mut w, &waker), Poll::Ready(Ok(())));
 }

@@ -29,7 +29,10 @@ fn assert_windows(quota: &Quota, admitted: &[(u64, u32)]) {
 
 fn quota_strategy() -> impl Strategy<Value = Quota> {
     (1u32..20, 1u64..5_000, 1u32..10).prop_map(|(limit, interval, burst)| {
-        Quota::new(limit, Duration::from_nanos(interval)).unwrap().with_burst(burst).unwrap()
+        Quota::new(limit, Duration::from_nanos(interval))
+            .unwrap()
+            .with_burst(burst)
+            .unwrap()
     })
 }
 
@@ -224,14 +227,19 @@ fn one_ns_before_not_until_is_denied() {
         limiter.check(&"k", 1).unwrap();
     }
     // 1/3 s is 333_333_333.33… ns: the answer is rounded up, never down.
-    let Err(Denied::NotUntil(at)) = limiter.check(&"k", 1) else { panic!("should be denied") };
+    let Err(Denied::NotUntil(at)) = limiter.check(&"k", 1) else {
+        panic!("should be denied")
+    };
     assert_eq!(at, Instant::from_nanos(333_333_334));
     clock.set(Instant::from_nanos(at.as_nanos() - 1));
     assert_eq!(limiter.check(&"k", 1), Err(Denied::NotUntil(at)));
     clock.set(at);
     assert_eq!(limiter.check(&"k", 1), Ok(()));
     // The next slot carries the remainder: 2/3 s, rounded up once.
-    assert_eq!(limiter.check(&"k", 1), Err(Denied::NotUntil(Instant::from_nanos(666_666_667))));
+    assert_eq!(
+        limiter.check(&"k", 1),
+        Err(Denied::NotUntil(Instant::from_nanos(666_666_667)))
+    );
 }
 
 #[test]
@@ -242,9 +250,13 @@ fn frozen_clock_admits_only_the_burst() {
         &[Quota::per_second(4).unwrap().with_burst(6).unwrap()],
         clock.clone(),
     );
-    let admitted = (0..1_000).filter(|_| limiter.check(&"k", 1).is_ok()).count();
+    let admitted = (0..1_000)
+        .filter(|_| limiter.check(&"k", 1).is_ok())
+        .count();
     assert_eq!(admitted, 6);
-    let others = (0..1_000).filter(|_| limiter.check(&"other", 1).is_ok()).count();
+    let others = (0..1_000)
+        .filter(|_| limiter.check(&"other", 1).is_ok())
+        .count();
     assert_eq!(others, 4, "the global 10/s leaves 4 for another key");
 }
 
@@ -279,8 +291,14 @@ fn exceeding_the_burst_is_an_error_not_a_hang() {
         &[Quota::per_second(4).unwrap()],
         clock,
     );
-    assert_eq!(limiter.check(&"k", 5), Err(Denied::ExceedsBurst { cost: 5, burst: 4 }));
-    assert_eq!(limiter.peek(&"k", 5), Err(Denied::ExceedsBurst { cost: 5, burst: 4 }));
+    assert_eq!(
+        limiter.check(&"k", 5),
+        Err(Denied::ExceedsBurst { cost: 5, burst: 4 })
+    );
+    assert_eq!(
+        limiter.peek(&"k", 5),
+        Err(Denied::ExceedsBurst { cost: 5, burst: 4 })
+    );
     assert_eq!(limiter.check(&"k", 4), Ok(()));
     let mut cell = Gcra::new(Quota::per_second(1).unwrap());
     assert_eq!(cell.check(Instant::ZERO, 2), Err(Instant::MAX));
@@ -290,29 +308,51 @@ fn exceeding_the_burst_is_an_error_not_a_hang() {
 fn denial_by_one_quota_consumes_nothing_in_the_other() {
     let clock = ManualClock::new();
     // 4/s and 60/min: the burst of 4 then per-second pacing, capped per minute.
-    let limiter = RateLimiter::new(&[Quota::per_second(4).unwrap(), Quota::per_minute(6).unwrap()], &[], clock.clone());
+    let limiter = RateLimiter::new(
+        &[Quota::per_second(4).unwrap(), Quota::per_minute(6).unwrap()],
+        &[],
+        clock.clone(),
+    );
     for _ in 0..4 {
         limiter.check(&(), 1).unwrap();
     }
     // Denied by 4/s (until 250 ms); 60/min must be untouched: 2 left.
     for _ in 0..100 {
-        assert_eq!(limiter.check(&(), 1), Err(Denied::NotUntil(Instant::from_nanos(250_000_000))));
+        assert_eq!(
+            limiter.check(&(), 1),
+            Err(Denied::NotUntil(Instant::from_nanos(250_000_000)))
+        );
     }
     clock.set(Instant::from_nanos(500_000_000));
     assert_eq!(limiter.check(&(), 1), Ok(()));
     assert_eq!(limiter.check(&(), 1), Ok(()));
     // Now the per-minute quota is the one that binds: next slot at 10 s.
-    assert_eq!(limiter.check(&(), 1), Err(Denied::NotUntil(Instant::from_nanos(10_000_000_000))));
-    assert_eq!(limiter.peek(&(), 1), Err(Denied::NotUntil(Instant::from_nanos(10_000_000_000))));
+    assert_eq!(
+        limiter.check(&(), 1),
+        Err(Denied::NotUntil(Instant::from_nanos(10_000_000_000)))
+    );
+    assert_eq!(
+        limiter.peek(&(), 1),
+        Err(Denied::NotUntil(Instant::from_nanos(10_000_000_000)))
+    );
 }
 
 #[test]
 fn quota_validation() {
     use weir::QuotaError;
-    assert_eq!(Quota::new(0, Duration::from_secs(1)), Err(QuotaError::ZeroLimit));
+    assert_eq!(
+        Quota::new(0, Duration::from_secs(1)),
+        Err(QuotaError::ZeroLimit)
+    );
     assert_eq!(Quota::new(1, Duration::ZERO), Err(QuotaError::ZeroInterval));
-    assert_eq!(Quota::per_second(1).unwrap().with_burst(0), Err(QuotaError::ZeroBurst));
+    assert_eq!(
+        Quota::per_second(1).unwrap().with_burst(0),
+        Err(QuotaError::ZeroBurst)
+    );
     let q = Quota::per_minute(60).unwrap().with_burst(7).unwrap();
-    assert_eq!((q.limit(), q.interval(), q.burst()), (60, Duration::from_secs(60), 7));
+    assert_eq!(
+        (q.limit(), q.interval(), q.burst()),
+        (60, Duration::from_secs(60), 7)
+    );
     assert!(!QuotaError::ZeroLimit.to_string().is_empty());
 }

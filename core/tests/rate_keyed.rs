@@ -16,8 +16,11 @@ fn ns(n: u64) -> Instant {
 #[test]
 fn a_million_keys_churned_leave_nothing_resident() {
     let clock = ManualClock::new();
-    let limiter: RateLimiter<u64, _> =
-        RateLimiter::new(&[], &[Quota::new(1, Duration::from_millis(1)).unwrap()], clock.clone());
+    let limiter: RateLimiter<u64, _> = RateLimiter::new(
+        &[],
+        &[Quota::new(1, Duration::from_millis(1)).unwrap()],
+        clock.clone(),
+    );
     // One new key every microsecond: each stays live for 1 ms, so about a
     // thousand are live at any time; the amortised sweep keeps the map near that.
     let mut max_resident = 0;
@@ -27,7 +30,11 @@ fn a_million_keys_churned_leave_nothing_resident() {
         max_resident = max_resident.max(limiter.keys());
     }
     assert!(max_resident <= 4 * 1_001, "resident grew to {max_resident}");
-    assert!(limiter.keys() >= 1_000, "live keys are kept: {}", limiter.keys());
+    assert!(
+        limiter.keys() >= 1_000,
+        "live keys are kept: {}",
+        limiter.keys()
+    );
     clock.advance(Duration::from_millis(1));
     limiter.evict_idle();
     assert_eq!(limiter.keys(), 0);
@@ -36,7 +43,8 @@ fn a_million_keys_churned_leave_nothing_resident() {
 #[test]
 fn keys_seen_at_a_frozen_instant_are_all_freed_once_idle() {
     let clock = ManualClock::new();
-    let limiter: RateLimiter<u64, _> = RateLimiter::new(&[], &[Quota::per_second(5).unwrap()], clock.clone());
+    let limiter: RateLimiter<u64, _> =
+        RateLimiter::new(&[], &[Quota::per_second(5).unwrap()], clock.clone());
     for key in 0..200_000u64 {
         limiter.check(&key, 1).unwrap();
     }
@@ -77,7 +85,10 @@ fn eviction_never_loosens_a_limit() {
     keyed.check(&"k", ns(0), 2).unwrap();
     keyed.evict_idle(ns(999_999_999));
     assert_eq!(keyed.len(), 1, "not yet full again: kept");
-    assert_eq!(keyed.check(&"k", ns(999_999_999), 2), Err(Denied::NotUntil(ns(1_000_000_000))));
+    assert_eq!(
+        keyed.check(&"k", ns(999_999_999), 2),
+        Err(Denied::NotUntil(ns(1_000_000_000)))
+    );
     keyed.evict_idle(ns(1_000_000_000));
     assert_eq!(keyed.len(), 0, "full again: a fresh key is the same");
     assert_eq!(keyed.check(&"k", ns(1_000_000_000), 2), Ok(()));
@@ -92,14 +103,23 @@ fn paused_and_waited_on_keys_stay_resident() {
     limiter.check(&"busy", 1).unwrap();
     let waker = futures::task::noop_waker();
     let mut waiter = limiter.acquire("busy", 1);
-    assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&waker)).is_pending());
+    assert!(Pin::new(&mut waiter)
+        .poll(&mut Context::from_waker(&waker))
+        .is_pending());
     clock.set(ns(5_000_000_000));
     limiter.evict_idle();
-    assert_eq!(limiter.keys(), 2, "a pause in force and a waiter keep their keys");
+    assert_eq!(
+        limiter.keys(),
+        2,
+        "a pause in force and a waiter keep their keys"
+    );
     drop(waiter);
     limiter.evict_idle();
     assert_eq!(limiter.keys(), 1);
-    assert_eq!(limiter.check(&"paused", 1), Err(Denied::NotUntil(ns(10_000_000_000))));
+    assert_eq!(
+        limiter.check(&"paused", 1),
+        Err(Denied::NotUntil(ns(10_000_000_000)))
+    );
     clock.set(ns(10_000_000_000));
     limiter.evict_idle();
     assert_eq!(limiter.keys(), 0);
@@ -119,14 +139,23 @@ fn no_per_key_quotas_store_no_keys() {
 fn keyed_gcra_pure_api() {
     let mut keyed = KeyedGcra::new(&[Quota::per_second(4).unwrap(), Quota::per_minute(6).unwrap()]);
     assert_eq!(keyed.max_cost(), 4);
-    assert_eq!(keyed.check(&1, ns(0), 5), Err(Denied::ExceedsBurst { cost: 5, burst: 4 }));
+    assert_eq!(
+        keyed.check(&1, ns(0), 5),
+        Err(Denied::ExceedsBurst { cost: 5, burst: 4 })
+    );
     assert_eq!(keyed.peek(&1, ns(0), 4), Ok(()));
     assert!(keyed.is_empty(), "peek stores nothing");
     keyed.check(&1, ns(0), 4).unwrap();
-    assert_eq!(keyed.peek(&1, ns(0), 1), Err(Denied::NotUntil(ns(250_000_000))));
+    assert_eq!(
+        keyed.peek(&1, ns(0), 1),
+        Err(Denied::NotUntil(ns(250_000_000)))
+    );
     keyed.pause_until(&2, ns(3_000_000_000));
     assert_eq!(keyed.paused_until(&2, ns(0)), Some(ns(3_000_000_000)));
-    assert_eq!(keyed.check(&2, ns(1), 1), Err(Denied::NotUntil(ns(3_000_000_000))));
+    assert_eq!(
+        keyed.check(&2, ns(1), 1),
+        Err(Denied::NotUntil(ns(3_000_000_000)))
+    );
     assert_eq!(keyed.check(&2, ns(3_000_000_000), 1), Ok(()));
     assert_eq!(keyed.paused_until(&2, ns(3_000_000_000)), None);
     assert_eq!(keyed.len(), 2);

@@ -38,7 +38,11 @@ fn concurrent_checks_never_over_admit() {
                 thread::spawn(move || limiter.check(&key, 1).is_ok())
             })
             .collect();
-        let admitted = handles.into_iter().map(|h| h.join().unwrap()).filter(|&ok| ok).count();
+        let admitted = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&ok| ok)
+            .count();
         assert_eq!(admitted, 1);
     });
 }
@@ -47,19 +51,29 @@ fn concurrent_checks_never_over_admit() {
 fn head_leaving_while_next_polls_hands_over_the_timer() {
     loom::model(|| {
         let clock = ManualClock::new();
-        let limiter = std::sync::Arc::new(RateLimiter::new(&[], &[Quota::per_second(1).unwrap()], clock.clone()));
+        let limiter = std::sync::Arc::new(RateLimiter::new(
+            &[],
+            &[Quota::per_second(1).unwrap()],
+            clock.clone(),
+        ));
         limiter.check(&"k", 1).unwrap();
         let noop = futures::task::noop_waker();
         let mut head = limiter.acquire_owned("k", 1);
         let mut next = limiter.acquire_owned("k", 1);
-        assert!(Pin::new(&mut head).poll(&mut Context::from_waker(&noop)).is_pending());
+        assert!(Pin::new(&mut head)
+            .poll(&mut Context::from_waker(&noop))
+            .is_pending());
         let counter = std::sync::Arc::new(Counter::default());
         let waker = Waker::from(counter.clone());
-        assert!(Pin::new(&mut next).poll(&mut Context::from_waker(&waker)).is_pending());
+        assert!(Pin::new(&mut next)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
 
         let leaver = thread::spawn(move || drop(head));
         let poller = thread::spawn(move || {
-            let pending = Pin::new(&mut next).poll(&mut Context::from_waker(&waker)).is_pending();
+            let pending = Pin::new(&mut next)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending();
             (pending, next)
         });
         leaver.join().unwrap();

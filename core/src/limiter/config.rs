@@ -36,10 +36,16 @@ impl LimiterConfig {
     /// Checks the configuration; the error names the offending field.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.concurrency == Some(0) {
-            return Err(ConfigError { field: "concurrency", problem: "must be at least 1" });
+            return Err(ConfigError {
+                field: "concurrency",
+                problem: "must be at least 1",
+            });
         }
         if self.per_key == Some(0) {
-            return Err(ConfigError { field: "per_key", problem: "must be at least 1" });
+            return Err(ConfigError {
+                field: "per_key",
+                problem: "must be at least 1",
+            });
         }
         Ok(())
     }
@@ -56,7 +62,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid limiter option `{}`: {}", self.field, self.problem)
+        write!(
+            f,
+            "invalid limiter option `{}`: {}",
+            self.field, self.problem
+        )
     }
 }
 

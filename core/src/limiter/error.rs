@@ -43,7 +43,10 @@ impl fmt::Display for LimiterError {
                 write!(f, "rate limited until {} ns", not_until.as_nanos())
             }
             LimiterError::QueueFull { max } => {
-                write!(f, "queue full: {max} acquires are already waiting (max_queue)")
+                write!(
+                    f,
+                    "queue full: {max} acquires are already waiting (max_queue)"
+                )
             }
             LimiterError::TooLarge { requested, limit } => {
                 write!(f, "cost {requested} exceeds the concurrency limit {limit}")

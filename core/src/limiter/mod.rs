@@ -21,8 +21,9 @@ use core::hash::Hash;
 
 use crate::rate::{Denied, RateLimiter};
 use crate::semaphore::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
-use crate::sync::{Arc, AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 use crate::{Instant, Timer};
+use alloc::sync::Arc;
 
 /// Concurrency caps (global and per key), rate quotas (global and per key)
 /// and a bounded wait queue, enforced together.
@@ -82,8 +83,11 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// A limiter enforcing `config`, reading and sleeping on `timer`.
     pub fn new(config: LimiterConfig, timer: T) -> Result<Self, ConfigError> {
         config.validate()?;
-        let semaphore = KeyedSemaphore::new(config.concurrency, config.per_key)
-            .map_err(|_| ConfigError { field: "concurrency", problem: "must be at least 1" })?;
+        let semaphore =
+            KeyedSemaphore::new(config.concurrency, config.per_key).map_err(|_| ConfigError {
+                field: "concurrency",
+                problem: "must be at least 1",
+            })?;
         Ok(Self {
             semaphore: Arc::new(semaphore),
             rate: RateLimiter::new(&config.rate, &config.per_key_rate, timer),
@@ -132,13 +136,13 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             // 1. A pause holds the key before it takes any capacity.
             this.rate.acquire(key.clone(), 0).await.map_err(denied)?;
             // 2. Concurrency permits.
-            let permit = this
-                .semaphore
-                .acquire_owned(key.clone(), cost as usize)
-                .await
-                .map_err(|AcquireError::TooLarge { requested, limit }| {
-                    LimiterError::TooLarge { requested, limit }
-                })?;
+            let permit =
+                this.semaphore
+                    .acquire_owned(key.clone(), cost as usize)
+                    .await
+                    .map_err(|AcquireError::TooLarge { requested, limit }| {
+                        LimiterError::TooLarge { requested, limit }
+                    })?;
             // 3. Rate tokens, so that start instants obey the quotas.
             this.rate.acquire(key, cost).await.map_err(denied)?;
             Ok(LimiterPermit { _permit: permit })
@@ -158,10 +162,18 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         concurrency: Option<usize>,
         per_key: Option<usize>,
     ) -> Result<(), ConfigError> {
-        LimiterConfig { concurrency, per_key, ..Default::default() }.validate()?;
+        LimiterConfig {
+            concurrency,
+            per_key,
+            ..Default::default()
+        }
+        .validate()?;
         self.semaphore
             .set_limits(concurrency, per_key)
-            .map_err(|_| ConfigError { field: "concurrency", problem: "must be at least 1" })
+            .map_err(|_| ConfigError {
+                field: "concurrency",
+                problem: "must be at least 1",
+            })
     }
 
     /// The concurrency caps in force: `(concurrency, per_key)`.
@@ -213,7 +225,9 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
                 }
             }
         }
-        Ok(QueuePlace { queued: &self.queued })
+        Ok(QueuePlace {
+            queued: &self.queued,
+        })
     }
 }
 

@@ -12,11 +12,11 @@ use super::error::Denied;
 use super::limiter::{FirstPoll, HeadPoll, RateLimiter};
 // A method receiver must be a std pointer type, so under loom the owned
 // future keeps std's `Arc` (the limiter's own locking still goes through loom).
-#[cfg(loom)]
-use alloc::sync::Arc;
 #[cfg(not(loom))]
 use crate::sync::Arc;
 use crate::time::{Instant, Timer};
+#[cfg(loom)]
+use alloc::sync::Arc;
 
 /// How many times one poll may find its sleep already over and re-check
 /// before yielding (guards against a timer that fires early).
@@ -43,7 +43,12 @@ struct Acquire<K, S> {
 
 impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
     fn new(key: K, cost: u32) -> Self {
-        Acquire { key, cost, phase: Phase::Start, sleep: None }
+        Acquire {
+            key,
+            cost,
+            phase: Phase::Start,
+            sleep: None,
+        }
     }
 
     fn poll<T: Timer<Sleep = S>>(
@@ -65,21 +70,27 @@ impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
                         }
                     }
                 },
-                Phase::Queued(id) => match limiter.poll_queued(&self.key, id, self.cost, cx.waker()) {
-                    HeadPoll::Granted(next) => {
-                        if let Some(next) = next {
-                            next.wake();
+                Phase::Queued(id) => {
+                    match limiter.poll_queued(&self.key, id, self.cost, cx.waker()) {
+                        HeadPoll::Granted(next) => {
+                            if let Some(next) = next {
+                                next.wake();
+                            }
+                            return self.finish(Ok(()));
                         }
-                        return self.finish(Ok(()));
+                        HeadPoll::Queued => return Poll::Pending,
+                        HeadPoll::NotUntil(deadline) => deadline,
                     }
-                    HeadPoll::Queued => return Poll::Pending,
-                    HeadPoll::NotUntil(deadline) => deadline,
-                },
+                }
             };
             // We are the head: sleep until the deadline (one timer per key).
             let sleep = match &mut self.sleep {
                 Some((at, sleep)) if *at == deadline => sleep,
-                slot => &mut slot.insert((deadline, Box::pin(limiter.timer().sleep_until(deadline)))).1,
+                slot => {
+                    &mut slot
+                        .insert((deadline, Box::pin(limiter.timer().sleep_until(deadline))))
+                        .1
+                }
             };
             if sleep.as_mut().poll(cx).is_pending() {
                 return Poll::Pending;
@@ -121,7 +132,10 @@ pub struct RateAcquire<'a, K: Hash + Eq + Clone, T: Timer> {
 
 impl<'a, K: Hash + Eq + Clone, T: Timer> RateAcquire<'a, K, T> {
     pub(crate) fn new(limiter: &'a RateLimiter<K, T>, key: K, cost: u32) -> Self {
-        RateAcquire { limiter, inner: Acquire::new(key, cost) }
+        RateAcquire {
+            limiter,
+            inner: Acquire::new(key, cost),
+        }
     }
 }
 
@@ -161,7 +175,10 @@ pub struct RateAcquireOwned<K: Hash + Eq + Clone, T: Timer> {
 
 impl<K: Hash + Eq + Clone, T: Timer> RateAcquireOwned<K, T> {
     pub(crate) fn new(limiter: Arc<RateLimiter<K, T>>, key: K, cost: u32) -> Self {
-        RateAcquireOwned { limiter, inner: Acquire::new(key, cost) }
+        RateAcquireOwned {
+            limiter,
+            inner: Acquire::new(key, cost),
+        }
     }
 }
 

@@ -43,7 +43,10 @@ impl fmt::Display for Denied {
         match *self {
             Denied::NotUntil(at) => write!(f, "rate limited until {} ns", at.as_nanos()),
             Denied::ExceedsBurst { cost, burst } => {
-                write!(f, "cost {cost} exceeds the burst {burst} and can never be admitted")
+                write!(
+                    f,
+                    "cost {cost} exceeds the burst {burst} and can never be admitted"
+                )
             }
         }
     }

@@ -21,7 +21,10 @@ impl Tat {
     #[inline]
     pub(crate) fn decide(self, quota: &Quota, now: Instant, cost: u32) -> Result<Tat, Instant> {
         let now_s = quota.scaled(now);
-        let new_tat = self.0.max(now_s).saturating_add(quota.span(u64::from(cost)));
+        let new_tat = self
+            .0
+            .max(now_s)
+            .saturating_add(quota.span(u64::from(cost)));
         // Admitted iff new_tat − now ≤ tolerance, i.e. new_tat − tolerance ≤ now.
         let earliest = new_tat.saturating_sub(quota.tolerance());
         if earliest <= now_s {
@@ -34,14 +37,22 @@ impl Tat {
     /// The first instant at which `cost` would be admitted once `ahead` units
     /// (queued before it) have been admitted as early as possible.
     #[inline]
-    pub(crate) fn earliest_after(self, quota: &Quota, now: Instant, ahead: u64, cost: u32) -> Instant {
+    pub(crate) fn earliest_after(
+        self,
+        quota: &Quota,
+        now: Instant,
+        ahead: u64,
+        cost: u32,
+    ) -> Instant {
         let now_s = quota.scaled(now);
         let new_tat = self
             .0
             .max(now_s)
             .saturating_add(quota.span(ahead))
             .saturating_add(quota.span(u64::from(cost)));
-        quota.instant_at_or_after(new_tat.saturating_sub(quota.tolerance())).max(now)
+        quota
+            .instant_at_or_after(new_tat.saturating_sub(quota.tolerance()))
+            .max(now)
     }
 
     /// True when the cell is full again at `now` (it then behaves exactly as a
@@ -78,7 +89,10 @@ pub struct Gcra {
 impl Gcra {
     /// A full cell.
     pub fn new(quota: Quota) -> Self {
-        Gcra { quota, tat: Tat::default() }
+        Gcra {
+            quota,
+            tat: Tat::default(),
+        }
     }
 
     /// The cell's quota.
@@ -113,7 +127,12 @@ impl Gcra {
 
 /// Decide `cost` against several cells at once without consuming: `Ok` when
 /// every cell admits it, else the latest "not until" among those that deny.
-pub(crate) fn decide_all(quotas: &[Quota], tats: &[Tat], now: Instant, cost: u32) -> Result<(), Instant> {
+pub(crate) fn decide_all(
+    quotas: &[Quota],
+    tats: &[Tat],
+    now: Instant,
+    cost: u32,
+) -> Result<(), Instant> {
     let mut not_until: Option<Instant> = None;
     for (quota, tat) in quotas.iter().zip(tats) {
         if let Err(at) = tat.decide(quota, now, cost) {
@@ -133,7 +152,13 @@ pub(crate) fn commit_all(quotas: &[Quota], tats: &mut [Tat], now: Instant, cost:
 }
 
 /// The first instant `cost` could pass every cell after `ahead` queued units.
-pub(crate) fn earliest_all(quotas: &[Quota], tats: &[Tat], now: Instant, ahead: u64, cost: u32) -> Instant {
+pub(crate) fn earliest_all(
+    quotas: &[Quota],
+    tats: &[Tat],
+    now: Instant,
+    ahead: u64,
+    cost: u32,
+) -> Instant {
     quotas
         .iter()
         .zip(tats)
@@ -143,5 +168,8 @@ pub(crate) fn earliest_all(quotas: &[Quota], tats: &[Tat], now: Instant, ahead: 
 
 /// True when every cell is full at `now`.
 pub(crate) fn all_full(quotas: &[Quota], tats: &[Tat], now: Instant) -> bool {
-    quotas.iter().zip(tats).all(|(quota, tat)| tat.is_full(quota, now))
+    quotas
+        .iter()
+        .zip(tats)
+        .all(|(quota, tat)| tat.is_full(quota, now))
 }

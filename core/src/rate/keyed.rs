@@ -40,7 +40,10 @@ pub(crate) struct KeyEntry {
 
 impl KeyEntry {
     fn new(quotas: usize) -> Self {
-        KeyEntry { tats: alloc::vec![Tat::default(); quotas], ..KeyEntry::default() }
+        KeyEntry {
+            tats: alloc::vec![Tat::default(); quotas],
+            ..KeyEntry::default()
+        }
     }
 
     fn is_idle(&self, quotas: &[Quota], now: Instant) -> bool {
@@ -139,7 +142,10 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         K: Clone,
     {
         if cost > self.max_cost {
-            return Err(Denied::ExceedsBurst { cost, burst: self.max_cost });
+            return Err(Denied::ExceedsBurst {
+                cost,
+                burst: self.max_cost,
+            });
         }
         let now = self.clamp(now);
         self.decide(key, now, cost, 0).map_err(Denied::NotUntil)?;
@@ -150,9 +156,13 @@ impl<K: Hash + Eq> KeyedGcra<K> {
     /// Like [`check`](KeyedGcra::check), but never consumes (nor stores the key).
     pub fn peek(&self, key: &K, now: Instant, cost: u32) -> Result<(), Denied> {
         if cost > self.max_cost {
-            return Err(Denied::ExceedsBurst { cost, burst: self.max_cost });
+            return Err(Denied::ExceedsBurst {
+                cost,
+                burst: self.max_cost,
+            });
         }
-        self.decide(key, now.max(self.floor), cost, 0).map_err(Denied::NotUntil)
+        self.decide(key, now.max(self.floor), cost, 0)
+            .map_err(Denied::NotUntil)
     }
 
     /// Refuse every check of `key` until `until` (a later pause already in
@@ -172,7 +182,10 @@ impl<K: Hash + Eq> KeyedGcra<K> {
     /// The pause in force for `key` at `now`, if any.
     pub fn paused_until(&self, key: &K, now: Instant) -> Option<Instant> {
         let now = now.max(self.floor);
-        self.map.get(key).map(|e| e.paused_until).filter(|&until| until > now)
+        self.map
+            .get(key)
+            .map(|e| e.paused_until)
+            .filter(|&until| until > now)
     }
 
     /// Drop every idle key now, and shrink the map if it has become sparse.
@@ -198,7 +211,13 @@ impl<K: Hash + Eq> KeyedGcra<K> {
     /// Decide `cost` for `key` at `now` when `ahead` units are queued before
     /// it: `Ok` only when nothing is queued, no pause holds and every cell
     /// admits; otherwise the first instant it could pass. Consumes nothing.
-    pub(crate) fn decide(&self, key: &K, now: Instant, cost: u32, ahead: u64) -> Result<(), Instant> {
+    pub(crate) fn decide(
+        &self,
+        key: &K,
+        now: Instant,
+        cost: u32,
+        ahead: u64,
+    ) -> Result<(), Instant> {
         let Some(entry) = self.map.get(key) else {
             // A fresh key: full cells (cost <= max_cost was checked).
             return Ok(());
@@ -211,7 +230,9 @@ impl<K: Hash + Eq> KeyedGcra<K> {
             decide_all(&self.quotas, &entry.tats, now, cost)
         };
         if entry.paused_until > now {
-            Err(cells.err().map_or(entry.paused_until, |at| at.max(entry.paused_until)))
+            Err(cells
+                .err()
+                .map_or(entry.paused_until, |at| at.max(entry.paused_until)))
         } else {
             cells
         }

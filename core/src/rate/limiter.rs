@@ -14,11 +14,11 @@ use super::keyed::{KeyedGcra, Waiter};
 use super::quota::Quota;
 use crate::sync::Mutex;
 // See `acquire.rs`: under loom the receiver is std's `Arc`.
-#[cfg(loom)]
-use alloc::sync::Arc;
 #[cfg(not(loom))]
 use crate::sync::Arc;
 use crate::time::{Clock, Instant, Timer};
+#[cfg(loom)]
+use alloc::sync::Arc;
 
 /// A GCRA rate limiter with global quotas (one set of cells shared by every
 /// key) and per-key quotas (a set of cells per key).
@@ -99,7 +99,12 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// A limiter with `global` quotas (shared by all keys) and `per_key`
     /// quotas (one set per key); either may be empty. Time comes from `timer`.
     pub fn new(global: &[Quota], per_key: &[Quota], timer: T) -> Self {
-        let max_cost = global.iter().chain(per_key).map(Quota::burst).min().unwrap_or(u32::MAX);
+        let max_cost = global
+            .iter()
+            .chain(per_key)
+            .map(Quota::burst)
+            .min()
+            .unwrap_or(u32::MAX);
         RateLimiter {
             timer,
             global_quotas: global.into(),
@@ -126,7 +131,9 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
         let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
-        state.decide(&self.global_quotas, key, now, cost, ahead).map_err(Denied::NotUntil)?;
+        state
+            .decide(&self.global_quotas, key, now, cost, ahead)
+            .map_err(Denied::NotUntil)?;
         state.commit(&self.global_quotas, key, now, cost);
         Ok(())
     }
@@ -138,7 +145,9 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
         let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
-        state.decide(&self.global_quotas, key, now, cost, ahead).map_err(Denied::NotUntil)
+        state
+            .decide(&self.global_quotas, key, now, cost, ahead)
+            .map_err(Denied::NotUntil)
     }
 
     /// Hold every check and waiter of `key` until `until` (e.g. a server's
@@ -191,7 +200,10 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
 
     fn exceeds(&self, cost: u32) -> Result<(), Denied> {
         if cost > self.max_cost {
-            Err(Denied::ExceedsBurst { cost, burst: self.max_cost })
+            Err(Denied::ExceedsBurst {
+                cost,
+                burst: self.max_cost,
+            })
         } else {
             Ok(())
         }
@@ -201,7 +213,12 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
 
     /// First poll of an acquire: admit at once when nobody waits on `key`,
     /// else queue (registering `waker`).
-    pub(crate) fn first_poll(&self, key: &K, cost: u32, waker: &Waker) -> Result<FirstPoll, Denied> {
+    pub(crate) fn first_poll(
+        &self,
+        key: &K,
+        cost: u32,
+        waker: &Waker,
+    ) -> Result<FirstPoll, Denied> {
         self.exceeds(cost)?;
         let now = self.timer.now();
         let mut state = self.state.lock();
@@ -218,7 +235,11 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         state.next_id += 1;
         state.waiting += 1;
         let entry = state.keyed.entry(key, now);
-        entry.queue.push_back(Waiter { id, cost, waker: Some(waker.clone()) });
+        entry.queue.push_back(Waiter {
+            id,
+            cost,
+            waker: Some(waker.clone()),
+        });
         entry.queued_cost += u64::from(cost);
         let is_head = entry.queue.len() == 1;
         Ok(FirstPoll::Queued(id, is_head.then_some(deadline)))
@@ -311,17 +332,36 @@ impl<K: Hash + Eq + Clone, T: Timer> RateLimiter<K, T> {
 impl<K: Hash + Eq + Clone> State<K> {
     /// Decide against global and per-key cells and both pauses; see
     /// [`KeyedGcra::decide`] for `ahead`.
-    fn decide(&self, global: &[Quota], key: &K, now: Instant, cost: u32, ahead: u64) -> Result<(), Instant> {
+    fn decide(
+        &self,
+        global: &[Quota],
+        key: &K,
+        now: Instant,
+        cost: u32,
+        ahead: u64,
+    ) -> Result<(), Instant> {
         let global_cells = if ahead > 0 {
             // The queued waiters go first, and not before any pause ends.
-            let start = self.keyed.paused_until(key, now).unwrap_or(now).max(self.global_paused_until);
+            let start = self
+                .keyed
+                .paused_until(key, now)
+                .unwrap_or(now)
+                .max(self.global_paused_until);
             Err(earliest_all(global, &self.global, start, ahead, cost))
         } else {
             decide_all(global, &self.global, now, cost)
         };
-        let keyed_now = if ahead > 0 { now.max(self.global_paused_until) } else { now };
+        let keyed_now = if ahead > 0 {
+            now.max(self.global_paused_until)
+        } else {
+            now
+        };
         let keyed = self.keyed.decide(key, keyed_now, cost, ahead);
-        let paused = if self.global_paused_until > now { Err(self.global_paused_until) } else { Ok(()) };
+        let paused = if self.global_paused_until > now {
+            Err(self.global_paused_until)
+        } else {
+            Ok(())
+        };
         [global_cells, keyed, paused]
             .into_iter()
             .filter_map(Result::err)

@@ -73,7 +73,11 @@ impl Quota {
         if interval_ns == 0 {
             return Err(QuotaError::ZeroInterval);
         }
-        Ok(Quota { limit, interval_ns, burst: limit })
+        Ok(Quota {
+            limit,
+            interval_ns,
+            burst: limit,
+        })
     }
 
     /// `limit` per second.
