@@ -22,3 +22,9 @@ pub type GovernorFakeKeyed<K> = governor::RateLimiter<
     governor::clock::FakeRelativeClock,
     governor::middleware::NoOpMiddleware<governor::nanos::Nanos>,
 >;
+
+/// The Rust examples of `core/README.md`, compiled and run as doctests so
+/// the README cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../core/README.md")]
+pub struct ReadmeDoctests;
