@@ -142,6 +142,43 @@ pub(crate) fn decide_all(
     not_until.map_or(Ok(()), Err)
 }
 
+/// The outcome of [`decide_cells`] that [`commit_cells`] applies: for a
+/// single cell (the common case) the new TAT, computed once.
+#[derive(Clone, Copy, Debug)]
+#[must_use]
+pub(crate) struct Admitted(Option<Tat>);
+
+/// Like [`decide_all`], but remembers the new TAT of a single cell so that
+/// [`commit_cells`] need not compute it again.
+#[inline]
+pub(crate) fn decide_cells(
+    quotas: &[Quota],
+    tats: &[Tat],
+    now: Instant,
+    cost: u32,
+) -> Result<Admitted, Instant> {
+    match (quotas, tats) {
+        ([quota], [tat]) => tat.decide(quota, now, cost).map(|t| Admitted(Some(t))),
+        _ => decide_all(quotas, tats, now, cost).map(|()| Admitted(None)),
+    }
+}
+
+/// Consume `cost` from every cell, as decided by [`decide_cells`] on the
+/// same cells, `now` and `cost`.
+#[inline]
+pub(crate) fn commit_cells(
+    quotas: &[Quota],
+    tats: &mut [Tat],
+    now: Instant,
+    cost: u32,
+    admitted: Admitted,
+) {
+    match (admitted.0, &mut *tats) {
+        (Some(new_tat), [tat]) => *tat = new_tat,
+        _ => commit_all(quotas, tats, now, cost),
+    }
+}
+
 /// Consume `cost` from every cell; the caller has checked [`decide_all`].
 pub(crate) fn commit_all(quotas: &[Quota], tats: &mut [Tat], now: Instant, cost: u32) {
     for (quota, tat) in quotas.iter().zip(tats) {

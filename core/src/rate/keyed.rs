@@ -9,7 +9,9 @@ use core::task::Waker;
 use hashbrown::HashMap;
 
 use super::error::Denied;
-use super::gcra::{all_full, commit_all, decide_all, earliest_all, Tat};
+use super::gcra::{
+    all_full, commit_all, commit_cells, decide_all, decide_cells, earliest_all, Tat,
+};
 use super::quota::Quota;
 use crate::time::Instant;
 
@@ -148,6 +150,9 @@ impl<K: Hash + Eq> KeyedGcra<K> {
             });
         }
         let now = self.clamp(now);
+        if let Some(result) = self.check_fast(key, now, cost, true, &[], &mut []) {
+            return result.map_err(Denied::NotUntil);
+        }
         self.decide(key, now, cost, 0).map_err(Denied::NotUntil)?;
         self.commit(key, now, cost);
         Ok(())
@@ -236,6 +241,58 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         } else {
             cells
         }
+    }
+
+    /// The common case of a check, in one key lookup: `key` is not paused and
+    /// nobody is queued on it. Decides `cost` against the key's cells and the
+    /// `global` cells together, each computed once, and when admitted with
+    /// `commit`, consumes from both. `None` when the key is paused or waited
+    /// on: the caller then takes the general path ([`decide`](Self::decide)).
+    #[inline]
+    pub(crate) fn check_fast(
+        &mut self,
+        key: &K,
+        now: Instant,
+        cost: u32,
+        commit: bool,
+        global_quotas: &[Quota],
+        global: &mut [Tat],
+    ) -> Option<Result<(), Instant>>
+    where
+        K: Clone,
+    {
+        let Some(entry) = self.map.get_mut(key) else {
+            // A fresh key: its cells are full (cost <= max_cost was checked).
+            let admitted = match decide_cells(global_quotas, global, now, cost) {
+                Ok(admitted) => admitted,
+                Err(at) => return Some(Err(at)),
+            };
+            if commit {
+                commit_cells(global_quotas, global, now, cost, admitted);
+                if !self.quotas.is_empty() && cost > 0 {
+                    let mut entry = KeyEntry::new(self.quotas.len());
+                    commit_all(&self.quotas, &mut entry.tats, now, cost);
+                    self.insert(key.clone(), entry, now);
+                }
+            }
+            return Some(Ok(()));
+        };
+        if !entry.queue.is_empty() || entry.paused_until > now {
+            return None;
+        }
+        let in_global = decide_cells(global_quotas, global, now, cost);
+        let in_key = decide_cells(&self.quotas, &entry.tats, now, cost);
+        Some(match (in_global, in_key) {
+            (Ok(in_global), Ok(in_key)) => {
+                if commit {
+                    commit_cells(global_quotas, global, now, cost, in_global);
+                    commit_cells(&self.quotas, &mut entry.tats, now, cost, in_key);
+                }
+                Ok(())
+            }
+            (Err(a), Err(b)) => Err(a.max(b)),
+            (Err(at), Ok(_)) | (Ok(_), Err(at)) => Err(at),
+        })
     }
 
     /// Consume `cost` for `key`; the caller has checked [`decide`](Self::decide).

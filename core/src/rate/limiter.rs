@@ -140,6 +140,15 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let now = self.timer.now();
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
+        if state.global_paused_until <= now {
+            let State { global, keyed, .. } = &mut *state;
+            if let Some(result) =
+                keyed.check_fast(key, now, cost, commit, &self.global_quotas, global)
+            {
+                return result.map_err(Denied::NotUntil);
+            }
+        }
+        // A pause is in force or waiters are queued on `key`.
         let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
         state
             .decide(&self.global_quotas, key, now, cost, ahead)
@@ -223,13 +232,25 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let now = self.timer.now();
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
-        let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
-        let deadline = match state.decide(&self.global_quotas, key, now, cost, ahead) {
-            Ok(()) => {
-                state.commit(&self.global_quotas, key, now, cost);
-                return Ok(FirstPoll::Granted);
+        let fast = if state.global_paused_until <= now {
+            let State { global, keyed, .. } = &mut *state;
+            keyed.check_fast(key, now, cost, true, &self.global_quotas, global)
+        } else {
+            None
+        };
+        let deadline = match fast {
+            Some(Ok(())) => return Ok(FirstPoll::Granted),
+            Some(Err(at)) => at,
+            None => {
+                let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
+                match state.decide(&self.global_quotas, key, now, cost, ahead) {
+                    Ok(()) => {
+                        state.commit(&self.global_quotas, key, now, cost);
+                        return Ok(FirstPoll::Granted);
+                    }
+                    Err(at) => at,
+                }
             }
-            Err(at) => at,
         };
         let id = state.next_id;
         state.next_id += 1;
