@@ -166,6 +166,15 @@ fn gcra_real_clock(c: &mut Criterion) {
     });
 }
 
+fn clock_read(c: &mut Criterion) {
+    use governor::clock::Clock as _;
+    use weir::Clock as _;
+    let weir_clock = weir::StdClock::new();
+    bench(c, cases::WEIR_CLOCK, |b| b.iter(|| black_box(weir_clock.now())));
+    let quanta = governor::clock::QuantaClock::default();
+    bench(c, cases::GOV_CLOCK, |b| b.iter(|| black_box(quanta.now())));
+}
+
 fn weir_lac(items: usize) -> usize {
     block_on(async {
         let inputs = (0..items).map(|i| core::future::ready(black_box(i)));
@@ -277,6 +286,7 @@ fn main() {
     keyed_acquire(&mut c);
     gcra_fake_clock(&mut c);
     gcra_real_clock(&mut c);
+    clock_read(&mut c);
     as_completed(&mut c);
     c.final_summary();
 

@@ -59,6 +59,8 @@ pub const KEYED: &str = "keyed_acquire";
 pub const GCRA_FAKE: &str = "gcra_check_fake_clock";
 /// Group: GCRA `check` on each crate's real default clock.
 pub const GCRA_REAL: &str = "gcra_check_real_clock";
+/// Group: one read of each crate's real default clock (context for `GCRA_REAL`).
+pub const CLOCK: &str = "clock_read";
 /// Group: completion-order stream over ready futures, per item.
 pub const LAC: &str = "as_completed_ready";
 
@@ -90,6 +92,11 @@ pub const WEIR_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "weir_keyed_u64_stdc
 pub const GOV_GCRA_DIRECT_REAL: Case = Case::new(GCRA_REAL, "governor_direct_quanta");
 /// governor keyed check on its default (quanta) clock.
 pub const GOV_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "governor_keyed_u64_quanta");
+
+/// weir `StdClock::now` (`std::time::Instant` since the clock's origin).
+pub const WEIR_CLOCK: Case = Case::new(CLOCK, "weir_stdclock_now");
+/// governor's default clock read (`QuantaClock::now`, TSC-based).
+pub const GOV_CLOCK: Case = Case::new(CLOCK, "governor_quanta_now");
 
 /// weir `limited_as_completed`.
 pub const WEIR_LAC: Case = Case::per_item(LAC, "weir_limited_as_completed", LAC_ITEMS);
@@ -140,6 +147,12 @@ pub const PAIRS: &[Pair] = &[
         weir: WEIR_GCRA_KEYED_REAL,
         peer: GOV_GCRA_KEYED_REAL,
         target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_CLOCK,
+        peer: GOV_CLOCK,
+        target_ratio: None,
         target_ns: None,
     },
     Pair {
