@@ -2,8 +2,8 @@
 //!
 //! Links are `u32` slab indices with [`NIL`] as "none": per-key waiter queues
 //! are intrusive doubly linked lists over the waiter slab, and the round-robin
-//! ring of keys waiting on the global cap and the list of idle keys kept for
-//! reuse are [`KeyList`]s over the key slab, so every removal is O(1).
+//! ring of keys waiting on the global cap is one over the key slab, so every
+//! removal is O(1).
 
 use super::error::AcquireError;
 
@@ -25,13 +25,8 @@ pub(crate) struct KeySlot<K> {
     /// Whether the key is in the round-robin ring (its head fits the per-key
     /// cap and waits only for the global cap).
     pub(crate) in_ring: bool,
-    /// Whether the key is idle but kept indexed in the idle list, so that
-    /// using it again needs no insert (and idling it again no remove).
-    pub(crate) in_idle: bool,
-    /// Links of the one [`KeyList`] the key is on: the ring needs a waiter,
-    /// the idle list needs none, so a key is never on both.
-    pub(crate) link_prev: u32,
-    pub(crate) link_next: u32,
+    pub(crate) ring_prev: u32,
+    pub(crate) ring_next: u32,
 }
 
 impl<K> KeySlot<K> {
@@ -43,9 +38,8 @@ impl<K> KeySlot<K> {
             head: NIL,
             tail: NIL,
             in_ring: false,
-            in_idle: false,
-            link_prev: NIL,
-            link_next: NIL,
+            ring_prev: NIL,
+            ring_next: NIL,
         }
     }
 
@@ -53,61 +47,6 @@ impl<K> KeySlot<K> {
     #[inline]
     pub(crate) fn is_idle(&self) -> bool {
         self.in_flight == 0 && self.head == NIL
-    }
-}
-
-/// An intrusive doubly linked list of key slots (through `link_prev` /
-/// `link_next`): O(1) push at the back and removal anywhere.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct KeyList {
-    pub(crate) head: u32,
-    pub(crate) tail: u32,
-}
-
-impl KeyList {
-    pub(crate) const EMPTY: KeyList = KeyList {
-        head: NIL,
-        tail: NIL,
-    };
-
-    /// True when no slot is on the list.
-    #[inline]
-    pub(crate) fn is_empty(&self) -> bool {
-        self.head == NIL
-    }
-
-    /// Appends `slot` (which is on no list).
-    #[inline]
-    pub(crate) fn push_back<K>(&mut self, keys: &mut [KeySlot<K>], slot: u32) {
-        let tail = self.tail;
-        let key = &mut keys[slot as usize];
-        key.link_prev = tail;
-        key.link_next = NIL;
-        if tail == NIL {
-            self.head = slot;
-        } else {
-            keys[tail as usize].link_next = slot;
-        }
-        self.tail = slot;
-    }
-
-    /// Unlinks `slot` (which is on this list).
-    #[inline]
-    pub(crate) fn remove<K>(&mut self, keys: &mut [KeySlot<K>], slot: u32) {
-        let key = &mut keys[slot as usize];
-        let (prev, next) = (key.link_prev, key.link_next);
-        key.link_prev = NIL;
-        key.link_next = NIL;
-        if prev == NIL {
-            self.head = next;
-        } else {
-            keys[prev as usize].link_next = next;
-        }
-        if next == NIL {
-            self.tail = prev;
-        } else {
-            keys[next as usize].link_prev = prev;
-        }
     }
 }
 

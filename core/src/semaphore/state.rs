@@ -4,11 +4,11 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::hash::{BuildHasher, Hash};
 
-use hashbrown::hash_table::HashTable;
+use hashbrown::hash_table::{Entry, HashTable};
 use hashbrown::DefaultHashBuilder;
 
 use super::error::{AcquireError, LimitError, TryAcquireError};
-use super::slots::{KeyList, KeySlot, WaiterSlot, WaiterStage, NIL};
+use super::slots::{KeySlot, WaiterSlot, WaiterStage, NIL};
 
 /// Permits granted by a [`SemaphoreState`]: hand it back to
 /// [`SemaphoreState::release`] exactly once (dropping it leaks its permits).
@@ -94,10 +94,7 @@ pub struct SemaphoreStats {
 ///   fits its per-key cap joins the round-robin ring; when global permits
 ///   free, the ring is served one grant per key per turn. The ring's front
 ///   waits until the global cap has room for it (big requests do not starve).
-/// - Keys with nothing in flight and nobody queued are evicted. (The
-///   64 most recently idled keep their slot and index entry until
-///   the slot is needed for another key, so that a key used again soon costs
-///   no insert and no remove; they count in no statistic.)
+/// - Keys with nothing in flight and nobody queued are evicted.
 ///
 /// `K`'s `Hash`, `Eq`, `Clone` and `Drop` run inside these calls (so under the
 /// caller's lock): they must not re-enter the semaphore.
@@ -130,23 +127,12 @@ pub struct SemaphoreState<K, W> {
     /// Generation given to waiter slots the slab grows by: above every
     /// generation a discarded slot ever had, so stale ids stay stale.
     fresh_generation: u32,
-    /// Keys whose oldest waiter fits the per-key cap, served round-robin.
-    ring: KeyList,
-    /// Idle keys still indexed, least recently idled first.
-    idle: KeyList,
-    /// Length of `idle` (at most [`IDLE_KEYS`]).
-    idle_len: usize,
+    ring_head: u32,
+    ring_tail: u32,
 }
 
 /// Slabs longer than this are released once nothing uses them.
 const KEEP_IDLE_SLOTS: usize = 64;
-
-/// At most this many idle keys stay indexed (holding their `K`) for reuse.
-///
-/// An idle key's slot is also the first taken when a new key needs one, so the
-/// cache never grows the slab: memory stays O(keys with permits or waiters)
-/// plus this constant's worth of keys.
-pub(crate) const IDLE_KEYS: usize = 64;
 
 impl<K, W> fmt::Debug for SemaphoreState<K, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,7 +141,7 @@ impl<K, W> fmt::Debug for SemaphoreState<K, W> {
             .field("per_key", &self.per_key)
             .field("in_flight", &self.in_flight)
             .field("waiting", &self.waiting)
-            .field("keys", &self.resident())
+            .field("keys", &self.index.len())
             .finish_non_exhaustive()
     }
 }
@@ -196,16 +182,9 @@ impl<K, W> SemaphoreState<K, W> {
             free_waiters: Vec::new(),
             live_waiters: 0,
             fresh_generation: 0,
-            ring: KeyList::EMPTY,
-            idle: KeyList::EMPTY,
-            idle_len: 0,
+            ring_head: NIL,
+            ring_tail: NIL,
         })
-    }
-
-    /// Keys with permits in flight or waiters (idle cached keys excluded).
-    #[inline]
-    fn resident(&self) -> usize {
-        self.index.len() - self.idle_len
     }
 
     /// The caps in force: `(global, per_key)`.
@@ -218,7 +197,7 @@ impl<K, W> SemaphoreState<K, W> {
         SemaphoreStats {
             in_flight: self.in_flight,
             waiting: self.waiting,
-            keys: self.resident(),
+            keys: self.index.len(),
         }
     }
 
@@ -372,54 +351,33 @@ impl<K, W> SemaphoreState<K, W> {
     #[inline]
     fn can_grant_now(&self, slot: u32, n: usize) -> bool {
         self.keys[slot as usize].head == NIL
-            && self.ring.is_empty()
+            && self.ring_head == NIL
             && self.fits_key(slot, n)
             && fits(self.global, self.in_flight, n)
     }
 
     #[inline]
     fn grant_now(&mut self, slot: u32, n: usize) -> Grant {
-        self.wake_key(slot);
         self.keys[slot as usize].in_flight += n;
         self.in_flight += n;
         Grant { slot, permits: n }
     }
 
-    /// Takes `slot` off the idle list if it is there (it is about to hold
-    /// permits or a waiter).
-    #[inline]
-    fn wake_key(&mut self, slot: u32) {
-        if self.keys[slot as usize].in_idle {
-            self.keys[slot as usize].in_idle = false;
-            self.idle.remove(&mut self.keys, slot);
-            self.idle_len -= 1;
-        }
-    }
-
-    /// Retires `slot` if it has nothing in flight and nobody waiting: it joins
-    /// the idle list (still indexed); past [`IDLE_KEYS`], the least recently
-    /// idled key is evicted.
     fn evict_if_idle(&mut self, slot: u32) {
         let key = &self.keys[slot as usize];
-        if !key.is_idle() || key.in_idle {
+        if !key.is_idle() {
             return;
         }
         debug_assert!(!key.in_ring);
-        if self.idle_len == IDLE_KEYS {
-            let oldest = self.idle.head;
-            self.unlink_idle(oldest);
-            self.evict(oldest);
-            self.free_keys.push(oldest);
+        let hash = key.hash;
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == slot) {
+            entry.remove();
         }
-        self.keys[slot as usize].in_idle = true;
-        self.idle.push_back(&mut self.keys, slot);
-        self.idle_len += 1;
-        if self.resident() == 0 && self.keys.len() > KEEP_IDLE_SLOTS {
+        self.keys[slot as usize].key = None;
+        self.free_keys.push(slot);
+        if self.index.is_empty() && self.keys.len() > KEEP_IDLE_SLOTS {
             // Nothing is resident, so no grant refers to a slot: give back
-            // the memory of a past burst of keys (idle ones included).
-            self.index.clear();
-            self.idle = KeyList::EMPTY;
-            self.idle_len = 0;
+            // the memory of a past burst of keys.
             self.keys.clear();
             self.keys.shrink_to(KEEP_IDLE_SLOTS);
             self.free_keys.clear();
@@ -427,23 +385,6 @@ impl<K, W> SemaphoreState<K, W> {
             self.index
                 .shrink_to(0, |_| unreachable!("the index is empty"));
         }
-    }
-
-    /// Takes idle `slot` off the idle list.
-    fn unlink_idle(&mut self, slot: u32) {
-        debug_assert!(self.keys[slot as usize].in_idle);
-        self.keys[slot as usize].in_idle = false;
-        self.idle.remove(&mut self.keys, slot);
-        self.idle_len -= 1;
-    }
-
-    /// Drops `slot`'s key and its index entry; the caller reuses or frees the slot.
-    fn evict(&mut self, slot: u32) {
-        let hash = self.keys[slot as usize].hash;
-        if let Ok(entry) = self.index.find_entry(hash, |&i| i == slot) {
-            entry.remove();
-        }
-        self.keys[slot as usize].key = None;
     }
 
     fn live_waiter(&self, id: WaiterId) -> Option<u32> {
@@ -454,7 +395,6 @@ impl<K, W> SemaphoreState<K, W> {
     /// Appends a waiter to `slot`'s queue. Callers ensure it could not be
     /// granted now, so the ring front still does not fit: no drain needed.
     fn enqueue(&mut self, slot: u32, n: usize, payload: W) -> WaiterId {
-        self.wake_key(slot);
         let tail = self.keys[slot as usize].tail;
         let fresh = WaiterSlot {
             generation: 0,
@@ -551,8 +491,8 @@ impl<K, W> SemaphoreState<K, W> {
 
     /// Serves the ring round-robin while the global cap has room for its front.
     fn drain(&mut self, woken: &mut impl Extend<W>) {
-        while !self.ring.is_empty() {
-            let slot = self.ring.head;
+        while self.ring_head != NIL {
+            let slot = self.ring_head;
             let w = self.keys[slot as usize].head;
             let n = self.waiters[w as usize].permits;
             if !fits(self.global, self.in_flight, n) {
@@ -575,13 +515,35 @@ impl<K, W> SemaphoreState<K, W> {
     }
 
     fn ring_push_back(&mut self, slot: u32) {
-        self.keys[slot as usize].in_ring = true;
-        self.ring.push_back(&mut self.keys, slot);
+        let tail = self.ring_tail;
+        let key = &mut self.keys[slot as usize];
+        key.in_ring = true;
+        key.ring_prev = tail;
+        key.ring_next = NIL;
+        if tail == NIL {
+            self.ring_head = slot;
+        } else {
+            self.keys[tail as usize].ring_next = slot;
+        }
+        self.ring_tail = slot;
     }
 
     fn ring_remove(&mut self, slot: u32) {
-        self.keys[slot as usize].in_ring = false;
-        self.ring.remove(&mut self.keys, slot);
+        let key = &mut self.keys[slot as usize];
+        let (prev, next) = (key.ring_prev, key.ring_next);
+        key.in_ring = false;
+        key.ring_prev = NIL;
+        key.ring_next = NIL;
+        if prev == NIL {
+            self.ring_head = next;
+        } else {
+            self.keys[prev as usize].ring_next = next;
+        }
+        if next == NIL {
+            self.ring_tail = prev;
+        } else {
+            self.keys[next as usize].ring_prev = prev;
+        }
     }
 }
 
@@ -608,21 +570,29 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
         self.check_size(n)?;
         let hash = self.hasher.hash_one(key);
         let keys = &self.keys;
-        if let Some(&slot) = self
-            .index
-            .find(hash, |&i| keys[i as usize].key.as_ref() == Some(key))
-        {
-            return if self.can_grant_now(slot, n) {
+        let entry = self.index.entry(
+            hash,
+            |&i| keys[i as usize].key.as_ref() == Some(key),
+            |&i| keys[i as usize].hash,
+        );
+        match entry {
+            Entry::Occupied(entry) => {
+                let slot = *entry.get();
+                if self.can_grant_now(slot, n) {
+                    Ok(self.grant_now(slot, n))
+                } else {
+                    Err(TryAcquireError::NoPermits)
+                }
+            }
+            Entry::Vacant(entry) => {
+                if self.ring_head != NIL || !fits(self.global, self.in_flight, n) {
+                    return Err(TryAcquireError::NoPermits);
+                }
+                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
+                entry.insert(slot);
                 Ok(self.grant_now(slot, n))
-            } else {
-                Err(TryAcquireError::NoPermits)
-            };
+            }
         }
-        if !self.ring.is_empty() || !fits(self.global, self.in_flight, n) {
-            return Err(TryAcquireError::NoPermits);
-        }
-        let slot = self.insert_key(hash, key);
-        Ok(self.grant_now(slot, n))
     }
 
     /// Grants `n` permits on `key` now, or queues a waiter carrying
@@ -648,103 +618,37 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
     fn find_or_insert_key(&mut self, key: &K) -> u32 {
         let hash = self.hasher.hash_one(key);
         let keys = &self.keys;
-        match self
-            .index
-            .find(hash, |&i| keys[i as usize].key.as_ref() == Some(key))
-        {
-            Some(&slot) => slot,
-            None => self.insert_key(hash, key),
+        match self.index.entry(
+            hash,
+            |&i| keys[i as usize].key.as_ref() == Some(key),
+            |&i| keys[i as usize].hash,
+        ) {
+            Entry::Occupied(entry) => *entry.get(),
+            Entry::Vacant(entry) => {
+                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
+                entry.insert(slot);
+                slot
+            }
         }
     }
 
-    /// Indexes `key` (known absent) in a slot: a free one, else the least
-    /// recently idled key's (evicting it), else a new one.
-    fn insert_key(&mut self, hash: u64, key: &K) -> u32 {
+    /// Takes a free key slot (or grows the slab) for `key`; the caller
+    /// indexes it.
+    fn new_key_slot(keys: &mut Vec<KeySlot<K>>, free: &mut Vec<u32>, hash: u64, key: &K) -> u32 {
         let value = KeySlot::new(key.clone(), hash);
-        let slot = if let Some(slot) = self.free_keys.pop() {
-            self.keys[slot as usize] = value;
-            slot
-        } else if !self.idle.is_empty() {
-            let slot = self.idle.head;
-            self.unlink_idle(slot);
-            self.evict(slot);
-            self.keys[slot as usize] = value;
-            slot
-        } else {
-            let slot = u32::try_from(self.keys.len())
-                .ok()
-                .filter(|&s| s != NIL)
-                .expect("too many keys");
-            self.keys.push(value);
-            slot
-        };
-        let keys = &self.keys;
-        self.index
-            .insert_unique(hash, slot, |&i| keys[i as usize].hash);
-        slot
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cycle(st: &mut SemaphoreState<u64, ()>, key: u64) {
-        let g = st.try_acquire(&key, 1).unwrap();
-        st.release(g, &mut Vec::new());
-    }
-
-    #[test]
-    fn idle_keys_stay_indexed_up_to_the_bound_and_count_in_no_stat() {
-        let mut st = SemaphoreState::<u64, ()>::new(Some(4), Some(2)).unwrap();
-        let held = st.try_acquire(&9999, 1).unwrap(); // keeps the slab from compacting
-        for key in 0..(IDLE_KEYS as u64 + 10) {
-            cycle(&mut st, key);
-            assert_eq!(st.stats().keys, 1);
+        match free.pop() {
+            Some(slot) => {
+                keys[slot as usize] = value;
+                slot
+            }
+            None => {
+                let slot = u32::try_from(keys.len())
+                    .ok()
+                    .filter(|&s| s != NIL)
+                    .expect("too many keys");
+                keys.push(value);
+                slot
+            }
         }
-        // The idle cache never holds more than the bound, and it reuses
-        // slots instead of growing the slab beyond the keys ever live at once.
-        assert_eq!(st.idle_len, 1);
-        assert_eq!(st.index.len(), 2);
-        assert_eq!(st.keys.len(), 2);
-        // Keys live at once, then idle: they join the cache, evicting nothing live.
-        let grants: Vec<_> = (0..3u64)
-            .map(|k| st.try_acquire(&(10_000 + k), 1).unwrap())
-            .collect();
-        assert_eq!(st.stats().keys, 4);
-        for g in grants {
-            st.release(g, &mut Vec::new());
-        }
-        assert!(st.idle_len <= IDLE_KEYS);
-        assert_eq!(st.index.len(), st.idle_len + 1);
-        assert_eq!(st.stats().keys, 1);
-        st.release(held, &mut Vec::new());
-        assert_eq!(st.stats(), SemaphoreStats::default());
-    }
-
-    #[test]
-    fn a_full_idle_cache_evicts_the_least_recently_idled_key() {
-        let mut st = SemaphoreState::<u64, ()>::new(None, None).unwrap();
-        let held: Vec<_> = (0..IDLE_KEYS as u64 + 1)
-            .map(|k| st.try_acquire(&k, 1).unwrap())
-            .collect();
-        let _anchor = st.try_acquire(&u64::MAX, 1).unwrap();
-        for g in held {
-            st.release(g, &mut Vec::new());
-        }
-        assert_eq!(st.idle_len, IDLE_KEYS);
-        assert_eq!(st.index.len(), IDLE_KEYS + 1);
-        // Key 0 idled first and was evicted; the others are still indexed.
-        let hash = st.hasher.hash_one(0u64);
-        let keys = &st.keys;
-        assert!(st.index.find(hash, |&i| keys[i as usize].key == Some(0)).is_none());
-        let hash = st.hasher.hash_one(1u64);
-        assert!(st.index.find(hash, |&i| keys[i as usize].key == Some(1)).is_some());
-        // Reusing an idle key takes it off the idle list.
-        let g = st.try_acquire(&1, 1).unwrap();
-        assert_eq!(st.idle_len, IDLE_KEYS - 1);
-        assert_eq!(st.stats().keys, 2);
-        st.release(g, &mut Vec::new());
-        assert_eq!(st.idle_len, IDLE_KEYS);
     }
 }
