@@ -14,6 +14,7 @@
 //! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
 
 mod errors;
+mod guard;
 mod limiter;
 mod quota;
 mod rate;
