@@ -496,3 +496,7 @@ export class RateLimiter {
     return { keys: this.#raw.keys() };
   }
 }
+
+// -------------------------------------------------------------------- guard
+
+export { guard, toNodeHandler } from './guard.js';
