@@ -331,6 +331,8 @@ export function guard(handler, opts) {
     const s = raw.stats();
     return { inFlight: s[0], queued: s[1], keys: s[2], rateKeys: s[3], permits: s[4], waiting: s[5] };
   };
+  /** Forget idle per-key rate state now (it is also swept, amortised, as new keys arrive). */
+  guarded.evictIdle = () => raw.evictIdle();
   return guarded;
 }
 

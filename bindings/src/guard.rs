@@ -107,6 +107,12 @@ impl RawGuard {
         permit.is_some()
     }
 
+    /// Forget idle rate keys now (see `weir::Limiter::evict_idle`).
+    #[wasm_bindgen(js_name = evictIdle)]
+    pub fn evict_idle(&self) {
+        self.inner.evict_idle();
+    }
+
     /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
     pub fn stats(&self) -> Box<[f64]> {
         let s = self.inner.stats();

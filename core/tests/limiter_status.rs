@@ -219,3 +219,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn evict_idle_returns_resident_keys_to_zero() {
+    let clock = ManualClock::new();
+    let l: Limiter<u32, _> = Limiter::new(
+        LimiterConfig {
+            per_key_rate: vec![Quota::per_second(1).unwrap()],
+            ..Default::default()
+        },
+        clock.clone(),
+    )
+    .unwrap();
+    for key in 0..1000 {
+        drop(l.try_acquire(key, 1).unwrap());
+    }
+    assert_eq!(l.stats().rate_keys, 1000, "keys are resident while not full");
+    l.evict_idle();
+    assert_eq!(l.stats().rate_keys, 1000, "keys not yet idle are kept");
+    clock.advance(Duration::from_secs(1));
+    l.evict_idle();
+    assert_eq!(l.stats().rate_keys, 0);
+    // An evicted key behaves as a fresh one: a full burst.
+    assert!(l.try_acquire(7, 1).is_ok());
+    assert!(matches!(l.try_acquire(7, 1), Err(LimiterError::RateLimited { .. })));
+}

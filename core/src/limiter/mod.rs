@@ -221,6 +221,15 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         self.rate.status(key)
     }
 
+    /// Forget every idle rate key now (keys whose quotas are full again and
+    /// that nobody waits on or pauses). This also happens on its own,
+    /// amortised, as new keys arrive; call it to return to ~0 resident keys
+    /// after a burst of distinct keys has gone quiet. Admission is unchanged:
+    /// an idle key behaves exactly like a fresh one.
+    pub fn evict_idle(&self) {
+        self.rate.evict_idle();
+    }
+
     /// Permits held by `key` now.
     pub fn in_flight_of(&self, key: &K) -> usize {
         self.semaphore.in_flight_of(key)
