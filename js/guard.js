@@ -389,11 +389,23 @@ async function pipeBody(body, res) {
     }
   };
   res.once('close', onClose);
+  // The head goes out with the first chunk; if that is slow to come (a
+  // streamed body), send the head on its own so the client sees it.
+  let next = reader.read();
+  let arrived = false;
+  next.then(() => { arrived = true; }, () => { arrived = true; });
+  const later = typeof setImmediate === 'function' ? setImmediate : (f) => setTimeout(f, 0);
+  later(() => {
+    if (!arrived && !res.destroyed) res.flushHeaders();
+  });
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      const { done, value } = await next;
+      next = null;
       if (done || closed) break;
-      if (!res.write(value)) {
+      const ok = res.write(value);
+      next = reader.read();
+      if (!ok) {
         await new Promise((resolve) => {
           const go = () => { res.off('drain', go); res.off('close', go); resolve(); };
           res.once('drain', go);
@@ -401,6 +413,9 @@ async function pipeBody(body, res) {
         });
       }
     }
+  } catch (error) {
+    closed = true; // a truncated body must not look complete: the caller destroys `res`
+    throw error;
   } finally {
     res.off('close', onClose);
     if (!closed) res.end();
