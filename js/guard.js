@@ -180,8 +180,9 @@ function rejection(status, retryAfter, rate) {
 }
 
 /** A copy of `body` that calls `release` once when it ends, errors or is cancelled. */
-function releasingBody(body, release) {
+function releasingBody(body, release, onReader) {
   const reader = body.getReader();
+  onReader?.(reader);
   return new ReadableStream({
     async pull(controller) {
       let step;
@@ -317,7 +318,29 @@ export function guard(handler, opts) {
       release();
       if (!rate) return response;
     }
-    const body = response.body === null ? null : releasingBody(response.body, release);
+    let body = null;
+    if (response.body !== null) {
+      // A client that goes away aborts `request.signal` where the host wires
+      // it (Deno; workerd with the `enable_request_signal` flag): release
+      // then, even if the host never pulls or cancels the body again.
+      const signal = request?.signal;
+      let done = release;
+      if (signal && typeof signal.addEventListener === 'function' && !signal.aborted) {
+        let reader = null;
+        const onAbort = () => {
+          release();
+          reader?.cancel(signal.reason).catch(() => {});
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        done = () => {
+          signal.removeEventListener('abort', onAbort);
+          release();
+        };
+        body = releasingBody(response.body, done, (r) => { reader = r; });
+      } else {
+        body = releasingBody(response.body, done);
+      }
+    }
     return new Response(body, {
       status: response.status,
       statusText: response.statusText,
