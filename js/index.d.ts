@@ -214,8 +214,11 @@ export interface GuardedHandler<Env = unknown, Ctx = unknown> {
   evictIdle(): void;
 }
 
-/** Node `http.createServer` request listener. */
-export type NodeRequestListener = (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+/**
+ * A Node `http.createServer` request listener (`IncomingMessage`,
+ * `ServerResponse`); typed loosely so non-Node users need no `@types/node`.
+ */
+export type NodeRequestListener = (req: any, res: any) => void;
 
 /**
  * Shed load with 429 (or 503) + `Retry-After` instead of queueing. The permit
