@@ -168,15 +168,23 @@ function rateHeaders(figures) {
   return headers;
 }
 
-function rejection(status, retryAfter, rate) {
-  const headers = new Headers({
-    'Retry-After': String(retryAfter),
-    'Content-Type': 'text/plain; charset=utf-8',
-    'Cache-Control': 'no-store',
-  });
-  if (rate) for (const [name, value] of rate) headers.set(name, value);
+/**
+ * A shed request's answer as plain data — `{ status, headers, body }` — so
+ * the Node adapter can write it without building a Response at all.
+ */
+function shedAnswer(status, retryAfter, rate) {
+  const headers = [
+    ['Retry-After', String(retryAfter)],
+    ['Content-Type', 'text/plain; charset=utf-8'],
+    ['Cache-Control', 'no-store'],
+  ];
+  if (rate) headers.push(...rate);
   const text = status === 429 ? 'Too Many Requests' : 'Service Unavailable';
-  return new Response(`${text}: retry after ${retryAfter} s\n`, { status, headers });
+  return { status, headers, body: `${text}: retry after ${retryAfter} s\n` };
+}
+
+function shedResponse(shed) {
+  return new Response(shed.body, { status: shed.status, headers: shed.headers });
 }
 
 /** A copy of `body` that calls `release` once when it ends, errors or is cancelled. */
@@ -259,19 +267,21 @@ export function guard(handler, opts) {
     });
   };
 
+  /** `{ response }` from `onReject`, else `{ shed }` (plain data). */
   const reject = async (request, key, reason, retryAfter, rate) => {
     if (o.onReject) {
       const custom = await o.onReject(request, { key, reason, retryAfter, status: o.status });
-      if (custom instanceof Response) return custom;
+      if (custom instanceof Response) return { response: custom, release: null, rate: null, shed: null };
     }
-    return rejection(o.status, retryAfter, rate);
+    return { response: null, release: null, rate: null, shed: shedAnswer(o.status, retryAfter, rate) };
   };
 
   /**
-   * Admit and run: `{ response, release, rate }` — `release` is null for a
-   * rejection (complete as it is); else the handler's response still needs
-   * the `rate` headers and its permit released when its body is done. The
-   * Node adapter streams the body itself; `guarded` wraps it instead.
+   * Admit and run: `{ response, release, rate, shed }`. A shed request has
+   * `shed` (plain data) or, from `onReject`, a complete `response`, and no
+   * `release`. Otherwise the handler's response still needs the `rate`
+   * headers and its permit released when its body is done: the Node adapter
+   * streams the body itself; `guarded` wraps it instead.
    */
   const admitAndRun = async (request, env, ctx) => {
     let key = keyOf(request, env, ctx);
@@ -291,10 +301,10 @@ export function guard(handler, opts) {
     }
     const rate = hasRate ? rateHeaders(figures) : null;
     if (id === 0) {
-      return { response: await reject(request, key, 'concurrency', o.busyRetryAfter, rate), release: null, rate: null };
+      return reject(request, key, 'concurrency', o.busyRetryAfter, rate);
     }
     if (id < 0) {
-      return { response: await reject(request, key, 'rate', Math.ceil(-id / NS_PER_S), rate), release: null, rate: null };
+      return reject(request, key, 'rate', Math.ceil(-id / NS_PER_S), rate);
     }
     const release = releaser(id);
     let response;
@@ -308,11 +318,12 @@ export function guard(handler, opts) {
       release();
       throw new TypeError('guard: the handler must return a Response');
     }
-    return { response, release, rate };
+    return { response, release, rate, shed: null };
   };
 
   const guarded = async (request, env, ctx) => {
-    const { response, release, rate } = await admitAndRun(request, env, ctx);
+    const { response, release, rate, shed } = await admitAndRun(request, env, ctx);
+    if (shed !== null) return shedResponse(shed);
     if (release === null) return response;
     if (response.body === null) {
       release();
@@ -465,7 +476,15 @@ export function toNodeHandler(handler) {
       let response;
       let rate = null;
       if (inner) {
-        ({ response, release, rate } = await inner(request, info));
+        let shed;
+        ({ response, release, rate, shed } = await inner(request, info));
+        if (shed !== null) {
+          const headers = {};
+          for (const [name, value] of shed.headers) headers[name] = value;
+          res.writeHead(shed.status, headers);
+          res.end(req.method === 'HEAD' ? undefined : shed.body);
+          return;
+        }
       } else {
         response = await handler(request, info);
       }

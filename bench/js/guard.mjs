@@ -1,0 +1,227 @@
+// Benchmark of `guard` on Node (127.0.0.1, autocannon, ~5 s per run).
+//
+//   node bench/js/guard.mjs            # all scenarios, prints a table
+//   BENCH_SECONDS=3 node bench/js/guard.mjs
+//
+// A. below the cap: the same fetch-style handler through the Node adapter,
+//    unguarded vs guarded (target: guarded req/s >= 0.95x unguarded);
+// B. above the cap, every request shed: the cap is held by requests that
+//    never finish during the run; client-observed rejection latency
+//    (target: p99 <= 1 ms) and the server-side time to answer a rejection;
+// C. above the cap, mixed: a 20 ms handler, 4x more connections than the cap;
+//    the handler's in-flight count sampled every 5 ms (target: flat at the cap).
+//
+// Each server runs in its own child process (this file with --serve), so the
+// load generator and the server do not share an event loop.
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Scenarios to run (`BENCH_ONLY=A,B`); default all. */
+const ONLY = (process.env.BENCH_ONLY ?? 'A,B,C').split(',');
+
+// ------------------------------------------------------------------ server side
+
+async function serve(mode) {
+  const weir = await import('weir');
+  let running = 0;
+  const gate = { open: null };
+  const held = new Promise((resolve) => { gate.open = resolve; });
+  const hello = () => new Response('hello world\n', { headers: { 'content-type': 'text/plain' } });
+  const delayed = async () => {
+    running += 1;
+    await new Promise((r) => setTimeout(r, 20));
+    running -= 1;
+    return hello();
+  };
+  const holding = async (request) => {
+    if (new URL(request.url).pathname === '/hold') {
+      running += 1;
+      await held;
+      running -= 1;
+    }
+    return hello();
+  };
+  const listeners = {
+    raw: () => (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('hello world\n');
+    },
+    unguarded: () => weir.toNodeHandler(hello),
+    guarded: () => weir.guard.node(hello, { concurrency: 10_000 }),
+    'guarded+rate': () => weir.guard.node(hello, {
+      concurrency: 10_000,
+      perKeyRate: { limit: 1_000_000_000, interval: 1000 },
+    }),
+    saturated: () => weir.guard.node(holding, { concurrency: 20 }),
+    mixed: () => weir.guard.node(delayed, { concurrency: 50 }),
+  };
+  const listener = listeners[mode]();
+  // Server-side time from the 'request' event to 'finish', by status.
+  const timings = { 200: [], 429: [] };
+  const samples = [];
+  let sampling = null;
+  const server = http.createServer((req, res) => {
+    const t0 = process.hrtime.bigint();
+    res.once('finish', () => {
+      const list = timings[res.statusCode];
+      if (list && list.length < 2_000_000) list.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+    listener(req, res);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+    process.send({ port: server.address().port });
+  });
+  process.on('message', (msg) => {
+    if (msg === 'sample') {
+      sampling = setInterval(() => samples.push(running), 5);
+    } else if (msg === 'report') {
+      clearInterval(sampling);
+      gate.open();
+      process.send({ timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples) });
+      server.closeAllConnections?.();
+      server.close(() => process.exit(0));
+    }
+  });
+}
+
+function summarize(values) {
+  if (values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { n: values.length, min: sorted[0], p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1], mean };
+}
+
+// ------------------------------------------------------------------ load side
+
+function start(mode) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--serve', mode], { stdio: 'inherit' });
+    child.once('message', ({ port }) => resolve({ child, port }));
+    child.once('error', reject);
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send('report');
+  });
+}
+
+async function load(port, connections, duration = SECONDS) {
+  const { default: autocannon } = await import('autocannon');
+  return autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1 });
+}
+
+/** Open `n` requests to `/hold` (they take the whole cap until the report). */
+function hold(port, n) {
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  for (let i = 0; i < n; i++) {
+    http.get({ host: '127.0.0.1', port, path: '/hold', agent }, (res) => res.resume()).on('error', () => {});
+  }
+  return agent;
+}
+
+const fmt = (x, digits = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+
+async function main() {
+  const rows = [];
+  console.log(`guard benchmark: node ${process.version}, ${SECONDS} s per run, 127.0.0.1\n`);
+
+  // A. below the cap
+  const below = {};
+  for (const mode of ONLY.includes('A') ? ['raw', 'unguarded', 'guarded', 'guarded+rate'] : []) {
+    const { child, port } = await start(mode);
+    await load(port, 32, 1); // warm-up (JIT), not counted
+    const result = await load(port, 32);
+    await stop(child);
+    below[mode] = result;
+    rows.push({
+      scenario: `A below cap: ${mode}`,
+      'req/s': fmt(result.requests.average, 0),
+      'p50 ms': fmt(result.latency.p50),
+      'p99 ms': fmt(result.latency.p99),
+      '2xx': result['2xx'],
+      non2xx: result.non2xx,
+    });
+  }
+  const ratio = below.guarded?.requests.average / below.unguarded?.requests.average;
+  const ratioRate = below['guarded+rate']?.requests.average / below.unguarded?.requests.average;
+
+  // B. above the cap: every request shed
+  if (ONLY.includes('B')) {
+    const { child, port } = await start('saturated');
+    const agent = hold(port, 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const result = await load(port, 64);
+    const report = await stop(child);
+    agent.destroy();
+    rows.push({
+      scenario: 'B above cap, all shed (cap 20 held)',
+      'req/s': fmt(result.requests.average, 0),
+      'p50 ms': fmt(result.latency.p50),
+      'p99 ms': fmt(result.latency.p99),
+      '2xx': result['2xx'],
+      non2xx: result.non2xx,
+    });
+    rows.push({
+      scenario: '  server-side 429: request -> finish',
+      'req/s': '',
+      'p50 ms': fmt(report.timings[429]?.p50),
+      'p99 ms': fmt(report.timings[429]?.p99),
+      '2xx': '',
+      non2xx: report.timings[429]?.n ?? 0,
+    });
+    B.result = result;
+    B.server = report.timings[429];
+  }
+
+  // C. above the cap, mixed
+  if (ONLY.includes('C')) {
+    const { child, port } = await start('mixed');
+    child.send('sample');
+    const result = await load(port, 200);
+    const report = await stop(child);
+    rows.push({
+      scenario: 'C mixed: 20 ms handler, cap 50, 200 conns',
+      'req/s': fmt(result.requests.average, 0),
+      'p50 ms': fmt(result.latency.p50),
+      'p99 ms': fmt(result.latency.p99),
+      '2xx': result['2xx'],
+      non2xx: result.non2xx,
+    });
+    rows.push({
+      scenario: '  server-side 429: request -> finish',
+      'req/s': '',
+      'p50 ms': fmt(report.timings[429]?.p50),
+      'p99 ms': fmt(report.timings[429]?.p99),
+      '2xx': '',
+      non2xx: report.timings[429]?.n ?? 0,
+    });
+    C.inFlight = report.inFlight;
+  }
+
+  console.table(rows);
+  console.log(`A  guarded / unguarded req/s:        ${ratio.toFixed(3)}  (target >= 0.95)`);
+  console.log(`A  guarded+rate / unguarded req/s:   ${ratioRate.toFixed(3)}`);
+  console.log(`B  rejection latency p99 (client):   ${fmt(B.result?.latency.p99)} ms  (target <= 1 ms)`);
+  console.log(`B  rejection latency p99 (server):   ${fmt(B.server?.p99)} ms`);
+  const f = C.inFlight;
+  console.log(`C  handler in flight (5 ms samples): min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
+}
+
+const B = {};
+const C = {};
+
+if (process.argv[2] === '--serve') {
+  serve(process.argv[3]);
+} else {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}
