@@ -236,7 +236,8 @@ export function guard(handler, opts) {
   const o = checkOptions(opts);
   const raw = new RawGuard(o.concurrency, o.perKey, o.rate, o.perKeyRate, o.queue?.max);
   const hasRate = o.rate.length > 0 || o.perKeyRate.length > 0;
-  const figures = new Float64Array(FIGURES);
+  // Without quotas the core has no figures to give: pass nothing across.
+  const figures = new Float64Array(hasRate ? FIGURES : 0);
   const keyOf = o.key ?? defaultKey(o.keyHeader);
   let ticket = 0;
 
