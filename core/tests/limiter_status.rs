@@ -234,7 +234,11 @@ fn evict_idle_returns_resident_keys_to_zero() {
     for key in 0..1000 {
         drop(l.try_acquire(key, 1).unwrap());
     }
-    assert_eq!(l.stats().rate_keys, 1000, "keys are resident while not full");
+    assert_eq!(
+        l.stats().rate_keys,
+        1000,
+        "keys are resident while not full"
+    );
     l.evict_idle();
     assert_eq!(l.stats().rate_keys, 1000, "keys not yet idle are kept");
     clock.advance(Duration::from_secs(1));
@@ -242,5 +246,8 @@ fn evict_idle_returns_resident_keys_to_zero() {
     assert_eq!(l.stats().rate_keys, 0);
     // An evicted key behaves as a fresh one: a full burst.
     assert!(l.try_acquire(7, 1).is_ok());
-    assert!(matches!(l.try_acquire(7, 1), Err(LimiterError::RateLimited { .. })));
+    assert!(matches!(
+        l.try_acquire(7, 1),
+        Err(LimiterError::RateLimited { .. })
+    ));
 }
