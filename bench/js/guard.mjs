@@ -10,7 +10,8 @@
 //    default 2000) plus a sequential hrtime probe give the client-observed
 //    rejection latency (target: p99 <= 1 ms); also the server-side time;
 // C. above the cap, mixed: a 20 ms handler, 4x more connections than the cap;
-//    the handler's in-flight count sampled every 5 ms (target: flat at the cap).
+//    the handler's in-flight count sampled every 5 ms (target: flat at the cap);
+// D. in process, no sockets: microseconds per call, bare vs guarded vs shed.
 //
 // Each server runs in its own child process (this file with --serve), so the
 // load generator and the server do not share an event loop.
@@ -21,7 +22,8 @@ import { fileURLToPath } from 'node:url';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Scenarios to run (`BENCH_ONLY=A,B`); default all. */
-const ONLY = (process.env.BENCH_ONLY ?? 'A,B,C').split(',');
+const ONLY = (process.env.BENCH_ONLY ?? 'A,B,C,D').split(',');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 // ------------------------------------------------------------------ server side
 
@@ -152,22 +154,58 @@ function hold(port, n) {
   return agent;
 }
 
+/** Per-call µs of the bare handler, guarded, guarded+rate and shed (median of 5 interleaved rounds). */
+async function inProcess() {
+  const weir = await import('weir');
+  const hello = () => new Response('hello world\n');
+  const request = new Request('http://127.0.0.1/');
+  const info = { remoteAddr: { hostname: '127.0.0.1', port: 1, transport: 'tcp' } };
+  const guarded = weir.guard(hello, { concurrency: 10_000 });
+  const rated = weir.guard(hello, { concurrency: 10_000, perKeyRate: { limit: 1e9, interval: 1000 } });
+  const full = weir.guard(async () => { await new Promise(() => {}); }, { concurrency: 1 });
+  full(request, info);
+  const N = 20_000;
+  const time = async (fn) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) await (await fn(request, info)).arrayBuffer();
+    return Number(process.hrtime.bigint() - t0) / 1e3 / N;
+  };
+  const runs = { bare: [], guarded: [], rate: [], shed: [] };
+  for (let round = 0; round < 5; round++) {
+    runs.bare.push(await time(hello));
+    runs.guarded.push(await time(guarded));
+    runs.rate.push(await time(rated));
+    runs.shed.push(await time(full));
+  }
+  const mid = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  return { bare: mid(runs.bare), guarded: mid(runs.guarded), rate: mid(runs.rate), shed: mid(runs.shed) };
+}
+
 const fmt = (x, digits = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
 
 async function main() {
   const rows = [];
   console.log(`guard benchmark: node ${process.version}, ${SECONDS} s per run, 127.0.0.1, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
 
-  // A. below the cap
+  // A. below the cap: modes interleaved over ROUNDS rounds (the median
+  // round counts), so that a noisy shared machine hits all modes alike.
   const below = {};
-  for (const mode of ONLY.includes('A') ? ['raw', 'unguarded', 'guarded', 'guarded+rate'] : []) {
-    const { child, port } = await start(mode);
-    await load(port, 32, 1); // warm-up (JIT), not counted
-    const result = await load(port, 32);
-    await stop(child);
+  const modes = ONLY.includes('A') ? ['raw', 'unguarded', 'guarded', 'guarded+rate'] : [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of modes) {
+      const { child, port } = await start(mode);
+      await load(port, 32, 1); // warm-up (JIT), not counted
+      const result = await load(port, 32);
+      await stop(child);
+      (below[mode] ??= []).push(result);
+    }
+  }
+  const median = (results) => [...results].sort((a, b) => a.requests.average - b.requests.average)[results.length >> 1];
+  for (const mode of modes) {
+    const result = median(below[mode]);
     below[mode] = result;
     rows.push({
-      scenario: `A below cap: ${mode}`,
+      scenario: `A below cap: ${mode} (median of ${ROUNDS})`,
       'req/s': fmt(result.requests.average, 0),
       'p50 ms': fmt(result.latency.p50),
       'p99 ms': fmt(result.latency.p99),
@@ -177,6 +215,9 @@ async function main() {
   }
   const ratio = below.guarded?.requests.average / below.unguarded?.requests.average;
   const ratioRate = below['guarded+rate']?.requests.average / below.unguarded?.requests.average;
+
+  // D. in process, no sockets: the guard's own cost per call (interleaved).
+  const direct = ONLY.includes('D') ? await inProcess() : null;
 
   // B. above the cap: every request shed. Open-loop load at RATE req/s
   // (autocannon in a worker thread) plus a timed sequential probe.
@@ -250,6 +291,9 @@ async function main() {
   console.log(`A  guarded+rate / unguarded req/s:   ${ratioRate.toFixed(3)}`);
   console.log(`B  rejection latency p99 (probe):    ${fmt(B.probe?.p99)} ms  (target <= 1 ms; autocannon p99 ${fmt(B.result?.latency.p99, 0)} ms, whole ms)`);
   console.log(`B  rejection latency p99 (server):   ${fmt(B.server?.p99)} ms`);
+  if (direct) {
+    console.log(`D  in process, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
+  }
   const f = C.inFlight;
   console.log(`C  handler in flight (5 ms samples): min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
 }
