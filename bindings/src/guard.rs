@@ -26,6 +26,8 @@ type Permits = Rc<RefCell<PermitSlab<LimiterPermit<String>>>>;
 #[wasm_bindgen]
 pub struct RawGuard {
     inner: Arc<Limiter<String, JsTimer>>,
+    /// Whether any rate quota is set (else there are no figures to give).
+    has_rate: bool,
     permits: Permits,
     tickets: Tickets,
 }
@@ -50,9 +52,11 @@ impl RawGuard {
             per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
             max_queue: max_queue.map(|n| n as usize),
         };
+        let has_rate = !(config.rate.is_empty() && config.per_key_rate.is_empty());
         let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&e.to_string()))?;
         Ok(RawGuard {
             inner: Arc::new(inner),
+            has_rate,
             permits: Rc::default(),
             tickets: Tickets::default(),
         })
@@ -64,6 +68,12 @@ impl RawGuard {
     /// (≤ −1). When the guard has rate quotas, `figures` receives the key's
     /// figures after the decision, laid out as for [`RawGuard::status`].
     pub fn admit(&self, key: String, figures: &mut [f64]) -> f64 {
+        if !self.has_rate {
+            return match self.inner.try_acquire(key, 1) {
+                Ok(permit) => self.permits.borrow_mut().insert(permit),
+                Err(_) => BUSY,
+            };
+        }
         let answer = match self.inner.try_acquire(key.clone(), 1) {
             Ok(permit) => self.permits.borrow_mut().insert(permit),
             Err(LimiterError::RateLimited { not_until }) => {

@@ -156,6 +156,9 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// Pauses and waiters queued on `key` count: while they hold the key,
     /// `remaining` is 0.
     pub fn status(&self, key: &K) -> Option<RateStatus> {
+        if self.global_quotas.is_empty() && self.per_key_quotas.is_empty() {
+            return None;
+        }
         let now = self.timer.now();
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
