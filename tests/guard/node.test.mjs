@@ -271,3 +271,16 @@ test('node adapter: request bodies, HEAD, and the remote address as the default 
     await new Promise((resolve) => plain.close(resolve));
   }
 });
+
+test('outside workerd a CF-Connecting-IP header is not trusted as the key', async () => {
+  const gate = deferred();
+  const guarded = weir.guard(async () => { await gate.promise; return new Response('ok'); }, { perKey: 1 });
+  const spoofed = (ip) => new Request('http://127.0.0.1/', { headers: { 'CF-Connecting-IP': ip } });
+  const first = guarded(spoofed('1.1.1.1'), from('203.0.113.9'));
+  await new Promise((r) => setTimeout(r, 0));
+  // Same socket address, a different claimed IP: still the same key.
+  assert.equal((await guarded(spoofed('2.2.2.2'), from('203.0.113.9'))).status, 429);
+  gate.resolve();
+  await (await first).text();
+  assert.equal(guarded.stats().inFlight, 0);
+});
