@@ -30,6 +30,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 async function serve(mode) {
   const weir = await import('weir');
   let running = 0;
+  let permits = () => 0;
   const gate = { open: null };
   const held = new Promise((resolve) => { gate.open = resolve; });
   const hello = () => new Response('hello world\n', { headers: { 'content-type': 'text/plain' } });
@@ -59,15 +60,22 @@ async function serve(mode) {
       perKeyRate: { limit: 1_000_000_000, interval: 1000 },
     }),
     saturated: () => weir.guard.node(holding, { concurrency: 20 }),
-    mixed: () => weir.guard.node(delayed, { concurrency: 50 }),
+    mixed: () => {
+      const guarded = weir.guard(delayed, { concurrency: 50 });
+      permits = () => guarded.stats().inFlight;
+      return weir.toNodeHandler(guarded);
+    },
   };
   const listener = listeners[mode]();
   // Server-side time from the 'request' event to 'finish', by status.
   const timings = { 200: [], 429: [] };
   const samples = [];
+  const permitSamples = [];
   let sampling = null;
+  const arrivals = [];
   const server = http.createServer((req, res) => {
     const t0 = process.hrtime.bigint();
+    if (sampling !== null && arrivals.length < 2_000_000) arrivals.push(permits());
     res.once('finish', () => {
       const list = timings[res.statusCode];
       if (list && list.length < 2_000_000) list.push(Number(process.hrtime.bigint() - t0) / 1e6);
@@ -80,11 +88,17 @@ async function serve(mode) {
   });
   process.on('message', (msg) => {
     if (msg === 'sample') {
-      sampling = setInterval(() => samples.push(running), 5);
+      sampling = setInterval(() => {
+        samples.push(running);
+        permitSamples.push(permits());
+      }, 5);
+    } else if (msg === 'stop-sampling') {
+      clearInterval(sampling);
+      sampling = null;
     } else if (msg === 'report') {
       clearInterval(sampling);
       gate.open();
-      process.send({ timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples) });
+      process.send({ timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples), permits: summarize(permitSamples), arrivals: summarize(arrivals) });
       server.closeAllConnections?.();
       server.close(() => process.exit(0));
     }
@@ -264,8 +278,13 @@ async function main() {
   // C. above the cap, mixed
   if (ONLY.includes('C')) {
     const { child, port } = await start('mixed');
+    const loading = load(port, 200);
+    // Sample only while the load is steady (skip the first and last 0.5 s).
+    await new Promise((r) => setTimeout(r, 500));
     child.send('sample');
-    const result = await load(port, 200);
+    await new Promise((r) => setTimeout(r, (SECONDS - 1) * 1000));
+    child.send('stop-sampling');
+    const result = await loading;
     const report = await stop(child);
     rows.push({
       scenario: 'C mixed: 20 ms handler, cap 50, 200 conns',
@@ -284,6 +303,8 @@ async function main() {
       non2xx: report.timings[429]?.n ?? 0,
     });
     C.inFlight = report.inFlight;
+    C.permits = report.permits;
+    C.arrivals = report.arrivals;
   }
 
   console.table(rows);
@@ -295,7 +316,11 @@ async function main() {
     console.log(`D  in process, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
   }
   const f = C.inFlight;
-  console.log(`C  handler in flight (5 ms samples): min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
+  const g = C.permits;
+  console.log(`C  handler running (5 ms samples):   min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
+  console.log(`C  guard permits held (same samples): min ${g?.min} p50 ${g?.p50} max ${g?.max} mean ${fmt(g?.mean, 1)}  (cap 50)`);
+  const a = C.arrivals;
+  console.log(`C  permits held as each request arrives: min ${a?.min} p50 ${a?.p50} max ${a?.max} mean ${fmt(a?.mean, 1)} (n ${a?.n})`);
 }
 
 const B = {};
