@@ -173,12 +173,12 @@ function rateHeaders(figures) {
  * the Node adapter can write it without building a Response at all.
  */
 function shedAnswer(status, retryAfter, rate) {
-  const headers = [
-    ['Retry-After', String(retryAfter)],
-    ['Content-Type', 'text/plain; charset=utf-8'],
-    ['Cache-Control', 'no-store'],
-  ];
-  if (rate) headers.push(...rate);
+  const headers = {
+    'retry-after': String(retryAfter),
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+  };
+  if (rate) for (const [name, value] of rate) headers[name.toLowerCase()] = value;
   const text = status === 429 ? 'Too Many Requests' : 'Service Unavailable';
   return { status, headers, body: `${text}: retry after ${retryAfter} s\n` };
 }
@@ -480,9 +480,7 @@ export function toNodeHandler(handler) {
         let shed;
         ({ response, release, rate, shed } = await inner(request, info));
         if (shed !== null) {
-          const headers = {};
-          for (const [name, value] of shed.headers) headers[name] = value;
-          res.writeHead(shed.status, headers);
+          res.writeHead(shed.status, shed.headers);
           res.end(req.method === 'HEAD' ? undefined : shed.body);
           return;
         }
