@@ -333,8 +333,9 @@ export function guard(handler, opts) {
     let body = null;
     if (response.body !== null) {
       // A client that goes away aborts `request.signal` where the host wires
-      // it (Deno; workerd with the `enable_request_signal` flag): release
-      // then, even if the host never pulls or cancels the body again.
+      // it (e.g. Deno): release then, even if the host never pulls or
+      // cancels the body again. (workerd cancels the body instead, at its
+      // next write after the disconnect.)
       const signal = request?.signal;
       let done = release;
       if (signal && typeof signal.addEventListener === 'function' && !signal.aborted) {

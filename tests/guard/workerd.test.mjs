@@ -56,7 +56,6 @@ const guarded :Workerd.Worker = (
     ${modules.join(',\n    ')}
   ],
   compatibilityDate = "2025-01-01",
-  compatibilityFlags = ["enable_request_signal"],
 );
 `;
 }
