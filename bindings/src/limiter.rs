@@ -12,7 +12,7 @@ use crate::errors::{named_error, range_error};
 use crate::quota::quotas_from_triples;
 use crate::slab::PermitSlab;
 use crate::tickets::Tickets;
-use crate::timer::JsTimer;
+use crate::timer::{with_one_clock_read, JsTimer};
 
 /// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
 pub const MUST_WAIT: f64 = 0.0;
@@ -62,7 +62,7 @@ impl RawLimiter {
     /// ever admit. Creates no Promise.
     #[wasm_bindgen(js_name = tryAcquire)]
     pub fn try_acquire(&self, key: String, cost: u32) -> Result<f64, JsValue> {
-        match self.inner.try_acquire(key, cost) {
+        match with_one_clock_read(|| self.inner.try_acquire(key, cost)) {
             Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
             Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => Ok(MUST_WAIT),
             Err(e) => Err(to_js(e)),

@@ -41,8 +41,39 @@ pub struct JsTimer;
 impl Clock for JsTimer {
     #[inline]
     fn now(&self) -> Instant {
+        if CLOCK_FRAME.get() {
+            if let Some(now) = FRAME_NOW.get() {
+                return now;
+            }
+            let now = Instant::from_millis_f64(performance_now());
+            FRAME_NOW.set(Some(now));
+            return now;
+        }
         Instant::from_millis_f64(performance_now())
     }
+}
+
+thread_local! {
+    /// Whether a [`with_one_clock_read`] call is running.
+    static CLOCK_FRAME: Cell<bool> = const { Cell::new(false) };
+    /// The instant read during that call (its first `now()`), if any yet.
+    static FRAME_NOW: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the host clock read at most once: every [`JsTimer`] `now()`
+/// inside `f` returns the instant the first one read. One binding call is one
+/// instant (the core reads the clock twice on an uncontended acquire; this
+/// keeps that to one `performance.now()` crossing). Nested calls share the
+/// outer call's instant. `f` must not run futures or user code.
+pub(crate) fn with_one_clock_read<R>(f: impl FnOnce() -> R) -> R {
+    if CLOCK_FRAME.get() {
+        return f();
+    }
+    CLOCK_FRAME.set(true);
+    let out = f();
+    CLOCK_FRAME.set(false);
+    FRAME_NOW.set(None);
+    out
 }
 
 impl Timer for JsTimer {
