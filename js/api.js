@@ -148,6 +148,72 @@ function acquirePermit(owner, raw, key, cost, signal) {
   return waitForPermit(owner, raw, key, cost, signal);
 }
 
+/**
+ * The Limiter's contended path without a Promise from Rust: the wait is
+ * parked in wasm under a ticket, and its resolver waits here in `waiters`
+ * until a drain (scheduled by the wasm side through `notify`) reports it.
+ * Resolves to a permit id; an abort cancels the parked wait at once.
+ */
+function parkForPermit(parking, key, cost, signal) {
+  const { raw, waiters } = parking;
+  const ticket = (parking.ticket = (parking.ticket + 1) >>> 0);
+  const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
+  if (id !== MUST_WAIT) return id;
+  if (!signal) {
+    return new Promise((resolve) => {
+      waiters.set(ticket, resolve);
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      if (!waiters.delete(ticket)) return;
+      raw.cancel(ticket);
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    waiters.set(ticket, (granted) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(granted);
+    });
+  });
+}
+
+/** The wasm side's parking state for one Limiter, and its drain. */
+function parkingFor(raw) {
+  const parking = { raw, waiters: new Map(), ticket: 0, notify: null };
+  const drain = () => {
+    const done = raw.drain();
+    const { waiters } = parking;
+    for (let i = 0; i < done.length; i += 2) {
+      const ticket = done[i];
+      const id = done[i + 1];
+      const settle = waiters.get(ticket);
+      if (id === -1) {
+        const error = raw.takeError(ticket);
+        if (settle !== undefined) {
+          waiters.delete(ticket);
+          settle(Promise.reject(error));
+        }
+      } else if (settle === undefined) {
+        raw.release(id); // given up on in the same turn: never leak the permit
+      } else {
+        waiters.delete(ticket);
+        settle(id);
+      }
+    }
+  };
+  parking.notify = () => queueMicrotask(drain);
+  return parking;
+}
+
+/** A Limiter permit id (uncontended: one synchronous wasm call) or a Promise of one. */
+function limiterPermit(parking, key, cost, signal) {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const id = parking.raw.tryAcquire(key, cost);
+  if (id !== MUST_WAIT) return id;
+  return parkForPermit(parking, key, cost, signal);
+}
+
 /** A release function for `id` (idempotent; also `[Symbol.dispose]`). */
 function releaser(raw, id) {
   let released = false;
@@ -204,6 +270,7 @@ const RUN_OPTIONS = ['key', 'cost', 'signal'];
 export class Limiter {
   #raw;
   #limits;
+  #parking;
 
   static {
     rawOf = (limiter) => limiter.#raw;
@@ -218,6 +285,7 @@ export class Limiter {
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
     this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue);
     this.#limits = { concurrency, perKey };
+    this.#parking = parkingFor(this.#raw);
   }
 
   /** Run `fn({signal})` once admitted for `key`; resolves to its result. */
@@ -239,7 +307,7 @@ export class Limiter {
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
       }
-      id = acquirePermit(this, this.#raw, key, cost, signal);
+      id = limiterPermit(this.#parking, key, cost, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -253,7 +321,7 @@ export class Limiter {
     const o = options(opts, 'acquire', RUN_OPTIONS);
     const key = keyOf(o.key);
     const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
-    let id = acquirePermit(this, this.#raw, key, cost, signalOf(o.signal));
+    let id = limiterPermit(this.#parking, key, cost, signalOf(o.signal));
     if (typeof id !== 'number') id = await id;
     return releaser(this.#raw, id);
   }
