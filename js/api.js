@@ -7,6 +7,8 @@
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
 
 const MUST_WAIT = 0;
+/** What `drain` reports for a parked wait that failed (see `takeError`). */
+const FAILED = -1;
 const MAX_U32 = 0xffffffff;
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 const TICKET = Symbol('weir.ticket');
@@ -160,8 +162,8 @@ function parkForPermit(parking, key, cost, signal) {
   const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
   if (id !== MUST_WAIT) return id;
   if (!signal) {
-    return new Promise((resolve) => {
-      waiters.set(ticket, resolve);
+    return new Promise((resolve, reject) => {
+      waiters.set(ticket, (granted, error) => (granted === FAILED ? reject(error) : resolve(granted)));
     });
   }
   return new Promise((resolve, reject) => {
@@ -171,9 +173,27 @@ function parkForPermit(parking, key, cost, signal) {
       reject(abortReason(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    waiters.set(ticket, (granted) => {
+    waiters.set(ticket, (granted, error) => {
       signal.removeEventListener('abort', onAbort);
-      resolve(granted);
+      if (granted === FAILED) reject(error);
+      else resolve(granted);
+    });
+  });
+}
+
+/**
+ * `limiter.run(fn)` without a signal on the contended path: one Promise per
+ * wait (the one returned), its settler parked under the ticket.
+ */
+function parkToRun(parking, key, cost, fn) {
+  const { raw, waiters } = parking;
+  const ticket = (parking.ticket = (parking.ticket + 1) >>> 0);
+  const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
+  if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
+  return new Promise((resolve, reject) => {
+    waiters.set(ticket, (granted, error) => {
+      if (granted === FAILED) reject(error);
+      else resolve(runHolding(raw, granted, fn, undefined));
     });
   });
 }
@@ -188,17 +208,17 @@ function parkingFor(raw) {
       const ticket = done[i];
       const id = done[i + 1];
       const settle = waiters.get(ticket);
-      if (id === -1) {
+      if (id === FAILED) {
         const error = raw.takeError(ticket);
         if (settle !== undefined) {
           waiters.delete(ticket);
-          settle(Promise.reject(error));
+          settle(FAILED, error);
         }
       } else if (settle === undefined) {
         raw.release(id); // given up on in the same turn: never leak the permit
       } else {
         waiters.delete(ticket);
-        settle(id);
+        settle(id, undefined);
       }
     }
   };
@@ -306,6 +326,12 @@ export class Limiter {
         key = keyOf(o.key);
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
+      }
+      if (signal === undefined) {
+        const raw = this.#raw;
+        id = raw.tryAcquire(key, cost);
+        if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
+        return parkToRun(this.#parking, key, cost, fn);
       }
       id = limiterPermit(this.#parking, key, cost, signal);
     } catch (error) {
