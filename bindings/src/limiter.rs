@@ -8,7 +8,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
 
-use crate::errors::{named_error, range_error};
+use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
 use crate::slab::PermitSlab;
 use crate::tickets::{ParkOutcome, ParkedWaits, Tickets};
@@ -51,7 +51,7 @@ impl RawLimiter {
             per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
             max_queue: max_queue.map(|n| n as usize),
         };
-        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&e.to_string()))?;
+        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
@@ -162,7 +162,7 @@ impl RawLimiter {
     ) -> Result<(), JsValue> {
         self.inner
             .set_limits(concurrency.map(|n| n as usize), per_key.map(|n| n as usize))
-            .map_err(|e| range_error(&e.to_string()))
+            .map_err(|e| range_error(&config_error_text(&e)))
     }
 
     /// Hold every acquire for `key` for `ms` milliseconds from now.
@@ -191,11 +191,11 @@ fn to_js(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(
             "QueueFullError",
-            &format!("weir: queue full (maxQueue = {max})"),
+            &["weir: queue full (maxQueue = ", &decimal(max as u64), ")"].concat(),
         ),
         LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
-            range_error(&format!("weir: {e}"))
+            range_error(&["weir: ", &limiter_error_text(&e)].concat())
         }
-        other => named_error("LimiterError", &format!("weir: {other}")),
+        other => named_error("LimiterError", &["weir: ", &limiter_error_text(&other)].concat()),
     }
 }
