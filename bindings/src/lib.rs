@@ -14,6 +14,8 @@
 //! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
 
 mod errors;
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod heap;
 mod limiter;
 mod quota;
 mod rate;
