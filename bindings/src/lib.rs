@@ -15,6 +15,8 @@
 
 mod errors;
 mod guard;
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod heap;
 mod limiter;
 mod quota;
 mod rate;
