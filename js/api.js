@@ -7,9 +7,13 @@
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
 
 const MUST_WAIT = 0;
+/** What `drain` reports for a parked wait that failed (see `takeError`). */
+const FAILED = -1;
 const MAX_U32 = 0xffffffff;
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 const TICKET = Symbol('weir.ticket');
+/** The wasm limiter behind a `Limiter` (set in its static block). */
+let rawOf;
 
 // ---------------------------------------------------------------- validation
 
@@ -146,6 +150,90 @@ function acquirePermit(owner, raw, key, cost, signal) {
   return waitForPermit(owner, raw, key, cost, signal);
 }
 
+/**
+ * The Limiter's contended path without a Promise from Rust: the wait is
+ * parked in wasm under a ticket, and its resolver waits here in `waiters`
+ * until a drain (scheduled by the wasm side through `notify`) reports it.
+ * Resolves to a permit id; an abort cancels the parked wait at once.
+ */
+function parkForPermit(parking, key, cost, signal) {
+  const { raw, waiters } = parking;
+  const ticket = (parking.ticket = (parking.ticket + 1) >>> 0);
+  const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
+  if (id !== MUST_WAIT) return id;
+  if (!signal) {
+    return new Promise((resolve, reject) => {
+      waiters.set(ticket, (granted, error) => (granted === FAILED ? reject(error) : resolve(granted)));
+    });
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      if (!waiters.delete(ticket)) return;
+      raw.cancel(ticket);
+      reject(abortReason(signal));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    waiters.set(ticket, (granted, error) => {
+      signal.removeEventListener('abort', onAbort);
+      if (granted === FAILED) reject(error);
+      else resolve(granted);
+    });
+  });
+}
+
+/**
+ * `limiter.run(fn)` without a signal on the contended path: one Promise per
+ * wait (the one returned), its settler parked under the ticket.
+ */
+function parkToRun(parking, key, cost, fn) {
+  const { raw, waiters } = parking;
+  const ticket = (parking.ticket = (parking.ticket + 1) >>> 0);
+  const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
+  if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
+  return new Promise((resolve, reject) => {
+    waiters.set(ticket, (granted, error) => {
+      if (granted === FAILED) reject(error);
+      else resolve(runHolding(raw, granted, fn, undefined));
+    });
+  });
+}
+
+/** The wasm side's parking state for one Limiter, and its drain. */
+function parkingFor(raw) {
+  const parking = { raw, waiters: new Map(), ticket: 0, notify: null };
+  const drain = () => {
+    const done = raw.drain();
+    const { waiters } = parking;
+    for (let i = 0; i < done.length; i += 2) {
+      const ticket = done[i];
+      const id = done[i + 1];
+      const settle = waiters.get(ticket);
+      if (id === FAILED) {
+        const error = raw.takeError(ticket);
+        if (settle !== undefined) {
+          waiters.delete(ticket);
+          settle(FAILED, error);
+        }
+      } else if (settle === undefined) {
+        raw.release(id); // given up on in the same turn: never leak the permit
+      } else {
+        waiters.delete(ticket);
+        settle(id, undefined);
+      }
+    }
+  };
+  parking.notify = () => queueMicrotask(drain);
+  return parking;
+}
+
+/** A Limiter permit id (uncontended: one synchronous wasm call) or a Promise of one. */
+function limiterPermit(parking, key, cost, signal) {
+  if (signal?.aborted) return Promise.reject(abortReason(signal));
+  const id = parking.raw.tryAcquire(key, cost);
+  if (id !== MUST_WAIT) return id;
+  return parkForPermit(parking, key, cost, signal);
+}
+
 /** A release function for `id` (idempotent; also `[Symbol.dispose]`). */
 function releaser(raw, id) {
   let released = false;
@@ -161,14 +249,16 @@ function releaser(raw, id) {
 /** Run `fn` holding permit `id`; on abort reject at once but keep the permit
  * until `fn` settles, so caps hold even for work that ignores the signal. */
 function runHolding(raw, id, fn, signal) {
-  const release = releaser(raw, id);
   let work;
   try {
     work = Promise.resolve(fn({ signal }));
   } catch (error) {
-    release();
+    raw.release(id);
     return Promise.reject(error);
   }
+  const release = () => {
+    raw.release(id);
+  };
   work.then(release, release);
   if (!signal) return work;
   if (signal.aborted) return Promise.reject(abortReason(signal));
@@ -200,6 +290,11 @@ const RUN_OPTIONS = ['key', 'cost', 'signal'];
 export class Limiter {
   #raw;
   #limits;
+  #parking;
+
+  static {
+    rawOf = (limiter) => limiter.#raw;
+  }
 
   constructor(opts) {
     const o = options(opts, 'Limiter', LIMITER_OPTIONS);
@@ -210,18 +305,41 @@ export class Limiter {
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
     this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue);
     this.#limits = { concurrency, perKey };
+    this.#parking = parkingFor(this.#raw);
   }
 
   /** Run `fn({signal})` once admitted for `key`; resolves to its result. */
-  async run(fn, opts) {
-    if (typeof fn !== 'function') throw new TypeError("run: 'fn' must be a function");
-    const o = options(opts, 'run', RUN_OPTIONS);
-    const key = keyOf(o.key);
-    const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
-    const signal = signalOf(o.signal);
-    let id = acquirePermit(this, this.#raw, key, cost, signal);
-    if (typeof id !== 'number') id = await id;
-    return runHolding(this.#raw, id, fn, signal);
+  run(fn, opts) {
+    // Not `async`: the uncontended path adds no Promise beyond fn's own
+    // (and the `then` that releases the permit). Errors still reject.
+    let key;
+    let cost;
+    let signal;
+    let id;
+    try {
+      if (typeof fn !== 'function') throw new TypeError("run: 'fn' must be a function");
+      if (opts === undefined) {
+        key = '';
+        cost = 1;
+      } else {
+        const o = options(opts, 'run', RUN_OPTIONS);
+        key = keyOf(o.key);
+        cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
+        signal = signalOf(o.signal);
+      }
+      if (signal === undefined) {
+        const raw = this.#raw;
+        id = raw.tryAcquire(key, cost);
+        if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
+        return parkToRun(this.#parking, key, cost, fn);
+      }
+      id = limiterPermit(this.#parking, key, cost, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (typeof id === 'number') return runHolding(this.#raw, id, fn, signal);
+    const raw = this.#raw;
+    return id.then((granted) => runHolding(raw, granted, fn, signal));
   }
 
   /** Wait for admission; resolves to a release function (also disposable). */
@@ -229,7 +347,7 @@ export class Limiter {
     const o = options(opts, 'acquire', RUN_OPTIONS);
     const key = keyOf(o.key);
     const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
-    let id = acquirePermit(this, this.#raw, key, cost, signalOf(o.signal));
+    let id = limiterPermit(this.#parking, key, cost, signalOf(o.signal));
     if (typeof id !== 'number') id = await id;
     return releaser(this.#raw, id);
   }
@@ -295,83 +413,310 @@ function iteratorOf(source) {
 
 /**
  * The pull loop: at most `window` items are out of the source at once
- * (running, waiting for admission, or finished but not yet consumed). Results
- * are yielded in completion order, as `{ status, value | reason }` records
- * (like `Promise.allSettled`: one failure does not end the stream) or, with
- * `failFast`, as bare values with the first error thrown. Leaving early (`break`, `return()`, a
- * thrown error, an abort) stops pulling, closes the source and aborts what is
- * in flight through the signal each mapper received.
+ * (being pulled, running, waiting for admission, or finished but not yet
+ * consumed), and the source is pulled only when the consumer asks for the
+ * next result. Results are yielded in completion order, as
+ * `{ status, value | reason }` records (like `Promise.allSettled`: one failure
+ * does not end the stream) or, with `failFast`, as bare values with the first
+ * error thrown. Leaving early
+ * (`break`, `return()`, a thrown error, an abort) stops pulling, closes the
+ * source and aborts what is in flight through the signal each mapper got.
+ *
+ * A hand-written async iterator rather than an async generator: the hot path
+ * per item is one synchronous pull (for a sync source), one wasm call to
+ * admit, the mapper, one `then` on its result, one wasm call to release.
  */
 function pullAsCompleted(limiter, source, mapper, o) {
   if (mapper !== undefined && mapper !== null && typeof mapper !== 'function') {
     throw new TypeError("'mapper' must be a function (or omitted for a source of thunks)");
   }
-  const keyFn = typeof o.key === 'function' ? o.key : () => o.key;
   const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
   const outer = signalOf(o.signal);
-  const window = o.window;
-  const failFast = Boolean(o.failFast);
-  const iterator = iteratorOf(source);
-  return (async function* completions() {
-    const controller = new AbortController();
-    const onOuterAbort = () => controller.abort(abortReason(outer));
-    if (outer) {
-      if (outer.aborted) throw abortReason(outer);
-      outer.addEventListener('abort', onOuterAbort, { once: true });
+  return new Completions(limiter, source, mapper || null, o.key, cost, outer, o.window, !o.failFast);
+}
+
+const DONE = Object.freeze({ value: undefined, done: true });
+const NO_ERROR = Symbol('weir.noError');
+
+class Completions {
+  #limiter;
+  #raw;
+  #iterator;
+  #isAsync;
+  #mapper;
+  #keyFn;
+  #key;
+  #cost;
+  #outer;
+  #onOuterAbort;
+  #window;
+  #settle;
+  #controller = new AbortController();
+  #inner = this.#controller.signal;
+  /** Finished results not yet consumed: flat pairs (ok, value) from #head. */
+  #finished = [];
+  #head = 0;
+  /** Waiting `next()` calls: flat pairs (resolve, reject). */
+  #requests = [];
+  #outstanding = 0; // pulled (or being pulled) and not yet yielded
+  #pulling = false;
+  #filling = false;
+  #sourceDone = false;
+  #error = NO_ERROR; // the source threw; ends the iteration at the next answer
+  #closed = false;
+  #started = false;
+
+  constructor(limiter, source, mapper, key, cost, outer, window, settle) {
+    this.#isAsync = source != null && typeof source[Symbol.asyncIterator] === 'function';
+    this.#iterator = iteratorOf(source);
+    this.#limiter = limiter;
+    this.#raw = rawOf(limiter);
+    this.#mapper = mapper;
+    this.#keyFn = typeof key === 'function' ? key : null;
+    this.#key = typeof key === 'function' ? '' : keyOf(key);
+    this.#cost = cost;
+    this.#outer = outer;
+    this.#window = window;
+    this.#settle = settle;
+    this.#onOuterAbort = () => this.#controller.abort(abortReason(outer));
+    this.#inner.addEventListener('abort', () => this.#serve(), { once: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next() {
+    if (this.#closed) return Promise.resolve(DONE);
+    if (!this.#started) {
+      this.#started = true;
+      const outer = this.#outer;
+      if (outer) {
+        if (outer.aborted) {
+          this.#closed = true;
+          return Promise.reject(abortReason(outer));
+        }
+        outer.addEventListener('abort', this.#onOuterAbort, { once: true });
+      }
     }
-    const finished = [];
-    let wake = null;
-    let outstanding = 0; // pulled and not yet yielded
-    let sourceDone = false;
-    const inner = controller.signal;
-    inner.addEventListener('abort', () => {
-      if (wake) wake();
-    }, { once: true });
-    const start = (item) => {
-      outstanding += 1;
-      const work = ({ signal }) => (mapper ? mapper(item, { signal }) : item({ signal }));
-      limiter
-        .run(work, { key: keyFn(item), cost, signal: inner })
-        .then(
-          (value) => finished.push({ status: 'fulfilled', value }),
-          (reason) => finished.push({ status: 'rejected', reason }),
-        )
-        .then(() => {
-          if (wake) wake();
-        });
-    };
+    if (this.#requests.length === 0) {
+      this.#fill();
+      const answer = this.#answer();
+      if (answer !== null) return answer;
+    }
+    return new Promise((resolve, reject) => {
+      this.#requests.push(resolve, reject);
+    });
+  }
+
+  return(value) {
+    if (this.#closed) return Promise.resolve({ value, done: true });
+    return this.#close().then(() => ({ value, done: true }));
+  }
+
+  throw(error) {
+    if (this.#closed) return Promise.reject(error);
+    return this.#close().then(() => Promise.reject(error));
+  }
+
+  /**
+   * Pull while the window has room: synchronously for a sync source, one
+   * step at a time for an async one (its continuation pulls again only while
+   * a `next()` is waiting, so the source never runs ahead of the consumer).
+   */
+  #fill() {
+    const iterator = this.#iterator;
+    this.#filling = true;
+    while (!this.#sourceDone && !this.#pulling && this.#outstanding < this.#window
+      && !this.#closed && !this.#inner.aborted && this.#error === NO_ERROR) {
+      this.#outstanding += 1;
+      let step;
+      try {
+        step = iterator.next();
+      } catch (error) {
+        this.#sourceFailed(error);
+        break;
+      }
+      if (!this.#isAsync) {
+        this.#took(step);
+        continue;
+      }
+      this.#pulling = true;
+      Promise.resolve(step).then(
+        (s) => {
+          this.#pulling = false;
+          if (this.#closed) return;
+          this.#took(s);
+          this.#serve();
+        },
+        (error) => {
+          this.#pulling = false;
+          if (this.#closed) return;
+          this.#sourceFailed(error);
+          this.#serve();
+        },
+      );
+    }
+    this.#filling = false;
+  }
+
+  #sourceFailed(error) {
+    this.#sourceDone = true; // a throwing iterator is finished
+    this.#outstanding -= 1;
+    this.#error = error;
+  }
+
+  #took(step) {
+    if (step.done) {
+      this.#sourceDone = true;
+      this.#outstanding -= 1;
+    } else {
+      this.#start(step.value);
+    }
+  }
+
+  /** Admit and run one item: uncontended, one wasm call in and one out. */
+  #start(item) {
+    const raw = this.#raw;
+    let key = this.#key;
+    let id;
     try {
-      for (;;) {
-        while (!sourceDone && outstanding < window && !inner.aborted) {
-          const step = await iterator.next();
-          if (step.done) sourceDone = true;
-          else start(step.value);
-        }
-        if (inner.aborted) throw abortReason(inner);
-        if (finished.length === 0) {
-          if (outstanding === 0) return;
-          await new Promise((resolve) => {
-            wake = resolve;
-          });
-          wake = null;
-          continue;
-        }
-        const result = finished.shift();
-        outstanding -= 1;
-        if (!failFast) yield result;
-        else if (result.status === 'fulfilled') yield result.value;
-        else throw result.reason;
-      }
-    } finally {
-      if (outer) outer.removeEventListener('abort', onOuterAbort);
-      if (outstanding > 0 || !sourceDone) {
-        controller.abort(new DOMException('asCompleted was closed early', 'AbortError'));
-      }
-      if (!sourceDone && typeof iterator.return === 'function') {
-        await iterator.return();
-      }
+      if (this.#keyFn !== null) key = keyOf(this.#keyFn(item));
+      id = raw.tryAcquire(key, this.#cost);
+    } catch (error) {
+      this.#done(false, error);
+      return;
     }
-  })();
+    if (id === MUST_WAIT) {
+      // Contended: the general path, which also cancels the wait on abort.
+      const work = (opts) => this.#call(item, opts);
+      this.#limiter.run(work, { key, cost: this.#cost, signal: this.#inner }).then(
+        (value) => this.#done(true, value),
+        (reason) => this.#done(false, reason),
+      );
+      return;
+    }
+    let out;
+    try {
+      out = this.#call(item, { signal: this.#inner });
+    } catch (error) {
+      raw.release(id);
+      this.#done(false, error);
+      return;
+    }
+    Promise.resolve(out).then(
+      (value) => {
+        raw.release(id);
+        this.#done(true, value);
+      },
+      (reason) => {
+        raw.release(id);
+        this.#done(false, reason);
+      },
+    );
+  }
+
+  #call(item, opts) {
+    return this.#mapper !== null ? this.#mapper(item, opts) : item(opts);
+  }
+
+  /** A task finished: keep its result, answer a waiting `next()`. */
+  #done(ok, value) {
+    if (this.#closed) return;
+    this.#finished.push(ok, value);
+    if (!this.#filling) this.#serve();
+  }
+
+  /** Answer waiting `next()` calls while there is something to answer. */
+  #serve() {
+    while (this.#requests.length !== 0 && !this.#closed) {
+      this.#fill();
+      // Take the request first: an answer that ends the iteration settles
+      // the requests still waiting with `DONE`.
+      const resolve = this.#requests.shift();
+      const reject = this.#requests.shift();
+      const answer = this.#answer();
+      if (answer === null) {
+        this.#requests.unshift(resolve, reject);
+        return;
+      }
+      answer.then(resolve, reject);
+    }
+  }
+
+  /** The answer to a `next()` now, or `null` when it has to wait. */
+  #answer() {
+    if (this.#error !== NO_ERROR) {
+      const error = this.#error;
+      this.#error = NO_ERROR;
+      return this.#end(error, true);
+    }
+    if (this.#inner.aborted) return this.#end(abortReason(this.#inner), true);
+    if (this.#head < this.#finished.length) return this.#deliver();
+    if (this.#outstanding === 0 && this.#sourceDone) return this.#end(DONE, false);
+    return null;
+  }
+
+  /** The oldest finished result as a `next()` answer. */
+  #deliver() {
+    const finished = this.#finished;
+    const head = this.#head;
+    const ok = finished[head];
+    const value = finished[head + 1];
+    finished[head + 1] = undefined;
+    this.#head = head + 2;
+    if (this.#head === finished.length) {
+      finished.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024) {
+      finished.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#outstanding -= 1;
+    if (this.#settle) {
+      return Promise.resolve({
+        value: ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value },
+        done: false,
+      });
+    }
+    if (ok) return Promise.resolve({ value, done: false });
+    return this.#end(value, true);
+  }
+
+  /** Close, then answer with `DONE` or reject with `error`. */
+  #end(outcome, isError) {
+    return this.#close().then(() => (isError ? Promise.reject(outcome) : outcome));
+  }
+
+  /**
+   * Stop pulling, abort what is in flight, close the source (awaiting its
+   * `return()`); other waiting `next()` calls then get `DONE`.
+   */
+  #close() {
+    this.#closed = true;
+    if (this.#outer) this.#outer.removeEventListener('abort', this.#onOuterAbort);
+    const requests = this.#requests;
+    this.#requests = [];
+    this.#finished = [];
+    this.#head = 0;
+    if (this.#outstanding > 0 || !this.#sourceDone) {
+      this.#controller.abort(new DOMException('asCompleted was closed early', 'AbortError'));
+    }
+    let closing;
+    if (!this.#sourceDone && typeof this.#iterator.return === 'function') {
+      this.#sourceDone = true;
+      try {
+        closing = Promise.resolve(this.#iterator.return());
+      } catch (error) {
+        closing = Promise.reject(error);
+      }
+    } else {
+      closing = Promise.resolve();
+    }
+    return closing.then(() => {
+      for (let i = 0; i < requests.length; i += 2) requests[i](DONE);
+    });
+  }
 }
 
 /**
@@ -498,3 +843,7 @@ export class RateLimiter {
     return { keys: this.#raw.keys() };
   }
 }
+
+// -------------------------------------------------------------------- guard
+
+export { guard, toNodeHandler } from './guard.js';

@@ -154,3 +154,86 @@ export class RateLimiter {
   pause(key: string | number, ms: number): void;
   stats(): { keys: number };
 }
+
+// ------------------------------------------------------------------- guard
+
+/** A fetch-style handler: workerd / Deno.serve / Bun / service worker shape. */
+export type FetchHandler<Env = unknown, Ctx = unknown> = (
+  request: Request,
+  env?: Env,
+  ctx?: Ctx,
+) => Response | PromiseLike<Response>;
+
+/** Why a request was shed, as `onReject` sees it. */
+export interface GuardRejection {
+  /** The request's key (client address by default). */
+  key: string;
+  /** `'concurrency'` (in-flight caps / queue) or `'rate'` (a quota). */
+  reason: 'concurrency' | 'rate';
+  /** Seconds, as sent in `Retry-After`. */
+  retryAfter: number;
+  status: 429 | 503;
+}
+
+export interface GuardOptions<Env = unknown, Ctx = unknown> {
+  /** In-flight cap for the whole handler. */
+  concurrency?: Cap;
+  /** In-flight cap per key (client). */
+  perKey?: Cap;
+  /** Quota(s) shared by all clients. */
+  rate?: Quota | Quota[];
+  /** Quota(s) per client. */
+  perKeyRate?: Quota | Quota[];
+  /**
+   * The request's key. Default: the header named by `keyHeader` if present,
+   * else the client address the host exposes (Deno `info.remoteAddr`, the
+   * Node adapter's, Bun `server.requestIP`, workerd `CF-Connecting-IP`), else `""`.
+   */
+  key?: (request: Request, env?: Env, ctx?: Ctx) => string | number | PromiseLike<string | number>;
+  /** A header carrying the client identity (e.g. set by your proxy). */
+  keyHeader?: string;
+  /** An optional short bounded wait before shedding: at most `max` waiting, each at most `timeout` ms. */
+  queue?: { max: number; timeout: number };
+  /** Status of a shed request: 429 (default) or 503. */
+  status?: 429 | 503;
+  /** Called for each shed request; return a Response to answer with it instead. */
+  onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
+  /** `Retry-After` seconds for a concurrency rejection (default 1). */
+  busyRetryAfter?: number;
+}
+
+export interface GuardStats {
+  inFlight: number;
+  queued: number;
+  keys: number;
+  rateKeys: number;
+  permits: number;
+  waiting: number;
+}
+
+/** A guarded fetch-style handler. */
+export interface GuardedHandler<Env = unknown, Ctx = unknown> {
+  (request: Request, env?: Env, ctx?: Ctx): Promise<Response>;
+  stats(): GuardStats;
+  /** Forget idle per-key rate state now (it is also swept as new keys arrive). */
+  evictIdle(): void;
+}
+
+/**
+ * A Node `http.createServer` request listener (`IncomingMessage`,
+ * `ServerResponse`); typed loosely so non-Node users need no `@types/node`.
+ */
+export type NodeRequestListener = (req: any, res: any) => void;
+
+/**
+ * Shed load with 429 (or 503) + `Retry-After` instead of queueing. The permit
+ * is held until the response body has been streamed (or errors / is cancelled).
+ */
+export declare const guard: {
+  <Env = unknown, Ctx = unknown>(handler: FetchHandler<Env, Ctx>, options: GuardOptions<Env, Ctx>): GuardedHandler<Env, Ctx>;
+  /** `toNodeHandler(guard(handler, options))`. */
+  node(handler: FetchHandler<{ remoteAddr: { hostname: string; port: number; transport: 'tcp' } }>, options: GuardOptions): NodeRequestListener;
+};
+
+/** Adapt a fetch-style handler (guarded or not) to Node's `http.createServer`. */
+export function toNodeHandler(handler: FetchHandler<any, any>): NodeRequestListener;

@@ -7,11 +7,14 @@ cd "$(dirname "$0")/.."
 PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out"
 rm -rf "$out"
-wasm-pack --quiet build bindings --target web --release --no-pack --no-typescript \
+# panic = "abort" for this build only (a per-package profile cannot set it):
+# no unwinding tables or landing pads in the wasm.
+CARGO_PROFILE_RELEASE_PANIC=abort \
+  wasm-pack --quiet build bindings --target web --release --no-pack --no-typescript \
   --out-dir "$out" --out-name weir_wasm
 mkdir -p js/wasm
 cp "$out/weir_wasm.js" js/wasm/weir_wasm.js
-wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/weir_wasm_bg.wasm" -o js/wasm/weir_wasm_bg.wasm
 echo "built js/wasm/weir_wasm_bg.wasm ($(wc -c < js/wasm/weir_wasm_bg.wasm) bytes)"

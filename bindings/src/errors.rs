@@ -15,3 +15,105 @@ pub(crate) fn named_error(name: &str, message: &str) -> JsValue {
     error.set_name(name);
     error.into()
 }
+
+// Message text without `core::fmt`: `format!`/`Display` would pull the
+// formatting machinery (float formatting alone is ~17 KB) into the wasm.
+
+/// The decimal digits of `n`.
+pub(crate) fn decimal(mut n: u64) -> String {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    digits[at..].iter().map(|&d| char::from(d)).collect()
+}
+
+/// JS's own text for the number `x` (`0.5`, `NaN`, `-1`).
+pub(crate) fn js_number(x: f64) -> String {
+    js_sys::Number::from(x)
+        .to_string_with_radix(10)
+        .map(String::from)
+        .unwrap_or_default()
+}
+
+/// The text of a core limiter error.
+pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
+    use weir::LimiterError::*;
+    match *e {
+        Busy => "no concurrency permit is free".into(),
+        RateLimited { not_until } => {
+            ["rate limited until ", &decimal(not_until.as_nanos()), " ns"].concat()
+        }
+        QueueFull { max } => [
+            "queue full: ",
+            &decimal(max as u64),
+            " acquires are already waiting (max_queue)",
+        ]
+        .concat(),
+        TooLarge { requested, limit } => [
+            "cost ",
+            &decimal(requested as u64),
+            " exceeds the concurrency limit ",
+            &decimal(limit as u64),
+        ]
+        .concat(),
+        ExceedsBurst { cost, burst } => [
+            "cost ",
+            &decimal(cost.into()),
+            " exceeds the rate quota's burst ",
+            &decimal(burst.into()),
+        ]
+        .concat(),
+    }
+}
+
+/// The text of a core rate denial.
+pub(crate) fn denied_text(e: &weir::Denied) -> String {
+    match *e {
+        weir::Denied::NotUntil(at) => ["rate limited until ", &decimal(at.as_nanos()), " ns"].concat(),
+        weir::Denied::ExceedsBurst { cost, burst } => [
+            "cost ",
+            &decimal(cost.into()),
+            " exceeds the burst ",
+            &decimal(burst.into()),
+            " and can never be admitted",
+        ]
+        .concat(),
+    }
+}
+
+/// The text of a weighted acquire larger than its limit.
+pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
+    [
+        "requested ",
+        &decimal(requested as u64),
+        " permits but the limit is ",
+        &decimal(limit as u64),
+    ]
+    .concat()
+}
+
+/// The text of a zero semaphore limit.
+pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
+    [e.limit_name(), " limit must be at least 1 or unlimited, got 0"].concat()
+}
+
+/// The text of an invalid limiter option.
+pub(crate) fn config_error_text(e: &weir::ConfigError) -> String {
+    ["invalid limiter option `", e.field, "`: ", e.problem].concat()
+}
+
+/// The text of an invalid quota.
+pub(crate) fn quota_error_text(e: &weir::QuotaError) -> &'static str {
+    match e {
+        weir::QuotaError::ZeroLimit => "quota limit must be at least 1",
+        weir::QuotaError::ZeroInterval => "quota interval must be at least 1 ns",
+        weir::QuotaError::ZeroBurst => "quota burst must be at least 1",
+    }
+}

@@ -14,6 +14,9 @@
 //! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
 
 mod errors;
+mod guard;
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+mod heap;
 mod limiter;
 mod quota;
 mod rate;

@@ -8,11 +8,11 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
 
-use crate::errors::{named_error, range_error};
+use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
 use crate::slab::PermitSlab;
-use crate::tickets::Tickets;
-use crate::timer::JsTimer;
+use crate::tickets::{ParkOutcome, ParkedWaits, Tickets};
+use crate::timer::{with_one_clock_read, JsTimer};
 
 /// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
 pub const MUST_WAIT: f64 = 0.0;
@@ -28,6 +28,8 @@ pub struct RawLimiter {
     inner: Arc<Limiter<String, JsTimer>>,
     permits: Permits,
     tickets: Tickets,
+    parked: ParkedWaits,
+    errors: RefCell<Vec<(u32, JsValue)>>,
 }
 
 #[wasm_bindgen]
@@ -49,11 +51,13 @@ impl RawLimiter {
             per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
             max_queue: max_queue.map(|n| n as usize),
         };
-        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&e.to_string()))?;
+        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
             tickets: Tickets::default(),
+            parked: ParkedWaits::default(),
+            errors: RefCell::default(),
         })
     }
 
@@ -62,7 +66,7 @@ impl RawLimiter {
     /// ever admit. Creates no Promise.
     #[wasm_bindgen(js_name = tryAcquire)]
     pub fn try_acquire(&self, key: String, cost: u32) -> Result<f64, JsValue> {
-        match self.inner.try_acquire(key, cost) {
+        match with_one_clock_read(|| self.inner.try_acquire(key, cost)) {
             Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
             Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => Ok(MUST_WAIT),
             Err(e) => Err(to_js(e)),
@@ -80,10 +84,67 @@ impl RawLimiter {
         })
     }
 
+    /// Wait for `cost` on `key` without a Promise: a permit id when it is
+    /// admitted at once, else `0` ([`MUST_WAIT`]) and the wait is parked
+    /// under `ticket`. Parked waits that finish are reported by
+    /// [`RawLimiter::drain`], after `notify` was called (with no arguments,
+    /// once per batch of wakes; it must only schedule the drain, e.g. with
+    /// `queueMicrotask`). Throws what the core rejects with (a full queue, a
+    /// cost no limit can admit).
+    #[wasm_bindgen(js_name = acquireOrPark)]
+    pub fn acquire_or_park(
+        &self,
+        key: String,
+        cost: u32,
+        ticket: u32,
+        notify: &js_sys::Function,
+    ) -> Result<f64, JsValue> {
+        let waiting = self.inner.acquire(key, cost);
+        let permits = Rc::clone(&self.permits);
+        let job = async move {
+            let permit = waiting.await.map_err(to_js)?;
+            Ok(permits.borrow_mut().insert(permit))
+        };
+        match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
+            ParkOutcome::Done(done) => done,
+            ParkOutcome::Parked => Ok(MUST_WAIT),
+        }
+    }
+
+    /// Poll the woken parked waits. Returns flat `[ticket, id, …]` pairs for
+    /// those that finished; an id of `-1` means it failed and
+    /// [`take_error`](RawLimiter::take_error) returns the error.
+    pub fn drain(&self) -> Box<[f64]> {
+        let finished = with_one_clock_read(|| self.parked.drain());
+        let mut out = Vec::with_capacity(finished.len() * 2);
+        for (ticket, done) in finished {
+            out.push(f64::from(ticket));
+            match done {
+                Ok(id) => out.push(id),
+                Err(error) => {
+                    out.push(-1.0);
+                    self.errors.borrow_mut().push((ticket, error));
+                }
+            }
+        }
+        out.into_boxed_slice()
+    }
+
+    /// The error a parked wait failed with (after `drain` reported `-1`).
+    #[wasm_bindgen(js_name = takeError)]
+    pub fn take_error(&self, ticket: u32) -> JsValue {
+        let mut errors = self.errors.borrow_mut();
+        match errors.iter().position(|(t, _)| *t == ticket) {
+            Some(at) => errors.swap_remove(at).1,
+            None => JsValue::UNDEFINED,
+        }
+    }
+
     /// Stop waiting: drops the waiting acquire now, freeing its queue place.
     /// Returns whether it was still waiting.
     pub fn cancel(&self, ticket: u32) -> bool {
-        self.tickets.cancel(ticket)
+        let parked = self.parked.cancel(ticket);
+        self.tickets.cancel(ticket) || parked
     }
 
     /// Return the permit `id`. Returns `false` for an id already released.
@@ -101,7 +162,7 @@ impl RawLimiter {
     ) -> Result<(), JsValue> {
         self.inner
             .set_limits(concurrency.map(|n| n as usize), per_key.map(|n| n as usize))
-            .map_err(|e| range_error(&e.to_string()))
+            .map_err(|e| range_error(&config_error_text(&e)))
     }
 
     /// Hold every acquire for `key` for `ms` milliseconds from now.
@@ -121,7 +182,7 @@ impl RawLimiter {
             s.keys as f64,
             s.rate_keys as f64,
             self.permits.borrow().len() as f64,
-            self.tickets.len() as f64,
+            (self.tickets.len() + self.parked.len()) as f64,
         ])
     }
 }
@@ -130,11 +191,11 @@ fn to_js(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(
             "QueueFullError",
-            &format!("weir: queue full (maxQueue = {max})"),
+            &["weir: queue full (maxQueue = ", &decimal(max as u64), ")"].concat(),
         ),
         LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
-            range_error(&format!("weir: {e}"))
+            range_error(&["weir: ", &limiter_error_text(&e)].concat())
         }
-        other => named_error("LimiterError", &format!("weir: {other}")),
+        other => named_error("LimiterError", &["weir: ", &limiter_error_text(&other)].concat()),
     }
 }

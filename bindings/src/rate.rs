@@ -6,7 +6,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Denied, RateLimiter};
 
-use crate::errors::range_error;
+use crate::errors::{denied_text, range_error};
 use crate::quota::quotas_from_triples;
 use crate::tickets::Tickets;
 use crate::timer::JsTimer;
@@ -44,7 +44,7 @@ impl RawRateLimiter {
                 // Never report "0 ms" for a denial.
                 Ok(ms.max(f64::MIN_POSITIVE))
             }
-            Err(e) => Err(range_error(&format!("weir: {e}"))),
+            Err(e) => Err(range_error(&["weir: ", &denied_text(&e)].concat())),
         }
     }
 
@@ -61,7 +61,7 @@ impl RawRateLimiter {
         self.tickets.spawn(ticket, async move {
             waiting
                 .await
-                .map_err(|e| range_error(&format!("weir: {e}")))?;
+                .map_err(|e| range_error(&["weir: ", &denied_text(&e)].concat()))?;
             Ok(JsValue::from_f64(1.0))
         })
     }

@@ -8,7 +8,7 @@ use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use weir::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
 
-use crate::errors::range_error;
+use crate::errors::{limit_error_text, range_error, too_large_text};
 use crate::limiter::MUST_WAIT;
 use crate::slab::PermitSlab;
 use crate::tickets::Tickets;
@@ -31,7 +31,7 @@ impl RawSemaphore {
     #[wasm_bindgen(constructor)]
     pub fn new(global: Option<u32>, per_key: Option<u32>) -> Result<RawSemaphore, JsValue> {
         let inner = KeyedSemaphore::new(global.map(|n| n as usize), per_key.map(|n| n as usize))
-            .map_err(|e| range_error(&e.to_string()))?;
+            .map_err(|e| range_error(&limit_error_text(&e)))?;
         Ok(RawSemaphore {
             inner: Arc::new(inner),
             permits: Rc::default(),
@@ -46,7 +46,9 @@ impl RawSemaphore {
         match self.inner.try_acquire_owned(key, n as usize) {
             Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
             Err(TryAcquireError::NoPermits) => Ok(MUST_WAIT),
-            Err(e) => Err(range_error(&format!("weir: {e}"))),
+            Err(TryAcquireError::TooLarge { requested, limit }) => {
+                Err(range_error(&["weir: ", &too_large_text(requested, limit)].concat()))
+            }
         }
     }
 
@@ -58,7 +60,9 @@ impl RawSemaphore {
         self.tickets.spawn(ticket, async move {
             let permit = waiting
                 .await
-                .map_err(|e: AcquireError| range_error(&format!("weir: {e}")))?;
+                .map_err(|AcquireError::TooLarge { requested, limit }| {
+                    range_error(&["weir: ", &too_large_text(requested, limit)].concat())
+                })?;
             Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
         })
     }
@@ -79,7 +83,7 @@ impl RawSemaphore {
     pub fn set_limits(&self, global: Option<u32>, per_key: Option<u32>) -> Result<(), JsValue> {
         self.inner
             .set_limits(global.map(|n| n as usize), per_key.map(|n| n as usize))
-            .map_err(|e| range_error(&e.to_string()))
+            .map_err(|e| range_error(&limit_error_text(&e)))
     }
 
     /// `[inFlight, waiting, keys, permitsHeld, waitingTickets]`.

@@ -1,9 +1,9 @@
 //! The contended path: Rust futures driven as JS Promises, cancellable by ticket.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::future::Future;
 use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use std::rc::Rc;
 
 use hashbrown::HashMap;
@@ -112,4 +112,218 @@ impl Future for Driven {
             }
         }
     }
+}
+
+/// What a parked wait resolves to: a permit id, or the error to reject with.
+pub(crate) type Parked = Result<f64, JsValue>;
+
+type ParkedJob = Pin<Box<dyn Future<Output = Parked>>>;
+
+/// Waiting acquires driven without a Promise per wait: the JS side keeps its
+/// own resolver under the ticket, and collects finished waits with
+/// [`ParkedWaits::drain`] when told to (one `notify` call per batch of wakes).
+///
+/// A wait is polled once at once in [`ParkedWaits::park`]; after that only
+/// when its waker fires. Wakes queue the ticket and, once per batch, call the
+/// JS `notify` function, which must only schedule a later `drain` (it runs
+/// while core code may be on the stack, but never under a core lock).
+#[derive(Clone)]
+pub(crate) struct ParkedWaits {
+    shared: Rc<ParkedShared>,
+}
+
+struct ParkedShared {
+    jobs: RefCell<HashMap<u32, Rc<ParkedTask>>>,
+    ready: RefCell<Vec<Rc<ParkedTask>>>,
+    scheduled: Cell<bool>,
+    notify: RefCell<Option<js_sys::Function>>,
+}
+
+struct ParkedTask {
+    ticket: u32,
+    queued: Cell<bool>,
+    job: RefCell<Option<ParkedJob>>,
+    // Weak: a queued task must not keep the whole set alive (and no cycle).
+    shared: std::rc::Weak<ParkedShared>,
+}
+
+/// Outcome of [`ParkedWaits::park`].
+pub(crate) enum ParkOutcome {
+    /// Finished on the first poll.
+    Done(Parked),
+    /// Waiting under its ticket; `drain` will report it.
+    Parked,
+}
+
+impl Default for ParkedWaits {
+    fn default() -> Self {
+        Self {
+            shared: Rc::new(ParkedShared {
+                jobs: RefCell::default(),
+                ready: RefCell::default(),
+                scheduled: Cell::new(false),
+                notify: RefCell::new(None),
+            }),
+        }
+    }
+}
+
+impl ParkedWaits {
+    /// Poll `job` once; if it is not finished, park it under `ticket`.
+    ///
+    /// `notify` (called with no arguments, once per batch of wakes) must only
+    /// schedule a later [`drain`](ParkedWaits::drain). It is held only while
+    /// some wait is parked, so a JS limiter with nothing parked is not kept
+    /// alive by the wasm side.
+    pub(crate) fn park<F>(&self, ticket: u32, job: F, notify: &js_sys::Function) -> ParkOutcome
+    where
+        F: Future<Output = Parked> + 'static,
+    {
+        let task = Rc::new(ParkedTask {
+            ticket,
+            queued: Cell::new(false),
+            job: RefCell::new(Some(Box::pin(job))),
+            shared: Rc::downgrade(&self.shared),
+        });
+        if let Some(previous) = self.shared.jobs.borrow_mut().insert(ticket, Rc::clone(&task)) {
+            // A reused ticket: the older wait is cancelled rather than orphaned.
+            drop(previous.job.borrow_mut().take());
+        }
+        match poll_task(&task) {
+            Some(done) => {
+                self.forget(&task);
+                ParkOutcome::Done(done)
+            }
+            None => {
+                let mut held = self.shared.notify.borrow_mut();
+                if held.is_none() {
+                    *held = Some(notify.clone());
+                }
+                ParkOutcome::Parked
+            }
+        }
+    }
+
+    /// Drop the wait under `ticket` now; returns whether one was waiting.
+    pub(crate) fn cancel(&self, ticket: u32) -> bool {
+        let task = self.shared.jobs.borrow_mut().remove(&ticket);
+        self.release_notify_if_idle();
+        match task {
+            Some(task) => {
+                let job = task.job.borrow_mut().take();
+                let was_waiting = job.is_some();
+                drop(job); // outside every borrow: dropping may wake others
+                was_waiting
+            }
+            None => false,
+        }
+    }
+
+    /// Poll every woken wait; returns the finished ones as
+    /// `(ticket, outcome)` pairs.
+    pub(crate) fn drain(&self) -> Vec<(u32, Parked)> {
+        self.shared.scheduled.set(false);
+        let mut finished = Vec::new();
+        loop {
+            let batch = core::mem::take(&mut *self.shared.ready.borrow_mut());
+            if batch.is_empty() {
+                return finished;
+            }
+            for task in batch {
+                task.queued.set(false);
+                if let Some(done) = poll_task(&task) {
+                    self.forget(&task);
+                    finished.push((task.ticket, done));
+                }
+            }
+        }
+    }
+
+    /// How many waits are parked.
+    pub(crate) fn len(&self) -> usize {
+        self.shared.jobs.borrow().len()
+    }
+
+    fn forget(&self, task: &Rc<ParkedTask>) {
+        {
+            let mut jobs = self.shared.jobs.borrow_mut();
+            if jobs.get(&task.ticket).is_some_and(|t| Rc::ptr_eq(t, task)) {
+                jobs.remove(&task.ticket);
+            }
+        }
+        self.release_notify_if_idle();
+    }
+
+    /// Nothing parked: let go of `notify` (and so of the JS limiter).
+    fn release_notify_if_idle(&self) {
+        if self.shared.jobs.borrow().is_empty() {
+            let notify = self.shared.notify.borrow_mut().take();
+            drop(notify);
+        }
+    }
+}
+
+/// Poll `task`'s job (outside every borrow); `Some` once it finished.
+fn poll_task(task: &Rc<ParkedTask>) -> Option<Parked> {
+    let mut job = task.job.borrow_mut().take()?; // cancelled: nothing to report
+    let waker = parked_waker(Rc::clone(task));
+    let mut cx = Context::from_waker(&waker);
+    match job.as_mut().poll(&mut cx) {
+        Poll::Ready(done) => Some(done),
+        Poll::Pending => {
+            *task.job.borrow_mut() = Some(job);
+            None
+        }
+    }
+}
+
+fn wake_task(task: &Rc<ParkedTask>) {
+    if task.queued.replace(true) {
+        return;
+    }
+    let Some(shared) = task.shared.upgrade() else {
+        return;
+    };
+    shared.ready.borrow_mut().push(Rc::clone(task));
+    if !shared.scheduled.replace(true) {
+        let notify = shared.notify.borrow().clone();
+        if let Some(notify) = notify {
+            let _ = notify.call0(&JsValue::UNDEFINED);
+        }
+    }
+}
+
+// A waker over `Rc<ParkedTask>`. wasm32 without threads: nothing is shared
+// across threads, so an `Rc` behind a `RawWaker` is sound here.
+fn parked_waker(task: Rc<ParkedTask>) -> Waker {
+    let data = Rc::into_raw(task).cast::<()>();
+    // SAFETY: `data` comes from `Rc::into_raw` and the vtable functions keep
+    // the strong count balanced.
+    unsafe { Waker::from_raw(RawWaker::new(data, &PARKED_VTABLE)) }
+}
+
+static PARKED_VTABLE: RawWakerVTable =
+    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+
+unsafe fn waker_clone(data: *const ()) -> RawWaker {
+    // SAFETY: `data` is a live `Rc<ParkedTask>` pointer owned by a waker.
+    unsafe { Rc::increment_strong_count(data.cast::<ParkedTask>()) };
+    RawWaker::new(data, &PARKED_VTABLE)
+}
+
+unsafe fn waker_wake(data: *const ()) {
+    // SAFETY: takes over the waker's strong count.
+    let task = unsafe { Rc::from_raw(data.cast::<ParkedTask>()) };
+    wake_task(&task);
+}
+
+unsafe fn waker_wake_by_ref(data: *const ()) {
+    // SAFETY: borrows the waker's strong count without releasing it.
+    let task = core::mem::ManuallyDrop::new(unsafe { Rc::from_raw(data.cast::<ParkedTask>()) });
+    wake_task(&task);
+}
+
+unsafe fn waker_drop(data: *const ()) {
+    // SAFETY: releases the waker's strong count.
+    drop(unsafe { Rc::from_raw(data.cast::<ParkedTask>()) });
 }

@@ -41,8 +41,72 @@ pub struct JsTimer;
 impl Clock for JsTimer {
     #[inline]
     fn now(&self) -> Instant {
-        Instant::from_millis_f64(performance_now())
+        with_frame(|frame| {
+            if !frame.active.get() {
+                return Instant::from_millis_f64(performance_now());
+            }
+            if let Some(now) = frame.now.get() {
+                return now;
+            }
+            let now = Instant::from_millis_f64(performance_now());
+            frame.now.set(Some(now));
+            now
+        })
     }
+}
+
+/// The instant of the running [`with_one_clock_read`] call, if any.
+struct ClockFrame {
+    /// Whether a [`with_one_clock_read`] call is running.
+    active: Cell<bool>,
+    /// The instant its first `now()` read, if any yet.
+    now: Cell<Option<Instant>>,
+}
+
+impl ClockFrame {
+    const fn new() -> Self {
+        Self {
+            active: Cell::new(false),
+            now: Cell::new(None),
+        }
+    }
+}
+
+// wasm32 without the atomics feature has exactly one thread: a plain static
+// (a `thread_local!` costs a lazy-init check on every clock read there).
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+// SAFETY: one thread, so the `Cell`s are never shared across threads.
+unsafe impl Sync for ClockFrame {}
+
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+fn with_frame<R>(f: impl FnOnce(&ClockFrame) -> R) -> R {
+    static FRAME: ClockFrame = ClockFrame::new();
+    f(&FRAME)
+}
+
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+fn with_frame<R>(f: impl FnOnce(&ClockFrame) -> R) -> R {
+    thread_local! {
+        static FRAME: ClockFrame = const { ClockFrame::new() };
+    }
+    FRAME.with(f)
+}
+
+/// Runs `f` with the host clock read at most once: every [`JsTimer`] `now()`
+/// inside `f` returns the instant the first one read. One binding call is one
+/// instant (the core reads the clock twice on an uncontended acquire; this
+/// keeps that to one `performance.now()` crossing). Nested calls share the
+/// outer call's instant. `f` must not run futures or user code.
+pub(crate) fn with_one_clock_read<R>(f: impl FnOnce() -> R) -> R {
+    if with_frame(|frame| frame.active.replace(true)) {
+        return f();
+    }
+    let out = f();
+    with_frame(|frame| {
+        frame.active.set(false);
+        frame.now.set(None);
+    });
+    out
 }
 
 impl Timer for JsTimer {

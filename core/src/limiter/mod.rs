@@ -12,9 +12,12 @@
 
 mod config;
 mod error;
+mod status;
 
 pub use config::{ConfigError, LimiterConfig};
 pub use error::LimiterError;
+pub(crate) use status::CellStatus;
+pub use status::RateStatus;
 
 use core::future::Future;
 use core::hash::Hash;
@@ -190,6 +193,32 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             keys: s.keys,
             rate_keys: self.rate.keys(),
         }
+    }
+
+    /// The rate figures of `key` now (for `RateLimit-*` headers and an exact
+    /// `Retry-After`), consuming nothing; `None` without rate quotas.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use weir::{Clock, Limiter, LimiterConfig, LimiterError, ManualClock, Quota};
+    /// let clock = ManualClock::new();
+    /// let limiter = Limiter::new(
+    ///     LimiterConfig { per_key_rate: vec![Quota::per_second(2)?], ..Default::default() },
+    ///     clock.clone(),
+    /// ).unwrap();
+    /// let _a = limiter.try_acquire("10.0.0.1", 1).unwrap();
+    /// let _b = limiter.try_acquire("10.0.0.1", 1).unwrap();
+    /// let Err(LimiterError::RateLimited { not_until }) = limiter.try_acquire("10.0.0.1", 1) else {
+    ///     unreachable!()
+    /// };
+    /// let status = limiter.rate_status(&"10.0.0.1").unwrap();
+    /// assert_eq!(status.remaining, 0);
+    /// assert_eq!(clock.now() + status.retry_after, not_until); // exact Retry-After
+    /// assert_eq!(status.reset_after, Duration::from_secs(1));
+    /// # Ok::<(), weir::QuotaError>(())
+    /// ```
+    pub fn rate_status(&self, key: &K) -> Option<RateStatus> {
+        self.rate.status(key)
     }
 
     /// Drops the rate state of keys that have gone idle (bucket full again, no

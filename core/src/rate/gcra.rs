@@ -6,6 +6,7 @@
 //! arithmetic is exact and never drifts.
 
 use super::quota::Quota;
+use crate::limiter::CellStatus;
 use crate::time::Instant;
 
 /// A theoretical arrival time in scaled units (ns × the quota's limit).
@@ -53,6 +54,21 @@ impl Tat {
         quota
             .instant_at_or_after(new_tat.saturating_sub(quota.tolerance()))
             .max(now)
+    }
+
+    /// Read-only figures at `now`: how many units a check would admit, and
+    /// how long until the cell is full again.
+    #[inline]
+    pub(crate) fn status(self, quota: &Quota, now: Instant) -> CellStatus {
+        let now_s = quota.scaled(now);
+        let backlog = self.0.saturating_sub(now_s);
+        let units = quota.tolerance().saturating_sub(backlog) / quota.span(1);
+        let full_at = quota.instant_at_or_after(self.0);
+        CellStatus {
+            quota: *quota,
+            remaining: u64::try_from(units).unwrap_or(u64::MAX),
+            reset_after: full_at.saturating_duration_since(now),
+        }
     }
 
     /// True when the cell is full again at `now` (it then behaves exactly as a

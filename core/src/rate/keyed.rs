@@ -13,6 +13,7 @@ use super::gcra::{
     all_full, commit_all, commit_cells, decide_all, decide_cells, earliest_all, Tat,
 };
 use super::quota::Quota;
+use crate::limiter::CellStatus;
 use crate::time::Instant;
 
 /// The map is swept when it has grown to twice its size after the last sweep,
@@ -331,6 +332,21 @@ impl<K: Hash + Eq> KeyedGcra<K> {
             self.evict_idle(now);
         }
         self.map.entry(key).insert(entry).into_mut()
+    }
+
+    /// The tightest per-key cell of `key` at `now` (a key not resident has
+    /// full cells); `None` when there are no per-key quotas. Read-only.
+    pub(crate) fn cell_status(&self, key: &K, now: Instant) -> Option<CellStatus> {
+        let now = now.max(self.floor);
+        let entry = self.map.get(key);
+        self.quotas
+            .iter()
+            .enumerate()
+            .map(|(i, quota)| {
+                let tat = entry.map_or(Tat::default(), |e| e.tats[i]);
+                tat.status(quota, now)
+            })
+            .reduce(CellStatus::tighter)
     }
 
     /// The entry for `key`, if resident.

@@ -12,6 +12,7 @@ use super::error::Denied;
 use super::gcra::{commit_all, decide_all, earliest_all, Tat};
 use super::keyed::{KeyedGcra, Waiter};
 use super::quota::Quota;
+use crate::limiter::{CellStatus, RateStatus};
 use crate::sync::Mutex;
 // See `acquire.rs`: under loom the receiver is std's `Arc`.
 #[cfg(not(loom))]
@@ -157,6 +158,51 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             state.commit(&self.global_quotas, key, now, cost);
         }
         Ok(())
+    }
+
+    /// The rate figures of `key` now, consuming nothing and storing nothing
+    /// (see [`RateStatus`]); `None` when the limiter has no quotas at all.
+    /// Pauses and waiters queued on `key` count: while they hold the key,
+    /// `remaining` is 0.
+    pub fn status(&self, key: &K) -> Option<RateStatus> {
+        if self.global_quotas.is_empty() && self.per_key_quotas.is_empty() {
+            return None;
+        }
+        let now = self.timer.now();
+        let mut state = self.state.lock();
+        let now = state.keyed.clamp(now);
+        let global = self
+            .global_quotas
+            .iter()
+            .zip(&state.global)
+            .map(|(quota, tat)| tat.status(quota, now));
+        let tightest = global
+            .chain(state.keyed.cell_status(key, now))
+            .reduce(CellStatus::tighter)?;
+        let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
+        let paused_until = state
+            .keyed
+            .paused_until(key, now)
+            .unwrap_or(now)
+            .max(state.global_paused_until);
+        let retry_at = state
+            .decide(&self.global_quotas, key, now, 1, ahead)
+            .err()
+            .unwrap_or(now);
+        drop(state);
+        let remaining = if paused_until > now {
+            0
+        } else {
+            tightest.remaining.saturating_sub(ahead)
+        };
+        Some(RateStatus {
+            quota: tightest.quota,
+            remaining: u32::try_from(remaining).unwrap_or(u32::MAX),
+            reset_after: tightest
+                .reset_after
+                .max(paused_until.saturating_duration_since(now)),
+            retry_after: retry_at.saturating_duration_since(now),
+        })
     }
 
     /// Hold every check and waiter of `key` until `until` (e.g. a server's

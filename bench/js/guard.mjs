@@ -1,0 +1,336 @@
+// Benchmark of `guard` on Node (127.0.0.1, autocannon, ~5 s per run).
+//
+//   node bench/js/guard.mjs            # all scenarios, prints a table
+//   BENCH_SECONDS=3 node bench/js/guard.mjs
+//
+// A. below the cap: the same fetch-style handler through the Node adapter,
+//    unguarded vs guarded (target: guarded req/s >= 0.95x unguarded);
+// B. above the cap, every request shed: the cap is held by requests that
+//    never finish during the run; an open-loop load (BENCH_SHED_RATE req/s,
+//    default 2000) plus a sequential hrtime probe give the client-observed
+//    rejection latency (target: p99 <= 1 ms); also the server-side time;
+// C. above the cap, mixed: a 20 ms handler, 4x more connections than the cap;
+//    the handler's in-flight count sampled every 5 ms (target: flat at the cap);
+// D. in process, no sockets: microseconds per call, bare vs guarded vs shed.
+//
+// Each server runs in its own child process (this file with --serve), so the
+// load generator and the server do not share an event loop.
+import { fork } from 'node:child_process';
+import http from 'node:http';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+/** Scenarios to run (`BENCH_ONLY=A,B`); default all. */
+const ONLY = (process.env.BENCH_ONLY ?? 'A,B,C,D').split(',');
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+// ------------------------------------------------------------------ server side
+
+async function serve(mode) {
+  const weir = await import('weir');
+  let running = 0;
+  let permits = () => 0;
+  const gate = { open: null };
+  const held = new Promise((resolve) => { gate.open = resolve; });
+  const hello = () => new Response('hello world\n', { headers: { 'content-type': 'text/plain' } });
+  const delayed = async () => {
+    running += 1;
+    await new Promise((r) => setTimeout(r, 20));
+    running -= 1;
+    return hello();
+  };
+  const holding = async (request) => {
+    if (new URL(request.url).pathname === '/hold') {
+      running += 1;
+      await held;
+      running -= 1;
+    }
+    return hello();
+  };
+  const listeners = {
+    raw: () => (req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.end('hello world\n');
+    },
+    unguarded: () => weir.toNodeHandler(hello),
+    guarded: () => weir.guard.node(hello, { concurrency: 10_000 }),
+    'guarded+rate': () => weir.guard.node(hello, {
+      concurrency: 10_000,
+      perKeyRate: { limit: 1_000_000_000, interval: 1000 },
+    }),
+    saturated: () => weir.guard.node(holding, { concurrency: 20 }),
+    mixed: () => {
+      const guarded = weir.guard(delayed, { concurrency: 50 });
+      permits = () => guarded.stats().inFlight;
+      return weir.toNodeHandler(guarded);
+    },
+  };
+  const listener = listeners[mode]();
+  // Server-side time from the 'request' event to 'finish', by status.
+  const timings = { 200: [], 429: [] };
+  const samples = [];
+  const permitSamples = [];
+  let sampling = null;
+  const arrivals = [];
+  const server = http.createServer((req, res) => {
+    const t0 = process.hrtime.bigint();
+    if (sampling !== null && arrivals.length < 2_000_000) arrivals.push(permits());
+    res.once('finish', () => {
+      const list = timings[res.statusCode];
+      if (list && list.length < 2_000_000) list.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    });
+    listener(req, res);
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
+    process.send({ port: server.address().port });
+  });
+  process.on('message', (msg) => {
+    if (msg === 'sample') {
+      sampling = setInterval(() => {
+        samples.push(running);
+        permitSamples.push(permits());
+      }, 5);
+    } else if (msg === 'stop-sampling') {
+      clearInterval(sampling);
+      sampling = null;
+    } else if (msg === 'report') {
+      clearInterval(sampling);
+      gate.open();
+      process.send({ timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples), permits: summarize(permitSamples), arrivals: summarize(arrivals) });
+      server.closeAllConnections?.();
+      server.close(() => process.exit(0));
+    }
+  });
+}
+
+function summarize(values) {
+  if (values.length === 0) return null;
+  const sorted = Float64Array.from(values).sort();
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  return { n: values.length, min: sorted[0], p50: at(0.5), p99: at(0.99), max: sorted[sorted.length - 1], mean };
+}
+
+// ------------------------------------------------------------------ load side
+
+function start(mode) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--serve', mode], { stdio: 'inherit' });
+    child.once('message', ({ port }) => resolve({ child, port }));
+    child.once('error', reject);
+  });
+}
+
+function stop(child) {
+  return new Promise((resolve) => {
+    child.once('message', resolve);
+    child.send('report');
+  });
+}
+
+async function load(port, connections, duration = SECONDS, extra = {}) {
+  const { default: autocannon } = await import('autocannon');
+  return autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1, ...extra });
+}
+
+/**
+ * Sequential GETs on one keep-alive connection for `ms`, each timed with
+ * hrtime (µs resolution, unlike autocannon's whole milliseconds).
+ */
+async function probe(port, ms) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const times = [];
+  const statuses = {};
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const t0 = process.hrtime.bigint();
+    const status = await new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      }).on('error', reject);
+    });
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    statuses[status] = (statuses[status] ?? 0) + 1;
+  }
+  agent.destroy();
+  return { ...summarize(times), statuses };
+}
+
+/** Open `n` requests to `/hold` (they take the whole cap until the report). */
+function hold(port, n) {
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  for (let i = 0; i < n; i++) {
+    http.get({ host: '127.0.0.1', port, path: '/hold', agent }, (res) => res.resume()).on('error', () => {});
+  }
+  return agent;
+}
+
+/** Per-call µs of the bare handler, guarded, guarded+rate and shed (median of 5 interleaved rounds). */
+async function inProcess() {
+  const weir = await import('weir');
+  const hello = () => new Response('hello world\n');
+  const request = new Request('http://127.0.0.1/');
+  const info = { remoteAddr: { hostname: '127.0.0.1', port: 1, transport: 'tcp' } };
+  const guarded = weir.guard(hello, { concurrency: 10_000 });
+  const rated = weir.guard(hello, { concurrency: 10_000, perKeyRate: { limit: 1e9, interval: 1000 } });
+  const full = weir.guard(async () => { await new Promise(() => {}); }, { concurrency: 1 });
+  full(request, info);
+  const N = 20_000;
+  const time = async (fn) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) await (await fn(request, info)).arrayBuffer();
+    return Number(process.hrtime.bigint() - t0) / 1e3 / N;
+  };
+  const runs = { bare: [], guarded: [], rate: [], shed: [] };
+  for (let round = 0; round < 5; round++) {
+    runs.bare.push(await time(hello));
+    runs.guarded.push(await time(guarded));
+    runs.rate.push(await time(rated));
+    runs.shed.push(await time(full));
+  }
+  const mid = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
+  return { bare: mid(runs.bare), guarded: mid(runs.guarded), rate: mid(runs.rate), shed: mid(runs.shed) };
+}
+
+const fmt = (x, digits = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
+
+async function main() {
+  const rows = [];
+  console.log(`guard benchmark: node ${process.version}, ${SECONDS} s per run, 127.0.0.1, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+
+  // A. below the cap: modes interleaved over ROUNDS rounds (the median
+  // round counts), so that a noisy shared machine hits all modes alike.
+  const below = {};
+  const modes = ONLY.includes('A') ? ['raw', 'unguarded', 'guarded', 'guarded+rate'] : [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const mode of modes) {
+      const { child, port } = await start(mode);
+      await load(port, 32, 1); // warm-up (JIT), not counted
+      const result = await load(port, 32);
+      await stop(child);
+      (below[mode] ??= []).push(result);
+    }
+  }
+  const median = (results) => [...results].sort((a, b) => a.requests.average - b.requests.average)[results.length >> 1];
+  for (const mode of modes) {
+    const result = median(below[mode]);
+    below[mode] = result;
+    rows.push({
+      scenario: `A below cap: ${mode} (median of ${ROUNDS})`,
+      'req/s': fmt(result.requests.average, 0),
+      'p50 ms': fmt(result.latency.p50),
+      'p99 ms': fmt(result.latency.p99),
+      '2xx': result['2xx'],
+      non2xx: result.non2xx,
+    });
+  }
+  const ratio = below.guarded?.requests.average / below.unguarded?.requests.average;
+  const ratioRate = below['guarded+rate']?.requests.average / below.unguarded?.requests.average;
+
+  // D. in process, no sockets: the guard's own cost per call (interleaved).
+  const direct = ONLY.includes('D') ? await inProcess() : null;
+
+  // B. above the cap: every request shed. Open-loop load at RATE req/s
+  // (autocannon in a worker thread) plus a timed sequential probe.
+  if (ONLY.includes('B')) {
+    const rate = Number(process.env.BENCH_SHED_RATE ?? 2000);
+    const { child, port } = await start('saturated');
+    const agent = hold(port, 20);
+    await new Promise((r) => setTimeout(r, 300));
+    const loading = load(port, 32, SECONDS, { overallRate: rate, workers: 1 });
+    await new Promise((r) => setTimeout(r, 500));
+    const probed = await probe(port, (SECONDS - 1) * 1000);
+    const result = await loading;
+    const report = await stop(child);
+    agent.destroy();
+    rows.push({
+      scenario: `B all shed, ${rate} req/s offered (autocannon)`,
+      'req/s': fmt(result.requests.average, 0),
+      'p50 ms': fmt(result.latency.p50),
+      'p99 ms': fmt(result.latency.p99),
+      '2xx': result['2xx'],
+      non2xx: result.non2xx,
+    });
+    rows.push({
+      scenario: '  probe, sequential on 1 conn (hrtime)',
+      'req/s': '',
+      'p50 ms': fmt(probed.p50),
+      'p99 ms': fmt(probed.p99),
+      '2xx': probed.statuses[200] ?? 0,
+      non2xx: probed.n - (probed.statuses[200] ?? 0),
+    });
+    rows.push({
+      scenario: '  server-side 429: request -> finish',
+      'req/s': '',
+      'p50 ms': fmt(report.timings[429]?.p50),
+      'p99 ms': fmt(report.timings[429]?.p99),
+      '2xx': '',
+      non2xx: report.timings[429]?.n ?? 0,
+    });
+    B.result = result;
+    B.probe = probed;
+    B.server = report.timings[429];
+  }
+
+  // C. above the cap, mixed
+  if (ONLY.includes('C')) {
+    const { child, port } = await start('mixed');
+    const loading = load(port, 200);
+    // Sample only while the load is steady (skip the first and last 0.5 s).
+    await new Promise((r) => setTimeout(r, 500));
+    child.send('sample');
+    await new Promise((r) => setTimeout(r, (SECONDS - 1) * 1000));
+    child.send('stop-sampling');
+    const result = await loading;
+    const report = await stop(child);
+    rows.push({
+      scenario: 'C mixed: 20 ms handler, cap 50, 200 conns',
+      'req/s': fmt(result.requests.average, 0),
+      'p50 ms': fmt(result.latency.p50),
+      'p99 ms': fmt(result.latency.p99),
+      '2xx': result['2xx'],
+      non2xx: result.non2xx,
+    });
+    rows.push({
+      scenario: '  server-side 429: request -> finish',
+      'req/s': '',
+      'p50 ms': fmt(report.timings[429]?.p50),
+      'p99 ms': fmt(report.timings[429]?.p99),
+      '2xx': '',
+      non2xx: report.timings[429]?.n ?? 0,
+    });
+    C.inFlight = report.inFlight;
+    C.permits = report.permits;
+    C.arrivals = report.arrivals;
+  }
+
+  console.table(rows);
+  console.log(`A  guarded / unguarded req/s:        ${ratio.toFixed(3)}  (target >= 0.95)`);
+  console.log(`A  guarded+rate / unguarded req/s:   ${ratioRate.toFixed(3)}`);
+  console.log(`B  rejection latency p99 (probe):    ${fmt(B.probe?.p99)} ms  (target <= 1 ms; autocannon p99 ${fmt(B.result?.latency.p99, 0)} ms, whole ms)`);
+  console.log(`B  rejection latency p99 (server):   ${fmt(B.server?.p99)} ms`);
+  if (direct) {
+    console.log(`D  in process, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
+  }
+  const f = C.inFlight;
+  const g = C.permits;
+  console.log(`C  handler running (5 ms samples):   min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
+  console.log(`C  guard permits held (same samples): min ${g?.min} p50 ${g?.p50} max ${g?.max} mean ${fmt(g?.mean, 1)}  (cap 50)`);
+  const a = C.arrivals;
+  console.log(`C  permits held as each request arrives: min ${a?.min} p50 ${a?.p50} max ${a?.max} mean ${fmt(a?.mean, 1)} (n ${a?.n})`);
+}
+
+const B = {};
+const C = {};
+
+if (process.argv[2] === '--serve') {
+  serve(process.argv[3]);
+} else {
+  main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

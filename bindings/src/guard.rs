@@ -1,0 +1,172 @@
+//! `RawGuard`: the server-side guard's view of [`weir::Limiter`] — admit a
+//! request now or say exactly why not, with the key's rate figures for the
+//! `RateLimit-*` and `Retry-After` headers, in one call.
+
+use core::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use weir::limiter::RateStatus;
+use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
+
+use crate::errors::{named_error, range_error};
+use crate::quota::quotas_from_triples;
+use crate::slab::PermitSlab;
+use crate::tickets::Tickets;
+use crate::timer::JsTimer;
+
+/// `admit` answer: over the concurrency caps (ids are ≥ 1, rate denials < 0).
+const BUSY: f64 = 0.0;
+
+type Permits = Rc<RefCell<PermitSlab<LimiterPermit<String>>>>;
+
+/// A limiter for one guarded handler. Every request costs 1.
+#[wasm_bindgen]
+pub struct RawGuard {
+    inner: Arc<Limiter<String, JsTimer>>,
+    /// Whether any rate quota is set (else there are no figures to give).
+    has_rate: bool,
+    permits: Permits,
+    tickets: Tickets,
+}
+
+#[wasm_bindgen]
+impl RawGuard {
+    /// A guard's limiter; arguments as for `RawLimiter` (`rate` and
+    /// `per_key_rate` are flat `[limit, intervalMs, burst (0 = limit)]`
+    /// triples; `undefined` caps are unlimited; `max_queue` bounds waiters).
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        concurrency: Option<u32>,
+        per_key: Option<u32>,
+        rate: &[f64],
+        per_key_rate: &[f64],
+        max_queue: Option<u32>,
+    ) -> Result<RawGuard, JsValue> {
+        let config = LimiterConfig {
+            concurrency: concurrency.map(|n| n as usize),
+            per_key: per_key.map(|n| n as usize),
+            rate: quotas_from_triples(rate, "rate")?,
+            per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
+            max_queue: max_queue.map(|n| n as usize),
+        };
+        let has_rate = !(config.rate.is_empty() && config.per_key_rate.is_empty());
+        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&e.to_string()))?;
+        Ok(RawGuard {
+            inner: Arc::new(inner),
+            has_rate,
+            permits: Rc::default(),
+            tickets: Tickets::default(),
+        })
+    }
+
+    /// Admit one request for `key` now, never waiting. Returns a permit id
+    /// (≥ 1); [`BUSY`] (0) when the concurrency caps are full; or, when a
+    /// rate quota denies it, minus the exact nanoseconds until it would pass
+    /// (≤ −1). When the guard has rate quotas, `figures` receives the key's
+    /// figures after the decision, laid out as for [`RawGuard::status`].
+    pub fn admit(&self, key: String, figures: &mut [f64]) -> f64 {
+        if !self.has_rate {
+            return match self.inner.try_acquire(key, 1) {
+                Ok(permit) => self.permits.borrow_mut().insert(permit),
+                Err(_) => BUSY,
+            };
+        }
+        let answer = match self.inner.try_acquire(key.clone(), 1) {
+            Ok(permit) => self.permits.borrow_mut().insert(permit),
+            Err(LimiterError::RateLimited { not_until }) => {
+                let wait = not_until.saturating_duration_since(self.inner.timer().now());
+                -(wait.as_nanos().clamp(1, 1 << 53) as f64)
+            }
+            // Busy, or a queue/size error that cannot happen at cost 1.
+            Err(_) => BUSY,
+        };
+        self.fill(&key, figures);
+        answer
+    }
+
+    /// Fill `figures` with `[limit, remaining, resetNs, retryNs, intervalMs]`
+    /// for `key` now; returns `false` (leaving it alone) without quotas.
+    pub fn status(&self, key: &str, figures: &mut [f64]) -> bool {
+        self.fill(&String::from(key), figures)
+    }
+
+    /// Wait (in the bounded queue) for one permit on `key`: a Promise of a
+    /// permit id, or of `undefined` once [`RawGuard::cancel`] dropped it.
+    /// Rejects with a `QueueFullError` when the queue is full.
+    pub fn acquire(&self, key: String, ticket: u32) -> Promise {
+        let waiting = self.inner.acquire(key, 1);
+        let permits = Rc::clone(&self.permits);
+        self.tickets.spawn(ticket, async move {
+            let permit = waiting.await.map_err(to_js)?;
+            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
+        })
+    }
+
+    /// Stop waiting: drops the waiting acquire now. Returns whether it was
+    /// still waiting.
+    pub fn cancel(&self, ticket: u32) -> bool {
+        self.tickets.cancel(ticket)
+    }
+
+    /// Return the permit `id`; `false` for an id already released.
+    pub fn release(&self, id: f64) -> bool {
+        let permit = self.permits.borrow_mut().remove(id);
+        permit.is_some()
+    }
+
+    /// Forget idle rate keys now (see `weir::Limiter::evict_idle`).
+    #[wasm_bindgen(js_name = evictIdle)]
+    pub fn evict_idle(&self) {
+        self.inner.evict_idle();
+    }
+
+    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
+    pub fn stats(&self) -> Box<[f64]> {
+        let s = self.inner.stats();
+        Box::new([
+            s.in_flight as f64,
+            s.queued as f64,
+            s.keys as f64,
+            s.rate_keys as f64,
+            self.permits.borrow().len() as f64,
+            self.tickets.len() as f64,
+        ])
+    }
+}
+
+impl RawGuard {
+    fn fill(&self, key: &String, figures: &mut [f64]) -> bool {
+        let Some(status) = self.inner.rate_status(key) else {
+            return false;
+        };
+        write_figures(&status, figures);
+        true
+    }
+}
+
+/// `[limit, remaining, resetNs, retryNs, intervalMs]` into `out` (as far as it goes).
+fn write_figures(s: &RateStatus, out: &mut [f64]) {
+    let values = [
+        f64::from(s.quota.limit()),
+        f64::from(s.remaining),
+        s.reset_after.as_nanos() as f64,
+        s.retry_after.as_nanos() as f64,
+        s.quota.interval().as_secs_f64() * 1e3,
+    ];
+    for (slot, value) in out.iter_mut().zip(values) {
+        *slot = value;
+    }
+}
+
+fn to_js(e: LimiterError) -> JsValue {
+    match e {
+        LimiterError::QueueFull { max } => named_error(
+            "QueueFullError",
+            &format!("weir: queue full (maxQueue = {max})"),
+        ),
+        other => named_error("LimiterError", &format!("weir: {other}")),
+    }
+}

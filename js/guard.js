@@ -1,0 +1,515 @@
+// `guard(handler, options)`: shed load with 429 (or 503) + Retry-After
+// instead of queueing. The guard maps a request to a key, asks the Rust core
+// (`RawGuard`) to admit it, and maps the answer to a Response. It makes no
+// limiting decision of its own and imports no host API, so it serves workerd,
+// Deno, Bun, service workers and (through `toNodeHandler`) Node alike.
+import { RawGuard } from './wasm/weir_wasm.js';
+
+const GUARD_OPTIONS = [
+  'concurrency', 'perKey', 'rate', 'perKeyRate', 'key', 'keyHeader', 'queue', 'status',
+  'onReject', 'busyRetryAfter',
+];
+const MAX_U32 = 0xffffffff;
+const NS_PER_S = 1e9;
+const FIGURES = 5; // [limit, remaining, resetNs, retryNs, intervalMs]
+const INNER = Symbol('weir.guard.inner');
+const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
+
+// ---------------------------------------------------------------- validation
+
+function whole(value, name, min = 1) {
+  if (typeof value !== 'number') {
+    throw new TypeError(`guard: option '${name}' must be a number, got ${typeof value}`);
+  }
+  if (!Number.isInteger(value) || value < min || value > MAX_U32) {
+    throw new RangeError(`guard: option '${name}' must be a whole number from ${min} to ${MAX_U32}, got ${value}`);
+  }
+  return value;
+}
+
+function cap(value, name, min = 1) {
+  if (value === undefined || value === null || value === Infinity) return undefined;
+  return whole(value, name, min);
+}
+
+function positive(value, name) {
+  if (typeof value !== 'number') {
+    throw new TypeError(`guard: option '${name}' must be a number, got ${typeof value}`);
+  }
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`guard: option '${name}' must be a positive finite number, got ${value}`);
+  }
+  return value;
+}
+
+/** Quotas `{limit, interval, burst?}` (or an array) as flat triples. */
+function quotas(value, name) {
+  if (value === undefined || value === null) return new Float64Array(0);
+  const list = Array.isArray(value) ? value : [value];
+  const triples = new Float64Array(list.length * 3);
+  list.forEach((quota, i) => {
+    const at = Array.isArray(value) ? `${name}[${i}]` : name;
+    if (quota === null || typeof quota !== 'object') {
+      throw new TypeError(`guard: option '${at}' must be an object { limit, interval, burst? }`);
+    }
+    for (const k of Object.keys(quota)) {
+      if (k !== 'limit' && k !== 'interval' && k !== 'burst') {
+        throw new TypeError(`guard: unknown option '${at}.${k}'`);
+      }
+    }
+    triples[i * 3] = whole(quota.limit, `${at}.limit`);
+    triples[i * 3 + 1] = positive(quota.interval, `${at}.interval`);
+    triples[i * 3 + 2] = quota.burst === undefined ? 0 : whole(quota.burst, `${at}.burst`);
+  });
+  return triples;
+}
+
+function queueOptions(value) {
+  if (value === undefined || value === null || value === false) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError("guard: option 'queue' must be an object { max, timeout }");
+  }
+  for (const k of Object.keys(value)) {
+    if (k !== 'max' && k !== 'timeout') throw new TypeError(`guard: unknown option 'queue.${k}'`);
+  }
+  return {
+    max: whole(value.max, 'queue.max'),
+    timeout: positive(value.timeout, 'queue.timeout'),
+  };
+}
+
+function checkOptions(opts) {
+  if (opts === undefined || opts === null) {
+    throw new TypeError('guard: options are required (concurrency, perKey, rate or perKeyRate)');
+  }
+  if (typeof opts !== 'object' || Array.isArray(opts)) {
+    throw new TypeError('guard: options must be an object');
+  }
+  for (const name of Object.keys(opts)) {
+    if (!GUARD_OPTIONS.includes(name)) {
+      throw new TypeError(`guard: unknown option '${name}' (expected one of: ${GUARD_OPTIONS.join(', ')})`);
+    }
+  }
+  const o = {
+    concurrency: cap(opts.concurrency, 'concurrency'),
+    perKey: cap(opts.perKey, 'perKey'),
+    rate: quotas(opts.rate, 'rate'),
+    perKeyRate: quotas(opts.perKeyRate, 'perKeyRate'),
+    queue: queueOptions(opts.queue),
+    status: opts.status === undefined ? 429 : opts.status,
+    key: opts.key,
+    keyHeader: opts.keyHeader,
+    onReject: opts.onReject,
+    busyRetryAfter: opts.busyRetryAfter === undefined ? 1 : whole(opts.busyRetryAfter, 'busyRetryAfter', 0),
+  };
+  if (o.status !== 429 && o.status !== 503) {
+    throw new RangeError(`guard: option 'status' must be 429 or 503, got ${String(o.status)}`);
+  }
+  if (o.key !== undefined && typeof o.key !== 'function') {
+    throw new TypeError("guard: option 'key' must be a function (request, env, ctx) => string");
+  }
+  if (o.keyHeader !== undefined && (typeof o.keyHeader !== 'string' || o.keyHeader === '')) {
+    throw new TypeError("guard: option 'keyHeader' must be a non-empty header name");
+  }
+  if (o.onReject !== undefined && typeof o.onReject !== 'function') {
+    throw new TypeError("guard: option 'onReject' must be a function (request, info) => Response | void");
+  }
+  if (o.concurrency === undefined && o.perKey === undefined && !o.rate.length && !o.perKeyRate.length) {
+    throw new TypeError("guard: set at least one of 'concurrency', 'perKey', 'rate', 'perKeyRate'");
+  }
+  return o;
+}
+
+// --------------------------------------------------------------------- keys
+
+/**
+ * The client address the host exposes: a header named by `keyHeader` (a
+ * proxy's), else Deno's `info.remoteAddr` / the Node adapter's (2nd arg),
+ * Bun's `server.requestIP(request)`, workerd's `CF-Connecting-IP`; else ''
+ * (every request shares one key).
+ */
+function defaultKey(keyHeader) {
+  return (request, env) => {
+    if (keyHeader !== undefined) {
+      const named = request.headers.get(keyHeader);
+      if (named !== null) return named;
+    }
+    if (env != null) {
+      const hostname = env.remoteAddr?.hostname;
+      if (typeof hostname === 'string') return hostname;
+      if (typeof env.requestIP === 'function') {
+        const address = env.requestIP(request)?.address;
+        if (typeof address === 'string') return address;
+      }
+    }
+    if (onWorkerd) return request.headers.get('CF-Connecting-IP') ?? '';
+    return '';
+  };
+}
+
+function keyString(key) {
+  if (typeof key === 'string') return key;
+  if (typeof key === 'number' || typeof key === 'bigint') return String(key);
+  if (key === undefined || key === null) return '';
+  throw new TypeError(`guard: the 'key' function must return a string, got ${typeof key}`);
+}
+
+// ---------------------------------------------------------------- responses
+
+/** `RateLimit-*` header values from the core's figures, or null without quotas. */
+function rateHeaders(figures) {
+  const interval = figures[4] / 1000;
+  const headers = [
+    ['RateLimit-Limit', String(figures[0])],
+    ['RateLimit-Remaining', String(figures[1])],
+    ['RateLimit-Reset', String(Math.ceil(figures[2] / NS_PER_S))],
+  ];
+  if (Number.isInteger(interval)) headers.push(['RateLimit-Policy', `${figures[0]};w=${interval}`]);
+  return headers;
+}
+
+/**
+ * A shed request's answer as plain data — `{ status, headers, body }` — so
+ * the Node adapter can write it without building a Response at all.
+ */
+function shedAnswer(status, retryAfter, rate) {
+  const headers = {
+    'retry-after': String(retryAfter),
+    'content-type': 'text/plain; charset=utf-8',
+    'cache-control': 'no-store',
+  };
+  if (rate) for (const [name, value] of rate) headers[name.toLowerCase()] = value;
+  const text = status === 429 ? 'Too Many Requests' : 'Service Unavailable';
+  return { status, headers, body: `${text}: retry after ${retryAfter} s\n` };
+}
+
+function shedResponse(shed) {
+  return new Response(shed.body, { status: shed.status, headers: shed.headers });
+}
+
+/** A copy of `body` that calls `release` once when it ends, errors or is cancelled. */
+function releasingBody(body, release, onReader) {
+  const reader = body.getReader();
+  onReader?.(reader);
+  return new ReadableStream({
+    async pull(controller) {
+      let step;
+      try {
+        step = await reader.read();
+      } catch (error) {
+        release();
+        controller.error(error);
+        return;
+      }
+      if (step.done) {
+        release();
+        controller.close();
+      } else {
+        controller.enqueue(step.value);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+function withHeaders(response, rate) {
+  if (!rate) return response.headers;
+  const headers = new Headers(response.headers);
+  for (const [name, value] of rate) headers.set(name, value);
+  return headers;
+}
+
+// --------------------------------------------------------------------- guard
+
+/**
+ * Wrap a fetch-style handler `(request, env?, ctx?) => Response`: over the
+ * in-flight caps or a rate quota for the request's key it answers `status`
+ * (429) with `Retry-After` at once (or after `queue.timeout` ms at most).
+ * The permit is held until the response body has been streamed (or errors,
+ * or is cancelled); a handler that throws releases at once.
+ */
+export function guard(handler, opts) {
+  if (typeof handler !== 'function') throw new TypeError("guard: 'handler' must be a function");
+  const o = checkOptions(opts);
+  const raw = new RawGuard(o.concurrency, o.perKey, o.rate, o.perKeyRate, o.queue?.max);
+  const hasRate = o.rate.length > 0 || o.perKeyRate.length > 0;
+  // Without quotas the core has no figures to give: pass nothing across.
+  const figures = new Float64Array(hasRate ? FIGURES : 0);
+  const keyOf = o.key ?? defaultKey(o.keyHeader);
+  let ticket = 0;
+
+  const releaser = (id) => {
+    let held = true;
+    return () => {
+      if (held) {
+        held = false;
+        raw.release(id);
+      }
+    };
+  };
+
+  /** Wait in the core's bounded queue for at most `queue.timeout` ms. */
+  const wait = (key) => {
+    ticket = (ticket + 1) >>> 0;
+    const mine = ticket;
+    const pending = raw.acquire(key, mine);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // Still waiting: leave the queue. Otherwise the permit is on its way.
+        if (raw.cancel(mine)) resolve(undefined);
+      }, o.queue.timeout);
+      pending.then(
+        (id) => { clearTimeout(timer); resolve(id); },
+        (error) => { clearTimeout(timer); reject(error); },
+      );
+    });
+  };
+
+  /** `{ response }` from `onReject`, else `{ shed }` (plain data). */
+  const reject = async (request, key, reason, retryAfter, rate) => {
+    if (o.onReject) {
+      const custom = await o.onReject(request, { key, reason, retryAfter, status: o.status });
+      if (custom instanceof Response) return { response: custom, release: null, rate: null, shed: null };
+    }
+    return { response: null, release: null, rate: null, shed: shedAnswer(o.status, retryAfter, rate) };
+  };
+
+  /**
+   * Admit and run: `{ response, release, rate, shed }`. A shed request has
+   * `shed` (plain data) or, from `onReject`, a complete `response`, and no
+   * `release`. Otherwise the handler's response still needs the `rate`
+   * headers and its permit released when its body is done: the Node adapter
+   * streams the body itself; `guarded` wraps it instead.
+   */
+  const admitAndRun = async (request, env, ctx) => {
+    let key = keyOf(request, env, ctx);
+    if (key !== null && typeof key === 'object' && typeof key.then === 'function') key = await key;
+    key = keyString(key);
+    let id = raw.admit(key, figures);
+    if (id <= 0 && o.queue && !(id < 0 && -id > o.queue.timeout * 1e6)) {
+      try {
+        id = await wait(key);
+      } catch (error) {
+        if (error?.name !== 'QueueFullError') throw error;
+        id = 0;
+      }
+      if (id === undefined) id = 0;
+      if (hasRate) raw.status(key, figures);
+      if (id === 0 && figures[3] > 0 && hasRate) id = -figures[3];
+    }
+    const rate = hasRate ? rateHeaders(figures) : null;
+    if (id === 0) {
+      return reject(request, key, 'concurrency', o.busyRetryAfter, rate);
+    }
+    if (id < 0) {
+      return reject(request, key, 'rate', Math.ceil(-id / NS_PER_S), rate);
+    }
+    const release = releaser(id);
+    let response;
+    try {
+      response = await handler(request, env, ctx);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    if (!(response instanceof Response)) {
+      release();
+      throw new TypeError('guard: the handler must return a Response');
+    }
+    return { response, release, rate, shed: null };
+  };
+
+  const guarded = async (request, env, ctx) => {
+    const { response, release, rate, shed } = await admitAndRun(request, env, ctx);
+    if (shed !== null) return shedResponse(shed);
+    if (release === null) return response;
+    if (response.body === null) {
+      release();
+      if (!rate) return response;
+    }
+    let body = null;
+    if (response.body !== null) {
+      // A client that goes away aborts `request.signal` where the host wires
+      // it (e.g. Deno): release then, even if the host never pulls or
+      // cancels the body again. (workerd cancels the body instead, at its
+      // next write after the disconnect.)
+      const signal = request?.signal;
+      let done = release;
+      if (signal && typeof signal.addEventListener === 'function' && !signal.aborted) {
+        let reader = null;
+        const onAbort = () => {
+          release();
+          reader?.cancel(signal.reason).catch(() => {});
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        done = () => {
+          signal.removeEventListener('abort', onAbort);
+          release();
+        };
+        body = releasingBody(response.body, done, (r) => { reader = r; });
+      } else {
+        body = releasingBody(response.body, done);
+      }
+    }
+    return new Response(body, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: withHeaders(response, rate),
+    });
+  };
+
+  Object.defineProperty(guarded, INNER, { value: admitAndRun });
+  /** `{ inFlight, queued, keys, rateKeys, permits, waiting }` of the guard's limiter now. */
+  guarded.stats = () => {
+    const s = raw.stats();
+    return { inFlight: s[0], queued: s[1], keys: s[2], rateKeys: s[3], permits: s[4], waiting: s[5] };
+  };
+  /** Forget idle per-key rate state now (it is also swept, amortised, as new keys arrive). */
+  guarded.evictIdle = () => raw.evictIdle();
+  return guarded;
+}
+
+// ---------------------------------------------------------------- Node adapter
+
+/** A Node `IncomingMessage` as a fetch `Request`. */
+function toRequest(req) {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    if (name.charCodeAt(0) !== 58 /* ':' pseudo-headers (HTTP/2) */) headers.append(name, raw[i + 1]);
+  }
+  const host = req.headers.host ?? 'localhost';
+  const scheme = req.socket?.encrypted ? 'https' : 'http';
+  const init = { method: req.method, headers };
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    const chunks = req[Symbol.asyncIterator]();
+    init.body = new ReadableStream({
+      async pull(controller) {
+        const step = await chunks.next();
+        if (step.done) controller.close();
+        else controller.enqueue(new Uint8Array(step.value.buffer, step.value.byteOffset, step.value.byteLength));
+      },
+      cancel() {
+        return chunks.return?.();
+      },
+    });
+    init.duplex = 'half';
+  }
+  return new Request(`${scheme}://${host}${req.url}`, init);
+}
+
+function writeHead(res, response, rate) {
+  const headers = {};
+  for (const [name, value] of response.headers) {
+    if (name === 'set-cookie') continue;
+    headers[name] = value;
+  }
+  if (rate) for (const [name, value] of rate) headers[name.toLowerCase()] = value;
+  const cookies = response.headers.getSetCookie?.() ?? [];
+  if (cookies.length) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, response.statusText || undefined, headers);
+}
+
+/** Stream `body` into `res`; resolves when done; cancels the body if the client goes away. */
+async function pipeBody(body, res) {
+  const reader = body.getReader();
+  let closed = false;
+  const onClose = () => {
+    if (!res.writableFinished) {
+      closed = true;
+      reader.cancel(new Error('client closed the connection')).catch(() => {});
+    }
+  };
+  res.once('close', onClose);
+  // The head goes out with the first chunk; if that is slow to come (a
+  // streamed body), send the head on its own so the client sees it.
+  let next = reader.read();
+  let arrived = false;
+  next.then(() => { arrived = true; }, () => { arrived = true; });
+  const later = typeof setImmediate === 'function' ? setImmediate : (f) => setTimeout(f, 0);
+  later(() => {
+    if (!arrived && !res.destroyed) res.flushHeaders();
+  });
+  try {
+    for (;;) {
+      const { done, value } = await next;
+      next = null;
+      if (done || closed) break;
+      const ok = res.write(value);
+      next = reader.read();
+      if (!ok) {
+        await new Promise((resolve) => {
+          const go = () => { res.off('drain', go); res.off('close', go); resolve(); };
+          res.once('drain', go);
+          res.once('close', go);
+        });
+      }
+    }
+  } catch (error) {
+    closed = true; // a truncated body must not look complete: the caller destroys `res`
+    throw error;
+  } finally {
+    res.off('close', onClose);
+    if (!closed) res.end();
+  }
+}
+
+/**
+ * Adapt a fetch-style handler (guarded or not) to
+ * `http.createServer((req, res) => …)`: the request becomes a `Request`
+ * (2nd argument `{ remoteAddr: { hostname, port, transport } }`, as on
+ * Deno), the `Response` is streamed back, and a guard's permit is released
+ * when the body has been written or the connection closes.
+ */
+export function toNodeHandler(handler) {
+  if (typeof handler !== 'function') throw new TypeError("toNodeHandler: 'handler' must be a function");
+  const inner = handler[INNER];
+  return (req, res) => {
+    const info = {
+      remoteAddr: { hostname: req.socket?.remoteAddress ?? '', port: req.socket?.remotePort ?? 0, transport: 'tcp' },
+    };
+    let release = null;
+    const run = async () => {
+      const request = toRequest(req);
+      let response;
+      let rate = null;
+      if (inner) {
+        let shed;
+        ({ response, release, rate, shed } = await inner(request, info));
+        if (shed !== null) {
+          res.writeHead(shed.status, shed.headers);
+          res.end(req.method === 'HEAD' ? undefined : shed.body);
+          return;
+        }
+      } else {
+        response = await handler(request, info);
+      }
+      writeHead(res, response, rate);
+      if (response.body === null || req.method === 'HEAD') {
+        if (response.body !== null) await response.body.cancel();
+        res.end();
+      } else {
+        await pipeBody(response.body, res);
+      }
+    };
+    run().then(
+      () => release?.(),
+      (error) => {
+        release?.();
+        if (!res.headersSent) {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('Internal Server Error\n');
+        } else {
+          res.destroy(error);
+        }
+      },
+    );
+  };
+}
+
+/** `toNodeHandler(guard(handler, options))`. */
+guard.node = (handler, opts) => toNodeHandler(guard(handler, opts));
