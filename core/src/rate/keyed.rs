@@ -359,3 +359,72 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         self.map.get_mut(key)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    /// The one-lookup path answers exactly as the general decide + commit,
+    /// for one quota (new TAT computed once) and several (two passes),
+    /// with and without global cells, across fresh, busy and paused keys.
+    #[test]
+    fn the_fast_check_agrees_with_the_general_path() {
+        let one = [Quota::per_second(3).unwrap().with_burst(2).unwrap()];
+        let two = [
+            Quota::new(5, Duration::from_millis(700)).unwrap(),
+            Quota::per_minute(40).unwrap().with_burst(7).unwrap(),
+        ];
+        for (per_key, global) in [(&one[..], &two[..]), (&two[..], &one[..]), (&one[..], &[][..])] {
+            let mut fast = KeyedGcra::<u8>::new(per_key);
+            let mut slow = KeyedGcra::<u8>::new(per_key);
+            let mut fast_global = alloc::vec![Tat::default(); global.len()];
+            let mut slow_global = fast_global.clone();
+            let mut seed = 0x9e37_79b9_u32;
+            let mut now = Instant::ZERO;
+            for step in 0..3_000 {
+                seed ^= seed << 13;
+                seed ^= seed >> 17;
+                seed ^= seed << 5;
+                now = now + Duration::from_millis(u64::from(seed % 97));
+                let key = (seed >> 8) as u8 % 5;
+                let cost = (seed >> 16) % 3;
+                if step % 500 == 7 {
+                    let until = now + Duration::from_millis(300);
+                    fast.pause_until(&key, until);
+                    slow.pause_until(&key, until);
+                }
+                let commit = seed % 4 != 0;
+                let combine = |g: Result<(), Instant>, k: Result<(), Instant>| match (g, k) {
+                    (Ok(()), Ok(())) => Ok(()),
+                    (Err(a), Err(b)) => Err(a.max(b)),
+                    (Err(a), Ok(())) | (Ok(()), Err(a)) => Err(a),
+                };
+                let got = match fast.check_fast(&key, now, cost, commit, global, &mut fast_global) {
+                    Some(result) => result,
+                    None => {
+                        // Paused: the caller's general path, which denies.
+                        assert!(fast.paused_until(&key, now).is_some());
+                        let verdict = combine(
+                            decide_all(global, &fast_global, now, cost),
+                            fast.decide(&key, now, cost, 0),
+                        );
+                        assert!(verdict.is_err());
+                        verdict
+                    }
+                };
+                let want = combine(
+                    decide_all(global, &slow_global, now, cost),
+                    slow.decide(&key, now, cost, 0),
+                );
+                assert_eq!(got, want, "step {step}");
+                if want.is_ok() && commit {
+                    commit_all(global, &mut slow_global, now, cost);
+                    slow.commit(&key, now, cost);
+                }
+                assert_eq!(fast_global, slow_global, "step {step}");
+                assert_eq!(fast.len(), slow.len(), "step {step}");
+            }
+        }
+    }
+}
