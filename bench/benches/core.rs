@@ -170,7 +170,9 @@ fn clock_read(c: &mut Criterion) {
     use governor::clock::Clock as _;
     use weir::Clock as _;
     let weir_clock = weir::StdClock::new();
-    bench(c, cases::WEIR_CLOCK, |b| b.iter(|| black_box(weir_clock.now())));
+    bench(c, cases::WEIR_CLOCK, |b| {
+        b.iter(|| black_box(weir_clock.now()))
+    });
     let quanta = governor::clock::QuantaClock::default();
     bench(c, cases::GOV_CLOCK, |b| b.iter(|| black_box(quanta.now())));
 }

@@ -375,7 +375,11 @@ mod tests {
             Quota::new(5, Duration::from_millis(700)).unwrap(),
             Quota::per_minute(40).unwrap().with_burst(7).unwrap(),
         ];
-        for (per_key, global) in [(&one[..], &two[..]), (&two[..], &one[..]), (&one[..], &[][..])] {
+        for (per_key, global) in [
+            (&one[..], &two[..]),
+            (&two[..], &one[..]),
+            (&one[..], &[][..]),
+        ] {
             let mut fast = KeyedGcra::<u8>::new(per_key);
             let mut slow = KeyedGcra::<u8>::new(per_key);
             let mut fast_global = alloc::vec![Tat::default(); global.len()];
