@@ -44,10 +44,16 @@ impl BudgetPolicy {
     /// Checks the policy; the error names the offending field.
     pub fn validate(&self) -> Result<(), PolicyError> {
         if !self.ratio.is_finite() || self.ratio < 0.0 {
-            return Err(PolicyError::new("budget.ratio", "must be a finite number >= 0"));
+            return Err(PolicyError::new(
+                "budget.ratio",
+                "must be a finite number >= 0",
+            ));
         }
         if self.window.as_nanos() < BUDGET_SLOTS as u128 {
-            return Err(PolicyError::new("budget.window", "must be greater than zero"));
+            return Err(PolicyError::new(
+                "budget.window",
+                "must be greater than zero",
+            ));
         }
         Ok(())
     }

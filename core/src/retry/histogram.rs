@@ -70,7 +70,11 @@ impl LatencyHistogram {
         if self.total == 0 {
             return None;
         }
-        let p = if p.is_nan() { 100.0 } else { p.clamp(0.0, 100.0) };
+        let p = if p.is_nan() {
+            100.0
+        } else {
+            p.clamp(0.0, 100.0)
+        };
         // Rank of the wanted sample, 1-based (nearest-rank method).
         let rank = ((p / 100.0) * self.total as f64 + 0.999_999_999) as u64;
         let rank = rank.clamp(1, self.total);

@@ -69,7 +69,12 @@ pub fn backoff_ceiling(base: Duration, max_delay: Duration, retry: u32) -> Durat
 /// let d = full_jitter(Duration::from_millis(100), Duration::from_secs(1), 2, &mut rng);
 /// assert!(d <= Duration::from_millis(400));
 /// ```
-pub fn full_jitter(base: Duration, max_delay: Duration, retry: u32, rng: &mut SplitMix64) -> Duration {
+pub fn full_jitter(
+    base: Duration,
+    max_delay: Duration,
+    retry: u32,
+    rng: &mut SplitMix64,
+) -> Duration {
     let ceiling = duration_nanos(backoff_ceiling(base, max_delay, retry));
     Duration::from_nanos(rng.below_or_eq(ceiling))
 }

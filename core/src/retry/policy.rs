@@ -52,7 +52,10 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 3,
             statuses: DEFAULT_STATUSES.to_vec(),
-            methods: IDEMPOTENT_METHODS.iter().map(|m| String::from(*m)).collect(),
+            methods: IDEMPOTENT_METHODS
+                .iter()
+                .map(|m| String::from(*m))
+                .collect(),
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(30),
             budget: BudgetPolicy::default(),
@@ -67,10 +70,16 @@ impl RetryPolicy {
             return Err(PolicyError::new("attempts", "must be at least 1"));
         }
         if self.statuses.iter().any(|s| !(100..=599).contains(s)) {
-            return Err(PolicyError::new("statuses", "each must be an HTTP status in 100..=599"));
+            return Err(PolicyError::new(
+                "statuses",
+                "each must be an HTTP status in 100..=599",
+            ));
         }
         if self.methods.iter().any(|m| m.is_empty()) {
-            return Err(PolicyError::new("methods", "must not contain an empty method"));
+            return Err(PolicyError::new(
+                "methods",
+                "must not contain an empty method",
+            ));
         }
         if self.base_delay.is_zero() {
             return Err(PolicyError::new("base_delay", "must be greater than zero"));

@@ -32,7 +32,9 @@ pub fn parse_retry_after(value: &str, now_unix_secs: u64) -> Option<Duration> {
         // Saturate absurdly long delays instead of failing (callers cap them).
         let secs = value
             .bytes()
-            .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+            .try_fold(0u64, |n, d| {
+                n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
             .unwrap_or(u64::MAX);
         return Some(Duration::from_secs(secs));
     }
@@ -147,8 +149,24 @@ fn days_since_epoch(year: u64, month: u64, day: u64) -> u64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The civil year of a day count since 1970-01-01 (Hinnant's civil_from_days).
+fn year_of_day(days: u64) -> u64 {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let year = yoe + era * 400;
+    if mp >= 10 {
+        year + 1
+    } else {
+        year
+    }
+}
+
 fn full_year(yy: u64, now_unix_secs: u64) -> u64 {
-    let now_year = 1970 + now_unix_secs / 31_556_952; // mean Gregorian year
+    let now_year = year_of_day(now_unix_secs / 86_400);
     let century = now_year / 100 * 100;
     let candidate = century + yy;
     if candidate > now_year + 50 {
@@ -167,5 +185,18 @@ mod tests {
         assert_eq!(days_since_epoch(1970, 1, 1), 0);
         assert_eq!(days_since_epoch(2000, 3, 1), 11_017);
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT", 0), Some(0));
+        assert_eq!(year_of_day(0), 1970);
+        assert_eq!(year_of_day(10_956), 1999); // 1999-12-31
+        assert_eq!(year_of_day(10_957), 2000); // 2000-01-01
+        assert_eq!(year_of_day(11_016), 2000); // 2000-02-29
+    }
+
+    #[test]
+    fn two_digit_years_at_the_turn_of_a_century() {
+        // On 2000-01-01, "00" is 2000, not 1900.
+        assert_eq!(
+            parse_http_date("Saturday, 01-Jan-00 00:00:00 GMT", 946_684_800),
+            Some(946_684_800)
+        );
     }
 }
