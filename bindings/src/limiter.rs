@@ -1,0 +1,140 @@
+//! `RawLimiter`: [`weir::Limiter`] for JS, permits as ids.
+
+use core::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
+use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
+
+use crate::errors::{named_error, range_error};
+use crate::quota::quotas_from_triples;
+use crate::slab::PermitSlab;
+use crate::tickets::Tickets;
+use crate::timer::JsTimer;
+
+/// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
+pub const MUST_WAIT: f64 = 0.0;
+
+type Permits = Rc<RefCell<PermitSlab<LimiterPermit<String>>>>;
+
+/// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
+/// JS glue sees it. Keys are strings; permits are ids from
+/// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire`], returned with
+/// [`RawLimiter::release`].
+#[wasm_bindgen]
+pub struct RawLimiter {
+    inner: Arc<Limiter<String, JsTimer>>,
+    permits: Permits,
+    tickets: Tickets,
+}
+
+#[wasm_bindgen]
+impl RawLimiter {
+    /// A limiter. `rate` and `per_key_rate` are flat `[limit, intervalMs,
+    /// burst (0 = limit)]` triples; `undefined` caps are unlimited.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        concurrency: Option<u32>,
+        per_key: Option<u32>,
+        rate: &[f64],
+        per_key_rate: &[f64],
+        max_queue: Option<u32>,
+    ) -> Result<RawLimiter, JsValue> {
+        let config = LimiterConfig {
+            concurrency: concurrency.map(|n| n as usize),
+            per_key: per_key.map(|n| n as usize),
+            rate: quotas_from_triples(rate, "rate")?,
+            per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
+            max_queue: max_queue.map(|n| n as usize),
+        };
+        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&e.to_string()))?;
+        Ok(RawLimiter {
+            inner: Arc::new(inner),
+            permits: Rc::default(),
+            tickets: Tickets::default(),
+        })
+    }
+
+    /// Admit `cost` for `key` now: a permit id, or `0` ([`MUST_WAIT`]) when
+    /// it would have to wait. Throws a `RangeError` for a cost no limit can
+    /// ever admit. Creates no Promise.
+    #[wasm_bindgen(js_name = tryAcquire)]
+    pub fn try_acquire(&self, key: String, cost: u32) -> Result<f64, JsValue> {
+        match self.inner.try_acquire(key, cost) {
+            Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
+            Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => Ok(MUST_WAIT),
+            Err(e) => Err(to_js(e)),
+        }
+    }
+
+    /// Wait for `cost` on `key`: a Promise of a permit id (or of `undefined`
+    /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
+    pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
+        let waiting = self.inner.acquire(key, cost);
+        let permits = Rc::clone(&self.permits);
+        self.tickets.spawn(ticket, async move {
+            let permit = waiting.await.map_err(to_js)?;
+            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
+        })
+    }
+
+    /// Stop waiting: drops the waiting acquire now, freeing its queue place.
+    /// Returns whether it was still waiting.
+    pub fn cancel(&self, ticket: u32) -> bool {
+        self.tickets.cancel(ticket)
+    }
+
+    /// Return the permit `id`. Returns `false` for an id already released.
+    pub fn release(&self, id: f64) -> bool {
+        let permit = self.permits.borrow_mut().remove(id);
+        permit.is_some()
+    }
+
+    /// Change the concurrency caps (`undefined` = unlimited).
+    #[wasm_bindgen(js_name = setLimits)]
+    pub fn set_limits(
+        &self,
+        concurrency: Option<u32>,
+        per_key: Option<u32>,
+    ) -> Result<(), JsValue> {
+        self.inner
+            .set_limits(concurrency.map(|n| n as usize), per_key.map(|n| n as usize))
+            .map_err(|e| range_error(&e.to_string()))
+    }
+
+    /// Hold every acquire for `key` for `ms` milliseconds from now.
+    #[wasm_bindgen(js_name = pauseFor)]
+    pub fn pause_for(&self, key: &str, ms: f64) {
+        let key = String::from(key);
+        let until = JsTimer.now() + core::time::Duration::from_nanos((ms.max(0.0) * 1e6) as u64);
+        self.inner.pause_until(&key, until);
+    }
+
+    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
+    pub fn stats(&self) -> Box<[f64]> {
+        let s = self.inner.stats();
+        Box::new([
+            s.in_flight as f64,
+            s.queued as f64,
+            s.keys as f64,
+            s.rate_keys as f64,
+            self.permits.borrow().len() as f64,
+            self.tickets.len() as f64,
+        ])
+    }
+}
+
+fn to_js(e: LimiterError) -> JsValue {
+    match e {
+        LimiterError::QueueFull { max } => named_error(
+            "QueueFullError",
+            &format!("weir: queue full (maxQueue = {max})"),
+        ),
+        LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
+            range_error(&format!("weir: {e}"))
+        }
+        other => named_error("LimiterError", &format!("weir: {other}")),
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Build the wasm for the npm package: wasm-pack (web target, release) into a
+# scratch dir, copy the two files the loaders use into js/wasm/, shrink with
+# wasm-opt -Oz (from the npm package `binaryen`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out"
+rm -rf "$out"
+wasm-pack --quiet build bindings --target web --release --no-pack --no-typescript \
+  --out-dir "$out" --out-name weir_wasm
+mkdir -p js/wasm
+cp "$out/weir_wasm.js" js/wasm/weir_wasm.js
+wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  "$out/weir_wasm_bg.wasm" -o js/wasm/weir_wasm_bg.wasm
+echo "built js/wasm/weir_wasm_bg.wasm ($(wc -c < js/wasm/weir_wasm_bg.wasm) bytes)"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The Rust half of `npm test`: tests, clippy, and the no_std builds of core.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+set -x
+cargo test --workspace
+cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p weir-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo build -p weir --no-default-features --target wasm32-unknown-unknown
+cargo build -p weir --no-default-features --target thumbv7em-none-eabihf

@@ -1,0 +1,160 @@
+import { test } from './harness.js';
+
+/** A source that counts what was pulled and whether it was closed. */
+function countingSource(n, { async = false } = {}) {
+  const state = { pulled: 0, closed: false };
+  function* sync() {
+    try {
+      for (let i = 0; i < n; i++) {
+        state.pulled += 1;
+        yield i;
+      }
+    } finally {
+      state.closed = true;
+    }
+  }
+  async function* asyncGen() {
+    yield* sync();
+  }
+  return { state, source: async ? asyncGen() : sync() };
+}
+
+test('asCompleted: results arrive in completion order', async ({ weir, assert, sleep }) => {
+  const delays = [30, 5, 15, 1];
+  const out = [];
+  for await (const v of weir.limitedAsCompleted(delays, async (ms) => {
+    await sleep(ms);
+    return ms;
+  }, { concurrency: 4 })) {
+    out.push(v);
+  }
+  assert.deepEqual(out, [1, 5, 15, 30]);
+});
+
+for (const kind of ['sync', 'async']) {
+  test(`asCompleted: a ${kind} source is pulled lazily, never more than concurrency ahead`, async ({ weir, assert, sleep }) => {
+    const { state, source } = countingSource(40, { async: kind === 'async' });
+    let consumed = 0;
+    let maxAhead = 0;
+    let running = 0;
+    let maxRunning = 0;
+    const mapper = async (i) => {
+      running += 1;
+      maxRunning = Math.max(maxRunning, running);
+      maxAhead = Math.max(maxAhead, state.pulled - consumed);
+      await sleep(i % 3);
+      running -= 1;
+      return i * 2;
+    };
+    const seen = [];
+    for await (const v of weir.limitedAsCompleted(source, mapper, { concurrency: 4 })) {
+      maxAhead = Math.max(maxAhead, state.pulled - consumed);
+      consumed += 1;
+      seen.push(v);
+      if (consumed % 7 === 0) await sleep(2); // a slow consumer must not make it pull more
+    }
+    assert.atMost(maxAhead, 4, 'items out of the source at once');
+    assert.atMost(maxRunning, 4, 'mappers in flight');
+    assert.equal(state.pulled, 40);
+    assert.deepEqual(seen.sort((a, b) => a - b), Array.from({ length: 40 }, (_, i) => i * 2));
+  });
+}
+
+test('asCompleted: break stops pulling and aborts in-flight work', async ({ weir, assert, sleep, settle }) => {
+  const { state, source } = countingSource(1000);
+  const signals = [];
+  const iterable = weir.limitedAsCompleted(source, (i, { signal }) => {
+    signals.push(signal);
+    if (i === 0) return i;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => resolve(i), 10000);
+      signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      });
+    });
+  }, { concurrency: 3 });
+  for await (const v of iterable) {
+    assert.equal(v, 0);
+    break;
+  }
+  const pulledAtBreak = state.pulled;
+  assert.atMost(pulledAtBreak, 4, 'pulled at most concurrency + the one consumed');
+  assert.ok(state.closed, 'the source was closed (return() called)');
+  await settle();
+  await sleep(5);
+  assert.equal(state.pulled, pulledAtBreak, 'no pulls after break');
+  const inFlight = signals.slice(1);
+  assert.ok(inFlight.length >= 1, 'something was in flight');
+  assert.ok(inFlight.every((s) => s.aborted), 'every in-flight mapper was aborted');
+});
+
+test('asCompleted: an outer abort signal ends the iteration with its reason', async ({ weir, assert }) => {
+  const controller = new AbortController();
+  const reason = new Error('outer abort');
+  const out = [];
+  await assert.rejects((async () => {
+    for await (const v of weir.limitedAsCompleted([1, 2, 3, 4, 5, 6], async (x, { signal }) => {
+      if (x === 3) controller.abort(reason);
+      await new Promise((r) => setTimeout(r, 1));
+      if (signal.aborted) throw signal.reason;
+      return x;
+    }, { concurrency: 2, signal: controller.signal })) {
+      out.push(v);
+    }
+  })(), (e) => assert.equal(e, reason));
+  assert.atMost(out.length, 3);
+});
+
+test('asCompleted: a mapper error is thrown (default) or delivered (settle: true)', async ({ weir, assert }) => {
+  const boom = new Error('boom');
+  const mapper = async (x) => {
+    if (x === 2) throw boom;
+    return x;
+  };
+  await assert.rejects((async () => {
+    for await (const _ of weir.limitedAsCompleted([1, 2, 3], mapper, { concurrency: 1 }));
+  })(), (e) => assert.equal(e, boom));
+  const records = [];
+  for await (const r of weir.limitedAsCompleted([1, 2, 3], mapper, { concurrency: 1, settle: true })) records.push(r);
+  assert.deepEqual(records.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.equal(records[1].reason, boom);
+});
+
+test('asCompleted: per-key caps apply and thunks work without a mapper', async ({ weir, assert, sleep }) => {
+  const running = new Map();
+  let maxPerKey = 0;
+  const thunks = Array.from({ length: 12 }, (_, i) => {
+    const key = `h${i % 2}`;
+    const thunk = async () => {
+      running.set(key, (running.get(key) ?? 0) + 1);
+      maxPerKey = Math.max(maxPerKey, running.get(key));
+      await sleep(1);
+      running.set(key, running.get(key) - 1);
+      return i;
+    };
+    thunk.key = key;
+    return thunk;
+  });
+  const out = [];
+  for await (const v of weir.limitedAsCompleted(thunks, null, { concurrency: 6, perKey: 2, key: (t) => t.key })) out.push(v);
+  assert.equal(out.length, 12);
+  assert.atMost(maxPerKey, 2);
+});
+
+test('asCompleted: limiter.asCompleted shares the limiter caps', async ({ weir, assert, sleep }) => {
+  const limiter = new weir.Limiter({ concurrency: 2 });
+  let running = 0;
+  let max = 0;
+  const out = [];
+  for await (const v of limiter.asCompleted([1, 2, 3, 4, 5], async (x) => {
+    running += 1;
+    max = Math.max(max, running);
+    await sleep(1);
+    running -= 1;
+    return x;
+  })) out.push(v);
+  assert.equal(out.length, 5);
+  assert.atMost(max, 2);
+  assert.equal(limiter.stats().inFlight, 0);
+});

@@ -1,0 +1,65 @@
+// Node host: the suite runs in this process; 'weir' resolves through the
+// package's own exports (self-reference, "node" condition).
+import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import * as weir from 'weir';
+import { cases, runCase } from '../conformance/index.js';
+import { resolveExport } from './resolve.js';
+import { RawLimiter, RawSemaphore } from '../../js/wasm/weir_wasm.js';
+
+test('package: the node condition resolves to the node loader', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const target = resolveExport(pkg, ['node', 'import']);
+  if (target !== './js/node.js') throw new Error(`node resolved to ${target}`);
+  for (const [host, expected] of [
+    [['workerd', 'worker', 'browser', 'import'], './js/workerd.js'],
+    [['edge-light', 'worker', 'browser', 'import'], './js/workerd.js'],
+    [['deno', 'node', 'import'], './js/deno.js'],
+    [['browser', 'import'], './js/browser.js'],
+    [['worker', 'import'], './js/browser.js'],
+    [['import'], './js/browser.js'],
+  ]) {
+    const got = resolveExport(pkg, host);
+    if (got !== expected) throw new Error(`${host.join('+')} resolved to ${got}, expected ${expected}`);
+  }
+  const keys = Object.keys(pkg.exports['.']);
+  if (keys[0] !== 'types' || keys.at(-1) !== 'default') throw new Error(`condition order: ${keys}`);
+});
+
+test('fast path: an uncontended acquire creates no Rust Promise and one wasm call each way', async () => {
+  const calls = { acquire: 0, tryAcquire: 0, release: 0 };
+  const restore = [];
+  for (const Raw of [RawLimiter, RawSemaphore]) {
+    for (const name of Object.keys(calls)) {
+      const original = Raw.prototype[name];
+      Raw.prototype[name] = function counted(...args) {
+        calls[name] += 1;
+        return original.apply(this, args);
+      };
+      restore.push(() => { Raw.prototype[name] = original; });
+    }
+  }
+  try {
+    const limiter = new weir.Limiter({ concurrency: 4, perKey: 2 });
+    for (let i = 0; i < 50; i++) await limiter.run(() => i, { key: `k${i % 3}` });
+    const sem = new weir.KeyedSemaphore({ global: 4 });
+    for (let i = 0; i < 50; i++) (await sem.acquire('k'))();
+    if (calls.acquire !== 0) throw new Error(`slow path taken ${calls.acquire} times`);
+    if (calls.tryAcquire !== 100 || calls.release !== 100) throw new Error(JSON.stringify(calls));
+    // Contended: exactly then the slow path is used.
+    const hold = await sem.acquire('k', 4);
+    const waiting = sem.acquire('k');
+    hold();
+    (await waiting)();
+    if (calls.acquire !== 1) throw new Error(`contended acquires: ${calls.acquire}`);
+  } finally {
+    restore.forEach((undo) => undo());
+  }
+});
+
+for (const c of cases) {
+  test(c.name, async () => {
+    const result = await runCase(c, weir);
+    if (!result.ok) throw new Error(result.error);
+  });
+}
