@@ -15,6 +15,7 @@
 //   /bytes?n=N                     N bytes of body
 //   /delay?ms=M                    "Hello, World!" after exactly M ms
 //   /echo                          { method, url, headers } as JSON
+//   /__weir/stats                  this server's stats() as JSON, without timestamps
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -169,6 +170,22 @@ export async function startTarget(options = {}) {
     return h;
   };
 
+  const statsNow = (withTimestamps) => {
+    const byHost = {};
+    for (const [host, h] of hosts) {
+      const snap = h.snapshot();
+      if (!withTimestamps) delete snap.timestamps;
+      byHost[host] = snap;
+    }
+    return {
+      total: totals.total,
+      current: totals.current,
+      maxConcurrent: totals.maxConcurrent,
+      uptimeMs: performance.now() - started,
+      hosts: byHost,
+    };
+  };
+
   const server = http.createServer((req, res) => {
     const at = performance.now() - started;
     const host = String(req.headers.host ?? '');
@@ -240,6 +257,10 @@ export async function startTarget(options = {}) {
       pump();
     } else if (path === '/delay') {
       timer = setTimeout(hello, intParam(query, 'ms', 0, 600_000));
+    } else if (path === '/__weir/stats') {
+      const body = JSON.stringify(statsNow(false));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
     } else if (path === '/echo') {
       const body = JSON.stringify({ method: req.method, url: req.url, headers: req.headers });
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -276,15 +297,7 @@ export async function startTarget(options = {}) {
     port,
     /** Counters since start (or the last reset): totals and per Host header. */
     stats() {
-      const byHost = {};
-      for (const [host, h] of hosts) byHost[host] = h.snapshot();
-      return {
-        total: totals.total,
-        current: totals.current,
-        maxConcurrent: totals.maxConcurrent,
-        uptimeMs: performance.now() - started,
-        hosts: byHost,
-      };
+      return statsNow(true);
     },
     /** Forget all counters (requests in flight finish uncounted). */
     reset() {
