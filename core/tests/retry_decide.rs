@@ -440,3 +440,58 @@ proptest! {
         prop_assert_eq!(c.stats(&0, at(now)).unwrap().retried, granted);
     }
 }
+
+#[test]
+fn per_call_policies_share_the_key_budget() {
+    let mut c = controller(RetryPolicy {
+        budget: BudgetPolicy {
+            ratio: 0.0,
+            min_per_window: 2,
+            window: Duration::from_secs(10),
+        },
+        ..roomy()
+    });
+    let patient = RetryPolicy {
+        attempts: 10,
+        statuses: vec![500],
+        ..roomy()
+    };
+    // The call's statuses apply…
+    assert!(c
+        .decide(&KEY, at(0), &get(Outcome::Status(429), 0))
+        .is_retry());
+    assert_eq!(
+        c.decide_with(&patient, &KEY, at(0), &get(Outcome::Status(429), 0)),
+        Decision::GiveUp(GiveUpReason::NotRetryable)
+    );
+    assert!(c
+        .decide_with(&patient, &KEY, at(0), &get(Outcome::Status(500), 5))
+        .is_retry());
+    // …but the budget is the key's: 2 per window, both spent.
+    assert_eq!(
+        c.decide_with(&patient, &KEY, at(0), &get(Outcome::Status(500), 6)),
+        Decision::GiveUp(GiveUpReason::BudgetExhausted)
+    );
+    // A new budget (another window length) starts the windows afresh.
+    c.set_budget(BudgetPolicy {
+        ratio: 0.0,
+        min_per_window: 1,
+        window: Duration::from_secs(1),
+    })
+    .unwrap();
+    assert!(c
+        .decide(&KEY, at(1), &get(Outcome::Status(503), 0))
+        .is_retry());
+    assert!(!c
+        .decide(&KEY, at(1), &get(Outcome::Status(503), 0))
+        .is_retry());
+    assert_eq!(
+        c.set_budget(BudgetPolicy {
+            ratio: -1.0,
+            ..Default::default()
+        })
+        .unwrap_err()
+        .field,
+        "budget.ratio"
+    );
+}

@@ -90,6 +90,8 @@ pub struct BudgetWindow {
     retries: [u32; BUDGET_SLOTS],
     /// Index (since the origin) of the newest slot in the ring.
     head: u64,
+    /// Length of a slot the counts were made with (0: none yet).
+    slot_nanos: u64,
 }
 
 impl BudgetWindow {
@@ -129,8 +131,17 @@ impl BudgetWindow {
     /// window; returns the ring index of the current slot. A clock stepping
     /// back counts into the newest slot.
     fn advance(&mut self, policy: &BudgetPolicy, now: Instant) -> usize {
-        let index = now.as_nanos() / policy.slot_nanos();
-        if index > self.head {
+        let slot_nanos = policy.slot_nanos();
+        let index = now.as_nanos() / slot_nanos;
+        if slot_nanos != self.slot_nanos {
+            // A new window length: counts made on other slots cannot be
+            // placed on these; start over.
+            *self = BudgetWindow {
+                head: index,
+                slot_nanos,
+                ..BudgetWindow::default()
+            };
+        } else if index > self.head {
             let gap = index - self.head;
             if gap >= BUDGET_SLOTS as u64 {
                 self.requests = [0; BUDGET_SLOTS];

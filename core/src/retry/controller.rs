@@ -102,6 +102,14 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
         &self.policy
     }
 
+    /// Changes the retry budget. Keys' windows restart when the window
+    /// length changes.
+    pub fn set_budget(&mut self, budget: super::BudgetPolicy) -> Result<(), PolicyError> {
+        budget.validate()?;
+        self.policy.budget = budget;
+        Ok(())
+    }
+
     /// How many keys are resident.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -156,9 +164,27 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
     /// the key is to be paused until then; otherwise it is full-jitter
     /// back-off from the seeded PRNG.
     pub fn decide(&mut self, key: &K, now: Instant, attempt: &Attempt<'_>) -> Decision {
+        // Swap in a placeholder (empty `Vec`s allocate nothing) to lend the
+        // policy out while `self` is borrowed mutably.
+        let placeholder = self.policy.clone_scalars();
+        let policy = core::mem::replace(&mut self.policy, placeholder);
+        let decision = self.decide_with(&policy, key, now, attempt);
+        self.policy = policy;
+        decision
+    }
+
+    /// [`decide`](Self::decide) under another policy for this one request
+    /// (e.g. per-call options). Its `budget` is ignored: budgets are per key,
+    /// so the controller's own (see [`set_budget`](Self::set_budget)) applies.
+    pub fn decide_with(
+        &mut self,
+        policy: &RetryPolicy,
+        key: &K,
+        now: Instant,
+        attempt: &Attempt<'_>,
+    ) -> Decision {
         let now = self.clamp(now);
-        let policy = &self.policy;
-        let budget = policy.budget;
+        let budget = self.policy.budget;
         let retryable = match attempt.outcome {
             Outcome::Status(status) => policy.retries_status(status),
             Outcome::NetworkError => true,

@@ -49,6 +49,13 @@ pub enum Decision {
     GiveUp(GiveUpReason),
 }
 
+impl Decision {
+    /// True for [`Decision::Retry`].
+    pub const fn is_retry(&self) -> bool {
+        matches!(self, Decision::Retry { .. })
+    }
+}
+
 /// Why an outcome is final.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GiveUpReason {

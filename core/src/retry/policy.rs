@@ -90,6 +90,18 @@ impl RetryPolicy {
         self.budget.validate()
     }
 
+    /// A copy without the lists (which are left empty): allocates nothing.
+    pub(crate) fn clone_scalars(&self) -> Self {
+        RetryPolicy {
+            attempts: self.attempts,
+            statuses: Vec::new(),
+            methods: Vec::new(),
+            base_delay: self.base_delay,
+            max_delay: self.max_delay,
+            budget: self.budget,
+        }
+    }
+
     /// Whether `status` is worth another attempt.
     pub fn retries_status(&self, status: u16) -> bool {
         self.statuses.contains(&status)
