@@ -22,7 +22,7 @@ test('per-host in-flight never exceeds perKey at the server, bodies held to the 
     assert.equal(s.total, 12);
     assert.equal(s.maxConcurrent, 3, `server saw ${s.maxConcurrent} at once`);
   }
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test("releaseOn: 'headers' frees the permit as soon as the response arrives", async () => {
@@ -52,7 +52,7 @@ test('the permit is held until the body is read, cancelled or errored', async ()
   const reading = errored.text();
   aborter.abort();
   await assert.rejects(reading, { name: 'AbortError' });
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test('bodyTimeout releases and errors a body nobody reads', async () => {
@@ -65,7 +65,7 @@ test('bodyTimeout releases and errors a body nobody reads', async () => {
   assert.ok(performance.now() - started >= 90);
   assert.equal(await next.text(), 'Hello, World!');
   await assert.rejects(ignored.text(), { name: 'BodyTimeoutError' });
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test('responses look like fetch responses', async () => {
@@ -81,7 +81,7 @@ test('responses look like fetch responses', async () => {
   assert.equal(echo.headers['x-weir'], '1');
   const head = await limiter.fetch(`${a.url}/delay?ms=0`, { method: 'HEAD' });
   assert.equal(head.body, null);
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test('the key is host:port by default and keyOf overrides it', async () => {
