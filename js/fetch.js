@@ -184,6 +184,7 @@ function abortReason(signal) {
 /** Resolve after `ms`, or reject when `signal` aborts. */
 function sleep(ms, signal) {
   if (ms <= 0) return Promise.resolve();
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms));
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
@@ -206,89 +207,128 @@ async function permitFor(limiter, raw, key, signal, queueTimeout) {
     if (queueTimeout === undefined) return await limiter.acquire({ key, signal });
     const wait = new AbortController();
     const onAbort = () => wait.abort(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => wait.abort(new QueueTimeoutError(queueTimeout)), queueTimeout);
     try {
       return await limiter.acquire({ key, signal: wait.signal });
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
     }
   } finally {
     raw.unqueued(key);
   }
 }
 
+const nativeBody = Object.getOwnPropertyDescriptor(Response.prototype, 'body').get;
+const BODY_METHODS = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'].filter(
+  (name) => typeof Response.prototype[name] === 'function',
+);
+
 /**
- * `response` with its body wrapped so that `finish` runs exactly once when the
- * body is fully read, cancelled or errored — or when nobody has pulled from it
- * for `bodyTimeout` ms (the body then errors with a BodyTimeoutError).
+ * Hold the permit until `response`'s body is done: `finish` runs exactly once
+ * when the body is fully read, cancelled or errored — or when nobody has
+ * touched it for `bodyTimeout` ms (reads then fail with a BodyTimeoutError).
+ *
+ * The response stays the platform's own object. Its body readers (`text()`,
+ * `json()`, …) are wrapped to finish when they settle (no stream in between:
+ * the fast path), and `body` becomes a pass-through ReadableStream that
+ * finishes on close, cancel or error, and errors after `bodyTimeout` ms
+ * without a pull while nobody is reading.
  */
 function holdUntilBodyDone(response, finish, bodyTimeout) {
-  const source = response.body;
-  const reader = source.getReader();
-  let lastPull = performance.now();
-  let reading = false;
+  let done = false;
+  let timedOut;
   let timer;
-  let controllerRef;
+  let lastPull = 0;
+  let reading = false;
+  let stream;
+  let streamController;
   const end = () => {
+    if (done) return;
+    done = true;
     clearTimeout(timer);
     finish();
   };
   const onIdle = () => {
-    const idle = performance.now() - lastPull;
-    if (reading || idle < bodyTimeout) {
-      timer = setTimeout(onIdle, reading ? bodyTimeout : bodyTimeout - idle);
-      return;
+    if (done) return;
+    if (stream) {
+      const idle = performance.now() - lastPull;
+      if (reading || idle < bodyTimeout) {
+        timer = setTimeout(onIdle, reading ? bodyTimeout : bodyTimeout - idle);
+        return;
+      }
     }
-    const error = new BodyTimeoutError(bodyTimeout);
+    timedOut = new BodyTimeoutError(bodyTimeout);
     end();
-    reader.cancel(error).catch(() => {});
-    controllerRef.error(error);
+    if (stream) streamController.error(timedOut);
+    nativeBody.call(response)?.cancel(timedOut).catch(noop);
   };
-  const body = new ReadableStream(
-    {
-      start(controller) {
-        controllerRef = controller;
-        if (bodyTimeout !== Infinity) timer = setTimeout(onIdle, bodyTimeout);
+  if (bodyTimeout !== Infinity) timer = setTimeout(onIdle, bodyTimeout);
+
+  const overrides = {};
+  for (const name of BODY_METHODS) {
+    const read = Response.prototype[name];
+    overrides[name] = {
+      configurable: true,
+      writable: true,
+      value() {
+        if (timedOut) return Promise.reject(timedOut);
+        if (!stream) clearTimeout(timer); // being read: no longer idle
+        const result = read.call(response);
+        result.then(end, end);
+        return result;
       },
-      async pull(controller) {
-        reading = true;
-        let step;
-        try {
-          step = await reader.read();
-        } catch (error) {
-          end();
-          controller.error(error);
-          return;
-        } finally {
-          reading = false;
-          lastPull = performance.now();
-        }
-        if (step.done) {
-          end();
-          controller.close();
-        } else {
-          controller.enqueue(step.value);
-        }
-      },
-      cancel(reason) {
-        end();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-  const wrapped = new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-  for (const name of ['url', 'redirected', 'type']) {
-    Object.defineProperty(wrapped, name, { value: response[name], enumerable: false });
+    };
   }
-  return wrapped;
+  overrides.body = {
+    configurable: true,
+    get() {
+      if (stream) return stream;
+      const source = nativeBody.call(response);
+      if (source === null || timedOut || response.bodyUsed) return source;
+      const reader = source.getReader();
+      lastPull = performance.now();
+      stream = new ReadableStream(
+        {
+          start(controller) {
+            streamController = controller;
+          },
+          async pull(controller) {
+            reading = true;
+            let step;
+            try {
+              step = await reader.read();
+            } catch (error) {
+              end();
+              controller.error(error);
+              return;
+            } finally {
+              reading = false;
+              lastPull = performance.now();
+            }
+            if (step.done) {
+              end();
+              controller.close();
+            } else {
+              controller.enqueue(step.value);
+            }
+          },
+          cancel(reason) {
+            end();
+            return reader.cancel(reason);
+          },
+        },
+        { highWaterMark: 0 },
+      );
+      return stream;
+    },
+  };
+  Object.defineProperties(response, overrides);
+  return response;
 }
+
+function noop() {}
 
 function once(fn) {
   let done = false;
@@ -341,19 +381,26 @@ export async function limitedFetch(limiter, input, init) {
     state.budget = policy;
   }
 
-  // One signal for the whole request: the caller's abort or `timeout`.
+  // One signal for the whole request: the caller's, linked to `timeout` when
+  // one is set (no extra signal at all when neither is).
   const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
   if (userSignal?.aborted) throw abortReason(userSignal);
-  const request = new AbortController();
-  const signal = request.signal;
-  const onUserAbort = () => request.abort(abortReason(userSignal));
-  userSignal?.addEventListener('abort', onUserAbort, { once: true });
-  const timer = timeout === undefined ? undefined : setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
-  const detach = () => {
-    clearTimeout(timer);
-    userSignal?.removeEventListener('abort', onUserAbort);
-  };
-  const attemptInit = { ...fetchInit, signal };
+  let signal = userSignal ?? undefined;
+  let timer;
+  let detach = noop;
+  let attemptInit = fetchInit;
+  if (timeout !== undefined) {
+    const request = new AbortController();
+    signal = request.signal;
+    const onUserAbort = () => request.abort(abortReason(userSignal));
+    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
+    detach = () => {
+      clearTimeout(timer);
+      userSignal?.removeEventListener('abort', onUserAbort);
+    };
+    attemptInit = { ...fetchInit, signal };
+  }
 
   let handedOver = false;
   try {
@@ -369,7 +416,7 @@ export async function limitedFetch(limiter, input, init) {
         response = await fetchImpl(input, attemptInit);
       } catch (error) {
         finish();
-        if (signal.aborted) throw abortReason(signal);
+        if (signal?.aborted) throw abortReason(signal);
         const next = raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started);
         if (next[0] !== 0) throw error;
         await sleep(next[1], signal);
@@ -383,7 +430,7 @@ export async function limitedFetch(limiter, input, init) {
         else await sleep(next[1], signal);
         continue;
       }
-      if (signal.aborted) {
+      if (signal?.aborted) {
         response.body?.cancel().catch(() => {});
         finish();
         throw abortReason(signal);

@@ -136,3 +136,26 @@ test('limitedAsCompleted + limiter.fetch', async () => {
   assert.equal(s.sent, 200);
   assert.ok(s.p50 >= 0 && s.p50 <= s.p95 && s.p95 <= s.p99);
 });
+
+test('reading response.body as a stream releases at its end; an unpulled stream times out', async () => {
+  const limiter = new Limiter({ perKey: 1 });
+  const r = await limiter.fetch(`${a.url}/slow-body?ms=60&chunks=3`);
+  assert.ok(r instanceof Response);
+  const reader = r.body.getReader();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    assert.equal(limiter.stats().inFlight, 1);
+    text += new TextDecoder().decode(value);
+  }
+  assert.equal(text, '...');
+  assert.equal(limiter.stats().inFlight, 0);
+
+  const idle = await limiter.fetch(`${a.url}/slow-body?ms=60&chunks=3`, { bodyTimeout: 80 });
+  const idleReader = idle.body.getReader();
+  await idleReader.read(); // one pull, then nobody reads
+  await until(() => limiter.stats().inFlight === 0, 1_000, 'the idle body to time out');
+  await assert.rejects(idleReader.read(), { name: 'BodyTimeoutError' });
+  assert.ok(atRest(limiter));
+});
