@@ -7,7 +7,7 @@
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
 
-export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit } from './fetch.js';
+export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
 
 const MUST_WAIT = 0;
 const MAX_U32 = 0xffffffff;

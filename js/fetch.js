@@ -164,6 +164,30 @@ function defaultKey(url) {
   return `${url.hostname}:${url.port || DEFAULT_PORTS[url.protocol] || ''}`;
 }
 
+// Plain absolute http(s) URLs (lower-case scheme and host, no userinfo, no
+// escapes): their key is read without building a URL object.
+const SIMPLE_URL = /^(https?):\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?(?=[/?#]|$)/;
+
+/** The default key of `input`, or undefined when a URL object is needed. */
+function quickKey(input) {
+  if (typeof input !== 'string') return undefined;
+  const m = SIMPLE_URL.exec(input);
+  if (m === null) return undefined;
+  const host = m[2];
+  if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) return undefined;
+  if (m[3] === undefined) return `${host}:${m[1] === 'http' ? '80' : '443'}`;
+  const port = Number(m[3]);
+  return port > 65535 ? undefined : `${host}:${port}`;
+}
+
+/**
+ * The key `limiter.fetch` uses for `input` by default: `host:port` of its URL,
+ * the default port filled in (`"example.com:443"`).
+ */
+export function fetchKeyOf(input) {
+  return quickKey(input) ?? defaultKey(urlOf(input));
+}
+
 /** Can the body be sent again? Streams (and `Request` bodies) cannot. */
 function replayable(input, init) {
   const body = init?.body;
@@ -220,111 +244,143 @@ async function permitFor(limiter, raw, key, signal, queueTimeout) {
   }
 }
 
+const HOLD = Symbol('weir.hold');
 const nativeBody = Object.getOwnPropertyDescriptor(Response.prototype, 'body').get;
 const BODY_METHODS = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'].filter(
   (name) => typeof Response.prototype[name] === 'function',
 );
 
 /**
- * Hold the permit until `response`'s body is done: `finish` runs exactly once
- * when the body is fully read, cancelled or errored — or when nobody has
- * touched it for `bodyTimeout` ms (reads then fail with a BodyTimeoutError).
- *
- * The response stays the platform's own object. Its body readers (`text()`,
- * `json()`, …) are wrapped to finish when they settle (no stream in between:
- * the fast path), and `body` becomes a pass-through ReadableStream that
- * finishes on close, cancel or error, and errors after `bodyTimeout` ms
- * without a pull while nobody is reading.
+ * What holds one response's permit: `finish` runs exactly once when the body
+ * is fully read, cancelled or errored — or when nobody has touched it for
+ * `bodyTimeout` ms (reads then fail with a BodyTimeoutError).
  */
-function holdUntilBodyDone(response, finish, bodyTimeout) {
-  let done = false;
-  let timedOut;
-  let timer;
-  let lastPull = 0;
-  let reading = false;
-  let stream;
-  let streamController;
-  const end = () => {
-    if (done) return;
-    done = true;
-    clearTimeout(timer);
-    finish();
-  };
-  const onIdle = () => {
-    if (done) return;
-    if (stream) {
-      const idle = performance.now() - lastPull;
-      if (reading || idle < bodyTimeout) {
-        timer = setTimeout(onIdle, reading ? bodyTimeout : bodyTimeout - idle);
-        return;
-      }
-    }
-    timedOut = new BodyTimeoutError(bodyTimeout);
-    end();
-    if (stream) streamController.error(timedOut);
-    nativeBody.call(response)?.cancel(timedOut).catch(noop);
-  };
-  if (bodyTimeout !== Infinity) timer = setTimeout(onIdle, bodyTimeout);
-
-  const overrides = {};
-  for (const name of BODY_METHODS) {
-    const read = Response.prototype[name];
-    overrides[name] = {
-      configurable: true,
-      writable: true,
-      value() {
-        if (timedOut) return Promise.reject(timedOut);
-        if (!stream) clearTimeout(timer); // being read: no longer idle
-        const result = read.call(response);
-        result.then(end, end);
-        return result;
-      },
-    };
+class Hold {
+  constructor(response, finish, bodyTimeout, attempts) {
+    this.response = response;
+    this.finish = finish;
+    this.bodyTimeout = bodyTimeout;
+    this.attempts = attempts;
+    this.done = false;
+    this.timedOut = undefined;
+    this.stream = undefined;
+    this.controller = undefined;
+    this.reading = false;
+    this.lastPull = 0;
+    this.timer = bodyTimeout === Infinity ? undefined : setTimeout(onIdle, bodyTimeout, this);
   }
-  overrides.body = {
+
+  end() {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.finish();
+  }
+}
+
+function onIdle(hold) {
+  if (hold.done) return;
+  if (hold.stream) {
+    const idle = performance.now() - hold.lastPull;
+    if (hold.reading || idle < hold.bodyTimeout) {
+      hold.timer = setTimeout(onIdle, hold.reading ? hold.bodyTimeout : hold.bodyTimeout - idle, hold);
+      return;
+    }
+  }
+  const error = (hold.timedOut = new BodyTimeoutError(hold.bodyTimeout));
+  hold.end();
+  if (hold.stream) hold.controller.error(error);
+  nativeBody.call(hold.response)?.cancel(error).catch(noop);
+}
+
+/** A pass-through of the platform body that ends the hold on close, cancel or error. */
+function heldStream(hold, source) {
+  const reader = source.getReader();
+  hold.lastPull = performance.now();
+  return new ReadableStream(
+    {
+      start(controller) {
+        hold.controller = controller;
+      },
+      async pull(controller) {
+        hold.reading = true;
+        let step;
+        try {
+          step = await reader.read();
+        } catch (error) {
+          hold.end();
+          controller.error(error);
+          return;
+        } finally {
+          hold.reading = false;
+          hold.lastPull = performance.now();
+        }
+        if (step.done) {
+          hold.end();
+          controller.close();
+        } else {
+          controller.enqueue(step.value);
+        }
+      },
+      cancel(reason) {
+        hold.end();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The platform's own Response, re-based on this prototype (no copy, no
+ * stream in between for `text()`/`json()`/…): the body readers end the hold
+ * when they settle; `body` is a pass-through stream that ends it on close,
+ * cancel or error; `attempts` tells how many attempts were made.
+ */
+const HeldResponse = Object.create(Response.prototype, {
+  body: {
     configurable: true,
     get() {
-      if (stream) return stream;
-      const source = nativeBody.call(response);
-      if (source === null || timedOut || response.bodyUsed) return source;
-      const reader = source.getReader();
-      lastPull = performance.now();
-      stream = new ReadableStream(
-        {
-          start(controller) {
-            streamController = controller;
-          },
-          async pull(controller) {
-            reading = true;
-            let step;
-            try {
-              step = await reader.read();
-            } catch (error) {
-              end();
-              controller.error(error);
-              return;
-            } finally {
-              reading = false;
-              lastPull = performance.now();
-            }
-            if (step.done) {
-              end();
-              controller.close();
-            } else {
-              controller.enqueue(step.value);
-            }
-          },
-          cancel(reason) {
-            end();
-            return reader.cancel(reason);
-          },
-        },
-        { highWaterMark: 0 },
-      );
-      return stream;
+      const hold = this[HOLD];
+      if (hold.stream) return hold.stream;
+      const source = nativeBody.call(this);
+      if (source === null || hold.timedOut || this.bodyUsed) return source;
+      hold.stream = heldStream(hold, source);
+      return hold.stream;
     },
-  };
-  Object.defineProperties(response, overrides);
+  },
+  attempts: {
+    configurable: true,
+    get() {
+      return this[HOLD].attempts;
+    },
+  },
+});
+for (const name of BODY_METHODS) {
+  const read = Response.prototype[name];
+  Object.defineProperty(HeldResponse, name, {
+    configurable: true,
+    writable: true,
+    value: {
+      [name]() {
+        const hold = this[HOLD];
+        if (hold.timedOut) return Promise.reject(hold.timedOut);
+        if (!hold.stream) clearTimeout(hold.timer); // being read: no longer idle
+        const result = read.call(this);
+        result.then(
+          () => hold.end(),
+          () => hold.end(),
+        );
+        return result;
+      },
+    }[name],
+  });
+}
+
+/** Hold `response`'s permit (`finish`) until its body is done; see HeldResponse. */
+function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
+  response[HOLD] = new Hold(response, finish, bodyTimeout, attempts);
+  Object.setPrototypeOf(response, HeldResponse);
   return response;
 }
 
@@ -370,9 +426,12 @@ export async function limitedFetch(limiter, input, init) {
   if (o.keyOf !== undefined && typeof o.keyOf !== 'function') throw new TypeError("option 'keyOf' must be a function");
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new TypeError("option 'fetch' must be a function");
   const fetchImpl = o.fetch ?? globalThis.fetch;
-  const url = urlOf(input);
   const method = String(fetchInit?.method ?? input?.method ?? 'GET').toUpperCase();
-  const key = o.keyOf ? String(o.keyOf({ url, method, input, init: fetchInit })) : defaultKey(url);
+  let key = o.keyOf ? undefined : quickKey(input);
+  if (key === undefined) {
+    const url = urlOf(input);
+    key = o.keyOf ? String(o.keyOf({ url, method, input, init: fetchInit })) : defaultKey(url);
+  }
   const canReplay = replayable(input, fetchInit);
   const state = stateOf(limiter);
   const raw = state.raw;
@@ -381,20 +440,22 @@ export async function limitedFetch(limiter, input, init) {
     state.budget = policy;
   }
 
-  // One signal for the whole request: the caller's, linked to `timeout` when
-  // one is set (no extra signal at all when neither is).
+  // One signal for the whole request, of its own: the caller's abort and
+  // `timeout` feed it. (Never the caller's signal itself: `fetch` may keep a
+  // listener on the signal it is given until garbage collection, and a signal
+  // shared by many requests — limitedAsCompleted's — would pile them up.)
   const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
   if (userSignal?.aborted) throw abortReason(userSignal);
-  let signal = userSignal ?? undefined;
+  let signal;
   let timer;
   let detach = noop;
   let attemptInit = fetchInit;
-  if (timeout !== undefined) {
+  if (timeout !== undefined || userSignal) {
     const request = new AbortController();
     signal = request.signal;
     const onUserAbort = () => request.abort(abortReason(userSignal));
     userSignal?.addEventListener('abort', onUserAbort, { once: true });
-    timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
+    if (timeout !== undefined) timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
     detach = () => {
       clearTimeout(timer);
       userSignal?.removeEventListener('abort', onUserAbort);
@@ -444,9 +505,11 @@ export async function limitedFetch(limiter, input, init) {
         result = holdUntilBodyDone(response, () => {
           finish();
           detach();
-        }, bodyTimeout);
+        }, bodyTimeout, retry + 1);
       }
-      Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
+      if (result === response && result[HOLD] === undefined) {
+        Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
+      }
       handedOver = true;
       return result;
     }

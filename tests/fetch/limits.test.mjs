@@ -159,3 +159,26 @@ test('reading response.body as a stream releases at its end; an unpulled stream 
   await assert.rejects(idleReader.read(), { name: 'BodyTimeoutError' });
   assert.ok(atRest(limiter));
 });
+
+test('fetchKeyOf: host:port with the default port, same as the URL parser', async () => {
+  const { fetchKeyOf } = await import('weir');
+  const cases = {
+    'http://example.com/': 'example.com:80',
+    'https://example.com': 'example.com:443',
+    'https://example.com:8443/x?y#z': 'example.com:8443',
+    'http://example.com:80/': 'example.com:80',
+    'http://example.com:0080/': 'example.com:80',
+    'HTTP://EXAMPLE.com/': 'example.com:80',
+    'http://user:pw@example.com:81/': 'example.com:81',
+    'http://[::1]:3000/': '[::1]:3000',
+    'https://[::1]/': '[::1]:443',
+    'http://127.0.0.1:9/?q': '127.0.0.1:9',
+    'http://ex%61mple.com/': 'example.com:80',
+    'http://a..b/': 'a..b:80',
+  };
+  for (const [input, key] of Object.entries(cases)) {
+    assert.equal(fetchKeyOf(input), key, input);
+    assert.equal(fetchKeyOf(new URL(input)), key, `URL ${input}`);
+  }
+  assert.throws(() => fetchKeyOf('http://example.com:99999/'), TypeError);
+});
