@@ -245,7 +245,15 @@ async function permitFor(limiter, raw, key, signal, queueTimeout) {
 }
 
 const HOLD = Symbol('weir.hold');
-const nativeBody = Object.getOwnPropertyDescriptor(Response.prototype, 'body').get;
+/** The getter of `name` on `proto`'s chain (hosts differ in where it lives). */
+function getterOf(proto, name) {
+  for (let p = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, name);
+    if (d) return d.get;
+  }
+  return undefined;
+}
+const protoBody = getterOf(Response.prototype, 'body');
 const BODY_METHODS = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'].filter(
   (name) => typeof Response.prototype[name] === 'function',
 );
@@ -268,6 +276,12 @@ class Hold {
     this.reading = false;
     this.lastPull = 0;
     this.timer = bodyTimeout === Infinity ? undefined : setTimeout(onIdle, bodyTimeout, this);
+    this.source = undefined; // set when `body` is an own property of the response
+  }
+
+  /** The platform's body stream. */
+  nativeBody() {
+    return this.source ? this.source() : protoBody.call(this.response);
   }
 
   end() {
@@ -290,7 +304,7 @@ function onIdle(hold) {
   const error = (hold.timedOut = new BodyTimeoutError(hold.bodyTimeout));
   hold.end();
   if (hold.stream) hold.controller.error(error);
-  nativeBody.call(hold.response)?.cancel(error).catch(noop);
+  hold.nativeBody()?.cancel(error).catch(noop);
 }
 
 /** A pass-through of the platform body that ends the hold on close, cancel or error. */
@@ -337,18 +351,17 @@ function heldStream(hold, source) {
  * when they settle; `body` is a pass-through stream that ends it on close,
  * cancel or error; `attempts` tells how many attempts were made.
  */
+function heldBody() {
+  const hold = this[HOLD];
+  if (hold.stream) return hold.stream;
+  const source = hold.nativeBody();
+  if (source === null || hold.timedOut || this.bodyUsed) return source;
+  hold.stream = heldStream(hold, source);
+  return hold.stream;
+}
+
 const HeldResponse = Object.create(Response.prototype, {
-  body: {
-    configurable: true,
-    get() {
-      const hold = this[HOLD];
-      if (hold.stream) return hold.stream;
-      const source = nativeBody.call(this);
-      if (source === null || hold.timedOut || this.bodyUsed) return source;
-      hold.stream = heldStream(hold, source);
-      return hold.stream;
-    },
-  },
+  body: { configurable: true, get: heldBody },
   attempts: {
     configurable: true,
     get() {
@@ -379,8 +392,15 @@ for (const name of BODY_METHODS) {
 
 /** Hold `response`'s permit (`finish`) until its body is done; see HeldResponse. */
 function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
-  response[HOLD] = new Hold(response, finish, bodyTimeout, attempts);
+  const hold = new Hold(response, finish, bodyTimeout, attempts);
+  response[HOLD] = hold;
   Object.setPrototypeOf(response, HeldResponse);
+  const own = Object.getOwnPropertyDescriptor(response, 'body');
+  if (own !== undefined && own.configurable) {
+    // A host keeping `body` on the instance (rather than the prototype).
+    hold.source = own.get ? () => own.get.call(response) : () => own.value;
+    Object.defineProperty(response, 'body', { configurable: true, get: heldBody });
+  }
   return response;
 }
 
