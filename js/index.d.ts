@@ -61,8 +61,12 @@ export interface AsCompletedOptions<T> {
   cost?: number;
   /** Aborting ends the iteration with `signal.reason` and aborts in-flight work. */
   signal?: AbortSignal;
-  /** Yield `{status, value | reason}` records instead of throwing on the first error. */
-  settle?: boolean;
+  /**
+   * By default every item's outcome is yielded as a `{status, value | reason}`
+   * record (one failure does not end the stream). `failFast: true` yields bare
+   * values instead and throws the first error, ending the iteration.
+   */
+  failFast?: boolean;
 }
 
 export type Mapper<T, R> = (item: T, context: { signal: AbortSignal }) => R | PromiseLike<R>;
@@ -78,8 +82,8 @@ export class Limiter {
   acquire(options?: RunOptions): Promise<Release>;
   /** Admits now or not at all. */
   tryAcquire(options?: Omit<RunOptions, 'signal'>): Release | null;
-  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: AsCompletedOptions<T> & { settle: true }): AsyncGenerator<Settled<R>, void, undefined>;
-  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options?: AsCompletedOptions<T>): AsyncGenerator<R, void, undefined>;
+  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: AsCompletedOptions<T> & { failFast: true }): AsyncGenerator<R, void, undefined>;
+  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options?: AsCompletedOptions<T>): AsyncGenerator<Settled<R>, void, undefined>;
   /** Changes the concurrency caps; omitted options keep their value. */
   setLimits(options: { concurrency?: Cap; perKey?: Cap }): void;
   /** Holds every acquire for `key` for `ms` milliseconds (e.g. from `Retry-After`). */
@@ -199,9 +203,10 @@ export interface LimitedAsCompletedOptions<T> extends AsCompletedOptions<T> {
  * `break`/`return()` stops pulling and aborts in-flight work. Without a mapper
  * (`null`) the items are thunks.
  */
-export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T> & { settle: true }): AsyncGenerator<Settled<R>, void, undefined>;
-export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T>): AsyncGenerator<R, void, undefined>;
-export function limitedAsCompleted<R>(source: Source<Thunk<R>>, mapper: null | undefined, options: LimitedAsCompletedOptions<Thunk<R>>): AsyncGenerator<R, void, undefined>;
+export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T> & { failFast: true }): AsyncGenerator<R, void, undefined>;
+export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T>): AsyncGenerator<Settled<R>, void, undefined>;
+export function limitedAsCompleted<R>(source: Source<Thunk<R>>, mapper: null | undefined, options: LimitedAsCompletedOptions<Thunk<R>> & { failFast: true }): AsyncGenerator<R, void, undefined>;
+export function limitedAsCompleted<R>(source: Source<Thunk<R>>, mapper: null | undefined, options: LimitedAsCompletedOptions<Thunk<R>>): AsyncGenerator<Settled<R>, void, undefined>;
 
 export interface KeyedSemaphoreOptions {
   /** Total permits in flight. */
