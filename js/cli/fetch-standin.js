@@ -53,8 +53,17 @@ export async function standInFetch(limiter, stats, url, init, consume) {
   const key = new URL(url).host;
   const attempts = init.retry?.attempts ?? 1;
   const retryable = IDEMPOTENT.has(init.method);
-  const signals = [init.signal, init.timeout ? AbortSignal.timeout(init.timeout) : undefined].filter(Boolean);
-  const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
+  // One controller per request, linked to the caller's signal and the timeout
+  // (cheaper than AbortSignal.timeout + AbortSignal.any).
+  const controller = new AbortController();
+  const signal = controller.signal;
+  const parent = init.signal;
+  const onParentAbort = () => controller.abort(parent.reason);
+  if (parent?.aborted) controller.abort(parent.reason);
+  parent?.addEventListener('abort', onParentAbort, { once: true });
+  const timer = init.timeout
+    ? setTimeout(() => controller.abort(new DOMException(`timed out after ${init.timeout} ms`, 'TimeoutError')), init.timeout)
+    : undefined;
   stats.pending.set(key, (stats.pending.get(key) ?? 0) + 1);
   try {
     for (let attempt = 1; ; attempt++) {
@@ -93,6 +102,8 @@ export async function standInFetch(limiter, stats, url, init, consume) {
       }
     }
   } finally {
+    clearTimeout(timer);
+    parent?.removeEventListener('abort', onParentAbort);
     const left = stats.pending.get(key) - 1;
     if (left === 0) stats.pending.delete(key);
     else stats.pending.set(key, left);
