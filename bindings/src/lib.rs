@@ -17,6 +17,7 @@ mod errors;
 mod limiter;
 mod quota;
 mod rate;
+mod retry;
 mod semaphore;
 mod slab;
 mod tickets;
