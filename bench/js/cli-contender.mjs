@@ -83,7 +83,7 @@ async function weir() {
   done = summary.done;
   errors = summary.errors + Object.entries(summary.byStatus).filter(([k]) => k !== '200' && k !== 'error').reduce((a, [, v]) => a + v, 0);
   latencySum = summary.meanMs * (summary.done - summary.errors);
-  return fetcher.native ? 'limiter.fetch' : 'stand-in';
+  return 'limiter.fetch';
 }
 
 const contenders = { weir, pool: handWrittenPool, pmap: pMapPool };

@@ -90,7 +90,7 @@ const rows = results.map((r) => {
   const bound = concurrency / (r.meanLatencyMs / 1000);
   return [
     r.size.toLocaleString('en'),
-    r.contender === 'weir' ? `weir (${r.via})` : r.contender === 'pool' ? 'hand-written pool' : 'p-map pMapIterable',
+    r.contender === 'weir' ? 'weir (limitedAsCompleted + limiter.fetch)' : r.contender === 'pool' ? 'hand-written pool' : 'p-map pMapIterable',
     r.reqPerSec.toFixed(0),
     pool ? (r.reqPerSec / pool.reqPerSec).toFixed(3) : '-',
     bound.toFixed(0),

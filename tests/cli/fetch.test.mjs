@@ -127,9 +127,11 @@ test('--rate and --per-host-rate bound arrivals in every 1 s window at the serve
     const both = [...a.stats().hosts[`127.0.0.1:${a.port}`].timestamps, ...b.stats().hosts[`127.0.0.1:${b.port}`].timestamps]
       .sort((x, y) => x - y);
     assert.equal(both.length, 32);
+    // GCRA admits at most burst + rate·w = 20 in any 1 s window; arrivals at
+    // the server jitter by a few ms against admissions, hence a slack of 2.
     const busiest = maxInWindow(both, 1000);
-    assert.ok(busiest <= 20, `${busiest} arrivals in one second at --rate 10/s`);
-    assert.ok(both[31] - both[0] >= 1000, 'the 32 requests were spread over more than a second');
+    assert.ok(busiest <= 22, `${busiest} arrivals in one second at --rate 10/s`);
+    assert.ok(both[31] - both[0] >= 1800, `32 requests at 10/s (burst 10) took only ${both[31] - both[0]} ms`);
 
     a.reset();
     b.reset();
@@ -140,7 +142,8 @@ test('--rate and --per-host-rate bound arrivals in every 1 s window at the serve
       const ts = t.stats().hosts[`127.0.0.1:${t.port}`].timestamps;
       assert.equal(ts.length, 16);
       const n = maxInWindow(ts, 1000);
-      assert.ok(n <= 8, `${n} arrivals in one second at --per-host-rate 4/s`);
+      assert.ok(n <= 10, `${n} arrivals in one second at --per-host-rate 4/s (burst 4)`);
+      assert.ok(ts[15] - ts[0] >= 2500, `16 requests at 4/s (burst 4) took only ${ts[15] - ts[0]} ms`);
     }
   } finally {
     await a.close();
@@ -171,11 +174,16 @@ test('429 with Retry-After is retried after the pause; final 429s are reported',
     assert.equal(r.code, 0, r.stderr);
     const rows = rowsOf(r.stdout);
     assert.equal(rows.length, 20);
-    assert.ok(rows.every((row) => row.status === 200), 'every URL got through after retries');
+    // Retries are budgeted (limiter.fetch: about 10% of requests per host), so
+    // some URLs may end on a 429; every row is a 200 or a 429, never an error.
+    assert.ok(rows.every((row) => row.status === 200 || row.status === 429), r.stdout);
     const statuses = busy.stats().hosts[`127.0.0.1:${busy.port}`].statuses;
+    const final429 = rows.filter((row) => row.status === 429).length;
+    assert.equal(rows.filter((row) => row.status === 200).length, statuses[200]);
     const retried = rows.reduce((n, row) => n + row.attempts - 1, 0);
-    assert.equal(retried, statuses[429] ?? 0, 'one retry per 429 the server sent');
-    assert.match(r.stderr, new RegExp(`retries: ${retried}, 429s seen: ${statuses[429] ?? 0}`));
+    assert.equal(retried, (statuses[429] ?? 0) - final429, 'one retry per 429 that was not final');
+    assert.ok(statuses[429] > 0, 'the server sent 429s');
+    assert.match(r.stderr, new RegExp(`retries: ${retried}, 429s seen: ${statuses[429]}`));
   } finally {
     await busy.close();
   }
