@@ -113,6 +113,20 @@ test('--concurrency caps the total in flight', async () => {
   }
 });
 
+test("1,000-class concurrency is real: Node's fetch pool opens a connection per request in flight", async () => {
+  const t = await startTarget({ delayMs: [1000, 1000] });
+  try {
+    const file = await urlFile(Array.from({ length: 300 }, (_, i) => `${t.url}/${i}`));
+    const r = await run(['fetch', file, '--concurrency', '300', '--output', '/dev/null']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = t.stats();
+    assert.equal(s.total, 300);
+    assert.ok(s.maxConcurrent >= 250, `the server saw at most ${s.maxConcurrent} of 300 at once`);
+  } finally {
+    await t.close();
+  }
+});
+
 test('--rate and --per-host-rate bound arrivals in every 1 s window at the server', async () => {
   const a = await startTarget({ delayMs: 0 });
   const b = await startTarget({ delayMs: 0 });
