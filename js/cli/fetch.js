@@ -108,7 +108,7 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
       row.attempts = r.attempts;
     } catch (error) {
       row.error = describe(error);
-      row.attempts = error?.attempts ?? 1;
+      row.attempts = error?.attempts ?? 0;
     }
     row.ms = Math.round((performance.now() - started) * 10) / 10;
     return row;

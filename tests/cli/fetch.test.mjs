@@ -203,6 +203,36 @@ test('429 with Retry-After is retried after the pause; final 429s are reported',
   }
 });
 
+test('--timeout bounds each attempt (headers and body) but not time queued for a host', async () => {
+  const t = await startTarget({ delayMs: 0 });
+  try {
+    const slow = await urlFile([`${t.url}/delay?ms=5000`, `${t.url}/slow-body?ms=5000&chunks=5`]);
+    const r = await run(['fetch', slow, '--timeout', '400ms', '--retries', '1']);
+    assert.equal(r.code, 0, r.stderr);
+    const rows = rowsOf(r.stdout);
+    assert.equal(rows.length, 2);
+    for (const row of rows) {
+      assert.match(row.error ?? '', /TimeoutError/, JSON.stringify(row));
+      assert.ok(row.ms < 4000, `gave up after ${row.ms} ms`);
+    }
+    assert.equal(rows.find((row) => row.url.includes('/delay')).attempts, 2, 'a timed-out attempt is retried');
+    assert.equal(t.stats().total, 4, 'two attempts each');
+
+    t.reset();
+    // Five 300 ms requests one at a time: the last waits ~1.2 s for its turn,
+    // longer than --timeout, and still succeeds.
+    const queued = await urlFile(Array.from({ length: 5 }, (_, i) => `${t.url}/delay?ms=300&i=${i}`));
+    const q = await run(['fetch', queued, '--timeout', '1s', '--per-host', '1', '--retries', '0']);
+    assert.equal(q.code, 0, q.stderr);
+    const qrows = rowsOf(q.stdout);
+    assert.ok(qrows.every((row) => row.status === 200), q.stdout);
+    assert.ok(Math.max(...qrows.map((row) => row.ms)) > 1000, 'the last URL waited longer than --timeout');
+    assert.equal(t.stats().maxConcurrent, 1);
+  } finally {
+    await t.close();
+  }
+});
+
 test('--save never writes outside DIR: .., encoded .., query strings, very long names', async () => {
   const t = await startTarget({ delayMs: 0 });
   const parent = await tempDir();
