@@ -94,7 +94,6 @@ export async function demo(opts, { stderr = process.stderr } = {}) {
     concurrency: opts.concurrency,
     delayMs: opts.delayMs,
     server: opts.server,
-    fetch: fetcher.native ? 'limiter.fetch' : 'stand-in',
     seconds: summary.elapsedMs / 1000,
     reqPerSec: summary.reqPerSec,
     meanLatencyMs: summary.meanMs,

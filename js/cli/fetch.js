@@ -3,6 +3,7 @@
 // only: `limitedAsCompleted` pulls the input as slots free up, and each URL
 // goes through `limiter.fetch` (per-host caps, rates, retries).
 import { createWriteStream } from 'node:fs';
+import { setMaxListeners } from 'node:events';
 import { mkdir, open } from 'node:fs/promises';
 import { Limiter, limitedAsCompleted } from '../node.js';
 import { createFetcher } from './fetcher.js';
@@ -83,6 +84,7 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   // hold every slot (the limiter queues the look-ahead per host).
   const window = keyed ? opts.concurrency * 2 : opts.concurrency;
   if (opts.save) await mkdir(opts.save, { recursive: true });
+  setMaxListeners(0, abort); // one listener per request in flight
 
   const source = stoppable(lines, stop);
   const mapper = async (line) => {
@@ -106,7 +108,7 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
       row.attempts = r.attempts;
     } catch (error) {
       row.error = describe(error);
-      row.attempts = error?.attempts ?? 1;
+      row.attempts = error?.attempts ?? 0;
     }
     row.ms = Math.round((performance.now() - started) * 10) / 10;
     return row;
@@ -119,21 +121,29 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   return progress.finish();
 }
 
-/** `lines`, ending early (closing the source) once `stop` is aborted. */
+/**
+ * `lines`, ending early (closing the source) once `stop` is aborted, even
+ * while a read is pending (stdin that stays open). No `Promise.race` against
+ * a long-lived promise: that would keep one reaction per line alive.
+ */
 async function* stoppable(lines, stop) {
   const it = lines[Symbol.asyncIterator]();
-  const stopped = new Promise((resolve) => {
-    if (stop.aborted) resolve({ done: true });
-    stop.addEventListener('abort', () => resolve({ done: true }), { once: true });
-  });
+  let settle = null;
+  const onStop = () => settle?.({ done: true });
+  stop.addEventListener('abort', onStop, { once: true });
   try {
     for (;;) {
       if (stop.aborted) return;
-      const step = await Promise.race([it.next(), stopped]);
+      const step = await new Promise((resolve, reject) => {
+        settle = resolve;
+        it.next().then(resolve, reject);
+      });
+      settle = null;
       if (step.done) return;
       yield step.value;
     }
   } finally {
+    stop.removeEventListener('abort', onStop);
     it.return?.().catch(() => {});
   }
 }
@@ -231,5 +241,10 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
     await out.end();
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
+  if (process.env.WEIR_REPORT_HEAP && typeof globalThis.gc === 'function') {
+    // For the memory tests (node --expose-gc): what is still alive at the end.
+    globalThis.gc();
+    stderr.write(`weir: live heap after GC: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MB\n`);
+  }
   return summary.interrupted ? 130 : 0;
 }

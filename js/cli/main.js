@@ -10,7 +10,8 @@ export const USAGE = `usage: weir <command> [options]
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h
       --per-host-rate 5/s   rate per host; repeatable
       --retries N           retries on 429/503/network errors (default 2; Retry-After honoured)
-      --timeout 20s         per URL, including waiting and retries (default 30s)
+      --timeout 20s         per attempt, from admission to the end of the body (default 30s;
+                            time queued for a host or a rate is not counted)
       --method M            HTTP method (default GET)
       --header 'K: V'       request header; repeatable
       --save DIR            write bodies to DIR (file names derived safely from the URL)

@@ -98,7 +98,7 @@ export class Progress {
   render() {
     if (this.mode === 'bar') {
       const text = this.line();
-      const width = Math.max(20, (this.stderr.columns ?? 100) - 1);
+      const width = Math.max(20, (this.stderr.columns || 120) - 1);
       let bar = '';
       if (this.total) {
         const cells = 20;

@@ -41,11 +41,11 @@ test('answers Hello, World! within the delay range, on 127.0.0.1', async () => {
 });
 
 test('counts concurrency, totals, statuses and arrivals per Host header', async () => {
-  const t = await startTarget({ delayMs: [50, 50] });
+  const t = await startTarget({ delayMs: [500, 500] });
   try {
     const a = Array.from({ length: 5 }, () => get(`${t.url}/`, { host: 'a.test' }));
     const b = Array.from({ length: 3 }, () => get(`${t.url}/`, { host: 'b.test:81' }));
-    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 200 && t.stats().current < 8; i++) await new Promise((r) => setTimeout(r, 5));
     const mid = t.stats();
     assert.equal(mid.hosts['a.test'].current, 5);
     assert.equal(mid.hosts['b.test:81'].current, 3);
