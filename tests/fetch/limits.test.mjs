@@ -125,8 +125,8 @@ test('limitedAsCompleted + limiter.fetch', async () => {
     for (let i = 0; i < 200; i++) yield `${a.url}/delay?ms=${i % 5}`;
   }
   let n = 0;
-  for await (const text of limitedAsCompleted(urls(), async (u, { signal }) => (await limiter.fetch(u, { signal })).text(), { concurrency: 16 })) {
-    assert.equal(text, 'Hello, World!');
+  for await (const r of limitedAsCompleted(urls(), async (u, { signal }) => (await limiter.fetch(u, { signal })).text(), { concurrency: 16 })) {
+    assert.deepEqual(r, { status: 'fulfilled', value: 'Hello, World!' });
     n += 1;
   }
   assert.equal(n, 200);

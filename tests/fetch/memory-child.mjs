@@ -15,9 +15,10 @@ const sampler = setInterval(() => {
 let count = 0;
 let bytes = 0;
 const mapper = async (url, { signal }) => (await limiter.fetch(url, { signal })).text();
-for await (const text of limitedAsCompleted(urls(), mapper, { concurrency: 64 })) {
+for await (const result of limitedAsCompleted(urls(), mapper, { concurrency: 64 })) {
+  if (result.status !== 'fulfilled') throw result.reason;
   count += 1;
-  bytes += text.length;
+  bytes += result.value.length;
 }
 clearInterval(sampler);
 peakRss = Math.max(peakRss, process.memoryUsage.rss());

@@ -10,7 +10,7 @@ export default {
     const urls = Array.from({ length: 24 }, (_, i) => `${target}/slow-body?ms=40&chunks=2&i=${i}`);
     const mapper = async (url, { signal }) => (await limiter.fetch(url, { signal })).text();
     let ok = 0;
-    for await (const text of limitedAsCompleted(urls, mapper, { concurrency: 24 })) if (text === '..') ok += 1;
+    for await (const r of limitedAsCompleted(urls, mapper, { concurrency: 24 })) if (r.value === '..') ok += 1;
     // A 503 is retried (GET), then given up on.
     const retried = await limiter.fetch(`${target}/status/503`, { retry: { attempts: 2, baseDelay: 1 } });
     await retried.text();
