@@ -40,11 +40,11 @@ const mb = (x) => (x / 2 ** 20).toFixed(1);
 const meanDelay = (minDelay + maxDelay) / 2 / 1000;
 console.log(`fetch benchmark: ${n} requests, ${inflight} in flight, server delay ${minDelay}–${maxDelay} ms, node ${process.version}`);
 console.log(`Little's-law bound: ${inflight} / ${meanDelay * 1000} ms mean server delay = ${(inflight / meanDelay).toFixed(0)} req/s`);
-console.log('variant  req/s   vs pool  mean latency  Little bound (in-flight / latency)  peak RSS');
+console.log('variant  req/s   vs pool  mean latency  Little bound (in-flight / latency)  peak RSS  client CPU/request');
 for (const [variant, r] of Object.entries(results)) {
   console.log(
-    `${variant.padEnd(7)} ${r.reqPerSec.toFixed(0).padStart(6)}  ${(r.reqPerSec / results.pool.reqPerSec).toFixed(3)}×   ${r.meanLatencyMs.toFixed(1).padStart(7)} ms    ${(inflight / (r.meanLatencyMs / 1000)).toFixed(0).padStart(6)} req/s                       ${mb(r.peakRss)} MB`,
+    `${variant.padEnd(7)} ${r.reqPerSec.toFixed(0).padStart(6)}  ${(r.reqPerSec / results.pool.reqPerSec).toFixed(3)}×   ${r.meanLatencyMs.toFixed(1).padStart(7)} ms    ${(inflight / (r.meanLatencyMs / 1000)).toFixed(0).padStart(6)} req/s                       ${mb(r.peakRss).padStart(6)} MB  ${r.cpuMsPerRequest.toFixed(3)} ms`,
   );
 }
-console.log(`weir / pool: ${(results.weir.reqPerSec / results.pool.reqPerSec).toFixed(3)}× req/s, ${(results.weir.peakRss / results.pool.peakRss).toFixed(3)}× peak RSS`);
+console.log(`weir / pool: ${(results.weir.reqPerSec / results.pool.reqPerSec).toFixed(3)}× req/s, ${(results.weir.peakRss / results.pool.peakRss).toFixed(3)}× peak RSS, ${(results.weir.cpuMsPerRequest / results.pool.cpuMsPerRequest).toFixed(3)}× CPU per request`);
 console.log(`weir / p-map: ${(results.weir.reqPerSec / results['p-map'].reqPerSec).toFixed(3)}× req/s, ${(results.weir.peakRss / results['p-map'].peakRss).toFixed(3)}× peak RSS`);
