@@ -406,6 +406,34 @@ function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
 
 function noop() {}
 
+/**
+ * Requests following each caller signal. One listener per signal, however
+ * many requests share it (limitedAsCompleted hands one signal to all): an
+ * EventTarget's add/removeEventListener cost grows with its listener count.
+ */
+const followers = new WeakMap();
+
+/** Abort `controller` when `signal` aborts; returns the unlink function. */
+function link(signal, controller) {
+  let set = followers.get(signal);
+  if (set === undefined) {
+    const group = new Set();
+    set = group;
+    followers.set(signal, group);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const reason = abortReason(signal);
+        for (const c of group) c.abort(reason);
+        group.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(controller);
+  return () => set.delete(controller);
+}
+
 function once(fn) {
   let done = false;
   return () => {
@@ -473,12 +501,11 @@ export async function limitedFetch(limiter, input, init) {
   if (timeout !== undefined || userSignal) {
     const request = new AbortController();
     signal = request.signal;
-    const onUserAbort = () => request.abort(abortReason(userSignal));
-    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    const unlink = userSignal ? link(userSignal, request) : noop;
     if (timeout !== undefined) timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
     detach = () => {
       clearTimeout(timer);
-      userSignal?.removeEventListener('abort', onUserAbort);
+      unlink();
     };
     attemptInit = { ...fetchInit, signal };
   }
