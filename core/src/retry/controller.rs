@@ -120,7 +120,7 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
         self.map.is_empty()
     }
 
-    /// A request for `key` starts waiting (for a permit, a pause or a back-off).
+    /// A request for `key` starts waiting for a permit (or a pause of the key).
     pub fn queued(&mut self, key: &K, now: Instant) {
         let state = self.entry(key, now);
         state.queued = state.queued.saturating_add(1);

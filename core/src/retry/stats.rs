@@ -9,7 +9,7 @@ use crate::time::Instant;
 pub struct FetchStats {
     /// Requests of this key holding a permit (sent, body not yet done).
     pub in_flight: u32,
-    /// Requests of this key waiting for a permit (or a pause, or a back-off).
+    /// Requests of this key waiting for a permit (a pause of the key included).
     pub queued: u32,
     /// Attempts sent (first attempts and retries).
     pub sent: u64,
