@@ -5,6 +5,9 @@
 // loader (node.js, deno.js, browser.js, workerd.js), which initialise the
 // wasm before any of this is called.
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
+import { limitedFetch, fetchStatsOf } from './fetch.js';
+
+export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
 
 const MUST_WAIT = 0;
 /** What `drain` reports for a parked wait that failed (see `takeError`). */
@@ -398,6 +401,16 @@ export class Limiter {
     };
   }
 }
+
+/** `fetch` under this limiter (key = host:port); see js/fetch.js. */
+Limiter.prototype.fetch = function fetch(input, init) {
+  return limitedFetch(this, input, init);
+};
+
+/** Per-key figures of `fetch`: in flight, queued, sent, retried, 429s, cooldown, p50/p95/p99. */
+Limiter.prototype.fetchStats = function fetchStats() {
+  return fetchStatsOf(this);
+};
 
 // --------------------------------------------------------- limitedAsCompleted
 

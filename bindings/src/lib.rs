@@ -20,6 +20,7 @@ mod heap;
 mod limiter;
 mod quota;
 mod rate;
+mod retry;
 mod semaphore;
 mod slab;
 mod tickets;

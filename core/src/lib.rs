@@ -24,6 +24,7 @@ extern crate alloc;
 pub mod as_completed;
 pub mod limiter;
 pub mod rate;
+pub mod retry;
 pub mod semaphore;
 mod sync;
 pub mod time;
@@ -35,6 +36,7 @@ pub use as_completed::{
 };
 pub use limiter::{ConfigError, Limiter, LimiterConfig, LimiterError, LimiterPermit, LimiterStats};
 pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
+pub use retry::{Decision, FetchStats, RetryController, RetryPolicy};
 pub use semaphore::{
     AcquireError, KeyedSemaphore, LimitError, OwnedPermit, Permit, SemaphoreStats, TryAcquireError,
 };

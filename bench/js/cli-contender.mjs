@@ -1,0 +1,108 @@
+// One contender of bench/js/cli.mjs, run in its own process:
+//   node bench/js/cli-contender.mjs <weir|pool|pmap> <server-url> <requests> <in-flight>
+// Prints one JSON line: { contender, requests, seconds, reqPerSec, meanLatencyMs, errors, peakRssMB }.
+// Every contender reads each body to the end, counting its bytes.
+const [contender, base, nText, lText] = process.argv.slice(2);
+const n = Number(nText);
+const limit = Number(lText);
+const url = `${base}/hello`;
+
+function* urls() {
+  for (let i = 0; i < n; i++) yield url;
+}
+
+let latencySum = 0;
+let errors = 0;
+let done = 0;
+
+async function countBody(response) {
+  let bytes = 0;
+  for await (const chunk of response.body) bytes += chunk.byteLength;
+  return bytes;
+}
+
+/** Plain fetch, timed: what every contender does per URL. */
+async function plainFetch(u) {
+  const t0 = performance.now();
+  try {
+    const response = await fetch(u);
+    await countBody(response);
+    if (response.status !== 200) errors += 1;
+  } catch {
+    errors += 1;
+  }
+  latencySum += performance.now() - t0;
+  done += 1;
+}
+
+async function handWrittenPool() {
+  const it = urls();
+  const worker = async () => {
+    for (let step = it.next(); !step.done; step = it.next()) await plainFetch(step.value);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
+async function pMapPool() {
+  const { pMapIterable } = await import('p-map');
+  // eslint-disable-next-line no-unused-vars
+  for await (const _ of pMapIterable(urls(), plainFetch, { concurrency: limit, backpressure: limit })) {
+    // results consumed as they come
+  }
+}
+
+async function weir() {
+  const { fetchAll, limiterFor, sampler } = await import('../../js/cli/fetch.js');
+  const { Progress } = await import('../../js/cli/progress.js');
+  const opts = {
+    concurrency: limit,
+    perHost: undefined,
+    rate: [],
+    perHostRate: [],
+    retries: 0,
+    timeout: 600_000,
+    method: 'GET',
+    headers: [],
+    save: undefined,
+  };
+  const { limiter, fetcher } = limiterFor(opts);
+  const progress = new Progress({ stderr: process.stderr, mode: 'none', sample: sampler(limiter, fetcher) });
+  async function* lines() {
+    yield* urls();
+  }
+  const summary = await fetchAll({
+    lines: lines(),
+    opts,
+    rows: null,
+    progress,
+    stop: new AbortController().signal,
+    abort: new AbortController().signal,
+    limiter,
+    fetcher,
+  });
+  done = summary.done;
+  errors = summary.errors + Object.entries(summary.byStatus).filter(([k]) => k !== '200' && k !== 'error').reduce((a, [, v]) => a + v, 0);
+  latencySum = summary.meanMs * (summary.done - summary.errors);
+  return 'limiter.fetch';
+}
+
+const contenders = { weir, pool: handWrittenPool, pmap: pMapPool };
+if (!contenders[contender]) {
+  process.stderr.write(`unknown contender ${contender}\n`);
+  process.exit(2);
+}
+const t0 = performance.now();
+const via = await contenders[contender]();
+const seconds = (performance.now() - t0) / 1000;
+process.stdout.write(
+  `${JSON.stringify({
+    contender,
+    via,
+    requests: done,
+    seconds,
+    reqPerSec: done / seconds,
+    meanLatencyMs: latencySum / Math.max(1, done - (contender === 'weir' ? 0 : 0)),
+    errors,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  })}\n`,
+);

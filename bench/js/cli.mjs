@@ -1,0 +1,109 @@
+// The CLI benchmark: the seed scenario (server: "Hello, World!" after 0–300 ms;
+// L = 1,000 in flight) at several sizes, weir (limitedAsCompleted +
+// limiter.fetch, the `weir fetch` pipeline) vs a hand-written promise pool over
+// fetch vs p-map's pMapIterable + fetch. Each contender runs in its own
+// process; the server runs in another.
+//
+//   node bench/js/cli.mjs [--sizes 10000,100000,1000000] [--concurrency 1000] [--delay 0-300ms]
+//                         [--rounds R] [--contenders pool,weir,pmap] [--json]
+// With R rounds the contenders run interleaved (order rotated each round) and
+// the table shows each one's median req/s and its median peak RSS: the
+// machine is shared, so single runs are noisy.
+import { spawn, execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
+const CONTENDER = fileURLToPath(new URL('./cli-contender.mjs', import.meta.url));
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? fallback : process.argv[i + 1];
+}
+const sizes = arg('--sizes', '10000,100000').split(',').map(Number);
+const concurrency = Number(arg('--concurrency', '1000'));
+const delay = arg('--delay', '0-300ms');
+const order = arg('--contenders', 'pool,weir,pmap').split(',');
+const rounds = Number(arg('--rounds', '1'));
+
+function median(values) {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+async function startServer() {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--delay', delay], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
+  });
+  return { url, child };
+}
+
+const server = await startServer();
+const runs = [];
+try {
+  for (const n of sizes) {
+    for (let round = 0; round < rounds; round++) {
+     const rotated = order.map((_, i) => order[(i + round) % order.length]);
+     for (const c of rotated) {
+      const { stdout } = await promisify(execFile)(process.execPath, [CONTENDER, c, server.url, String(n), String(concurrency)], {
+        maxBuffer: 1 << 20,
+      });
+      const r = JSON.parse(stdout.trim().split('\n').pop());
+      const stats = await (await fetch(`${server.url}/__weir/stats`)).json();
+      r.size = n;
+      r.serverMaxConcurrent = stats.maxConcurrent;
+      runs.push(r);
+      process.stderr.write(`bench: ${n} ${c}: ${r.reqPerSec.toFixed(0)} req/s, ${r.peakRssMB.toFixed(1)} MB, ${r.errors} errors\n`);
+     }
+    }
+  }
+} finally {
+  server.child.kill('SIGTERM');
+}
+
+const results = [];
+for (const n of sizes) {
+  for (const c of order) {
+    const mine = runs.filter((r) => r.size === n && r.contender === c);
+    results.push({
+      ...mine[0],
+      reqPerSec: median(mine.map((r) => r.reqPerSec)),
+      meanLatencyMs: median(mine.map((r) => r.meanLatencyMs)),
+      peakRssMB: median(mine.map((r) => r.peakRssMB)),
+      errors: mine.reduce((a, r) => a + r.errors, 0),
+      serverMaxConcurrent: Math.max(...mine.map((r) => r.serverMaxConcurrent)),
+      rounds: mine.length,
+    });
+  }
+}
+const header = ['requests', 'contender', 'req/s', 'vs pool', "Little's bound", 'of bound', 'mean ms', 'peak RSS MB', 'errors'];
+const rows = results.map((r) => {
+  const pool = results.find((p) => p.size === r.size && p.contender === 'pool');
+  const bound = concurrency / (r.meanLatencyMs / 1000);
+  return [
+    r.size.toLocaleString('en'),
+    r.contender === 'weir' ? 'weir (limitedAsCompleted + limiter.fetch)' : r.contender === 'pool' ? 'hand-written pool' : 'p-map pMapIterable',
+    r.reqPerSec.toFixed(0),
+    pool ? (r.reqPerSec / pool.reqPerSec).toFixed(3) : '-',
+    bound.toFixed(0),
+    `${((100 * r.reqPerSec) / bound).toFixed(1)}%`,
+    r.meanLatencyMs.toFixed(1),
+    r.peakRssMB.toFixed(1),
+    String(r.errors),
+  ];
+});
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+const line = (cells) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+console.log(`scenario: ${concurrency} in flight, server delay ${delay}, Node ${process.version}, median of ${rounds} round(s)`);
+console.log(line(header));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const row of rows) console.log(line(row));
+if (process.argv.includes('--json')) console.log(JSON.stringify(runs));

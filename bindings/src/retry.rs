@@ -1,0 +1,233 @@
+//! `RawRetry` / `RawRetryPolicy`: [`weir::retry`] for the JS fetch wrapper.
+//!
+//! The JS layer (`js/fetch.js`) keeps no retry logic: it reports each
+//! request's life to a `RawRetry` and does what `decide` answers — sleep, or
+//! pause the key on its limiter.
+
+use core::cell::RefCell;
+use core::time::Duration;
+
+use js_sys::Array;
+use wasm_bindgen::prelude::*;
+use weir::retry::{
+    parse_retry_after, Attempt, BudgetPolicy, Decision, GiveUpReason, Outcome, RetryController,
+    RetryPolicy,
+};
+use weir::{Clock, Instant};
+
+use crate::errors::range_error;
+use crate::timer::JsTimer;
+
+/// `decide` answer codes (first element): retry, or why not.
+const RETRY: f64 = 0.0;
+
+fn reason_code(reason: GiveUpReason) -> f64 {
+    match reason {
+        GiveUpReason::NotRetryable => 1.0,
+        GiveUpReason::MethodNotRetryable => 2.0,
+        GiveUpReason::BodyNotReplayable => 3.0,
+        GiveUpReason::AttemptsExhausted => 4.0,
+        GiveUpReason::BudgetExhausted => 5.0,
+    }
+}
+
+fn millis(ms: f64, name: &str) -> Result<Duration, JsValue> {
+    if !(ms.is_finite() && ms >= 0.0) {
+        return Err(range_error(&format!(
+            "option '{name}' must be a finite number of milliseconds >= 0, got {ms}"
+        )));
+    }
+    Ok(Duration::from_nanos((ms * 1e6) as u64))
+}
+
+fn as_ms(d: Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}
+
+/// A validated retry policy (per call or per limiter).
+#[wasm_bindgen]
+pub struct RawRetryPolicy {
+    policy: RetryPolicy,
+}
+
+#[wasm_bindgen]
+impl RawRetryPolicy {
+    /// `attempts` in all; `statuses`; `methods` comma-separated; delays in ms;
+    /// the budget (`ratio`, `min` per window, `windowMs`). Throws a
+    /// `RangeError` naming the option at fault.
+    #[wasm_bindgen(constructor)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        attempts: u32,
+        statuses: &[u16],
+        methods: &str,
+        base_delay_ms: f64,
+        max_delay_ms: f64,
+        budget_ratio: f64,
+        budget_min: u32,
+        budget_window_ms: f64,
+    ) -> Result<RawRetryPolicy, JsValue> {
+        let policy = RetryPolicy {
+            attempts,
+            statuses: statuses.to_vec(),
+            methods: methods
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_ascii_uppercase)
+                .collect(),
+            base_delay: millis(base_delay_ms, "retry.baseDelay")?,
+            max_delay: millis(max_delay_ms, "retry.maxDelay")?,
+            budget: BudgetPolicy {
+                ratio: budget_ratio,
+                min_per_window: budget_min,
+                window: millis(budget_window_ms, "retry.budget.window")?,
+            },
+        };
+        policy.validate().map_err(|e| {
+            range_error(&format!(
+                "invalid option 'retry.{}': {}",
+                js_name(e.field),
+                e.problem
+            ))
+        })?;
+        Ok(RawRetryPolicy { policy })
+    }
+}
+
+fn js_name(field: &str) -> &str {
+    match field {
+        "base_delay" => "baseDelay",
+        "max_delay" => "maxDelay",
+        "budget.min_per_window" => "budget.min",
+        other => other,
+    }
+}
+
+/// The per-limiter retry state: budgets, cooldowns and figures per key.
+#[wasm_bindgen]
+pub struct RawRetry {
+    inner: RefCell<RetryController<String>>,
+}
+
+#[wasm_bindgen]
+impl RawRetry {
+    /// A controller whose budget is `policy`'s; jitter seeded with `seed`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(policy: &RawRetryPolicy, seed: f64) -> Result<RawRetry, JsValue> {
+        let controller = RetryController::new(policy.policy.clone(), seed as u64)
+            .map_err(|e| range_error(&e.to_string()))?;
+        Ok(RawRetry {
+            inner: RefCell::new(controller),
+        })
+    }
+
+    /// Use `policy`'s budget from now on (when it differs).
+    #[wasm_bindgen(js_name = useBudget)]
+    pub fn use_budget(&self, policy: &RawRetryPolicy) {
+        let mut inner = self.inner.borrow_mut();
+        if inner.policy().budget != policy.policy.budget {
+            // Validated with the policy.
+            let _ = inner.set_budget(policy.policy.budget);
+        }
+    }
+
+    /// A request for `key` waits for a permit.
+    pub fn queued(&self, key: String) {
+        self.inner.borrow_mut().queued(&key, JsTimer.now());
+    }
+
+    /// A request for `key` stopped waiting.
+    pub fn unqueued(&self, key: String) {
+        self.inner.borrow_mut().unqueued(&key, JsTimer.now());
+    }
+
+    /// An attempt goes out (holding a permit); returns its start (ms).
+    pub fn sent(&self, key: String, retry: u32) -> f64 {
+        let started = self.inner.borrow_mut().sent(&key, JsTimer.now(), retry);
+        started.as_millis_f64()
+    }
+
+    /// An attempt of `key` released its permit.
+    pub fn done(&self, key: String) {
+        self.inner.borrow_mut().done(&key, JsTimer.now());
+    }
+
+    /// How an attempt ended (`status` 0 = network error) and what next:
+    /// `[code, afterMs, pauseMs]`, code 0 = retry after `afterMs`, pausing the
+    /// key for `pauseMs` when > 0; codes 1–5 = give up (not retryable, method,
+    /// body not replayable, attempts exhausted, budget exhausted).
+    #[allow(clippy::too_many_arguments)]
+    pub fn decide(
+        &self,
+        policy: &RawRetryPolicy,
+        key: String,
+        method: &str,
+        status: u16,
+        retry: u32,
+        retry_after: Option<String>,
+        replayable: bool,
+        started_ms: f64,
+    ) -> Box<[f64]> {
+        let now = JsTimer.now();
+        let unix_secs = (js_sys::Date::now() / 1000.0) as u64;
+        let attempt = Attempt {
+            method,
+            outcome: if status == 0 {
+                Outcome::NetworkError
+            } else {
+                Outcome::Status(status)
+            },
+            retry,
+            retry_after: retry_after.and_then(|v| parse_retry_after(&v, unix_secs)),
+            replayable,
+            started: Instant::from_millis_f64(started_ms),
+        };
+        let decision = self
+            .inner
+            .borrow_mut()
+            .decide_with(&policy.policy, &key, now, &attempt);
+        match decision {
+            Decision::Retry {
+                after,
+                pause_key_until,
+            } => Box::new([
+                RETRY,
+                as_ms(after),
+                pause_key_until.map_or(0.0, |until| as_ms(until - now)),
+            ]),
+            Decision::GiveUp(reason) => Box::new([reason_code(reason), 0.0, 0.0]),
+        }
+    }
+
+    /// Every resident key's figures: a flat array of `key, inFlight, queued,
+    /// sent, retried, status429, networkErrors, cooldownMs, p50, p95, p99`
+    /// (ms; `NaN` when no sample).
+    pub fn snapshot(&self) -> Array {
+        let now = JsTimer.now();
+        let rows = self.inner.borrow().all_stats(now);
+        let out = Array::new();
+        for (key, s) in rows {
+            out.push(&JsValue::from_str(&key));
+            for v in [
+                f64::from(s.in_flight),
+                f64::from(s.queued),
+                s.sent as f64,
+                s.retried as f64,
+                s.status_429 as f64,
+                s.network_errors as f64,
+                s.cooldown_until.map_or(0.0, |t| as_ms(t - now)),
+                s.p50.map_or(f64::NAN, as_ms),
+                s.p95.map_or(f64::NAN, as_ms),
+                s.p99.map_or(f64::NAN, as_ms),
+            ] {
+                out.push(&JsValue::from_f64(v));
+            }
+        }
+        out
+    }
+
+    /// Keys resident.
+    pub fn keys(&self) -> u32 {
+        self.inner.borrow().len() as u32
+    }
+}

@@ -1,0 +1,200 @@
+// Command-line parsing for `weir`: plain argv → validated options. Every bad
+// argument throws a UsageError naming it; bin/weir.js turns that into exit 2.
+
+/** A bad command line: the message names the argument; exit code 2. */
+export class UsageError extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'UsageError';
+    this.exitCode = 2;
+  }
+}
+
+const UNIT_MS = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hr: 3_600_000 };
+
+/** `20/s`, `600/min`, `5/h`, `1/ms`, `10/2s` → `{ limit, interval }` (interval in ms). */
+export function parseRate(text, name) {
+  const m = /^\s*(\d+)\s*\/\s*(\d*(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)\s*$/.exec(String(text));
+  if (!m) throw new UsageError(`${name}: expected a rate like 20/s, 600/min, 5/h or 1/ms, got '${text}'`);
+  const limit = Number(m[1]);
+  const times = m[2] === '' ? 1 : Number(m[2]);
+  const interval = times * UNIT_MS[m[3]];
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`${name}: the count must be at least 1, got '${text}'`);
+  if (!(interval > 0)) throw new UsageError(`${name}: the interval must be positive, got '${text}'`);
+  return { limit, interval };
+}
+
+/** `20s`, `500ms`, `2m`, `1h`, bare seconds `20` → milliseconds. */
+export function parseDuration(text, name) {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)?\s*$/.exec(String(text));
+  if (!m) throw new UsageError(`${name}: expected a duration like 20s, 500ms or 2m, got '${text}'`);
+  const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's'];
+  if (!(ms > 0) || !Number.isFinite(ms)) throw new UsageError(`${name}: the duration must be positive, got '${text}'`);
+  return ms;
+}
+
+/** `0-300ms`, `50ms`, `0-3s` → `[min, max]` in milliseconds. */
+export function parseDelayRange(text, name) {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:-\s*(\d+(?:\.\d+)?))?\s*(ms|s)?\s*$/.exec(String(text));
+  if (!m) throw new UsageError(`${name}: expected a delay range like 0-300ms or 2s, got '${text}'`);
+  const unit = UNIT_MS[m[3] ?? 'ms'];
+  const lo = Number(m[1]) * unit;
+  const hi = (m[2] === undefined ? Number(m[1]) : Number(m[2])) * unit;
+  if (hi < lo) throw new UsageError(`${name}: the range must be low-high, got '${text}'`);
+  return [lo, hi];
+}
+
+/** A whole number within [min, max]. */
+export function parseWhole(text, name, min = 1, max = 0xffffffff) {
+  const t = String(text).replace(/_/g, '');
+  if (!/^\s*\d+\s*$/.test(t)) throw new UsageError(`${name}: expected a whole number, got '${text}'`);
+  const n = Number(t);
+  if (n < min || n > max) throw new UsageError(`${name}: must be from ${min} to ${max}, got '${text}'`);
+  return n;
+}
+
+/** A number within [min, max]. */
+export function parseNumber(text, name, min, max) {
+  const n = Number(text);
+  if (String(text).trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${name}: expected a number from ${min} to ${max}, got '${text}'`);
+  }
+  return n;
+}
+
+/** `K: V` → `[K, V]`. */
+export function parseHeader(text, name) {
+  const i = String(text).indexOf(':');
+  const key = i < 0 ? '' : text.slice(0, i).trim();
+  if (i < 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(key)) {
+    throw new UsageError(`${name}: expected 'Name: value', got '${text}'`);
+  }
+  return [key, text.slice(i + 1).trim()];
+}
+
+/**
+ * Split argv by a spec `{ '--name': { value: bool, repeat: bool } }`.
+ * Accepts `--name value` and `--name=value`; `-` alone and words are positionals;
+ * `--` ends options. Returns `{ values: { '--name': string | string[] | true }, positionals }`.
+ */
+export function splitArgs(argv, spec, command) {
+  const values = {};
+  const positionals = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (!arg.startsWith('-') || arg === '-') {
+      positionals.push(arg);
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq < 0 ? arg : arg.slice(0, eq);
+    const opt = spec[name];
+    if (!opt) {
+      throw new UsageError(`${name}: unknown option for 'weir ${command}' (see 'weir ${command} --help')`);
+    }
+    let value = true;
+    if (opt.value) {
+      if (eq >= 0) value = arg.slice(eq + 1);
+      else if (i + 1 < argv.length) value = argv[++i];
+      else throw new UsageError(`${name}: missing value`);
+    } else if (eq >= 0) {
+      throw new UsageError(`${name}: takes no value`);
+    }
+    if (opt.repeat) (values[name] ??= []).push(value);
+    else if (name in values) throw new UsageError(`${name}: given more than once`);
+    else values[name] = value;
+  }
+  return { values, positionals };
+}
+
+const FETCH_SPEC = {
+  '--concurrency': { value: true },
+  '--per-host': { value: true },
+  '--rate': { value: true, repeat: true },
+  '--per-host-rate': { value: true, repeat: true },
+  '--retries': { value: true },
+  '--timeout': { value: true },
+  '--method': { value: true },
+  '--header': { value: true, repeat: true },
+  '--save': { value: true },
+  '--output': { value: true },
+  '--progress': { value: true },
+  '--help': { value: false },
+};
+
+/** Options of `weir fetch`. */
+export function parseFetchArgs(argv) {
+  const { values: v, positionals } = splitArgs(argv, FETCH_SPEC, 'fetch');
+  if (v['--help']) return { help: true };
+  if (positionals.length > 1) throw new UsageError(`${positionals[1]}: unexpected argument (one FILE or - only)`);
+  const method = v['--method'] === undefined ? 'GET' : String(v['--method']).toUpperCase();
+  if (!/^[A-Z]+$/.test(method)) throw new UsageError(`--method: expected a method like GET or HEAD, got '${v['--method']}'`);
+  const progress = v['--progress'] ?? 'auto';
+  if (!['auto', 'bar', 'lines', 'none'].includes(progress)) {
+    throw new UsageError(`--progress: expected auto, bar, lines or none, got '${progress}'`);
+  }
+  return {
+    input: positionals[0] ?? '-',
+    concurrency: v['--concurrency'] === undefined ? 100 : parseWhole(v['--concurrency'], '--concurrency', 1, 1_000_000),
+    perHost: v['--per-host'] === undefined ? undefined : parseWhole(v['--per-host'], '--per-host', 1, 1_000_000),
+    rate: (v['--rate'] ?? []).map((r) => parseRate(r, '--rate')),
+    perHostRate: (v['--per-host-rate'] ?? []).map((r) => parseRate(r, '--per-host-rate')),
+    retries: v['--retries'] === undefined ? 2 : parseWhole(v['--retries'], '--retries', 0, 100),
+    timeout: v['--timeout'] === undefined ? 30_000 : parseDuration(v['--timeout'], '--timeout'),
+    method,
+    headers: (v['--header'] ?? []).map((h) => parseHeader(h, '--header')),
+    save: v['--save'],
+    output: v['--output'],
+    progress,
+  };
+}
+
+const SERVE_SPEC = {
+  '--port': { value: true },
+  '--delay': { value: true },
+  '--429-rate': { value: true },
+  '--help': { value: false },
+};
+
+/** Options of `weir serve`. */
+export function parseServeArgs(argv) {
+  const { values: v, positionals } = splitArgs(argv, SERVE_SPEC, 'serve');
+  if (v['--help']) return { help: true };
+  if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
+  return {
+    port: v['--port'] === undefined ? 8080 : parseWhole(v['--port'], '--port', 0, 65535),
+    delayMs: v['--delay'] === undefined ? [0, 300] : parseDelayRange(v['--delay'], '--delay'),
+    status429Rate: v['--429-rate'] === undefined ? 0 : parseNumber(v['--429-rate'], '--429-rate', 0, 1),
+  };
+}
+
+const DEMO_SPEC = {
+  '--requests': { value: true },
+  '--concurrency': { value: true },
+  '--delay': { value: true },
+  '--server': { value: true },
+  '--json': { value: false },
+  '--help': { value: false },
+};
+
+/** Options of `weir demo`. */
+export function parseDemoArgs(argv) {
+  const { values: v, positionals } = splitArgs(argv, DEMO_SPEC, 'demo');
+  if (v['--help']) return { help: true };
+  if (positionals.length) throw new UsageError(`${positionals[0]}: unexpected argument`);
+  const server = v['--server'] ?? 'child';
+  if (server !== 'child' && server !== 'in-process') {
+    throw new UsageError(`--server: expected child or in-process, got '${server}'`);
+  }
+  return {
+    requests: v['--requests'] === undefined ? 100_000 : parseWhole(v['--requests'], '--requests', 1, 1e10),
+    concurrency: v['--concurrency'] === undefined ? 1000 : parseWhole(v['--concurrency'], '--concurrency', 1, 100_000),
+    delayMs: v['--delay'] === undefined ? [0, 300] : parseDelayRange(v['--delay'], '--delay'),
+    server,
+    json: Boolean(v['--json']),
+  };
+}

@@ -1,0 +1,134 @@
+// `weir demo`: the seed scenario. A local server answers "Hello, World!" after
+// a random delay (0–300 ms by default); N requests (default 100,000) go
+// through the `weir fetch` pipeline with L in flight (default 1,000). Prints
+// requests/s, the Little's-law bound (in flight ÷ mean latency), achieved ÷
+// bound, and peak RSS.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startTarget } from '../server/target.js';
+import { fetchAll, limiterFor, onInterrupt, sampler } from './fetch.js';
+import { Progress, formatSummary } from './progress.js';
+
+const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
+
+/** Start the target as a child process (its own event loop and core). */
+async function childTarget(delayMs) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--delay', `${delayMs[0]}-${delayMs[1]}ms`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (d) => {
+      text += d;
+      const m = /listening on (http:\/\/\S+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`target server exited (${code})`)));
+  });
+  return {
+    url,
+    async stats() {
+      return (await fetch(`${url}/__weir/stats`)).json();
+    },
+    close() {
+      return new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      });
+    },
+  };
+}
+
+async function inProcessTarget(delayMs) {
+  const t = await startTarget({ delayMs });
+  return { url: t.url, stats: async () => t.stats(), close: () => t.close() };
+}
+
+async function* demoUrls(base, n) {
+  for (let i = 0; i < n; i++) yield `${base}/hello`;
+}
+
+/** The demo numbers (also what `--json` prints). */
+export async function demo(opts, { stderr = process.stderr } = {}) {
+  const target = opts.server === 'child' ? await childTarget(opts.delayMs) : await inProcessTarget(opts.delayMs);
+  const fetchOpts = {
+    concurrency: opts.concurrency,
+    perHost: undefined,
+    rate: [],
+    perHostRate: [],
+    retries: 0,
+    timeout: 60_000,
+    method: 'GET',
+    headers: [],
+    save: undefined,
+  };
+  const { limiter, fetcher } = limiterFor(fetchOpts);
+  const mode = opts.json ? 'none' : stderr.isTTY ? 'bar' : 'lines';
+  const progress = new Progress({ stderr, mode, sample: sampler(limiter, fetcher) });
+  progress.total = opts.requests;
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const uninstall = onInterrupt(progress, stop, abort);
+  let summary;
+  let server;
+  try {
+    summary = await fetchAll({
+      lines: demoUrls(target.url, opts.requests),
+      opts: fetchOpts,
+      rows: null,
+      progress,
+      stop: stop.signal,
+      abort: abort.signal,
+      limiter,
+      fetcher,
+    });
+    server = await target.stats();
+  } finally {
+    uninstall();
+    await target.close();
+  }
+  const meanS = summary.meanMs / 1000;
+  const bound = meanS > 0 ? opts.concurrency / meanS : 0;
+  return {
+    requests: summary.done,
+    concurrency: opts.concurrency,
+    delayMs: opts.delayMs,
+    server: opts.server,
+    seconds: summary.elapsedMs / 1000,
+    reqPerSec: summary.reqPerSec,
+    meanLatencyMs: summary.meanMs,
+    littleBound: bound,
+    ofBound: bound > 0 ? summary.reqPerSec / bound : 0,
+    serverMaxConcurrent: server.maxConcurrent,
+    peakRssMB: summary.peakRssBytes / (1024 * 1024),
+    summary,
+  };
+}
+
+/** `weir demo` with parsed options; resolves to the exit code. */
+export async function runDemo(opts, { stdout = process.stdout, stderr = process.stderr } = {}) {
+  if (!opts.json) {
+    stderr.write(
+      `weir demo: ${opts.requests} requests, ${opts.concurrency} in flight, server delay ` +
+        `${opts.delayMs[0]}-${opts.delayMs[1]} ms (${opts.server})\n`,
+    );
+  }
+  const r = await demo(opts, { stderr });
+  if (opts.json) {
+    const { summary, ...rest } = r;
+    stdout.write(`${JSON.stringify({ ...rest, p50: summary.p50, p95: summary.p95, p99: summary.p99, byStatus: summary.byStatus })}\n`);
+  } else {
+    for (const line of formatSummary(r.summary)) stderr.write(`weir: ${line}\n`);
+    stdout.write(
+      [
+        `requests/s:        ${r.reqPerSec.toFixed(0)}`,
+        `Little's-law bound: ${r.littleBound.toFixed(0)} req/s (${r.concurrency} in flight / ${r.meanLatencyMs.toFixed(1)} ms mean latency)`,
+        `achieved / bound:  ${(100 * r.ofBound).toFixed(1)}%`,
+        `server saw at most ${r.serverMaxConcurrent} concurrent requests`,
+        `peak RSS:          ${r.peakRssMB.toFixed(1)} MB`,
+        '',
+      ].join('\n'),
+    );
+  }
+  return r.summary.interrupted ? 130 : r.summary.errors ? 1 : 0;
+}

@@ -1,0 +1,250 @@
+// `weir fetch [FILE|-]`: URLs in (lazily), NDJSON rows out in completion
+// order, progress and a summary on stderr. The pipeline is the public API
+// only: `limitedAsCompleted` pulls the input as slots free up, and each URL
+// goes through `limiter.fetch` (per-host caps, rates, retries).
+import { createWriteStream } from 'node:fs';
+import { setMaxListeners } from 'node:events';
+import { mkdir, open } from 'node:fs/promises';
+import { Limiter, limitedAsCompleted } from '../node.js';
+import { createFetcher } from './fetcher.js';
+import { countUrlLines, openInput, urlLines } from './lines.js';
+import { savePathFor } from './names.js';
+import { Progress, formatSummary } from './progress.js';
+
+/** A writer that respects backpressure: `await write(text)`, `await end()`. */
+export function lineWriter(stream, { close = false } = {}) {
+  let failed = null;
+  stream.on('error', (error) => {
+    failed = error;
+  });
+  return {
+    async write(text) {
+      if (failed) throw failed;
+      if (!stream.write(text)) {
+        await new Promise((resolve) => {
+          const done = () => {
+            stream.off('drain', done);
+            stream.off('error', done);
+            stream.off('close', done);
+            resolve();
+          };
+          stream.on('drain', done);
+          stream.on('error', done);
+          stream.on('close', done);
+        });
+      }
+    },
+    end() {
+      if (!close) return Promise.resolve();
+      return new Promise((resolve) => stream.end(resolve));
+    },
+  };
+}
+
+/** Read a body to the end: its length in bytes, written to `path` when given. */
+async function consumeBody(response, path) {
+  const body = response.body;
+  let bytes = 0;
+  const file = path ? await open(path, 'w') : null;
+  try {
+    if (body) {
+      for await (const chunk of body) {
+        bytes += chunk.byteLength;
+        if (file) await file.write(chunk);
+      }
+    }
+  } finally {
+    await file?.close();
+  }
+  return bytes;
+}
+
+function describe(error) {
+  if (!error) return 'unknown error';
+  const cause = error.cause?.code ?? error.cause?.message;
+  const base = error.name && error.name !== 'Error' ? `${error.name}: ${error.message}` : error.message ?? String(error);
+  return cause && !base.includes(cause) ? `${base} (${cause})` : base;
+}
+
+/**
+ * The pipeline shared by `weir fetch` and `weir demo`.
+ *
+ * @param {object} o
+ * @param {AsyncIterable<string>} o.lines  URL lines (pulled lazily)
+ * @param {object} o.opts                 parsed `weir fetch` options
+ * @param {{ write(text: string): Promise<void> } | null} o.rows  NDJSON sink (null = discard)
+ * @param {Progress} o.progress
+ * @param {AbortSignal} o.stop            stop pulling (in-flight requests finish)
+ * @param {AbortSignal} o.abort           abort in-flight requests too
+ * @returns {Promise<object>} the summary (see Progress#finish)
+ */
+export async function fetchAll({ lines, opts, rows, progress, stop, abort, limiter, fetcher }) {
+  const keyed = opts.perHost !== undefined || opts.perHostRate.length > 0;
+  // With per-host limits, look ahead one window so a saturated host does not
+  // hold every slot (the limiter queues the look-ahead per host).
+  const window = keyed ? opts.concurrency * 2 : opts.concurrency;
+  if (opts.save) await mkdir(opts.save, { recursive: true });
+  setMaxListeners(0, abort); // one listener per request in flight
+
+  const source = stoppable(lines, stop);
+  const mapper = async (line) => {
+    const started = performance.now();
+    const row = { url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: null };
+    let url;
+    try {
+      url = new URL(line);
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        throw new TypeError(`unsupported protocol ${url.protocol}`);
+      }
+    } catch (error) {
+      row.error = error.code === 'ERR_INVALID_URL' ? 'invalid URL' : describe(error);
+      return row;
+    }
+    try {
+      const path = opts.save ? savePathFor(opts.save, url.href) : null;
+      const r = await fetcher.fetchOne(url.href, abort, (response) => consumeBody(response, path));
+      row.status = r.status;
+      row.bytes = r.bytes;
+      row.attempts = r.attempts;
+    } catch (error) {
+      row.error = describe(error);
+      row.attempts = error?.attempts ?? 0;
+    }
+    row.ms = Math.round((performance.now() - started) * 10) / 10;
+    return row;
+  };
+
+  for await (const row of limitedAsCompleted(source, mapper, { concurrency: window })) {
+    progress.record(row);
+    if (rows) await rows.write(`${JSON.stringify(row)}\n`);
+  }
+  return progress.finish();
+}
+
+/**
+ * `lines`, ending early (closing the source) once `stop` is aborted, even
+ * while a read is pending (stdin that stays open). No `Promise.race` against
+ * a long-lived promise: that would keep one reaction per line alive.
+ */
+async function* stoppable(lines, stop) {
+  const it = lines[Symbol.asyncIterator]();
+  let settle = null;
+  const onStop = () => settle?.({ done: true });
+  stop.addEventListener('abort', onStop, { once: true });
+  try {
+    for (;;) {
+      if (stop.aborted) return;
+      const step = await new Promise((resolve, reject) => {
+        settle = resolve;
+        it.next().then(resolve, reject);
+      });
+      settle = null;
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    stop.removeEventListener('abort', onStop);
+    it.return?.().catch(() => {});
+  }
+}
+
+/** Build the limiter and fetcher for parsed `weir fetch` options. */
+export function limiterFor(opts) {
+  const limiter = new Limiter({
+    concurrency: opts.concurrency,
+    perKey: opts.perHost,
+    rate: opts.rate.length ? opts.rate : undefined,
+    perKeyRate: opts.perHostRate.length ? opts.perHostRate : undefined,
+  });
+  const fetcher = createFetcher({
+    limiter,
+    retries: opts.retries,
+    timeout: opts.timeout,
+    method: opts.method,
+    headers: opts.headers,
+  });
+  return { limiter, fetcher };
+}
+
+/** The progress sampler: limiter + fetch stats now. */
+export function sampler(limiter, fetcher) {
+  return () => {
+    const l = limiter.stats();
+    const f = fetcher.stats();
+    return { inFlight: l.inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts };
+  };
+}
+
+/**
+ * Install Ctrl-C handling: the first SIGINT aborts `stop` (no new URLs), the
+ * second aborts `abort` (in-flight requests too). Returns an uninstaller.
+ */
+export function onInterrupt(progress, stop, abort) {
+  const handler = () => {
+    progress.interrupted += 1;
+    if (progress.interrupted === 1) {
+      progress.note('interrupted: finishing in-flight requests (Ctrl-C again to abort them)');
+      stop.abort();
+    } else {
+      progress.note('aborting in-flight requests');
+      abort.abort(new DOMException('interrupted', 'AbortError'));
+    }
+  };
+  process.on('SIGINT', handler);
+  return () => process.off('SIGINT', handler);
+}
+
+/** `weir fetch` with parsed options; resolves to the exit code. */
+export async function runFetch(opts, { stdin = process.stdin, stdout = process.stdout, stderr = process.stderr } = {}) {
+  const { limiter, fetcher } = limiterFor(opts);
+  const mode = opts.progress === 'auto' ? (stderr.isTTY ? 'bar' : 'lines') : opts.progress;
+  const intervalMs = Number(process.env.WEIR_PROGRESS_MS) || undefined;
+  const progress = new Progress({ stderr, mode, intervalMs, sample: sampler(limiter, fetcher) });
+  countUrlLines(opts.input).then(
+    (n) => {
+      progress.total = n;
+    },
+    () => {},
+  );
+  const out = opts.output ? lineWriter(createWriteStream(opts.output), { close: true }) : lineWriter(stdout);
+  const stop = new AbortController();
+  const abort = new AbortController();
+  const uninstall = onInterrupt(progress, stop, abort);
+  let input;
+  try {
+    input = openInput(opts.input, stdin);
+    await new Promise((resolve, reject) => {
+      if (input === stdin) return resolve();
+      input.once('open', resolve);
+      input.once('error', reject);
+    });
+  } catch (error) {
+    uninstall();
+    progress.finish();
+    stderr.write(`weir fetch: ${opts.input}: cannot read (${error.code ?? error.message})\n`);
+    return 2;
+  }
+  let summary;
+  try {
+    summary = await fetchAll({
+      lines: urlLines(input),
+      opts,
+      rows: out,
+      progress,
+      stop: stop.signal,
+      abort: abort.signal,
+      limiter,
+      fetcher,
+    });
+  } finally {
+    uninstall();
+    await out.end();
+  }
+  for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
+  if (process.env.WEIR_REPORT_HEAP && typeof globalThis.gc === 'function') {
+    // For the memory tests (node --expose-gc): what is still alive at the end.
+    globalThis.gc();
+    stderr.write(`weir: live heap after GC: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MB\n`);
+  }
+  return summary.interrupted ? 130 : 0;
+}

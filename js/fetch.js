@@ -1,0 +1,599 @@
+// `limiter.fetch(input, init)`: `fetch` under a Limiter. Every decision is
+// made in Rust: admission by the Limiter (key = host:port), retries, back-off,
+// budgets, Retry-After cooldowns and per-key figures by `weir::retry` (through
+// RawRetry). This file only links signals and timers, holds the permit until
+// the response body is done, and sleeps or pauses the key as it is told.
+import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
+
+// ------------------------------------------------------------------- errors
+
+/** The whole request (queueing included) took longer than `timeout`. */
+export class TimeoutError extends Error {
+  constructor(ms) {
+    super(`weir: request timed out after ${ms} ms (option 'timeout')`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** Waiting for a permit took longer than `queueTimeout`. */
+export class QueueTimeoutError extends Error {
+  constructor(ms) {
+    super(`weir: no permit within ${ms} ms (option 'queueTimeout')`);
+    this.name = 'QueueTimeoutError';
+  }
+}
+
+/** Nobody read the response body for `bodyTimeout` ms: the permit was released. */
+export class BodyTimeoutError extends Error {
+  constructor(ms) {
+    super(`weir: response body not read for ${ms} ms (option 'bodyTimeout'); its permit was released`);
+    this.name = 'BodyTimeoutError';
+  }
+}
+
+// ------------------------------------------------------------------ options
+
+const WEIR_OPTIONS = ['retry', 'timeout', 'queueTimeout', 'bodyTimeout', 'releaseOn', 'keyOf', 'fetch'];
+const RETRY_OPTIONS = ['attempts', 'statuses', 'methods', 'baseDelay', 'maxDelay', 'budget'];
+const BUDGET_OPTIONS = ['ratio', 'min', 'window'];
+const DEFAULT_BODY_TIMEOUT = 60_000;
+const DEFAULTS = {
+  attempts: 3,
+  statuses: [429, 503],
+  methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
+  baseDelay: 100,
+  maxDelay: 30_000,
+  budget: { ratio: 0.1, min: 3, window: 10_000 },
+};
+const GIVE_UP = ['', 'not-retryable', 'method-not-retryable', 'body-not-replayable', 'attempts-exhausted', 'budget-exhausted'];
+
+function known(value, where, allowed) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`option '${where}' must be an object`);
+  }
+  for (const name of Object.keys(value)) {
+    if (!allowed.includes(name)) {
+      throw new TypeError(`option '${where}': unknown option '${name}' (expected one of: ${allowed.join(', ')})`);
+    }
+  }
+  return value;
+}
+
+function millis(value, name, { allowInfinity = false } = {}) {
+  if (typeof value !== 'number') throw new TypeError(`option '${name}' must be a number of milliseconds`);
+  if (allowInfinity && value === Infinity) return Infinity;
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(`option '${name}' must be a positive finite number of milliseconds, got ${value}`);
+  }
+  return value;
+}
+
+function wholeNumber(value, name, min) {
+  if (typeof value !== 'number') throw new TypeError(`option '${name}' must be a number`);
+  if (!Number.isInteger(value) || value < min || value > 0xffffffff) {
+    throw new RangeError(`option '${name}' must be a whole number >= ${min}, got ${value}`);
+  }
+  return value;
+}
+
+/** A RawRetryPolicy for the `retry` option (cached per options object). */
+const policies = new WeakMap();
+let defaultPolicy;
+let noRetryPolicy;
+
+function policyOf(retry) {
+  if (retry === undefined || retry === null || retry === true) {
+    return (defaultPolicy ??= compilePolicy({}));
+  }
+  if (retry === false) return (noRetryPolicy ??= compilePolicy({ attempts: 1 }));
+  let policy = policies.get(retry);
+  if (!policy) {
+    policy = compilePolicy(known(retry, 'retry', RETRY_OPTIONS));
+    policies.set(retry, policy);
+  }
+  return policy;
+}
+
+function compilePolicy(r) {
+  const attempts = r.attempts === undefined ? DEFAULTS.attempts : wholeNumber(r.attempts, 'retry.attempts', 1);
+  const statuses = r.statuses === undefined ? DEFAULTS.statuses : r.statuses;
+  if (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s))) {
+    throw new TypeError("option 'retry.statuses' must be an array of HTTP statuses");
+  }
+  const methods = r.methods === undefined ? DEFAULTS.methods : r.methods;
+  if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[A-Za-z-]+$/.test(m))) {
+    throw new TypeError("option 'retry.methods' must be an array of method names");
+  }
+  const baseDelay = r.baseDelay === undefined ? DEFAULTS.baseDelay : millis(r.baseDelay, 'retry.baseDelay');
+  const maxDelay = r.maxDelay === undefined ? DEFAULTS.maxDelay : millis(r.maxDelay, 'retry.maxDelay');
+  const b = r.budget === undefined ? DEFAULTS.budget : { ...DEFAULTS.budget, ...known(r.budget, 'retry.budget', BUDGET_OPTIONS) };
+  if (typeof b.ratio !== 'number') throw new TypeError("option 'retry.budget.ratio' must be a number");
+  const policy = new RawRetryPolicy(
+    attempts,
+    Uint16Array.from(statuses.map((s) => (s >= 100 && s <= 599 ? s : 0))),
+    methods.join(','),
+    baseDelay,
+    maxDelay,
+    b.ratio,
+    wholeNumber(b.min, 'retry.budget.min', 0),
+    millis(b.window, 'retry.budget.window'),
+  );
+  return { raw: policy, hasBudget: r.budget !== undefined };
+}
+
+// ------------------------------------------------------------ per limiter
+
+/** Per-limiter retry state (budgets, cooldowns, figures per key). */
+const states = new WeakMap();
+/** Hosts whose platform caps simultaneous connections (workerd: 6). */
+let hostConnectionLimit = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers' ? 6 : undefined;
+
+/**
+ * Set (or clear, with `undefined`) the global in-flight cap that
+ * `limiter.fetch` applies to limiters created without `concurrency`. The
+ * workerd build defaults it to 6, the platform's simultaneous-connection
+ * limit; loaders and tests may override it.
+ */
+export function setHostConnectionLimit(n) {
+  hostConnectionLimit = n === undefined ? undefined : wholeNumber(n, 'hostConnectionLimit', 1);
+}
+
+function stateOf(limiter) {
+  let state = states.get(limiter);
+  if (!state) {
+    if (hostConnectionLimit !== undefined && limiter.stats().concurrency === Infinity) {
+      limiter.setLimits({ concurrency: hostConnectionLimit });
+    }
+    state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined };
+    states.set(limiter, state);
+  }
+  return state;
+}
+
+// ------------------------------------------------------------------ helpers
+
+const DEFAULT_PORTS = { 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' };
+
+function urlOf(input) {
+  const text = typeof input === 'string' ? input : input instanceof URL ? input.href : input?.url ?? String(input);
+  return new URL(text, globalThis.location?.href);
+}
+
+/** `host:port`, the default port filled in. */
+function defaultKey(url) {
+  return `${url.hostname}:${url.port || DEFAULT_PORTS[url.protocol] || ''}`;
+}
+
+// Plain absolute http(s) URLs (lower-case scheme and host, no userinfo, no
+// escapes): their key is read without building a URL object.
+const SIMPLE_URL = /^(https?):\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?(?=[/?#]|$)/;
+
+/** The default key of `input`, or undefined when a URL object is needed. */
+function quickKey(input) {
+  if (typeof input !== 'string') return undefined;
+  const m = SIMPLE_URL.exec(input);
+  if (m === null) return undefined;
+  const host = m[2];
+  if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) return undefined;
+  if (m[3] === undefined) return `${host}:${m[1] === 'http' ? '80' : '443'}`;
+  const port = Number(m[3]);
+  return port > 65535 ? undefined : `${host}:${port}`;
+}
+
+/**
+ * The key `limiter.fetch` uses for `input` by default: `host:port` of its URL,
+ * the default port filled in (`"example.com:443"`).
+ */
+export function fetchKeyOf(input) {
+  return quickKey(input) ?? defaultKey(urlOf(input));
+}
+
+/** Can the body be sent again? Streams (and `Request` bodies) cannot. */
+function replayable(input, init) {
+  const body = init?.body;
+  if (body === undefined || body === null) {
+    return !(typeof Request !== 'undefined' && input instanceof Request && input.body !== null);
+  }
+  if (typeof body === 'string' || body instanceof ArrayBuffer || ArrayBuffer.isView(body)) return true;
+  if (typeof Blob !== 'undefined' && body instanceof Blob) return true;
+  if (typeof FormData !== 'undefined' && body instanceof FormData) return true;
+  if (body instanceof URLSearchParams) return true;
+  return false;
+}
+
+function abortReason(signal) {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/** Resolve after `ms`, or reject when `signal` aborts. */
+function sleep(ms, signal) {
+  if (ms <= 0) return Promise.resolve();
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortReason(signal));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** A permit for `key`: synchronous when free, else a wait bounded by `queueTimeout`. */
+async function permitFor(limiter, raw, key, signal, queueTimeout) {
+  const now = limiter.tryAcquire({ key });
+  if (now) return now;
+  raw.queued(key);
+  try {
+    if (queueTimeout === undefined) return await limiter.acquire({ key, signal });
+    const wait = new AbortController();
+    const onAbort = () => wait.abort(abortReason(signal));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(() => wait.abort(new QueueTimeoutError(queueTimeout)), queueTimeout);
+    try {
+      return await limiter.acquire({ key, signal: wait.signal });
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+    }
+  } finally {
+    raw.unqueued(key);
+  }
+}
+
+const HOLD = Symbol('weir.hold');
+/** The getter of `name` on `proto`'s chain (hosts differ in where it lives). */
+function getterOf(proto, name) {
+  for (let p = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, name);
+    if (d) return d.get;
+  }
+  return undefined;
+}
+const protoBody = getterOf(Response.prototype, 'body');
+const BODY_METHODS = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'].filter(
+  (name) => typeof Response.prototype[name] === 'function',
+);
+
+/**
+ * What holds one response's permit: `finish` runs exactly once when the body
+ * is fully read, cancelled or errored — or when nobody has touched it for
+ * `bodyTimeout` ms (reads then fail with a BodyTimeoutError).
+ */
+class Hold {
+  constructor(response, finish, bodyTimeout, attempts) {
+    this.response = response;
+    this.finish = finish;
+    this.bodyTimeout = bodyTimeout;
+    this.attempts = attempts;
+    this.done = false;
+    this.timedOut = undefined;
+    this.stream = undefined;
+    this.controller = undefined;
+    this.reading = false;
+    this.lastPull = 0;
+    this.timer = bodyTimeout === Infinity ? undefined : setTimeout(onIdle, bodyTimeout, this);
+    this.source = undefined; // set when `body` is an own property of the response
+  }
+
+  /** The platform's body stream. */
+  nativeBody() {
+    return this.source ? this.source() : protoBody.call(this.response);
+  }
+
+  end() {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.finish();
+  }
+}
+
+function onIdle(hold) {
+  if (hold.done) return;
+  if (hold.stream) {
+    const idle = performance.now() - hold.lastPull;
+    if (hold.reading || idle < hold.bodyTimeout) {
+      hold.timer = setTimeout(onIdle, hold.reading ? hold.bodyTimeout : hold.bodyTimeout - idle, hold);
+      return;
+    }
+  }
+  const error = (hold.timedOut = new BodyTimeoutError(hold.bodyTimeout));
+  hold.end();
+  if (hold.stream) hold.controller.error(error);
+  hold.nativeBody()?.cancel(error).catch(noop);
+}
+
+/** A pass-through of the platform body that ends the hold on close, cancel or error. */
+function heldStream(hold, source) {
+  const reader = source.getReader();
+  hold.lastPull = performance.now();
+  return new ReadableStream(
+    {
+      start(controller) {
+        hold.controller = controller;
+      },
+      async pull(controller) {
+        hold.reading = true;
+        let step;
+        try {
+          step = await reader.read();
+        } catch (error) {
+          hold.end();
+          controller.error(error);
+          return;
+        } finally {
+          hold.reading = false;
+          hold.lastPull = performance.now();
+        }
+        if (step.done) {
+          hold.end();
+          controller.close();
+        } else {
+          controller.enqueue(step.value);
+        }
+      },
+      cancel(reason) {
+        hold.end();
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/**
+ * The platform's own Response, re-based on this prototype (no copy, no
+ * stream in between for `text()`/`json()`/…): the body readers end the hold
+ * when they settle; `body` is a pass-through stream that ends it on close,
+ * cancel or error; `attempts` tells how many attempts were made.
+ */
+function heldBody() {
+  const hold = this[HOLD];
+  if (hold.stream) return hold.stream;
+  const source = hold.nativeBody();
+  if (source === null || hold.timedOut || this.bodyUsed) return source;
+  hold.stream = heldStream(hold, source);
+  return hold.stream;
+}
+
+const HeldResponse = Object.create(Response.prototype, {
+  body: { configurable: true, get: heldBody },
+  attempts: {
+    configurable: true,
+    get() {
+      return this[HOLD].attempts;
+    },
+  },
+});
+for (const name of BODY_METHODS) {
+  const read = Response.prototype[name];
+  Object.defineProperty(HeldResponse, name, {
+    configurable: true,
+    writable: true,
+    value: {
+      [name]() {
+        const hold = this[HOLD];
+        if (hold.timedOut) return Promise.reject(hold.timedOut);
+        if (!hold.stream) clearTimeout(hold.timer); // being read: no longer idle
+        const result = read.call(this);
+        result.then(
+          () => hold.end(),
+          () => hold.end(),
+        );
+        return result;
+      },
+    }[name],
+  });
+}
+
+/** Hold `response`'s permit (`finish`) until its body is done; see HeldResponse. */
+function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
+  const hold = new Hold(response, finish, bodyTimeout, attempts);
+  response[HOLD] = hold;
+  Object.setPrototypeOf(response, HeldResponse);
+  const own = Object.getOwnPropertyDescriptor(response, 'body');
+  if (own !== undefined && own.configurable) {
+    // A host keeping `body` on the instance (rather than the prototype).
+    hold.source = own.get ? () => own.get.call(response) : () => own.value;
+    Object.defineProperty(response, 'body', { configurable: true, get: heldBody });
+  }
+  return response;
+}
+
+function noop() {}
+
+/**
+ * Requests following each caller signal. One listener per signal, however
+ * many requests share it (limitedAsCompleted hands one signal to all): an
+ * EventTarget's add/removeEventListener cost grows with its listener count.
+ */
+const followers = new WeakMap();
+
+/** Abort `controller` when `signal` aborts; returns the unlink function. */
+function link(signal, controller) {
+  let set = followers.get(signal);
+  if (set === undefined) {
+    const group = new Set();
+    set = group;
+    followers.set(signal, group);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const reason = abortReason(signal);
+        for (const c of group) c.abort(reason);
+        group.clear();
+      },
+      { once: true },
+    );
+  }
+  set.add(controller);
+  return () => set.delete(controller);
+}
+
+function once(fn) {
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    fn();
+  };
+}
+
+// -------------------------------------------------------------- the fetch
+
+/**
+ * `fetch(input, init)` under `limiter` (installed as `Limiter#fetch`).
+ * Extra `init` options (all optional, stripped before `fetch` sees `init`):
+ * `retry`, `timeout`, `queueTimeout`, `bodyTimeout`, `releaseOn`, `keyOf`,
+ * `fetch`. See index.d.ts for their meaning.
+ */
+export async function limitedFetch(limiter, input, init) {
+  let fetchInit = init;
+  let o = {};
+  if (init !== undefined && init !== null) {
+    if (typeof init !== 'object') throw new TypeError('fetch: init must be an object');
+    let own = false;
+    for (const name of WEIR_OPTIONS) if (name in init) own = true;
+    if (own) {
+      fetchInit = { ...init };
+      for (const name of WEIR_OPTIONS) delete fetchInit[name];
+      o = init;
+    }
+  }
+  const policy = policyOf(o.retry);
+  const timeout = o.timeout === undefined ? undefined : millis(o.timeout, 'timeout');
+  const queueTimeout = o.queueTimeout === undefined ? undefined : millis(o.queueTimeout, 'queueTimeout');
+  const bodyTimeout = o.bodyTimeout === undefined ? DEFAULT_BODY_TIMEOUT : millis(o.bodyTimeout, 'bodyTimeout', { allowInfinity: true });
+  if (o.releaseOn !== undefined && o.releaseOn !== 'body' && o.releaseOn !== 'headers') {
+    throw new RangeError(`option 'releaseOn' must be 'body' or 'headers', got ${o.releaseOn}`);
+  }
+  if (o.keyOf !== undefined && typeof o.keyOf !== 'function') throw new TypeError("option 'keyOf' must be a function");
+  if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new TypeError("option 'fetch' must be a function");
+  const fetchImpl = o.fetch ?? globalThis.fetch;
+  const method = String(fetchInit?.method ?? input?.method ?? 'GET').toUpperCase();
+  let key = o.keyOf ? undefined : quickKey(input);
+  if (key === undefined) {
+    const url = urlOf(input);
+    key = o.keyOf ? String(o.keyOf({ url, method, input, init: fetchInit })) : defaultKey(url);
+  }
+  const canReplay = replayable(input, fetchInit);
+  const state = stateOf(limiter);
+  const raw = state.raw;
+  if (policy.hasBudget && state.budget !== policy) {
+    raw.useBudget(policy.raw);
+    state.budget = policy;
+  }
+
+  // One signal for the whole request, of its own: the caller's abort and
+  // `timeout` feed it. (Never the caller's signal itself: `fetch` may keep a
+  // listener on the signal it is given until garbage collection, and a signal
+  // shared by many requests — limitedAsCompleted's — would pile them up.)
+  const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
+  if (userSignal?.aborted) throw abortReason(userSignal);
+  let signal;
+  let timer;
+  let detach = noop;
+  let attemptInit = fetchInit;
+  if (timeout !== undefined || userSignal) {
+    const request = new AbortController();
+    signal = request.signal;
+    const unlink = userSignal ? link(userSignal, request) : noop;
+    if (timeout !== undefined) timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
+    detach = () => {
+      clearTimeout(timer);
+      unlink();
+    };
+    attemptInit = { ...fetchInit, signal };
+  }
+
+  let handedOver = false;
+  try {
+    for (let retry = 0; ; retry++) {
+      const release = await permitFor(limiter, raw, key, signal, queueTimeout);
+      const started = raw.sent(key, retry);
+      const finish = once(() => {
+        release();
+        raw.done(key);
+      });
+      let response;
+      try {
+        response = await fetchImpl(input, attemptInit);
+      } catch (error) {
+        finish();
+        if (signal?.aborted) throw abortReason(signal);
+        const next = raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started);
+        if (next[0] !== 0) throw error;
+        await sleep(next[1], signal);
+        continue;
+      }
+      const next = raw.decide(policy.raw, key, method, response.status, retry, response.headers.get('retry-after') ?? undefined, canReplay, started);
+      if (next[0] === 0) {
+        response.body?.cancel().catch(() => {});
+        finish();
+        if (next[2] > 0) limiter.pause(key, next[2]); // the next acquire waits it out
+        else await sleep(next[1], signal);
+        continue;
+      }
+      if (signal?.aborted) {
+        response.body?.cancel().catch(() => {});
+        finish();
+        throw abortReason(signal);
+      }
+      clearTimeout(timer); // `timeout` covers the request up to its response
+      let result = response;
+      if (o.releaseOn === 'headers' || response.body === null) {
+        finish();
+        detach();
+      } else {
+        result = holdUntilBodyDone(response, () => {
+          finish();
+          detach();
+        }, bodyTimeout, retry + 1);
+      }
+      if (result === response && result[HOLD] === undefined) {
+        Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
+      }
+      handedOver = true;
+      return result;
+    }
+  } finally {
+    if (!handedOver) detach();
+  }
+}
+
+/** Reason names for give-up codes (for diagnostics). */
+export const giveUpReasons = GIVE_UP;
+
+/**
+ * Per-key fetch figures of `limiter`: `{ [key]: { inFlight, queued, sent,
+ * retried, status429, networkErrors, cooldownUntil, p50, p95, p99 } }`
+ * (latencies in ms to response headers, `null` before any sample;
+ * `cooldownUntil` in `Date.now()` ms, or `null`).
+ */
+export function fetchStatsOf(limiter) {
+  const state = states.get(limiter);
+  const out = {};
+  if (!state) return out;
+  const flat = state.raw.snapshot();
+  const wallNow = Date.now();
+  for (let i = 0; i < flat.length; i += 11) {
+    const cooldown = flat[i + 7];
+    out[flat[i]] = {
+      inFlight: flat[i + 1],
+      queued: flat[i + 2],
+      sent: flat[i + 3],
+      retried: flat[i + 4],
+      status429: flat[i + 5],
+      networkErrors: flat[i + 6],
+      cooldownUntil: cooldown > 0 ? wallNow + cooldown : null,
+      p50: Number.isNaN(flat[i + 8]) ? null : flat[i + 8],
+      p95: Number.isNaN(flat[i + 9]) ? null : flat[i + 9],
+      p99: Number.isNaN(flat[i + 10]) ? null : flat[i + 10],
+    };
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+// Shared helpers of the CLI end-to-end tests: run `bin/weir.js` as a real
+// child process against the local target server on 127.0.0.1.
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
+
+/** Start `weir args…`; returns { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }. */
+export function start(args, { input, env = {}, nodeArgs = [] } = {}) {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+    env: { ...process.env, WEIR_PROGRESS_MS: '200', ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.setEncoding('utf8').on('data', (d) => {
+    stderr += d;
+  });
+  if (input !== undefined) child.stdin.end(input);
+  const done = new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  return { child, done, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Run `weir args…` to the end. */
+export function run(args, opts) {
+  return start(args, opts).done;
+}
+
+/** NDJSON text → rows (every line must parse). */
+export function rowsOf(stdout) {
+  return stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l));
+}
+
+/** A fresh temp dir. */
+export function tempDir() {
+  return mkdtemp(join(tmpdir(), 'weir-cli-'));
+}
+
+/** Write `lines` to a temp file; returns its path. */
+export async function urlFile(lines) {
+  const dir = await tempDir();
+  const path = join(dir, 'urls.txt');
+  await writeFile(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+/** Resolve when `predicate()` holds (polled every 20 ms), or reject after `ms`. */
+export async function until(predicate, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The live heap after a final GC (MB), printed with WEIR_REPORT_HEAP=1 under --expose-gc. */
+export function liveHeapOf(stderr) {
+  const m = /live heap after GC: ([\d.]+) MB/.exec(stderr);
+  if (!m) throw new Error(`no live heap in:\n${stderr}`);
+  return Number(m[1]);
+}
+
+/** The peak RSS (MB) from a `weir fetch` summary on stderr. */
+export function peakRssOf(stderr) {
+  const m = /peak RSS: ([\d.]+) MB/.exec(stderr);
+  if (!m) throw new Error(`no peak RSS in:\n${stderr}`);
+  return Number(m[1]);
+}

@@ -1,0 +1,88 @@
+// Unit tests of the CLI's pure parts: argument parsing, safe names, the
+// latency histogram, the streaming line count.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { UsageError, parseDelayRange, parseDuration, parseFetchArgs, parseHeader, parseRate } from '../../js/cli/args.js';
+import { Histogram } from '../../js/cli/histogram.js';
+import { countUrlLines } from '../../js/cli/lines.js';
+import { fileNameFor, savePathFor } from '../../js/cli/names.js';
+import { tempDir } from './helpers.mjs';
+
+test('parseRate: units /ms /s /min /h and multiples', () => {
+  assert.deepEqual(parseRate('20/s', '--rate'), { limit: 20, interval: 1000 });
+  assert.deepEqual(parseRate('600/min', '--rate'), { limit: 600, interval: 60_000 });
+  assert.deepEqual(parseRate('5/h', '--rate'), { limit: 5, interval: 3_600_000 });
+  assert.deepEqual(parseRate('1/ms', '--rate'), { limit: 1, interval: 1 });
+  assert.deepEqual(parseRate('10/2s', '--rate'), { limit: 10, interval: 2000 });
+  for (const bad of ['0/s', '20', '20/fortnight', '-1/s', 'x/s']) {
+    assert.throws(() => parseRate(bad, '--rate'), (e) => e instanceof UsageError && /--rate/.test(e.message), bad);
+  }
+});
+
+test('parseDuration, parseDelayRange, parseHeader', () => {
+  assert.equal(parseDuration('20s', '--timeout'), 20_000);
+  assert.equal(parseDuration('500ms', '--timeout'), 500);
+  assert.equal(parseDuration('2m', '--timeout'), 120_000);
+  assert.equal(parseDuration('3', '--timeout'), 3000);
+  assert.throws(() => parseDuration('0s', '--timeout'), /--timeout/);
+  assert.deepEqual(parseDelayRange('0-300ms', '--delay'), [0, 300]);
+  assert.deepEqual(parseDelayRange('1-3s', '--delay'), [1000, 3000]);
+  assert.deepEqual(parseDelayRange('50', '--delay'), [50, 50]);
+  assert.throws(() => parseDelayRange('300-0ms', '--delay'), /--delay/);
+  assert.deepEqual(parseHeader('X-A:  b: c ', '--header'), ['X-A', 'b: c']);
+  assert.throws(() => parseHeader('bad header: x', '--header'), /--header/);
+});
+
+test('parseFetchArgs: defaults, repeatable options, --opt=value', () => {
+  const o = parseFetchArgs(['urls.txt', '--rate=20/s', '--rate', '600/min', '--header', 'A: 1', '--header', 'B: 2', '--per-host', '4']);
+  assert.equal(o.input, 'urls.txt');
+  assert.equal(o.concurrency, 100);
+  assert.equal(o.perHost, 4);
+  assert.equal(o.rate.length, 2);
+  assert.deepEqual(o.headers, [['A', '1'], ['B', '2']]);
+  assert.equal(o.retries, 2);
+  assert.equal(parseFetchArgs([]).input, '-');
+  assert.throws(() => parseFetchArgs(['--concurrency', '1', '--concurrency', '2']), /--concurrency: given more than once/);
+});
+
+test('fileNameFor: no separators, no leading dots, bounded, distinct per URL', () => {
+  const urls = [
+    'http://h/a/../../etc/passwd',
+    'http://h/%2e%2e/%2e%2e/x',
+    'http://h/q?x=../../y',
+    'http://h/q?x=../../z',
+    `http://h/${'a'.repeat(5000)}`,
+    'http://h/',
+    'not a url/../..',
+  ];
+  const names = urls.map(fileNameFor);
+  assert.equal(new Set(names).size, urls.length);
+  for (const n of names) {
+    assert.match(n, /^[A-Za-z0-9][A-Za-z0-9._-]*$/);
+    assert.ok(!n.includes('..'), n);
+    assert.ok(n.length <= 120, `${n.length}`);
+  }
+  assert.ok(savePathFor('/tmp/out', urls[0]).startsWith('/tmp/out/'));
+});
+
+test('Histogram percentiles within 2% and bounded size', () => {
+  const h = new Histogram();
+  for (let i = 1; i <= 10_000; i++) h.record(i / 10); // 0.1 … 1000 ms
+  for (const [p, want] of [[50, 500], [95, 950], [99, 990]]) {
+    const got = h.percentile(p);
+    assert.ok(Math.abs(got - want) / want < 0.02, `p${p} = ${got}, want ~${want}`);
+  }
+  assert.ok(Math.abs(h.mean - 500.05) < 1e-6);
+  assert.equal(new Histogram().percentile(50), 0);
+});
+
+test('countUrlLines counts what urlLines yields, without holding the file', async () => {
+  const dir = await tempDir();
+  const path = join(dir, 'u.txt');
+  await writeFile(path, 'http://a\n\n  # c\n   http://b  \r\n#x\nhttp://c');
+  assert.equal(await countUrlLines(path), 3);
+  assert.equal(await countUrlLines('-'), undefined);
+  assert.equal(await countUrlLines(dir), undefined);
+});
