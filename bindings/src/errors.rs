@@ -76,7 +76,9 @@ pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
 /// The text of a core rate denial.
 pub(crate) fn denied_text(e: &weir::Denied) -> String {
     match *e {
-        weir::Denied::NotUntil(at) => ["rate limited until ", &decimal(at.as_nanos()), " ns"].concat(),
+        weir::Denied::NotUntil(at) => {
+            ["rate limited until ", &decimal(at.as_nanos()), " ns"].concat()
+        }
         weir::Denied::ExceedsBurst { cost, burst } => [
             "cost ",
             &decimal(cost.into()),
@@ -101,7 +103,11 @@ pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
 
 /// The text of a zero semaphore limit.
 pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
-    [e.limit_name(), " limit must be at least 1 or unlimited, got 0"].concat()
+    [
+        e.limit_name(),
+        " limit must be at least 1 or unlimited, got 0",
+    ]
+    .concat()
 }
 
 /// The text of an invalid limiter option.

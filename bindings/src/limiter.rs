@@ -51,7 +51,8 @@ impl RawLimiter {
             per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
             max_queue: max_queue.map(|n| n as usize),
         };
-        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))?;
+        let inner =
+            Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
@@ -196,6 +197,9 @@ fn to_js(e: LimiterError) -> JsValue {
         LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
             range_error(&["weir: ", &limiter_error_text(&e)].concat())
         }
-        other => named_error("LimiterError", &["weir: ", &limiter_error_text(&other)].concat()),
+        other => named_error(
+            "LimiterError",
+            &["weir: ", &limiter_error_text(&other)].concat(),
+        ),
     }
 }

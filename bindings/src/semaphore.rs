@@ -46,9 +46,9 @@ impl RawSemaphore {
         match self.inner.try_acquire_owned(key, n as usize) {
             Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
             Err(TryAcquireError::NoPermits) => Ok(MUST_WAIT),
-            Err(TryAcquireError::TooLarge { requested, limit }) => {
-                Err(range_error(&["weir: ", &too_large_text(requested, limit)].concat()))
-            }
+            Err(TryAcquireError::TooLarge { requested, limit }) => Err(range_error(
+                &["weir: ", &too_large_text(requested, limit)].concat(),
+            )),
         }
     }
 

@@ -185,7 +185,12 @@ impl ParkedWaits {
             job: RefCell::new(Some(Box::pin(job))),
             shared: Rc::downgrade(&self.shared),
         });
-        if let Some(previous) = self.shared.jobs.borrow_mut().insert(ticket, Rc::clone(&task)) {
+        if let Some(previous) = self
+            .shared
+            .jobs
+            .borrow_mut()
+            .insert(ticket, Rc::clone(&task))
+        {
             // A reused ticket: the older wait is cancelled rather than orphaned.
             drop(previous.job.borrow_mut().take());
         }

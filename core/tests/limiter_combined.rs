@@ -277,14 +277,18 @@ fn idle_rate_keys_are_evicted_on_request() {
         per_key_rate: vec![Quota::per_second(10).unwrap()],
         ..Default::default()
     });
-    let keys: Vec<&'static str> =
-        (0..100).map(|i| &*Box::leak(format!("client-{i}").into_boxed_str())).collect();
+    let keys: Vec<&'static str> = (0..100)
+        .map(|i| &*Box::leak(format!("client-{i}").into_boxed_str()))
+        .collect();
     for key in &keys {
         drop(l.try_acquire(key, 1).unwrap());
     }
     assert!(l.stats().rate_keys > 0);
     l.evict_idle();
-    assert!(l.stats().rate_keys > 0, "buckets not yet full again: nothing to evict");
+    assert!(
+        l.stats().rate_keys > 0,
+        "buckets not yet full again: nothing to evict"
+    );
     clock.advance(Duration::from_secs(1));
     l.evict_idle();
     assert_eq!(l.stats().rate_keys, 0);
