@@ -24,7 +24,7 @@ use core::hash::Hash;
 
 use crate::rate::{Denied, Quota, RateLimiter};
 use crate::semaphore::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::{Instant, Timer};
 use alloc::sync::Arc;
 
@@ -60,6 +60,10 @@ pub struct Limiter<K: Hash + Eq + Clone, T> {
     rate: RateLimiter<K, T>,
     max_queue: Option<usize>,
     queued: AtomicUsize,
+    /// Whether the rate state can say no: quotas exist, or a pause was set
+    /// once. While false, admission skips the rate state entirely (no lock,
+    /// no clock read) — the common "concurrency caps only" case.
+    rate_engaged: AtomicBool,
 }
 
 /// Statistics of a [`Limiter`] at one moment.
@@ -96,13 +100,19 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             rate: RateLimiter::new(&config.rate, &config.per_key_rate, timer),
             max_queue: config.max_queue,
             queued: AtomicUsize::new(0),
+            rate_engaged: AtomicBool::new(
+                !(config.rate.is_empty() && config.per_key_rate.is_empty()),
+            ),
         })
     }
 
     /// Admits `cost` units of work for `key` now, or says why not — never
     /// waits. Does not jump ahead of waiters.
     pub fn try_acquire(&self, key: K, cost: u32) -> Result<LimiterPermit<K>, LimiterError> {
-        self.rate.peek(&key, cost).map_err(denied)?;
+        let rated = self.rate_engaged();
+        if rated {
+            self.rate.peek(&key, cost).map_err(denied)?;
+        }
         let permit = self
             .semaphore
             .try_acquire_owned(key.clone(), cost as usize)
@@ -113,7 +123,9 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
                 }
             })?;
         // Dropping `permit` on a denial returns it at once.
-        self.rate.check(&key, cost).map_err(denied)?;
+        if rated {
+            self.rate.check(&key, cost).map_err(denied)?;
+        }
         Ok(LimiterPermit { _permit: permit })
     }
 
@@ -137,7 +149,9 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             }
             let _place = this.enter_queue()?;
             // 1. A pause holds the key before it takes any capacity.
-            this.rate.acquire(key.clone(), 0).await.map_err(denied)?;
+            if this.rate_engaged() {
+                this.rate.acquire(key.clone(), 0).await.map_err(denied)?;
+            }
             // 2. Concurrency permits.
             let permit =
                 this.semaphore
@@ -147,7 +161,9 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
                         LimiterError::TooLarge { requested, limit }
                     })?;
             // 3. Rate tokens, so that start instants obey the quotas.
-            this.rate.acquire(key, cost).await.map_err(denied)?;
+            if this.rate_engaged() {
+                this.rate.acquire(key, cost).await.map_err(denied)?;
+            }
             Ok(LimiterPermit { _permit: permit })
         }
     }
@@ -155,6 +171,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// Holds every new and waiting acquire for `key` until `until` (a
     /// cooldown, e.g. from `Retry-After`). Work already admitted goes on.
     pub fn pause_until(&self, key: &K, until: Instant) {
+        self.rate_engaged.store(true, Ordering::Release);
         self.rate.pause_until(key, until);
     }
 
@@ -247,6 +264,10 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// The timer (and clock) this limiter runs on.
     pub fn timer(&self) -> &T {
         self.rate.timer()
+    }
+
+    fn rate_engaged(&self) -> bool {
+        self.rate_engaged.load(Ordering::Acquire)
     }
 
     fn enter_queue(&self) -> Result<QueuePlace<'_>, LimiterError> {
