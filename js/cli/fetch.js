@@ -200,7 +200,8 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
   const mode = opts.progress === 'auto' ? (stderr.isTTY ? 'bar' : 'lines') : opts.progress;
   const intervalMs = Number(process.env.WEIR_PROGRESS_MS) || undefined;
   const progress = new Progress({ stderr, mode, intervalMs, sample: sampler(limiter, fetcher) });
-  countUrlLines(opts.input).then(
+  const counting = new AbortController();
+  countUrlLines(opts.input, counting.signal).then(
     (n) => {
       progress.total = n;
     },
@@ -219,6 +220,7 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
       input.once('error', reject);
     });
   } catch (error) {
+    counting.abort();
     uninstall();
     progress.finish();
     stderr.write(`weir fetch: ${opts.input}: cannot read (${error.code ?? error.message})\n`);
@@ -237,6 +239,7 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
       fetcher,
     });
   } finally {
+    counting.abort();
     uninstall();
     await out.end();
   }
