@@ -7,7 +7,7 @@
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
 
-export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit } from './fetch.js';
+export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
 
 const MUST_WAIT = 0;
 const MAX_U32 = 0xffffffff;
@@ -246,7 +246,7 @@ export class Limiter {
 
   /** Map `source` through `mapper` under this limiter; results in completion order. */
   asCompleted(source, mapper, opts) {
-    const o = options(opts, 'asCompleted', ['concurrency', 'key', 'cost', 'signal', 'settle']);
+    const o = options(opts, 'asCompleted', ['concurrency', 'key', 'cost', 'signal', 'failFast']);
     const window = o.concurrency === undefined ? this.#limits.concurrency : whole(o.concurrency, 'concurrency');
     if (window === undefined) {
       throw new TypeError("asCompleted: option 'concurrency' is required when the limiter has no concurrency cap");
@@ -309,7 +309,9 @@ function iteratorOf(source) {
 /**
  * The pull loop: at most `window` items are out of the source at once
  * (running, waiting for admission, or finished but not yet consumed). Results
- * are yielded in completion order. Leaving early (`break`, `return()`, a
+ * are yielded in completion order, as `{ status, value | reason }` records
+ * (like `Promise.allSettled`: one failure does not end the stream) or, with
+ * `failFast`, as bare values with the first error thrown. Leaving early (`break`, `return()`, a
  * thrown error, an abort) stops pulling, closes the source and aborts what is
  * in flight through the signal each mapper received.
  */
@@ -321,7 +323,7 @@ function pullAsCompleted(limiter, source, mapper, o) {
   const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
   const outer = signalOf(o.signal);
   const window = o.window;
-  const settle = Boolean(o.settle);
+  const failFast = Boolean(o.failFast);
   const iterator = iteratorOf(source);
   return (async function* completions() {
     const controller = new AbortController();
@@ -369,7 +371,7 @@ function pullAsCompleted(limiter, source, mapper, o) {
         }
         const result = finished.shift();
         outstanding -= 1;
-        if (settle) yield result;
+        if (!failFast) yield result;
         else if (result.status === 'fulfilled') yield result.value;
         else throw result.reason;
       }
@@ -391,7 +393,7 @@ function pullAsCompleted(limiter, source, mapper, o) {
  */
 export function limitedAsCompleted(source, mapper, opts) {
   const o = options(opts, 'limitedAsCompleted', [
-    'concurrency', 'perKey', 'key', 'rate', 'perKeyRate', 'cost', 'signal', 'settle',
+    'concurrency', 'perKey', 'key', 'rate', 'perKeyRate', 'cost', 'signal', 'failFast',
   ]);
   if (o.concurrency === undefined) {
     throw new TypeError("limitedAsCompleted: option 'concurrency' is required");

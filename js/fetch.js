@@ -164,6 +164,30 @@ function defaultKey(url) {
   return `${url.hostname}:${url.port || DEFAULT_PORTS[url.protocol] || ''}`;
 }
 
+// Plain absolute http(s) URLs (lower-case scheme and host, no userinfo, no
+// escapes): their key is read without building a URL object.
+const SIMPLE_URL = /^(https?):\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?(?=[/?#]|$)/;
+
+/** The default key of `input`, or undefined when a URL object is needed. */
+function quickKey(input) {
+  if (typeof input !== 'string') return undefined;
+  const m = SIMPLE_URL.exec(input);
+  if (m === null) return undefined;
+  const host = m[2];
+  if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) return undefined;
+  if (m[3] === undefined) return `${host}:${m[1] === 'http' ? '80' : '443'}`;
+  const port = Number(m[3]);
+  return port > 65535 ? undefined : `${host}:${port}`;
+}
+
+/**
+ * The key `limiter.fetch` uses for `input` by default: `host:port` of its URL,
+ * the default port filled in (`"example.com:443"`).
+ */
+export function fetchKeyOf(input) {
+  return quickKey(input) ?? defaultKey(urlOf(input));
+}
+
 /** Can the body be sent again? Streams (and `Request` bodies) cannot. */
 function replayable(input, init) {
   const body = init?.body;
@@ -184,6 +208,7 @@ function abortReason(signal) {
 /** Resolve after `ms`, or reject when `signal` aborts. */
 function sleep(ms, signal) {
   if (ms <= 0) return Promise.resolve();
+  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms));
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
@@ -206,89 +231,180 @@ async function permitFor(limiter, raw, key, signal, queueTimeout) {
     if (queueTimeout === undefined) return await limiter.acquire({ key, signal });
     const wait = new AbortController();
     const onAbort = () => wait.abort(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal?.addEventListener('abort', onAbort, { once: true });
     const timer = setTimeout(() => wait.abort(new QueueTimeoutError(queueTimeout)), queueTimeout);
     try {
       return await limiter.acquire({ key, signal: wait.signal });
     } finally {
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      signal?.removeEventListener('abort', onAbort);
     }
   } finally {
     raw.unqueued(key);
   }
 }
 
+const HOLD = Symbol('weir.hold');
+/** The getter of `name` on `proto`'s chain (hosts differ in where it lives). */
+function getterOf(proto, name) {
+  for (let p = proto; p !== null; p = Object.getPrototypeOf(p)) {
+    const d = Object.getOwnPropertyDescriptor(p, name);
+    if (d) return d.get;
+  }
+  return undefined;
+}
+const protoBody = getterOf(Response.prototype, 'body');
+const BODY_METHODS = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'].filter(
+  (name) => typeof Response.prototype[name] === 'function',
+);
+
 /**
- * `response` with its body wrapped so that `finish` runs exactly once when the
- * body is fully read, cancelled or errored — or when nobody has pulled from it
- * for `bodyTimeout` ms (the body then errors with a BodyTimeoutError).
+ * What holds one response's permit: `finish` runs exactly once when the body
+ * is fully read, cancelled or errored — or when nobody has touched it for
+ * `bodyTimeout` ms (reads then fail with a BodyTimeoutError).
  */
-function holdUntilBodyDone(response, finish, bodyTimeout) {
-  const source = response.body;
-  const reader = source.getReader();
-  let lastPull = performance.now();
-  let reading = false;
-  let timer;
-  let controllerRef;
-  const end = () => {
-    clearTimeout(timer);
-    finish();
-  };
-  const onIdle = () => {
-    const idle = performance.now() - lastPull;
-    if (reading || idle < bodyTimeout) {
-      timer = setTimeout(onIdle, reading ? bodyTimeout : bodyTimeout - idle);
+class Hold {
+  constructor(response, finish, bodyTimeout, attempts) {
+    this.response = response;
+    this.finish = finish;
+    this.bodyTimeout = bodyTimeout;
+    this.attempts = attempts;
+    this.done = false;
+    this.timedOut = undefined;
+    this.stream = undefined;
+    this.controller = undefined;
+    this.reading = false;
+    this.lastPull = 0;
+    this.timer = bodyTimeout === Infinity ? undefined : setTimeout(onIdle, bodyTimeout, this);
+    this.source = undefined; // set when `body` is an own property of the response
+  }
+
+  /** The platform's body stream. */
+  nativeBody() {
+    return this.source ? this.source() : protoBody.call(this.response);
+  }
+
+  end() {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    this.finish();
+  }
+}
+
+function onIdle(hold) {
+  if (hold.done) return;
+  if (hold.stream) {
+    const idle = performance.now() - hold.lastPull;
+    if (hold.reading || idle < hold.bodyTimeout) {
+      hold.timer = setTimeout(onIdle, hold.reading ? hold.bodyTimeout : hold.bodyTimeout - idle, hold);
       return;
     }
-    const error = new BodyTimeoutError(bodyTimeout);
-    end();
-    reader.cancel(error).catch(() => {});
-    controllerRef.error(error);
-  };
-  const body = new ReadableStream(
+  }
+  const error = (hold.timedOut = new BodyTimeoutError(hold.bodyTimeout));
+  hold.end();
+  if (hold.stream) hold.controller.error(error);
+  hold.nativeBody()?.cancel(error).catch(noop);
+}
+
+/** A pass-through of the platform body that ends the hold on close, cancel or error. */
+function heldStream(hold, source) {
+  const reader = source.getReader();
+  hold.lastPull = performance.now();
+  return new ReadableStream(
     {
       start(controller) {
-        controllerRef = controller;
-        if (bodyTimeout !== Infinity) timer = setTimeout(onIdle, bodyTimeout);
+        hold.controller = controller;
       },
       async pull(controller) {
-        reading = true;
+        hold.reading = true;
         let step;
         try {
           step = await reader.read();
         } catch (error) {
-          end();
+          hold.end();
           controller.error(error);
           return;
         } finally {
-          reading = false;
-          lastPull = performance.now();
+          hold.reading = false;
+          hold.lastPull = performance.now();
         }
         if (step.done) {
-          end();
+          hold.end();
           controller.close();
         } else {
           controller.enqueue(step.value);
         }
       },
       cancel(reason) {
-        end();
+        hold.end();
         return reader.cancel(reason);
       },
     },
     { highWaterMark: 0 },
   );
-  const wrapped = new Response(body, {
-    status: response.status,
-    statusText: response.statusText,
-    headers: response.headers,
-  });
-  for (const name of ['url', 'redirected', 'type']) {
-    Object.defineProperty(wrapped, name, { value: response[name], enumerable: false });
-  }
-  return wrapped;
 }
+
+/**
+ * The platform's own Response, re-based on this prototype (no copy, no
+ * stream in between for `text()`/`json()`/…): the body readers end the hold
+ * when they settle; `body` is a pass-through stream that ends it on close,
+ * cancel or error; `attempts` tells how many attempts were made.
+ */
+function heldBody() {
+  const hold = this[HOLD];
+  if (hold.stream) return hold.stream;
+  const source = hold.nativeBody();
+  if (source === null || hold.timedOut || this.bodyUsed) return source;
+  hold.stream = heldStream(hold, source);
+  return hold.stream;
+}
+
+const HeldResponse = Object.create(Response.prototype, {
+  body: { configurable: true, get: heldBody },
+  attempts: {
+    configurable: true,
+    get() {
+      return this[HOLD].attempts;
+    },
+  },
+});
+for (const name of BODY_METHODS) {
+  const read = Response.prototype[name];
+  Object.defineProperty(HeldResponse, name, {
+    configurable: true,
+    writable: true,
+    value: {
+      [name]() {
+        const hold = this[HOLD];
+        if (hold.timedOut) return Promise.reject(hold.timedOut);
+        if (!hold.stream) clearTimeout(hold.timer); // being read: no longer idle
+        const result = read.call(this);
+        result.then(
+          () => hold.end(),
+          () => hold.end(),
+        );
+        return result;
+      },
+    }[name],
+  });
+}
+
+/** Hold `response`'s permit (`finish`) until its body is done; see HeldResponse. */
+function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
+  const hold = new Hold(response, finish, bodyTimeout, attempts);
+  response[HOLD] = hold;
+  Object.setPrototypeOf(response, HeldResponse);
+  const own = Object.getOwnPropertyDescriptor(response, 'body');
+  if (own !== undefined && own.configurable) {
+    // A host keeping `body` on the instance (rather than the prototype).
+    hold.source = own.get ? () => own.get.call(response) : () => own.value;
+    Object.defineProperty(response, 'body', { configurable: true, get: heldBody });
+  }
+  return response;
+}
+
+function noop() {}
 
 function once(fn) {
   let done = false;
@@ -330,9 +446,12 @@ export async function limitedFetch(limiter, input, init) {
   if (o.keyOf !== undefined && typeof o.keyOf !== 'function') throw new TypeError("option 'keyOf' must be a function");
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new TypeError("option 'fetch' must be a function");
   const fetchImpl = o.fetch ?? globalThis.fetch;
-  const url = urlOf(input);
   const method = String(fetchInit?.method ?? input?.method ?? 'GET').toUpperCase();
-  const key = o.keyOf ? String(o.keyOf({ url, method, input, init: fetchInit })) : defaultKey(url);
+  let key = o.keyOf ? undefined : quickKey(input);
+  if (key === undefined) {
+    const url = urlOf(input);
+    key = o.keyOf ? String(o.keyOf({ url, method, input, init: fetchInit })) : defaultKey(url);
+  }
   const canReplay = replayable(input, fetchInit);
   const state = stateOf(limiter);
   const raw = state.raw;
@@ -341,19 +460,28 @@ export async function limitedFetch(limiter, input, init) {
     state.budget = policy;
   }
 
-  // One signal for the whole request: the caller's abort or `timeout`.
+  // One signal for the whole request, of its own: the caller's abort and
+  // `timeout` feed it. (Never the caller's signal itself: `fetch` may keep a
+  // listener on the signal it is given until garbage collection, and a signal
+  // shared by many requests — limitedAsCompleted's — would pile them up.)
   const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
   if (userSignal?.aborted) throw abortReason(userSignal);
-  const request = new AbortController();
-  const signal = request.signal;
-  const onUserAbort = () => request.abort(abortReason(userSignal));
-  userSignal?.addEventListener('abort', onUserAbort, { once: true });
-  const timer = timeout === undefined ? undefined : setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
-  const detach = () => {
-    clearTimeout(timer);
-    userSignal?.removeEventListener('abort', onUserAbort);
-  };
-  const attemptInit = { ...fetchInit, signal };
+  let signal;
+  let timer;
+  let detach = noop;
+  let attemptInit = fetchInit;
+  if (timeout !== undefined || userSignal) {
+    const request = new AbortController();
+    signal = request.signal;
+    const onUserAbort = () => request.abort(abortReason(userSignal));
+    userSignal?.addEventListener('abort', onUserAbort, { once: true });
+    if (timeout !== undefined) timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
+    detach = () => {
+      clearTimeout(timer);
+      userSignal?.removeEventListener('abort', onUserAbort);
+    };
+    attemptInit = { ...fetchInit, signal };
+  }
 
   let handedOver = false;
   try {
@@ -369,7 +497,7 @@ export async function limitedFetch(limiter, input, init) {
         response = await fetchImpl(input, attemptInit);
       } catch (error) {
         finish();
-        if (signal.aborted) throw abortReason(signal);
+        if (signal?.aborted) throw abortReason(signal);
         const next = raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started);
         if (next[0] !== 0) throw error;
         await sleep(next[1], signal);
@@ -383,7 +511,7 @@ export async function limitedFetch(limiter, input, init) {
         else await sleep(next[1], signal);
         continue;
       }
-      if (signal.aborted) {
+      if (signal?.aborted) {
         response.body?.cancel().catch(() => {});
         finish();
         throw abortReason(signal);
@@ -397,9 +525,11 @@ export async function limitedFetch(limiter, input, init) {
         result = holdUntilBodyDone(response, () => {
           finish();
           detach();
-        }, bodyTimeout);
+        }, bodyTimeout, retry + 1);
       }
-      Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
+      if (result === response && result[HOLD] === undefined) {
+        Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
+      }
       handedOver = true;
       return result;
     }

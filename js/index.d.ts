@@ -61,8 +61,12 @@ export interface AsCompletedOptions<T> {
   cost?: number;
   /** Aborting ends the iteration with `signal.reason` and aborts in-flight work. */
   signal?: AbortSignal;
-  /** Yield `{status, value | reason}` records instead of throwing on the first error. */
-  settle?: boolean;
+  /**
+   * By default every item's outcome is yielded as a `{status, value | reason}`
+   * record (one failure does not end the stream). `failFast: true` yields bare
+   * values instead and throws the first error, ending the iteration.
+   */
+  failFast?: boolean;
 }
 
 export type Mapper<T, R> = (item: T, context: { signal: AbortSignal }) => R | PromiseLike<R>;
@@ -78,14 +82,112 @@ export class Limiter {
   acquire(options?: RunOptions): Promise<Release>;
   /** Admits now or not at all. */
   tryAcquire(options?: Omit<RunOptions, 'signal'>): Release | null;
-  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: AsCompletedOptions<T> & { settle: true }): AsyncGenerator<Settled<R>, void, undefined>;
-  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options?: AsCompletedOptions<T>): AsyncGenerator<R, void, undefined>;
+  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: AsCompletedOptions<T> & { failFast: true }): AsyncGenerator<R, void, undefined>;
+  asCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options?: AsCompletedOptions<T>): AsyncGenerator<Settled<R>, void, undefined>;
   /** Changes the concurrency caps; omitted options keep their value. */
   setLimits(options: { concurrency?: Cap; perKey?: Cap }): void;
   /** Holds every acquire for `key` for `ms` milliseconds (e.g. from `Retry-After`). */
   pause(key: string | number, ms: number): void;
   stats(): LimiterStats;
+  /**
+   * `fetch` under this limiter: same arguments and result as `fetch`. Key =
+   * the URL's `host:port` (default port filled in) unless `keyOf`. The permit
+   * is held until the response body is fully read, cancelled or errored
+   * (`releaseOn: 'headers'` opts out); a body nobody touches for
+   * `bodyTimeout` ms (default 60 000) is cancelled, its permit released, and
+   * reading it rejects with a `BodyTimeoutError`. Retries (idempotent methods,
+   * 429/503 and network errors by default) follow `retry`; a `Retry-After`
+   * pauses the whole key. Rejects with `TimeoutError` (`timeout`),
+   * `QueueTimeoutError` (`queueTimeout`) or the signal's reason on abort.
+   */
+  fetch(input: string | URL | Request, init?: LimitedFetchInit): Promise<LimitedResponse>;
+  /** Per-key figures of `fetch`. */
+  fetchStats(): Record<string, FetchKeyStats>;
 }
+
+export interface RetryOptions {
+  /** Attempts in all, the first included (default 3; `1` = never retry). */
+  attempts?: number;
+  /** Statuses worth another attempt (default `[429, 503]`). */
+  statuses?: number[];
+  /** Methods that may be repeated (default GET HEAD OPTIONS PUT DELETE); network errors too. */
+  methods?: string[];
+  /** Back-off scale in ms: retry n waits uniformly in [0, min(maxDelay, baseDelay·2ⁿ)] (default 100). */
+  baseDelay?: number;
+  /** Cap on any wait in ms, back-off or `Retry-After` (default 30 000). */
+  maxDelay?: number;
+  /** Per-key retry budget: retries ≤ min + ratio × requests over `window` ms (default 0.1, 3, 10 000). */
+  budget?: { ratio?: number; min?: number; window?: number };
+}
+
+export interface LimitedFetchInit extends RequestInit {
+  /** Retry policy; `false` = never retry. */
+  retry?: RetryOptions | boolean;
+  /** Whole request in ms, queueing and retries included, up to the response: `TimeoutError`. */
+  timeout?: number;
+  /** Waiting for a permit (each attempt), in ms: `QueueTimeoutError`. */
+  queueTimeout?: number;
+  /** Release and error a body nobody reads for this many ms (default 60 000; `Infinity` = never). */
+  bodyTimeout?: number;
+  /** When the permit is returned: at the end of the body (default) or at the headers. */
+  releaseOn?: 'body' | 'headers';
+  /** The limiter key of a request (default: `host:port`). */
+  keyOf?: (request: { url: URL; method: string; input: string | URL | Request; init: RequestInit | undefined }) => string | number;
+  /** The `fetch` to call (default: `globalThis.fetch`). */
+  fetch?: typeof fetch;
+  /** Node (undici) only: the dispatcher of the request. */
+  dispatcher?: unknown;
+  /** Needed by Node for stream bodies. */
+  duplex?: 'half';
+}
+
+/** A platform `Response`, with how many attempts it took. */
+export interface LimitedResponse extends Response {
+  readonly attempts: number;
+}
+
+export interface FetchKeyStats {
+  /** Requests of the key holding a permit. */
+  inFlight: number;
+  /** Requests of the key waiting for a permit (or a cooldown). */
+  queued: number;
+  /** Attempts sent. */
+  sent: number;
+  /** Retries made. */
+  retried: number;
+  /** 429 responses seen. */
+  status429: number;
+  networkErrors: number;
+  /** The key's `Retry-After` cooldown ends then (`Date.now()` ms), or `null`. */
+  cooldownUntil: number | null;
+  /** Latency to response headers in ms (`null` before the first response). */
+  p50: number | null;
+  p95: number | null;
+  p99: number | null;
+}
+
+/** `limiter.fetch`'s `timeout` elapsed. */
+export class TimeoutError extends Error {
+  constructor(ms: number);
+  name: 'TimeoutError';
+}
+/** `limiter.fetch`'s `queueTimeout` elapsed before a permit was free. */
+export class QueueTimeoutError extends Error {
+  constructor(ms: number);
+  name: 'QueueTimeoutError';
+}
+/** A response body was not read for `bodyTimeout` ms; its permit was released. */
+export class BodyTimeoutError extends Error {
+  constructor(ms: number);
+  name: 'BodyTimeoutError';
+}
+/** The key `limiter.fetch` uses by default: `host:port`, default port filled in. */
+export function fetchKeyOf(input: string | URL | Request): string;
+/**
+ * The in-flight cap `limiter.fetch` gives limiters created without
+ * `concurrency` (workerd: 6, the platform's connection limit; elsewhere none).
+ */
+export function setHostConnectionLimit(n: number | undefined): void;
 
 export interface LimitedAsCompletedOptions<T> extends AsCompletedOptions<T> {
   /** Required: items in flight (and the look-ahead window). */
@@ -101,9 +203,10 @@ export interface LimitedAsCompletedOptions<T> extends AsCompletedOptions<T> {
  * `break`/`return()` stops pulling and aborts in-flight work. Without a mapper
  * (`null`) the items are thunks.
  */
-export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T> & { settle: true }): AsyncGenerator<Settled<R>, void, undefined>;
-export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T>): AsyncGenerator<R, void, undefined>;
-export function limitedAsCompleted<R>(source: Source<Thunk<R>>, mapper: null | undefined, options: LimitedAsCompletedOptions<Thunk<R>>): AsyncGenerator<R, void, undefined>;
+export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T> & { failFast: true }): AsyncGenerator<R, void, undefined>;
+export function limitedAsCompleted<T, R>(source: Source<T>, mapper: Mapper<T, R>, options: LimitedAsCompletedOptions<T>): AsyncGenerator<Settled<R>, void, undefined>;
+export function limitedAsCompleted<R>(source: Source<Thunk<R>>, mapper: null | undefined, options: LimitedAsCompletedOptions<Thunk<R>> & { failFast: true }): AsyncGenerator<R, void, undefined>;
+export function limitedAsCompleted<R>(source: Source<Thunk<R>>, mapper: null | undefined, options: LimitedAsCompletedOptions<Thunk<R>>): AsyncGenerator<Settled<R>, void, undefined>;
 
 export interface KeyedSemaphoreOptions {
   /** Total permits in flight. */

@@ -9,3 +9,6 @@ cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p weir-wasm --target wasm32-unknown-unknown -- -D warnings
 cargo build -p weir --no-default-features --target wasm32-unknown-unknown
 cargo build -p weir --no-default-features --target thumbv7em-none-eabihf
+# loom models of the places where threads meet (semaphore, rate limiter, as_completed's ready set)
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p weir --release --test loom_semaphore --test loom_rate
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p weir --release --lib loom_tests

@@ -5,7 +5,7 @@
 //! A counting global allocator keeps per-thread tallies, so the tests in
 //! this file may run in parallel.
 
-#[path = "as_completed_util.rs"]
+#[path = "support/mod.rs"]
 mod util;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -1,7 +1,7 @@
 //! `limited_as_completed_keyed`: per-key caps, the look-ahead bound, and no
 //! stalling of other keys behind a saturated one.
 
-#[path = "as_completed_util.rs"]
+#[path = "support/mod.rs"]
 mod util;
 
 use std::collections::HashMap;

@@ -1,7 +1,7 @@
 //! `limited_ordered`: input order whatever the completion order, with a
 //! reorder window of `limit`.
 
-#[path = "as_completed_util.rs"]
+#[path = "support/mod.rs"]
 mod util;
 
 use std::sync::atomic::Ordering;

@@ -1,7 +1,7 @@
 //! `limited_as_completed`: pull bound, completion order, no busy polling,
 //! early drop, fairness, fusing.
 
-#[path = "as_completed_util.rs"]
+#[path = "support/mod.rs"]
 mod util;
 
 use std::future::{ready, Future};

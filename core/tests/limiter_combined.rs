@@ -270,3 +270,24 @@ fn starts_obey_the_global_quota_in_every_window() {
     // And the long-run rate is the quota's: 40 starts need (40 - 2) / 5 * 100 ms.
     assert_eq!(*starts.last().unwrap(), 38 * 20_000_000);
 }
+
+#[test]
+fn idle_rate_keys_are_evicted_on_request() {
+    let (l, clock) = limiter(LimiterConfig {
+        per_key_rate: vec![Quota::per_second(10).unwrap()],
+        ..Default::default()
+    });
+    let keys: Vec<&'static str> =
+        (0..100).map(|i| &*Box::leak(format!("client-{i}").into_boxed_str())).collect();
+    for key in &keys {
+        drop(l.try_acquire(key, 1).unwrap());
+    }
+    assert!(l.stats().rate_keys > 0);
+    l.evict_idle();
+    assert!(l.stats().rate_keys > 0, "buckets not yet full again: nothing to evict");
+    clock.advance(Duration::from_secs(1));
+    l.evict_idle();
+    assert_eq!(l.stats().rate_keys, 0);
+    assert_eq!(l.per_key_rate_quotas().len(), 1);
+    assert!(l.rate_quotas().is_empty());
+}

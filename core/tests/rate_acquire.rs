@@ -1,41 +1,16 @@
 //! Async acquire: exact wake-ups, FIFO per key, one timer per key, hand-over
 //! of the timer on drop, pauses, independence of keys.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::{poll_with, WakeCounter};
+
 use core::future::Future;
-use core::pin::Pin;
-use core::task::{Context, Poll, Waker};
+use core::task::Poll;
 use core::time::Duration;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::Wake;
 
 use weir::{Denied, Instant, ManualClock, Quota, RateAcquire, RateLimiter};
-
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counting() -> (Arc<Counter>, Waker) {
-    let counter = Arc::new(Counter::default());
-    (counter.clone(), Waker::from(counter))
-}
-
-fn count(c: &Counter) -> usize {
-    c.0.load(Ordering::SeqCst)
-}
-
-fn poll<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 fn ns(n: u64) -> Instant {
     Instant::from_nanos(n)
@@ -54,14 +29,14 @@ fn uncontended_acquire_is_ready_at_once_without_a_timer() {
     let waker = futures::task::noop_waker();
     for _ in 0..3 {
         assert_eq!(
-            poll(&mut limiter.acquire("k", 1), &waker),
+            poll_with(&mut limiter.acquire("k", 1), &waker),
             Poll::Ready(Ok(()))
         );
     }
     assert_eq!(clock.pending_sleeps(), 0);
     assert_eq!(limiter.waiting(), 0);
     assert_eq!(
-        poll(&mut limiter.acquire("k", 4), &waker),
+        poll_with(&mut limiter.acquire("k", 4), &waker),
         Poll::Ready(Err(Denied::ExceedsBurst { cost: 4, burst: 3 }))
     );
 }
@@ -78,9 +53,9 @@ fn wakes_exactly_at_the_not_until_instant() {
     };
     assert_eq!(at, ns(333_333_334));
 
-    let (woken, waker) = counting();
+    let (woken, waker) = WakeCounter::new();
     let mut fut = limiter.acquire("k", 1);
-    assert!(poll(&mut fut, &waker).is_pending());
+    assert!(poll_with(&mut fut, &waker).is_pending());
     assert_eq!(clock.pending_sleeps(), 1);
     assert_eq!(
         clock.next_deadline(),
@@ -89,12 +64,12 @@ fn wakes_exactly_at_the_not_until_instant() {
     );
 
     clock.set(ns(at.as_nanos() - 1));
-    assert_eq!(count(&woken), 0, "no early wake-up");
-    assert!(poll(&mut fut, &waker).is_pending());
+    assert_eq!(woken.count(), 0, "no early wake-up");
+    assert!(poll_with(&mut fut, &waker).is_pending());
 
     clock.set(at);
-    assert_eq!(count(&woken), 1, "woken by the timer at the instant");
-    assert_eq!(poll(&mut fut, &waker), Poll::Ready(Ok(())));
+    assert_eq!(woken.count(), 1, "woken by the timer at the instant");
+    assert_eq!(poll_with(&mut fut, &waker), Poll::Ready(Ok(())));
     assert_eq!(clock.pending_sleeps(), 0);
     assert_eq!(limiter.waiting(), 0);
     // It consumed: the next slot is 1/3 s later.
@@ -109,10 +84,10 @@ fn fifo_per_key_with_one_timer() {
     let clock = ManualClock::new();
     let limiter = one_per_second(&clock);
     limiter.check(&"k", 1).unwrap();
-    let wakers: Vec<_> = (0..10).map(|_| counting()).collect();
+    let wakers: Vec<_> = (0..10).map(|_| WakeCounter::new()).collect();
     let mut futs: Vec<_> = (0..10).map(|_| limiter.acquire("k", 1)).collect();
     for (fut, (_, waker)) in futs.iter_mut().zip(&wakers) {
-        assert!(poll(fut, waker).is_pending());
+        assert!(poll_with(fut, waker).is_pending());
     }
     assert_eq!(limiter.waiting(), 10);
     assert_eq!(clock.pending_sleeps(), 1, "only the head sleeps");
@@ -123,7 +98,7 @@ fn fifo_per_key_with_one_timer() {
         for (i, fut) in futs.iter_mut().enumerate() {
             if !order.contains(&i) {
                 assert!(
-                    poll(fut, &wakers[i].1).is_pending(),
+                    poll_with(fut, &wakers[i].1).is_pending(),
                     "nobody early at {second}s"
                 );
             }
@@ -131,14 +106,14 @@ fn fifo_per_key_with_one_timer() {
         clock.set(ns(second * SEC));
         // Poll in reverse order: FIFO must not depend on who polls first.
         for i in (0..10).rev() {
-            if !order.contains(&i) && poll(&mut futs[i], &wakers[i].1).is_ready() {
+            if !order.contains(&i) && poll_with(&mut futs[i], &wakers[i].1).is_ready() {
                 order.push(i);
             }
         }
         // The new head was woken to take over the timer; poll it so it arms.
         for (i, fut) in futs.iter_mut().enumerate() {
             if !order.contains(&i) {
-                assert!(poll(fut, &wakers[i].1).is_pending());
+                assert!(poll_with(fut, &wakers[i].1).is_pending());
             }
         }
         assert!(clock.pending_sleeps() <= 1);
@@ -156,18 +131,18 @@ fn strict_fifo_a_small_cost_does_not_pass_a_large_head() {
     limiter.check(&"k", 2).unwrap();
     let mut big = limiter.acquire("k", 2);
     let mut small = limiter.acquire("k", 1);
-    assert!(poll(&mut big, &waker).is_pending());
-    assert!(poll(&mut small, &waker).is_pending());
+    assert!(poll_with(&mut big, &waker).is_pending());
+    assert!(poll_with(&mut small, &waker).is_pending());
     clock.set(ns(SEC / 2)); // one unit free: enough for `small`, not for `big`
-    assert!(poll(&mut small, &waker).is_pending());
-    assert!(poll(&mut big, &waker).is_pending());
+    assert!(poll_with(&mut small, &waker).is_pending());
+    assert!(poll_with(&mut big, &waker).is_pending());
     // A check does not jump the queue either, and names when it could pass
     // after both waiters (3 units queued).
     assert_eq!(limiter.check(&"k", 1), Err(Denied::NotUntil(ns(2 * SEC))));
     clock.set(ns(SEC));
-    assert_eq!(poll(&mut big, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut big, &waker), Poll::Ready(Ok(())));
     clock.set(ns(3 * SEC / 2));
-    assert_eq!(poll(&mut small, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut small, &waker), Poll::Ready(Ok(())));
 }
 
 #[test]
@@ -175,22 +150,22 @@ fn dropping_the_head_hands_the_timer_to_the_next() {
     let clock = ManualClock::new();
     let limiter = one_per_second(&clock);
     limiter.check(&"k", 1).unwrap();
-    let (_, w1) = counting();
-    let (woken2, w2) = counting();
-    let (woken3, w3) = counting();
+    let (_, w1) = WakeCounter::new();
+    let (woken2, w2) = WakeCounter::new();
+    let (woken3, w3) = WakeCounter::new();
     let mut head = limiter.acquire("k", 1);
     let mut second = limiter.acquire("k", 1);
     let mut third = limiter.acquire("k", 1);
-    assert!(poll(&mut head, &w1).is_pending());
-    assert!(poll(&mut second, &w2).is_pending());
-    assert!(poll(&mut third, &w3).is_pending());
+    assert!(poll_with(&mut head, &w1).is_pending());
+    assert!(poll_with(&mut second, &w2).is_pending());
+    assert!(poll_with(&mut third, &w3).is_pending());
     assert_eq!(clock.pending_sleeps(), 1);
 
     drop(head);
     assert_eq!(clock.pending_sleeps(), 0, "the head's timer left with it");
-    assert_eq!(count(&woken2), 1, "the next waiter is told to take over");
-    assert_eq!(count(&woken3), 0);
-    assert!(poll(&mut second, &w2).is_pending());
+    assert_eq!(woken2.count(), 1, "the next waiter is told to take over");
+    assert_eq!(woken3.count(), 0);
+    assert!(poll_with(&mut second, &w2).is_pending());
     assert_eq!(clock.pending_sleeps(), 1);
     assert_eq!(clock.next_deadline(), Some(ns(SEC)));
     assert_eq!(limiter.waiting(), 2);
@@ -199,7 +174,7 @@ fn dropping_the_head_hands_the_timer_to_the_next() {
     drop(third);
     assert_eq!(limiter.waiting(), 1);
     clock.set(ns(SEC));
-    assert_eq!(poll(&mut second, &w2), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut second, &w2), Poll::Ready(Ok(())));
     assert_eq!(limiter.waiting(), 0);
     // Nothing was consumed by the dropped waiters.
     clock.set(ns(2 * SEC));
@@ -216,13 +191,13 @@ fn one_timer_per_key_and_keys_do_not_delay_each_other() {
     let mut a: Vec<RateAcquire<'_, _, _>> = (0..50).map(|_| limiter.acquire("a", 1)).collect();
     let mut b: Vec<_> = (0..50).map(|_| limiter.acquire("b", 1)).collect();
     for f in a.iter_mut().chain(b.iter_mut()) {
-        assert!(poll(f, &waker).is_pending());
+        assert!(poll_with(f, &waker).is_pending());
     }
     assert_eq!(clock.pending_sleeps(), 2, "one timer per busy key");
     assert_eq!(limiter.waiting(), 100);
     // A third key is not held up by the busy ones.
     assert_eq!(
-        poll(&mut limiter.acquire("c", 1), &waker),
+        poll_with(&mut limiter.acquire("c", 1), &waker),
         Poll::Ready(Ok(()))
     );
     assert_eq!(limiter.check(&"d", 1), Ok(()));
@@ -237,17 +212,17 @@ fn global_quota_is_shared_and_each_key_head_sleeps_once() {
     limiter.check(&1, 2).unwrap();
     let mut x = limiter.acquire(1, 1);
     let mut y = limiter.acquire(2, 1);
-    assert!(poll(&mut x, &waker).is_pending());
-    assert!(poll(&mut y, &waker).is_pending());
+    assert!(poll_with(&mut x, &waker).is_pending());
+    assert!(poll_with(&mut y, &waker).is_pending());
     assert_eq!(clock.pending_sleeps(), 2);
     clock.set(ns(SEC / 2));
     // Both wake; the capacity for one unit goes to whoever polls first, the
     // other re-arms for the next slot.
-    assert_eq!(poll(&mut y, &waker), Poll::Ready(Ok(())));
-    assert!(poll(&mut x, &waker).is_pending());
+    assert_eq!(poll_with(&mut y, &waker), Poll::Ready(Ok(())));
+    assert!(poll_with(&mut x, &waker).is_pending());
     assert_eq!(clock.next_deadline(), Some(ns(SEC)));
     clock.set(ns(SEC));
-    assert_eq!(poll(&mut x, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut x, &waker), Poll::Ready(Ok(())));
 }
 
 #[test]
@@ -259,21 +234,21 @@ fn pause_until_holds_a_key_and_its_waiters() {
     limiter.pause_until(&"k", until);
     assert_eq!(limiter.check(&"k", 1), Err(Denied::NotUntil(until)));
     let mut w = limiter.acquire("k", 1);
-    assert!(poll(&mut w, &waker).is_pending());
+    assert!(poll_with(&mut w, &waker).is_pending());
     assert_eq!(clock.next_deadline(), Some(until));
     // Other keys go on.
     assert_eq!(limiter.check(&"other", 1), Ok(()));
     // A shorter pause does not shorten it.
     limiter.pause_until(&"k", ns(SEC));
     clock.set(ns(5 * SEC - 1));
-    assert!(poll(&mut w, &waker).is_pending());
+    assert!(poll_with(&mut w, &waker).is_pending());
     // A check queues behind the waiter, which passes at the end of the pause.
     assert_eq!(
         limiter.check(&"k", 1),
         Err(Denied::NotUntil(until + Duration::from_secs(1)))
     );
     clock.set(until);
-    assert_eq!(poll(&mut w, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut w, &waker), Poll::Ready(Ok(())));
 }
 
 #[test]
@@ -283,14 +258,14 @@ fn lengthening_a_pause_re_arms_the_head() {
     let waker = futures::task::noop_waker();
     limiter.pause_until(&"k", ns(SEC));
     let mut w = limiter.acquire("k", 1);
-    assert!(poll(&mut w, &waker).is_pending());
+    assert!(poll_with(&mut w, &waker).is_pending());
     limiter.pause_until(&"k", ns(3 * SEC));
     clock.set(ns(SEC));
-    assert!(poll(&mut w, &waker).is_pending());
+    assert!(poll_with(&mut w, &waker).is_pending());
     assert_eq!(clock.next_deadline(), Some(ns(3 * SEC)));
     assert_eq!(clock.pending_sleeps(), 1);
     clock.set(ns(3 * SEC));
-    assert_eq!(poll(&mut w, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut w, &waker), Poll::Ready(Ok(())));
 }
 
 #[test]
@@ -301,11 +276,11 @@ fn pause_all_until_holds_every_key() {
     limiter.pause_all_until(ns(2 * SEC));
     assert_eq!(limiter.check(&"a", 1), Err(Denied::NotUntil(ns(2 * SEC))));
     let mut b = limiter.acquire("b", 1);
-    assert!(poll(&mut b, &waker).is_pending());
+    assert!(poll_with(&mut b, &waker).is_pending());
     clock.set(ns(2 * SEC - 1));
-    assert!(poll(&mut b, &waker).is_pending());
+    assert!(poll_with(&mut b, &waker).is_pending());
     clock.set(ns(2 * SEC));
-    assert_eq!(poll(&mut b, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut b, &waker), Poll::Ready(Ok(())));
     assert_eq!(limiter.check(&"a", 1), Ok(()));
 }
 
@@ -319,15 +294,15 @@ fn acquire_owned_is_static_and_cancel_safe() {
         f
     }
     let mut fut = assert_static_send(limiter.acquire_owned("k", 1));
-    assert!(poll(&mut fut, &waker).is_pending());
+    assert!(poll_with(&mut fut, &waker).is_pending());
     assert_eq!(limiter.waiting(), 1);
     drop(fut);
     assert_eq!(limiter.waiting(), 0);
     assert_eq!(clock.pending_sleeps(), 0);
     let mut fut = limiter.acquire_owned("k", 1);
-    assert!(poll(&mut fut, &waker).is_pending());
+    assert!(poll_with(&mut fut, &waker).is_pending());
     clock.set(ns(SEC));
-    assert_eq!(poll(&mut fut, &waker), Poll::Ready(Ok(())));
+    assert_eq!(poll_with(&mut fut, &waker), Poll::Ready(Ok(())));
 }
 
 #[test]

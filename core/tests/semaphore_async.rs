@@ -1,36 +1,15 @@
 //! The async layer of the keyed semaphore, driven by manual polling.
 
-use std::future::Future;
-use std::pin::Pin;
+#[path = "support/mod.rs"]
+mod support;
+use support::{poll_with, WakeCounter};
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::Poll;
 
 use weir::semaphore::{Acquire, AcquireOwned};
 use weir::{AcquireError, KeyedSemaphore, OwnedPermit, Permit, SemaphoreStats, TryAcquireError};
-
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-}
-
-fn counter() -> (Arc<Counter>, Waker) {
-    let c = Arc::new(Counter::default());
-    (c.clone(), Waker::from(c))
-}
-
-fn wakes(c: &Counter) -> usize {
-    c.0.load(Ordering::SeqCst)
-}
-
-fn poll<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
-    Pin::new(fut).poll(&mut Context::from_waker(waker))
-}
 
 fn stats(in_flight: usize, waiting: usize, keys: usize) -> SemaphoreStats {
     SemaphoreStats {
@@ -43,9 +22,9 @@ fn stats(in_flight: usize, waiting: usize, keys: usize) -> SemaphoreStats {
 #[test]
 fn uncontended_acquire_is_ready_at_once() {
     let sem = KeyedSemaphore::new(Some(2), Some(2)).unwrap();
-    let (c, w) = counter();
+    let (c, w) = WakeCounter::new();
     let mut fut = sem.acquire("a", 2);
-    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else {
+    let Poll::Ready(Ok(permit)) = poll_with(&mut fut, &w) else {
         panic!("not ready")
     };
     assert_eq!((permit.key(), permit.permits()), (&"a", 2));
@@ -53,22 +32,22 @@ fn uncontended_acquire_is_ready_at_once() {
     drop(permit);
     drop(fut);
     assert_eq!(sem.stats(), stats(0, 0, 0));
-    assert_eq!(wakes(&c), 0);
+    assert_eq!(c.count(), 0);
 }
 
 #[test]
 fn a_waiter_is_woken_once_and_then_ready() {
     let sem = KeyedSemaphore::new(Some(1), None).unwrap();
     let held = sem.try_acquire("a", 1).unwrap();
-    let (c, w) = counter();
+    let (c, w) = WakeCounter::new();
     let mut fut = sem.acquire("b", 1);
-    assert!(poll(&mut fut, &w).is_pending());
-    assert!(poll(&mut fut, &w).is_pending()); // spurious re-poll keeps its place
+    assert!(poll_with(&mut fut, &w).is_pending());
+    assert!(poll_with(&mut fut, &w).is_pending()); // spurious re-poll keeps its place
     assert_eq!(sem.stats(), stats(1, 1, 2));
     drop(held);
-    assert_eq!(wakes(&c), 1);
+    assert_eq!(c.count(), 1);
     assert_eq!(sem.stats(), stats(1, 0, 1)); // granted before it is polled
-    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else {
+    let Poll::Ready(Ok(permit)) = poll_with(&mut fut, &w) else {
         panic!("not ready")
     };
     assert_eq!(permit.key(), &"b");
@@ -80,48 +59,48 @@ fn a_waiter_is_woken_once_and_then_ready() {
 fn the_latest_waker_is_the_one_woken() {
     let sem = KeyedSemaphore::new(Some(1), None).unwrap();
     let held = sem.try_acquire(1u8, 1).unwrap();
-    let (c1, w1) = counter();
-    let (c2, w2) = counter();
+    let (c1, w1) = WakeCounter::new();
+    let (c2, w2) = WakeCounter::new();
     let mut fut = sem.acquire(2u8, 1);
-    assert!(poll(&mut fut, &w1).is_pending());
-    assert!(poll(&mut fut, &w2).is_pending());
+    assert!(poll_with(&mut fut, &w1).is_pending());
+    assert!(poll_with(&mut fut, &w2).is_pending());
     drop(held);
-    assert_eq!((wakes(&c1), wakes(&c2)), (0, 1));
-    assert!(poll(&mut fut, &w2).is_ready());
+    assert_eq!((c1.count(), c2.count()), (0, 1));
+    assert!(poll_with(&mut fut, &w2).is_ready());
 }
 
 #[test]
 fn dropping_a_pending_acquire_leaves_the_queue() {
     let sem = KeyedSemaphore::new(Some(1), None).unwrap();
     let held = sem.try_acquire("x", 1).unwrap();
-    let (c2, w2) = counter();
-    let (c3, w3) = counter();
+    let (c2, w2) = WakeCounter::new();
+    let (c3, w3) = WakeCounter::new();
     let mut f2 = sem.acquire("a", 1);
     let mut f3 = sem.acquire("b", 1);
-    assert!(poll(&mut f2, &w2).is_pending());
-    assert!(poll(&mut f3, &w3).is_pending());
+    assert!(poll_with(&mut f2, &w2).is_pending());
+    assert!(poll_with(&mut f3, &w3).is_pending());
     drop(f2);
     assert_eq!(sem.stats(), stats(1, 1, 2));
     drop(held);
-    assert_eq!((wakes(&c2), wakes(&c3)), (0, 1));
-    assert!(poll(&mut f3, &w3).is_ready());
+    assert_eq!((c2.count(), c3.count()), (0, 1));
+    assert!(poll_with(&mut f3, &w3).is_ready());
 }
 
 #[test]
 fn dropping_a_granted_unpolled_acquire_passes_the_permit_on() {
     let sem = KeyedSemaphore::new(Some(1), Some(1)).unwrap();
     let held = sem.try_acquire("a", 1).unwrap();
-    let (c2, w2) = counter();
-    let (c3, w3) = counter();
+    let (c2, w2) = WakeCounter::new();
+    let (c3, w3) = WakeCounter::new();
     let mut f2 = sem.acquire("a", 1);
     let mut f3 = sem.acquire("a", 1);
-    assert!(poll(&mut f2, &w2).is_pending());
-    assert!(poll(&mut f3, &w3).is_pending());
+    assert!(poll_with(&mut f2, &w2).is_pending());
+    assert!(poll_with(&mut f3, &w3).is_pending());
     drop(held);
-    assert_eq!((wakes(&c2), wakes(&c3)), (1, 0));
+    assert_eq!((c2.count(), c3.count()), (1, 0));
     drop(f2); // woken, never polled
-    assert_eq!(wakes(&c3), 1);
-    let Poll::Ready(Ok(p3)) = poll(&mut f3, &w3) else {
+    assert_eq!(c3.count(), 1);
+    let Poll::Ready(Ok(p3)) = poll_with(&mut f3, &w3) else {
         panic!("not ready")
     };
     drop(p3);
@@ -142,27 +121,30 @@ fn dropping_before_the_first_poll_does_nothing() {
 fn a_cancelled_front_lets_the_next_waiter_through() {
     let sem = KeyedSemaphore::new(Some(3), None).unwrap();
     let _held = sem.try_acquire("x", 2).unwrap();
-    let (_, w1) = counter();
-    let (c2, w2) = counter();
+    let (_, w1) = WakeCounter::new();
+    let (c2, w2) = WakeCounter::new();
     let mut big = sem.acquire("a", 2);
     let mut small = sem.acquire("b", 1);
-    assert!(poll(&mut big, &w1).is_pending());
-    assert!(poll(&mut small, &w2).is_pending());
+    assert!(poll_with(&mut big, &w1).is_pending());
+    assert!(poll_with(&mut small, &w2).is_pending());
     drop(big);
-    assert_eq!(wakes(&c2), 1);
-    assert!(matches!(poll(&mut small, &w2), Poll::Ready(Ok(_))));
+    assert_eq!(c2.count(), 1);
+    assert!(matches!(poll_with(&mut small, &w2), Poll::Ready(Ok(_))));
 }
 
 #[test]
 fn too_large_fails_at_once_or_when_limits_fall() {
     let sem = KeyedSemaphore::new(Some(4), Some(3)).unwrap();
-    let (c, w) = counter();
+    let (c, w) = WakeCounter::new();
     let mut fut = sem.acquire("a", 5);
     let err = AcquireError::TooLarge {
         requested: 5,
         limit: 3,
     };
-    assert_eq!(poll(&mut fut, &w).map(|r| r.err()), Poll::Ready(Some(err)));
+    assert_eq!(
+        poll_with(&mut fut, &w).map(|r| r.err()),
+        Poll::Ready(Some(err))
+    );
     assert_eq!(
         sem.try_acquire("a", 4).unwrap_err(),
         TryAcquireError::TooLarge {
@@ -173,14 +155,17 @@ fn too_large_fails_at_once_or_when_limits_fall() {
 
     let held = sem.try_acquire("a", 3).unwrap();
     let mut fut = sem.acquire("b", 3);
-    assert!(poll(&mut fut, &w).is_pending());
+    assert!(poll_with(&mut fut, &w).is_pending());
     sem.set_limits(Some(2), Some(3)).unwrap();
-    assert_eq!(wakes(&c), 1);
+    assert_eq!(c.count(), 1);
     let err = AcquireError::TooLarge {
         requested: 3,
         limit: 2,
     };
-    assert_eq!(poll(&mut fut, &w).map(|r| r.err()), Poll::Ready(Some(err)));
+    assert_eq!(
+        poll_with(&mut fut, &w).map(|r| r.err()),
+        Poll::Ready(Some(err))
+    );
     assert_eq!(sem.stats(), stats(3, 0, 1)); // lowering revoked nothing
     drop(held);
     assert_eq!(sem.stats(), stats(0, 0, 0));
@@ -190,13 +175,13 @@ fn too_large_fails_at_once_or_when_limits_fall() {
 fn raising_limits_wakes_waiters() {
     let sem = KeyedSemaphore::new(Some(1), None).unwrap();
     let _held = sem.try_acquire(0u32, 1).unwrap();
-    let counters: Vec<_> = (1..=3u32).map(|_| counter()).collect();
+    let counters: Vec<_> = (1..=3u32).map(|_| WakeCounter::new()).collect();
     let mut futs: Vec<_> = (1..=3u32).map(|k| sem.acquire(k, 1)).collect();
     for (f, (_, w)) in futs.iter_mut().zip(&counters) {
-        assert!(poll(f, w).is_pending());
+        assert!(poll_with(f, w).is_pending());
     }
     sem.set_limits(Some(3), None).unwrap();
-    let woken: Vec<_> = counters.iter().map(|(c, _)| wakes(c)).collect();
+    let woken: Vec<_> = counters.iter().map(|(c, _)| c.count()).collect();
     assert_eq!(woken, [1, 1, 0]);
     assert_eq!(sem.limits(), (Some(3), None));
     assert!(sem.set_limits(Some(0), None).is_err());
@@ -208,13 +193,13 @@ fn owned_permits_and_futures_are_static_and_send() {
     fn assert_send_static<T: Send + 'static>(_: &T) {}
     let sem = Arc::new(KeyedSemaphore::new(Some(1), None).unwrap());
     let held = sem.try_acquire_owned(String::from("a"), 1).unwrap();
-    let (c, w) = counter();
+    let (c, w) = WakeCounter::new();
     let mut fut: AcquireOwned<String> = sem.acquire_owned(String::from("b"), 1);
     assert_send_static(&fut);
-    assert!(poll(&mut fut, &w).is_pending());
+    assert!(poll_with(&mut fut, &w).is_pending());
     std::thread::spawn(move || drop(held)).join().unwrap();
-    assert_eq!(wakes(&c), 1);
-    let Poll::Ready(Ok(permit)) = poll(&mut fut, &w) else {
+    assert_eq!(c.count(), 1);
+    let Poll::Ready(Ok(permit)) = poll_with(&mut fut, &w) else {
         panic!("not ready")
     };
     let permit: OwnedPermit<String> = permit;

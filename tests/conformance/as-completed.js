@@ -26,7 +26,7 @@ test('asCompleted: results arrive in completion order', async ({ weir, assert, s
     await sleep(ms);
     return ms;
   }, { concurrency: 4 })) {
-    out.push(v);
+    out.push(v.value);
   }
   assert.deepEqual(out, [1, 5, 15, 30]);
 });
@@ -50,7 +50,7 @@ for (const kind of ['sync', 'async']) {
     for await (const v of weir.limitedAsCompleted(source, mapper, { concurrency: 4 })) {
       maxAhead = Math.max(maxAhead, state.pulled - consumed);
       consumed += 1;
-      seen.push(v);
+      seen.push(v.value);
       if (consumed % 7 === 0) await sleep(2); // a slow consumer must not make it pull more
     }
     assert.atMost(maxAhead, 4, 'items out of the source at once');
@@ -75,7 +75,7 @@ test('asCompleted: break stops pulling and aborts in-flight work', async ({ weir
     });
   }, { concurrency: 3 });
   for await (const v of iterable) {
-    assert.equal(v, 0);
+    assert.equal(v.value, 0);
     break;
   }
   const pulledAtBreak = state.pulled;
@@ -106,19 +106,22 @@ test('asCompleted: an outer abort signal ends the iteration with its reason', as
   assert.atMost(out.length, 3);
 });
 
-test('asCompleted: a mapper error is thrown (default) or delivered (settle: true)', async ({ weir, assert }) => {
+test('asCompleted: a mapper error is delivered as a record (default) or thrown (failFast: true)', async ({ weir, assert }) => {
   const boom = new Error('boom');
   const mapper = async (x) => {
     if (x === 2) throw boom;
     return x;
   };
-  await assert.rejects((async () => {
-    for await (const _ of weir.limitedAsCompleted([1, 2, 3], mapper, { concurrency: 1 }));
-  })(), (e) => assert.equal(e, boom));
   const records = [];
-  for await (const r of weir.limitedAsCompleted([1, 2, 3], mapper, { concurrency: 1, settle: true })) records.push(r);
+  for await (const r of weir.limitedAsCompleted([1, 2, 3], mapper, { concurrency: 1 })) records.push(r);
   assert.deepEqual(records.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  assert.deepEqual([records[0].value, records[2].value], [1, 3]);
   assert.equal(records[1].reason, boom);
+  const values = [];
+  await assert.rejects((async () => {
+    for await (const v of weir.limitedAsCompleted([1, 2, 3], mapper, { concurrency: 1, failFast: true })) values.push(v);
+  })(), (e) => assert.equal(e, boom));
+  assert.deepEqual(values, [1]);
 });
 
 test('asCompleted: per-key caps apply and thunks work without a mapper', async ({ weir, assert, sleep }) => {
@@ -137,7 +140,7 @@ test('asCompleted: per-key caps apply and thunks work without a mapper', async (
     return thunk;
   });
   const out = [];
-  for await (const v of weir.limitedAsCompleted(thunks, null, { concurrency: 6, perKey: 2, key: (t) => t.key })) out.push(v);
+  for await (const v of weir.limitedAsCompleted(thunks, null, { concurrency: 6, perKey: 2, key: (t) => t.key })) out.push(v.value);
   assert.equal(out.length, 12);
   assert.atMost(maxPerKey, 2);
 });
@@ -153,7 +156,7 @@ test('asCompleted: limiter.asCompleted shares the limiter caps', async ({ weir, 
     await sleep(1);
     running -= 1;
     return x;
-  })) out.push(v);
+  })) out.push(v.value);
   assert.equal(out.length, 5);
   assert.atMost(max, 2);
   assert.equal(limiter.stats().inFlight, 0);

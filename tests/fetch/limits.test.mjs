@@ -22,7 +22,7 @@ test('per-host in-flight never exceeds perKey at the server, bodies held to the 
     assert.equal(s.total, 12);
     assert.equal(s.maxConcurrent, 3, `server saw ${s.maxConcurrent} at once`);
   }
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test("releaseOn: 'headers' frees the permit as soon as the response arrives", async () => {
@@ -52,7 +52,7 @@ test('the permit is held until the body is read, cancelled or errored', async ()
   const reading = errored.text();
   aborter.abort();
   await assert.rejects(reading, { name: 'AbortError' });
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test('bodyTimeout releases and errors a body nobody reads', async () => {
@@ -65,7 +65,7 @@ test('bodyTimeout releases and errors a body nobody reads', async () => {
   assert.ok(performance.now() - started >= 90);
   assert.equal(await next.text(), 'Hello, World!');
   await assert.rejects(ignored.text(), { name: 'BodyTimeoutError' });
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test('responses look like fetch responses', async () => {
@@ -81,7 +81,7 @@ test('responses look like fetch responses', async () => {
   assert.equal(echo.headers['x-weir'], '1');
   const head = await limiter.fetch(`${a.url}/delay?ms=0`, { method: 'HEAD' });
   assert.equal(head.body, null);
-  assert.ok(atRest(limiter));
+  assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
 test('the key is host:port by default and keyOf overrides it', async () => {
@@ -125,8 +125,8 @@ test('limitedAsCompleted + limiter.fetch', async () => {
     for (let i = 0; i < 200; i++) yield `${a.url}/delay?ms=${i % 5}`;
   }
   let n = 0;
-  for await (const text of limitedAsCompleted(urls(), async (u, { signal }) => (await limiter.fetch(u, { signal })).text(), { concurrency: 16 })) {
-    assert.equal(text, 'Hello, World!');
+  for await (const r of limitedAsCompleted(urls(), async (u, { signal }) => (await limiter.fetch(u, { signal })).text(), { concurrency: 16 })) {
+    assert.deepEqual(r, { status: 'fulfilled', value: 'Hello, World!' });
     n += 1;
   }
   assert.equal(n, 200);
@@ -135,4 +135,50 @@ test('limitedAsCompleted + limiter.fetch', async () => {
   const s = limiter.fetchStats()[new URL(a.url).host];
   assert.equal(s.sent, 200);
   assert.ok(s.p50 >= 0 && s.p50 <= s.p95 && s.p95 <= s.p99);
+});
+
+test('reading response.body as a stream releases at its end; an unpulled stream times out', async () => {
+  const limiter = new Limiter({ perKey: 1 });
+  const r = await limiter.fetch(`${a.url}/slow-body?ms=60&chunks=3`);
+  assert.ok(r instanceof Response);
+  const reader = r.body.getReader();
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    assert.equal(limiter.stats().inFlight, 1);
+    text += new TextDecoder().decode(value);
+  }
+  assert.equal(text, '...');
+  assert.equal(limiter.stats().inFlight, 0);
+
+  const idle = await limiter.fetch(`${a.url}/slow-body?ms=60&chunks=3`, { bodyTimeout: 80 });
+  const idleReader = idle.body.getReader();
+  await idleReader.read(); // one pull, then nobody reads
+  await until(() => limiter.stats().inFlight === 0, 1_000, 'the idle body to time out');
+  await assert.rejects(idleReader.read(), { name: 'BodyTimeoutError' });
+  assert.ok(atRest(limiter));
+});
+
+test('fetchKeyOf: host:port with the default port, same as the URL parser', async () => {
+  const { fetchKeyOf } = await import('weir');
+  const cases = {
+    'http://example.com/': 'example.com:80',
+    'https://example.com': 'example.com:443',
+    'https://example.com:8443/x?y#z': 'example.com:8443',
+    'http://example.com:80/': 'example.com:80',
+    'http://example.com:0080/': 'example.com:80',
+    'HTTP://EXAMPLE.com/': 'example.com:80',
+    'http://user:pw@example.com:81/': 'example.com:81',
+    'http://[::1]:3000/': '[::1]:3000',
+    'https://[::1]/': '[::1]:443',
+    'http://127.0.0.1:9/?q': '127.0.0.1:9',
+    'http://ex%61mple.com/': 'example.com:80',
+    'http://a..b/': 'a..b:80',
+  };
+  for (const [input, key] of Object.entries(cases)) {
+    assert.equal(fetchKeyOf(input), key, input);
+    assert.equal(fetchKeyOf(new URL(input)), key, `URL ${input}`);
+  }
+  assert.throws(() => fetchKeyOf('http://example.com:99999/'), TypeError);
 });

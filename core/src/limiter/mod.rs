@@ -19,7 +19,7 @@ pub use error::LimiterError;
 use core::future::Future;
 use core::hash::Hash;
 
-use crate::rate::{Denied, RateLimiter};
+use crate::rate::{Denied, Quota, RateLimiter};
 use crate::semaphore::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
 use crate::sync::{AtomicUsize, Ordering};
 use crate::{Instant, Timer};
@@ -190,6 +190,24 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             keys: s.keys,
             rate_keys: self.rate.keys(),
         }
+    }
+
+    /// Drops the rate state of keys that have gone idle (bucket full again, no
+    /// pause, nobody waiting). The rate state also sweeps itself as it grows;
+    /// call this when traffic stops to bring resident keys back to ~0.
+    /// Concurrency state needs no sweep: idle keys leave it at once.
+    pub fn evict_idle(&self) {
+        self.rate.evict_idle();
+    }
+
+    /// The quotas shared by all keys.
+    pub fn rate_quotas(&self) -> &[Quota] {
+        self.rate.global_quotas()
+    }
+
+    /// The quotas applied to each key.
+    pub fn per_key_rate_quotas(&self) -> &[Quota] {
+        self.rate.per_key_quotas()
     }
 
     /// Permits held by `key` now.

@@ -126,6 +126,16 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// could pass after them (an estimate when other keys compete for the
     /// global quotas).
     pub fn check(&self, key: &K, cost: u32) -> Result<(), Denied> {
+        self.decide(key, cost, true)
+    }
+
+    /// What [`check`](RateLimiter::check) would answer now, consuming nothing.
+    pub fn peek(&self, key: &K, cost: u32) -> Result<(), Denied> {
+        self.decide(key, cost, false)
+    }
+
+    /// The decision shared by `check` (`commit`: consume on success) and `peek`.
+    fn decide(&self, key: &K, cost: u32, commit: bool) -> Result<(), Denied> {
         self.exceeds(cost)?;
         let now = self.timer.now();
         let mut state = self.state.lock();
@@ -134,20 +144,10 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         state
             .decide(&self.global_quotas, key, now, cost, ahead)
             .map_err(Denied::NotUntil)?;
-        state.commit(&self.global_quotas, key, now, cost);
+        if commit {
+            state.commit(&self.global_quotas, key, now, cost);
+        }
         Ok(())
-    }
-
-    /// What [`check`](RateLimiter::check) would answer now, consuming nothing.
-    pub fn peek(&self, key: &K, cost: u32) -> Result<(), Denied> {
-        self.exceeds(cost)?;
-        let now = self.timer.now();
-        let mut state = self.state.lock();
-        let now = state.keyed.clamp(now);
-        let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
-        state
-            .decide(&self.global_quotas, key, now, cost, ahead)
-            .map_err(Denied::NotUntil)
     }
 
     /// Hold every check and waiter of `key` until `until` (e.g. a server's

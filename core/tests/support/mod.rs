@@ -1,4 +1,4 @@
-//! Shared helpers for the `as_completed_*` tests: futures the test opens by
+//! Shared helpers for the integration tests: futures the test opens by
 //! hand, sources that count their pulls, wakers that count their wakes.
 //! Included by the other test files with `#[path]`; has no tests itself.
 #![allow(dead_code)]
@@ -280,4 +280,9 @@ impl Future for Spin {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// Polls an `Unpin` future once with `waker`.
+pub fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
+    Pin::new(fut).poll(&mut Context::from_waker(waker))
 }

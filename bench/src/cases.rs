@@ -1,0 +1,157 @@
+//! Every benchmark's id and the weir/peer pairs that the ratio table compares.
+
+/// Items per iteration in the `limited_as_completed` benchmarks.
+pub const LAC_ITEMS: usize = 10_000;
+/// In-flight limit in the `limited_as_completed` benchmarks.
+pub const LAC_LIMIT: usize = 64;
+
+/// One criterion benchmark: `group/name`, and how many operations one
+/// iteration performs (to report time per operation).
+#[derive(Debug, Clone, Copy)]
+pub struct Case {
+    /// Criterion group name.
+    pub group: &'static str,
+    /// Criterion function name within the group.
+    pub name: &'static str,
+    /// Operations per criterion iteration.
+    pub ops_per_iter: usize,
+}
+
+impl Case {
+    const fn new(group: &'static str, name: &'static str) -> Self {
+        Case {
+            group,
+            name,
+            ops_per_iter: 1,
+        }
+    }
+
+    const fn per_item(group: &'static str, name: &'static str, items: usize) -> Self {
+        Case {
+            group,
+            name,
+            ops_per_iter: items,
+        }
+    }
+
+    /// `group/name`.
+    pub fn id(&self) -> String {
+        format!("{}/{}", self.group, self.name)
+    }
+}
+
+/// A weir case set against a peer case, with the target ratio if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Pair {
+    /// The weir side.
+    pub weir: Case,
+    /// The peer side.
+    pub peer: Case,
+    /// Target for `weir / peer` (`None`: shown for context only).
+    pub target_ratio: Option<f64>,
+    /// Target for weir's absolute ns per operation, if any.
+    pub target_ns: Option<f64>,
+}
+
+/// Group: keyed acquire + release (weir, tokio) or keyed check (governor).
+pub const KEYED: &str = "keyed_acquire";
+/// Group: GCRA `check` on a fake clock read with one atomic load (both sides).
+pub const GCRA_FAKE: &str = "gcra_check_fake_clock";
+/// Group: GCRA `check` on each crate's real default clock.
+pub const GCRA_REAL: &str = "gcra_check_real_clock";
+/// Group: completion-order stream over ready futures, per item.
+pub const LAC: &str = "as_completed_ready";
+
+/// weir keyed semaphore, `u64` keys.
+pub const WEIR_SEM_U64: Case = Case::new(KEYED, "weir_keyed_semaphore_u64");
+/// weir keyed semaphore, `&'static str` keys.
+pub const WEIR_SEM_STR: Case = Case::new(KEYED, "weir_keyed_semaphore_str");
+/// tokio `Semaphore::try_acquire` + drop (no keys).
+pub const TOKIO_SEM: Case = Case::new(KEYED, "tokio_semaphore_unkeyed");
+/// governor `DefaultKeyedRateLimiter::check_key`, `u64` keys.
+pub const GOV_KEYED_U64: Case = Case::new(KEYED, "governor_keyed_u64");
+/// governor `DefaultKeyedRateLimiter::check_key`, `&'static str` keys.
+pub const GOV_KEYED_STR: Case = Case::new(KEYED, "governor_keyed_str");
+
+/// weir `RateLimiter<(), _>::check` on the fake clock.
+pub const WEIR_GCRA_DIRECT_FAKE: Case = Case::new(GCRA_FAKE, "weir_direct");
+/// weir `RateLimiter<u64, _>::check` on the fake clock.
+pub const WEIR_GCRA_KEYED_FAKE: Case = Case::new(GCRA_FAKE, "weir_keyed_u64");
+/// governor direct `check` on `FakeRelativeClock`.
+pub const GOV_GCRA_DIRECT_FAKE: Case = Case::new(GCRA_FAKE, "governor_direct");
+/// governor keyed `check_key` on `FakeRelativeClock`.
+pub const GOV_GCRA_KEYED_FAKE: Case = Case::new(GCRA_FAKE, "governor_keyed_u64");
+
+/// weir direct check on `StdClock`.
+pub const WEIR_GCRA_DIRECT_REAL: Case = Case::new(GCRA_REAL, "weir_direct_stdclock");
+/// weir keyed check on `StdClock`.
+pub const WEIR_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "weir_keyed_u64_stdclock");
+/// governor direct check on its default (quanta) clock.
+pub const GOV_GCRA_DIRECT_REAL: Case = Case::new(GCRA_REAL, "governor_direct_quanta");
+/// governor keyed check on its default (quanta) clock.
+pub const GOV_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "governor_keyed_u64_quanta");
+
+/// weir `limited_as_completed`.
+pub const WEIR_LAC: Case = Case::per_item(LAC, "weir_limited_as_completed", LAC_ITEMS);
+/// futures `buffer_unordered`.
+pub const FUTURES_BU: Case = Case::per_item(LAC, "futures_buffer_unordered", LAC_ITEMS);
+/// futures-buffered `buffered_unordered`.
+pub const FB_BU: Case = Case::per_item(LAC, "futures_buffered_buffered_unordered", LAC_ITEMS);
+
+/// The comparisons printed by the ratio table, in order.
+pub const PAIRS: &[Pair] = &[
+    Pair {
+        weir: WEIR_SEM_U64,
+        peer: GOV_KEYED_U64,
+        target_ratio: Some(1.0),
+        target_ns: Some(40.0),
+    },
+    Pair {
+        weir: WEIR_SEM_STR,
+        peer: GOV_KEYED_STR,
+        target_ratio: Some(1.0),
+        target_ns: Some(40.0),
+    },
+    Pair {
+        weir: WEIR_SEM_U64,
+        peer: TOKIO_SEM,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_DIRECT_FAKE,
+        peer: GOV_GCRA_DIRECT_FAKE,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_KEYED_FAKE,
+        peer: GOV_GCRA_KEYED_FAKE,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_DIRECT_REAL,
+        peer: GOV_GCRA_DIRECT_REAL,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_KEYED_REAL,
+        peer: GOV_GCRA_KEYED_REAL,
+        target_ratio: Some(1.0),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_LAC,
+        peer: FUTURES_BU,
+        target_ratio: Some(0.7),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_LAC,
+        peer: FB_BU,
+        target_ratio: None,
+        target_ns: None,
+    },
+];

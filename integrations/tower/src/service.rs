@@ -1,0 +1,183 @@
+//! The `Service`: key the request, ask the limiter, answer or pass it on.
+
+use core::task::{Context, Poll};
+use core::time::Duration;
+use std::hash::Hash;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Request, Response, StatusCode};
+use http_body::Body;
+use tower_service::Service;
+use weir::{Clock, LimiterError, LimiterPermit};
+
+use crate::future::ResponseFuture;
+use crate::{headers, GuardBody, GuardLimiter};
+
+pub(crate) type KeyFn<K> = Box<dyn Fn(&Parts) -> K + Send + Sync>;
+
+/// What every guard service made by one layer shares.
+pub(crate) struct Shared<K: Hash + Eq + Clone> {
+    pub(crate) limiter: Arc<GuardLimiter<K>>,
+    pub(crate) key_fn: KeyFn<K>,
+    pub(crate) reject_status: StatusCode,
+    pub(crate) max_wait: Option<Duration>,
+    pub(crate) busy_retry_after: Duration,
+}
+
+impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Shared<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("limiter", &self.limiter)
+            .field("reject_status", &self.reject_status)
+            .field("max_wait", &self.max_wait)
+            .field("busy_retry_after", &self.busy_retry_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Hash + Eq + Clone> Shared<K> {
+    /// Whether a short wait could admit a request denied for `why`.
+    fn worth_waiting(&self, why: LimiterError) -> bool {
+        let Some(max_wait) = self.max_wait else {
+            return false;
+        };
+        match why {
+            LimiterError::Busy => true,
+            LimiterError::RateLimited { not_until } => {
+                not_until - self.limiter.timer().now() <= max_wait
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn reject<B>(
+        &self,
+        key: &K,
+        why: Option<LimiterError>,
+    ) -> Response<GuardBody<B, K>> {
+        headers::rejection(
+            &self.limiter,
+            key,
+            why,
+            self.reject_status,
+            self.busy_retry_after,
+        )
+    }
+}
+
+/// Hands the permit to the response body and adds the `RateLimit-*` headers.
+pub(crate) fn admit<B: Body, K: Hash + Eq + Clone>(
+    resp: Response<B>,
+    permit: LimiterPermit<K>,
+    capacity: Option<(usize, usize)>,
+) -> Response<GuardBody<B, K>> {
+    let mut resp = resp.map(|body| GuardBody::admitted(body, permit));
+    headers::admitted(resp.headers_mut(), capacity);
+    resp
+}
+
+/// The guarded service made by [`GuardLayer`](crate::GuardLayer).
+pub struct Guard<S, K: Hash + Eq + Clone> {
+    inner: S,
+    shared: Arc<Shared<K>>,
+}
+
+impl<S, K: Hash + Eq + Clone> Guard<S, K> {
+    pub(crate) fn new(inner: S, shared: Arc<Shared<K>>) -> Self {
+        Self { inner, shared }
+    }
+
+    /// The limiter underneath.
+    pub fn limiter(&self) -> &Arc<GuardLimiter<K>> {
+        &self.shared.limiter
+    }
+}
+
+impl<S: Clone, K: Hash + Eq + Clone> Clone for Guard<S, K> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Guard<S, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("inner", &self.inner)
+            .field("shared", &self.shared)
+            .finish()
+    }
+}
+
+impl<S, K, ReqBody, ResBody> Service<Request<ReqBody>> for Guard<S, K>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: Body + Send + 'static,
+    ResBody::Data: From<Bytes>,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    type Response = Response<GuardBody<ResBody, K>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody, K, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = req.into_parts();
+        let key = (self.shared.key_fn)(&parts);
+        let req = Request::from_parts(parts, body);
+        let limiter = &self.shared.limiter;
+        match limiter.try_acquire(key.clone(), 1) {
+            Ok(permit) => {
+                let capacity = headers::capacity(limiter, &key);
+                ResponseFuture::admitted(self.inner.call(req), permit, capacity)
+            }
+            Err(why) if self.shared.worth_waiting(why) => {
+                // The ready service goes with the request; a clone stays.
+                let fresh = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, fresh);
+                ResponseFuture::waiting(Box::pin(wait_then_call(
+                    ready,
+                    Arc::clone(&self.shared),
+                    key,
+                    req,
+                )))
+            }
+            Err(why) => ResponseFuture::rejected(self.shared.reject(&key, Some(why))),
+        }
+    }
+}
+
+/// The bounded-wait path: `acquire` under a timeout, then the handler.
+async fn wait_then_call<S, K, ReqBody, ResBody>(
+    mut inner: S,
+    shared: Arc<Shared<K>>,
+    key: K,
+    req: Request<ReqBody>,
+) -> Result<Response<GuardBody<ResBody, K>>, S::Error>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+{
+    let max_wait = shared.max_wait.unwrap_or_default();
+    let acquire = shared.limiter.acquire(key.clone(), 1);
+    match tokio::time::timeout(max_wait, acquire).await {
+        Ok(Ok(permit)) => {
+            let capacity = headers::capacity(&shared.limiter, &key);
+            let resp = inner.call(req).await?;
+            Ok(admit(resp, permit, capacity))
+        }
+        Ok(Err(why)) => Ok(shared.reject(&key, Some(why))),
+        Err(_elapsed) => Ok(shared.reject(&key, None)),
+    }
+}

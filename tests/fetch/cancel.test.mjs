@@ -1,0 +1,98 @@
+// Abort, timeout and queueTimeout: each rejects with its own error class and
+// frees everything (limiter and per-key figures back to 0).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Limiter, TimeoutError, QueueTimeoutError } from 'weir';
+import { targets, atRest, until } from './helpers.mjs';
+
+const [a, b] = await targets(2);
+after(() => Promise.all([a.close(), b.close()]));
+
+/** A limiter whose only permit for `a` is held by a slow body. */
+async function saturated() {
+  const limiter = new Limiter({ perKey: 1 });
+  const holder = await limiter.fetch(`${a.url}/slow-body?ms=400&chunks=2`);
+  return { limiter, holder };
+}
+
+function rest(limiter) {
+  return until(() => atRest(limiter), 2_000, 'the limiter to come to rest');
+}
+
+test('abort while queued leaves the queue at once and rejects with the reason', async () => {
+  const { limiter, holder } = await saturated();
+  const aborter = new AbortController();
+  const waiting = limiter.fetch(`${a.url}/delay?ms=0`, { signal: aborter.signal });
+  await until(() => limiter.stats().queued === 1, 1_000, 'the request to queue');
+  assert.equal(limiter.fetchStats()[new URL(a.url).host].queued, 1);
+  aborter.abort();
+  await assert.rejects(waiting, { name: 'AbortError' });
+  assert.equal(limiter.stats().queued, 0);
+  assert.equal(limiter.fetchStats()[new URL(a.url).host].queued, 0);
+  await holder.text();
+  await rest(limiter);
+});
+
+test('abort in flight rejects and frees the permit', async () => {
+  const limiter = new Limiter({ perKey: 1 });
+  const aborter = new AbortController();
+  const reason = new Error('stop');
+  const pending = limiter.fetch(`${a.url}/delay?ms=5000`, { signal: aborter.signal });
+  await until(() => limiter.stats().inFlight === 1, 1_000, 'the request to start');
+  aborter.abort(reason);
+  await assert.rejects(pending, (e) => e === reason);
+  await rest(limiter);
+  // An already aborted signal never takes a permit.
+  await assert.rejects(limiter.fetch(`${a.url}/`, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  await rest(limiter);
+});
+
+test('timeout covers queueing: TimeoutError, permits freed', async () => {
+  const { limiter, holder } = await saturated();
+  const started = performance.now();
+  await assert.rejects(limiter.fetch(`${a.url}/delay?ms=0`, { timeout: 100 }), TimeoutError);
+  assert.ok(performance.now() - started >= 95);
+  assert.equal(limiter.stats().queued, 0);
+  await holder.text();
+  await rest(limiter);
+});
+
+test('timeout covers the request in flight and its retries', async () => {
+  const limiter = new Limiter({ perKey: 2 });
+  await assert.rejects(limiter.fetch(`${a.url}/delay?ms=5000`, { timeout: 80 }), (e) => e instanceof TimeoutError && e.name === 'TimeoutError');
+  await rest(limiter);
+  // A back-off sleep is cut short too.
+  const retry = { attempts: 5, baseDelay: 5_000, maxDelay: 5_000 };
+  await assert.rejects(limiter.fetch(`${a.url}/status/503`, { timeout: 150, retry }), TimeoutError);
+  await rest(limiter);
+});
+
+test('queueTimeout bounds the wait for a permit: QueueTimeoutError', async () => {
+  const { limiter, holder } = await saturated();
+  await assert.rejects(
+    limiter.fetch(`${a.url}/delay?ms=0`, { queueTimeout: 50 }),
+    (e) => e instanceof QueueTimeoutError && e.name === 'QueueTimeoutError' && !(e instanceof TimeoutError),
+  );
+  assert.equal(limiter.stats().queued, 0);
+  // Another key is not affected by a's saturation.
+  const other = await limiter.fetch(`${b.url}/delay?ms=0`, { queueTimeout: 50 });
+  assert.equal(await other.text(), 'Hello, World!');
+  // Once admitted, a slow response is not a queue timeout.
+  await holder.text();
+  const slow = await limiter.fetch(`${a.url}/delay?ms=120`, { queueTimeout: 50 });
+  assert.equal(await slow.text(), 'Hello, World!');
+  await rest(limiter);
+});
+
+test('many aborted requests leave nothing behind', async () => {
+  const limiter = new Limiter({ concurrency: 4, perKey: 2 });
+  const aborter = new AbortController();
+  const all = Array.from({ length: 50 }, (_, i) =>
+    limiter.fetch(`${i % 2 ? a.url : b.url}/delay?ms=1000`, { signal: aborter.signal }).then((r) => r.text()),
+  );
+  await until(() => limiter.stats().inFlight === 4, 1_000, 'requests to start');
+  aborter.abort();
+  const settled = await Promise.allSettled(all);
+  assert.ok(settled.every((s) => s.status === 'rejected' && s.reason.name === 'AbortError'));
+  await rest(limiter);
+});
