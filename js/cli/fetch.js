@@ -114,7 +114,12 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
     return row;
   };
 
-  for await (const row of limitedAsCompleted(source, mapper, { concurrency: window })) {
+  for await (const record of limitedAsCompleted(source, mapper, { concurrency: window })) {
+    // The mapper turns every failure into a row, so records are fulfilled;
+    // a rejection would be a bug here, still reported as a row.
+    const row = record.status === 'fulfilled'
+      ? record.value
+      : { url: null, status: null, bytes: 0, ms: 0, attempts: 0, error: describe(record.reason) };
     progress.record(row);
     if (rows) await rows.write(`${JSON.stringify(row)}\n`);
   }
