@@ -246,6 +246,8 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
   } finally {
     counting.abort();
     uninstall();
+    // A stdin that stays open (stopped by Ctrl-C mid-read) must not keep us alive.
+    if (input === stdin) stdin.destroy();
     await out.end();
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
