@@ -114,7 +114,12 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
     return row;
   };
 
-  for await (const row of limitedAsCompleted(source, mapper, { concurrency: window })) {
+  for await (const record of limitedAsCompleted(source, mapper, { concurrency: window })) {
+    // The mapper turns every failure into a row, so records are fulfilled;
+    // a rejection would be a bug here, still reported as a row.
+    const row = record.status === 'fulfilled'
+      ? record.value
+      : { url: null, status: null, bytes: 0, ms: 0, attempts: 0, error: describe(record.reason) };
     progress.record(row);
     if (rows) await rows.write(`${JSON.stringify(row)}\n`);
   }
@@ -200,7 +205,8 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
   const mode = opts.progress === 'auto' ? (stderr.isTTY ? 'bar' : 'lines') : opts.progress;
   const intervalMs = Number(process.env.WEIR_PROGRESS_MS) || undefined;
   const progress = new Progress({ stderr, mode, intervalMs, sample: sampler(limiter, fetcher) });
-  countUrlLines(opts.input).then(
+  const counting = new AbortController();
+  countUrlLines(opts.input, counting.signal).then(
     (n) => {
       progress.total = n;
     },
@@ -219,6 +225,7 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
       input.once('error', reject);
     });
   } catch (error) {
+    counting.abort();
     uninstall();
     progress.finish();
     stderr.write(`weir fetch: ${opts.input}: cannot read (${error.code ?? error.message})\n`);
@@ -237,7 +244,10 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
       fetcher,
     });
   } finally {
+    counting.abort();
     uninstall();
+    // A stdin that stays open (stopped by Ctrl-C mid-read) must not keep us alive.
+    if (input === stdin) stdin.destroy();
     await out.end();
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);

@@ -31,9 +31,10 @@ export async function* urlLines(stream) {
 
 /**
  * Count the URL lines of a regular file without holding it (a streaming scan
- * in chunks); resolves to `undefined` for stdin or anything not a regular file.
+ * in chunks); resolves to `undefined` for stdin or anything not a regular file,
+ * or when `signal` aborts first.
  */
-export async function countUrlLines(input) {
+export async function countUrlLines(input, signal) {
   if (input === '-') return undefined;
   try {
     if (!(await stat(input)).isFile()) return undefined;
@@ -43,19 +44,29 @@ export async function countUrlLines(input) {
   let count = 0;
   let atStart = true; // at the start of a line, before any non-blank byte
   let content = false; // the current line has a non-blank first character that is not '#'
-  for await (const chunk of createReadStream(input, { highWaterMark: 1 << 20 })) {
-    for (let i = 0; i < chunk.length; i++) {
-      const b = chunk[i];
-      if (b === 0x0a) {
-        if (content) count += 1;
-        atStart = true;
-        content = false;
-      } else if (atStart && b !== 0x20 && b !== 0x09 && b !== 0x0d) {
-        atStart = false;
-        content = b !== 0x23;
+  const stream = createReadStream(input, { highWaterMark: 1 << 20 });
+  const stop = () => stream.destroy();
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    for await (const chunk of stream) {
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i];
+        if (b === 0x0a) {
+          if (content) count += 1;
+          atStart = true;
+          content = false;
+        } else if (atStart && b !== 0x20 && b !== 0x09 && b !== 0x0d) {
+          atStart = false;
+          content = b !== 0x23;
+        }
       }
     }
+  } catch {
+    return undefined;
+  } finally {
+    signal?.removeEventListener('abort', stop);
   }
+  if (signal?.aborted) return undefined;
   if (content) count += 1;
   return count;
 }

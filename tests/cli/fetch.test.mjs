@@ -319,6 +319,24 @@ test('Ctrl-C: stops pulling, in-flight requests finish, summary printed, rows va
   }
 });
 
+test('Ctrl-C while stdin stays open: exits with the rows so far', async () => {
+  const t = await startTarget({ delayMs: 0 });
+  try {
+    const p = start(['fetch', '-']);
+    p.child.stdin.write(`${t.url}/a\n${t.url}/b\n`); // and never closed
+    // (Rows of finished requests may wait for the next line: limitedAsCompleted
+    // awaits the source while it has room, so wait for the server instead.)
+    await until(() => t.stats().total === 2 && t.stats().current === 0);
+    p.child.kill('SIGINT');
+    const r = await p.done;
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(rowsOf(r.stdout).length, 2);
+    assert.match(r.stderr, /interrupted after 2 URLs/);
+  } finally {
+    await t.close();
+  }
+});
+
 test('a second Ctrl-C aborts in-flight requests; each still gets a row', async () => {
   const t = await startTarget({ delayMs: 0 });
   try {
