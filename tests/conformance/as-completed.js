@@ -161,3 +161,21 @@ test('asCompleted: limiter.asCompleted shares the limiter caps', async ({ weir, 
   assert.atMost(max, 2);
   assert.equal(limiter.stats().inFlight, 0);
 });
+
+test('asCompleted: a finished result is delivered while an async source is still pending', async ({ weir, assert, deferred }) => {
+  const gate = deferred();
+  async function* source() {
+    yield 1;
+    await gate.promise; // e.g. `tail -f urls | weir fetch -`: the next line has not come yet
+    yield 2;
+  }
+  const it = weir.limitedAsCompleted(source(), async (x) => x * 10, { concurrency: 4, failFast: true })[Symbol.asyncIterator]();
+  const first = await Promise.race([
+    it.next(),
+    new Promise((resolve) => setTimeout(() => resolve('stalled behind the source'), 2000)),
+  ]);
+  assert.deepEqual(first, { value: 10, done: false });
+  gate.resolve();
+  assert.deepEqual(await it.next(), { value: 20, done: false });
+  assert.deepEqual(await it.next(), { value: undefined, done: true });
+});
