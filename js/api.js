@@ -6,19 +6,21 @@
 // wasm before any of this is called.
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
+import { optionChecks } from './options.js';
 
 export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
 
 const MUST_WAIT = 0;
 /** What `drain` reports for a parked wait that failed (see `takeError`). */
 const FAILED = -1;
-const MAX_U32 = 0xffffffff;
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 const TICKET = Symbol('weir.ticket');
 /** The wasm limiter behind a `Limiter` (set in its static block). */
 let rawOf;
 
 // ---------------------------------------------------------------- validation
+
+const { whole, cap, positive, quotas } = optionChecks('');
 
 function options(value, where, allowed) {
   if (value === undefined || value === null) return {};
@@ -33,56 +35,6 @@ function options(value, where, allowed) {
     }
   }
   return value;
-}
-
-/** A cap: undefined/null/Infinity = unlimited, else a whole number >= min. */
-function cap(value, name, min = 1) {
-  if (value === undefined || value === null || value === Infinity) return undefined;
-  return whole(value, name, min);
-}
-
-function whole(value, name, min = 1) {
-  if (typeof value !== 'number') {
-    throw new TypeError(`option '${name}' must be a number, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > MAX_U32) {
-    throw new RangeError(
-      `option '${name}' must be a whole number from ${min} to ${MAX_U32}, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function positive(value, name) {
-  if (typeof value !== 'number') {
-    throw new TypeError(`option '${name}' must be a number, got ${typeof value}`);
-  }
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`option '${name}' must be a positive finite number, got ${value}`);
-  }
-  return value;
-}
-
-/** Quotas `{limit, interval, burst?}` (or an array of them) as flat triples. */
-function quotas(value, name) {
-  if (value === undefined || value === null) return new Float64Array(0);
-  const list = Array.isArray(value) ? value : [value];
-  const triples = new Float64Array(list.length * 3);
-  list.forEach((quota, i) => {
-    const at = Array.isArray(value) ? `${name}[${i}]` : name;
-    if (quota === null || typeof quota !== 'object') {
-      throw new TypeError(`option '${at}' must be an object { limit, interval, burst? }`);
-    }
-    for (const k of Object.keys(quota)) {
-      if (k !== 'limit' && k !== 'interval' && k !== 'burst') {
-        throw new TypeError(`option '${at}': unknown option '${at}.${k}'`);
-      }
-    }
-    triples[i * 3] = whole(quota.limit, `${at}.limit`);
-    triples[i * 3 + 1] = positive(quota.interval, `${at}.interval`);
-    triples[i * 3 + 2] = quota.burst === undefined ? 0 : whole(quota.burst, `${at}.burst`);
-  });
-  return triples;
 }
 
 function keyOf(key, name = 'key') {

@@ -4,12 +4,12 @@
 // limiting decision of its own and imports no host API, so it serves workerd,
 // Deno, Bun, service workers and (through `toNodeHandler`) Node alike.
 import { RawGuard } from './wasm/weir_wasm.js';
+import { optionChecks } from './options.js';
 
 const GUARD_OPTIONS = [
   'concurrency', 'perKey', 'rate', 'perKeyRate', 'key', 'keyHeader', 'queue', 'status',
   'onReject', 'busyRetryAfter',
 ];
-const MAX_U32 = 0xffffffff;
 const NS_PER_S = 1e9;
 const FIGURES = 5; // [limit, remaining, resetNs, retryNs, intervalMs]
 const INNER = Symbol('weir.guard.inner');
@@ -17,52 +17,7 @@ const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'C
 
 // ---------------------------------------------------------------- validation
 
-function whole(value, name, min = 1) {
-  if (typeof value !== 'number') {
-    throw new TypeError(`guard: option '${name}' must be a number, got ${typeof value}`);
-  }
-  if (!Number.isInteger(value) || value < min || value > MAX_U32) {
-    throw new RangeError(`guard: option '${name}' must be a whole number from ${min} to ${MAX_U32}, got ${value}`);
-  }
-  return value;
-}
-
-function cap(value, name, min = 1) {
-  if (value === undefined || value === null || value === Infinity) return undefined;
-  return whole(value, name, min);
-}
-
-function positive(value, name) {
-  if (typeof value !== 'number') {
-    throw new TypeError(`guard: option '${name}' must be a number, got ${typeof value}`);
-  }
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`guard: option '${name}' must be a positive finite number, got ${value}`);
-  }
-  return value;
-}
-
-/** Quotas `{limit, interval, burst?}` (or an array) as flat triples. */
-function quotas(value, name) {
-  if (value === undefined || value === null) return new Float64Array(0);
-  const list = Array.isArray(value) ? value : [value];
-  const triples = new Float64Array(list.length * 3);
-  list.forEach((quota, i) => {
-    const at = Array.isArray(value) ? `${name}[${i}]` : name;
-    if (quota === null || typeof quota !== 'object') {
-      throw new TypeError(`guard: option '${at}' must be an object { limit, interval, burst? }`);
-    }
-    for (const k of Object.keys(quota)) {
-      if (k !== 'limit' && k !== 'interval' && k !== 'burst') {
-        throw new TypeError(`guard: unknown option '${at}.${k}'`);
-      }
-    }
-    triples[i * 3] = whole(quota.limit, `${at}.limit`);
-    triples[i * 3 + 1] = positive(quota.interval, `${at}.interval`);
-    triples[i * 3 + 2] = quota.burst === undefined ? 0 : whole(quota.burst, `${at}.burst`);
-  });
-  return triples;
-}
+const { whole, cap, positive, quotas } = optionChecks('guard: ');
 
 function queueOptions(value) {
   if (value === undefined || value === null || value === false) return undefined;

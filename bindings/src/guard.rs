@@ -2,25 +2,21 @@
 //! request now or say exactly why not, with the key's rate figures for the
 //! `RateLimit-*` and `Retry-After` headers, in one call.
 
-use core::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use weir::limiter::RateStatus;
-use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
+use weir::{Clock, Limiter, LimiterError, LimiterPermit};
 
-use crate::errors::{named_error, range_error};
-use crate::quota::quotas_from_triples;
-use crate::slab::PermitSlab;
+use crate::limiter::{limiter_error, new_limiter};
+use crate::slab::Permits;
 use crate::tickets::Tickets;
 use crate::timer::JsTimer;
 
 /// `admit` answer: over the concurrency caps (ids are ≥ 1, rate denials < 0).
 const BUSY: f64 = 0.0;
-
-type Permits = Rc<RefCell<PermitSlab<LimiterPermit<String>>>>;
 
 /// A limiter for one guarded handler. Every request costs 1.
 #[wasm_bindgen]
@@ -28,7 +24,7 @@ pub struct RawGuard {
     inner: Arc<Limiter<String, JsTimer>>,
     /// Whether any rate quota is set (else there are no figures to give).
     has_rate: bool,
-    permits: Permits,
+    permits: Permits<LimiterPermit<String>>,
     tickets: Tickets,
 }
 
@@ -45,15 +41,9 @@ impl RawGuard {
         per_key_rate: &[f64],
         max_queue: Option<u32>,
     ) -> Result<RawGuard, JsValue> {
-        let config = LimiterConfig {
-            concurrency: concurrency.map(|n| n as usize),
-            per_key: per_key.map(|n| n as usize),
-            rate: quotas_from_triples(rate, "rate")?,
-            per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
-            max_queue: max_queue.map(|n| n as usize),
-        };
-        let has_rate = !(config.rate.is_empty() && config.per_key_rate.is_empty());
-        let inner = Limiter::new(config, JsTimer).map_err(|e| range_error(&e.to_string()))?;
+        let inner = new_limiter(concurrency, per_key, rate, per_key_rate, max_queue)?;
+        // Every triple is one quota (or `new_limiter` threw).
+        let has_rate = !(rate.is_empty() && per_key_rate.is_empty());
         Ok(RawGuard {
             inner: Arc::new(inner),
             has_rate,
@@ -98,11 +88,8 @@ impl RawGuard {
     /// Rejects with a `QueueFullError` when the queue is full.
     pub fn acquire(&self, key: String, ticket: u32) -> Promise {
         let waiting = self.inner.acquire(key, 1);
-        let permits = Rc::clone(&self.permits);
-        self.tickets.spawn(ticket, async move {
-            let permit = waiting.await.map_err(to_js)?;
-            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
-        })
+        self.tickets
+            .spawn_permit(ticket, &self.permits, waiting, limiter_error)
     }
 
     /// Stop waiting: drops the waiting acquire now. Returns whether it was
@@ -158,15 +145,5 @@ fn write_figures(s: &RateStatus, out: &mut [f64]) {
     ];
     for (slot, value) in out.iter_mut().zip(values) {
         *slot = value;
-    }
-}
-
-fn to_js(e: LimiterError) -> JsValue {
-    match e {
-        LimiterError::QueueFull { max } => named_error(
-            "QueueFullError",
-            &format!("weir: queue full (maxQueue = {max})"),
-        ),
-        other => named_error("LimiterError", &format!("weir: {other}")),
     }
 }

@@ -10,14 +10,12 @@ use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
 
 use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
-use crate::slab::PermitSlab;
+use crate::slab::Permits;
 use crate::tickets::{ParkOutcome, ParkedWaits, Tickets};
 use crate::timer::{with_one_clock_read, JsTimer};
 
 /// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
 pub const MUST_WAIT: f64 = 0.0;
-
-type Permits = Rc<RefCell<PermitSlab<LimiterPermit<String>>>>;
 
 /// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
 /// JS glue sees it. Keys are strings; permits are ids from
@@ -26,7 +24,7 @@ type Permits = Rc<RefCell<PermitSlab<LimiterPermit<String>>>>;
 #[wasm_bindgen]
 pub struct RawLimiter {
     inner: Arc<Limiter<String, JsTimer>>,
-    permits: Permits,
+    permits: Permits<LimiterPermit<String>>,
     tickets: Tickets,
     parked: ParkedWaits,
     errors: RefCell<Vec<(u32, JsValue)>>,
@@ -44,15 +42,7 @@ impl RawLimiter {
         per_key_rate: &[f64],
         max_queue: Option<u32>,
     ) -> Result<RawLimiter, JsValue> {
-        let config = LimiterConfig {
-            concurrency: concurrency.map(|n| n as usize),
-            per_key: per_key.map(|n| n as usize),
-            rate: quotas_from_triples(rate, "rate")?,
-            per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
-            max_queue: max_queue.map(|n| n as usize),
-        };
-        let inner =
-            Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))?;
+        let inner = new_limiter(concurrency, per_key, rate, per_key_rate, max_queue)?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
@@ -70,7 +60,7 @@ impl RawLimiter {
         match with_one_clock_read(|| self.inner.try_acquire(key, cost)) {
             Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
             Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => Ok(MUST_WAIT),
-            Err(e) => Err(to_js(e)),
+            Err(e) => Err(limiter_error(e)),
         }
     }
 
@@ -78,11 +68,8 @@ impl RawLimiter {
     /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
     pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
         let waiting = self.inner.acquire(key, cost);
-        let permits = Rc::clone(&self.permits);
-        self.tickets.spawn(ticket, async move {
-            let permit = waiting.await.map_err(to_js)?;
-            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
-        })
+        self.tickets
+            .spawn_permit(ticket, &self.permits, waiting, limiter_error)
     }
 
     /// Wait for `cost` on `key` without a Promise: a permit id when it is
@@ -103,7 +90,7 @@ impl RawLimiter {
         let waiting = self.inner.acquire(key, cost);
         let permits = Rc::clone(&self.permits);
         let job = async move {
-            let permit = waiting.await.map_err(to_js)?;
+            let permit = waiting.await.map_err(limiter_error)?;
             Ok(permits.borrow_mut().insert(permit))
         };
         match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
@@ -188,7 +175,31 @@ impl RawLimiter {
     }
 }
 
-fn to_js(e: LimiterError) -> JsValue {
+/// The core limiter from the flat constructor arguments `RawLimiter` and
+/// `RawGuard` share: `rate` and `per_key_rate` are `[limit, intervalMs, burst
+/// (0 = limit)]` triples; `None` caps are unlimited. Bad options throw a
+/// `RangeError`.
+pub(crate) fn new_limiter(
+    concurrency: Option<u32>,
+    per_key: Option<u32>,
+    rate: &[f64],
+    per_key_rate: &[f64],
+    max_queue: Option<u32>,
+) -> Result<Limiter<String, JsTimer>, JsValue> {
+    let config = LimiterConfig {
+        concurrency: concurrency.map(|n| n as usize),
+        per_key: per_key.map(|n| n as usize),
+        rate: quotas_from_triples(rate, "rate")?,
+        per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
+        max_queue: max_queue.map(|n| n as usize),
+    };
+    Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
+}
+
+/// A core limiter error as the JS exception `RawLimiter` and `RawGuard` throw:
+/// `QueueFullError`, a `RangeError` for a cost no limit can ever admit, else
+/// a `LimiterError`.
+pub(crate) fn limiter_error(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(
             "QueueFullError",

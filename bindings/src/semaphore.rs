@@ -1,6 +1,5 @@
 //! `RawSemaphore`: [`weir::KeyedSemaphore`] for JS, permits as ids.
 
-use core::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -10,10 +9,8 @@ use weir::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
 
 use crate::errors::{limit_error_text, range_error, too_large_text};
 use crate::limiter::MUST_WAIT;
-use crate::slab::PermitSlab;
+use crate::slab::Permits;
 use crate::tickets::Tickets;
-
-type Permits = Rc<RefCell<PermitSlab<OwnedPermit<String>>>>;
 
 /// A keyed semaphore (global cap + per-key cap, FIFO per key) as the JS glue
 /// sees it. Keys are strings; permits are ids, returned with
@@ -21,7 +18,7 @@ type Permits = Rc<RefCell<PermitSlab<OwnedPermit<String>>>>;
 #[wasm_bindgen]
 pub struct RawSemaphore {
     inner: Arc<KeyedSemaphore<String>>,
-    permits: Permits,
+    permits: Permits<OwnedPermit<String>>,
     tickets: Tickets,
 }
 
@@ -46,9 +43,9 @@ impl RawSemaphore {
         match self.inner.try_acquire_owned(key, n as usize) {
             Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
             Err(TryAcquireError::NoPermits) => Ok(MUST_WAIT),
-            Err(TryAcquireError::TooLarge { requested, limit }) => Err(range_error(
-                &["weir: ", &too_large_text(requested, limit)].concat(),
-            )),
+            Err(TryAcquireError::TooLarge { requested, limit }) => {
+                Err(too_large(AcquireError::TooLarge { requested, limit }))
+            }
         }
     }
 
@@ -56,15 +53,8 @@ impl RawSemaphore {
     /// once [`RawSemaphore::cancel`] dropped it).
     pub fn acquire(&self, key: String, n: u32, ticket: u32) -> Promise {
         let waiting = self.inner.acquire_owned(key, n as usize);
-        let permits = Rc::clone(&self.permits);
-        self.tickets.spawn(ticket, async move {
-            let permit = waiting
-                .await
-                .map_err(|AcquireError::TooLarge { requested, limit }| {
-                    range_error(&["weir: ", &too_large_text(requested, limit)].concat())
-                })?;
-            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
-        })
+        self.tickets
+            .spawn_permit(ticket, &self.permits, waiting, too_large)
     }
 
     /// Stop waiting: drops the waiting acquire now. Returns whether it waited.
@@ -97,4 +87,9 @@ impl RawSemaphore {
             self.tickets.len() as f64,
         ])
     }
+}
+
+/// A weighted acquire larger than its cap, as a `RangeError`.
+fn too_large(AcquireError::TooLarge { requested, limit }: AcquireError) -> JsValue {
+    range_error(&["weir: ", &too_large_text(requested, limit)].concat())
 }

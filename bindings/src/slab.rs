@@ -1,5 +1,8 @@
 //! Permits held on the Rust side, handed to JS as integer ids.
 
+use core::cell::RefCell;
+use std::rc::Rc;
+
 /// Ids pack a slot index (low 32 bits, plus one so that `0` is never an id)
 /// and the slot's generation (high bits), so a stale or repeated id can never
 /// release somebody else's permit. They stay exact in an `f64` (< 2^53).
@@ -93,6 +96,9 @@ impl<P> PermitSlab<P> {
         self.len == 0
     }
 }
+
+/// A raw class's permits, shared with the waiting acquires that add to them.
+pub(crate) type Permits<P> = Rc<RefCell<PermitSlab<P>>>;
 
 impl<P> Default for PermitSlab<P> {
     fn default() -> Self {

@@ -11,6 +11,8 @@ use js_sys::Promise;
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::future_to_promise;
 
+use crate::slab::Permits;
+
 type Job = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
 #[derive(Default)]
@@ -47,6 +49,28 @@ impl Tickets {
             slot,
             ticket,
             tickets: self.clone(),
+        })
+    }
+
+    /// Drive the acquire `waiting` as a Promise registered under `ticket`: the
+    /// permit it yields goes into `permits` and the Promise resolves to its
+    /// id; an error is rejected as `to_js` turns it.
+    pub(crate) fn spawn_permit<P, E, F>(
+        &self,
+        ticket: u32,
+        permits: &Permits<P>,
+        waiting: F,
+        to_js: fn(E) -> JsValue,
+    ) -> Promise
+    where
+        P: 'static,
+        E: 'static,
+        F: Future<Output = Result<P, E>> + 'static,
+    {
+        let permits = Rc::clone(permits);
+        self.spawn(ticket, async move {
+            let permit = waiting.await.map_err(to_js)?;
+            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
         })
     }
 

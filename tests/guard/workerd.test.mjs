@@ -6,95 +6,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
-import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { guardCases } from './cases.js';
-import { resolveExport } from '../hosts/resolve.js';
-import { freePort } from '../hosts/free-port.mjs';
+import { startWorkerd } from '../hosts/workerd-host.mjs';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const rel = (abs) => relative(root, abs);
-
-function workerdBinary() {
-  const require = createRequire(import.meta.url);
-  const platform = `@cloudflare/workerd-${process.platform}-${process.arch === 'x64' ? '64' : process.arch}`;
-  return join(dirname(require.resolve(`${platform}/package.json`)), 'bin', 'workerd');
-}
-
-function config(port) {
-  const entry = resolveExport(pkg, ['workerd', 'worker', 'browser', 'import']);
-  const modules = [`(name = "worker.js", esModule = embed "tests/guard/workerd-worker.js")`];
-  const entryDir = dirname(join(root, entry));
-  modules.push(`(name = "weir", esModule = embed "${rel(join(root, entry))}")`);
-  for (const file of readdirSync(join(root, 'js'), { recursive: true })) {
-    const abs = join(root, 'js', file);
-    const name = relative(entryDir, abs);
-    if (file.endsWith('.js') && abs !== join(root, entry)) {
-      modules.push(`(name = "${name}", esModule = embed "${rel(abs)}")`);
-    } else if (file.endsWith('.wasm')) {
-      modules.push(`(name = "${name}", wasm = embed "${rel(abs)}")`);
-    }
-  }
-  for (const dir of ['tests/conformance', 'tests/guard']) {
-    for (const file of readdirSync(join(root, dir))) {
-      if (file.endsWith('.js') && file !== 'workerd-worker.js' && file !== 'deno.test.js') {
-        modules.push(`(name = "${dir}/${file}", esModule = embed "${dir}/${file}")`);
-      }
-    }
-  }
-  return `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .guarded)],
-  sockets = [(name = "http", address = "127.0.0.1:${port}", http = (), service = "main")],
-);
-const guarded :Workerd.Worker = (
-  modules = [
-    ${modules.join(',\n    ')}
-  ],
-  compatibilityDate = "2025-01-01",
-);
-`;
-}
-
-let child;
+let host;
 let base;
-let output = '';
-let configFile;
 let results;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  configFile = join(root, `.workerd-guard-${process.pid}.capnp`);
-  writeFileSync(configFile, config(port));
-  child = spawn(workerdBinary(), ['serve', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout.on('data', (d) => { output += d; });
-  child.stderr.on('data', (d) => { output += d; });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`${base}/cases`);
-      if (!response.ok) throw new Error(`workerd answered ${response.status}: ${await response.text()}\n${output}`);
-      results = await response.json();
-      break;
-    } catch (error) {
-      if (child.exitCode !== null || Date.now() > deadline || /answered/.test(error.message)) {
-        throw new Error(`workerd run failed: ${error.message}\n${output}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
+  host = await startWorkerd({
+    worker: 'tests/guard/workerd-worker.js',
+    moduleDirs: ['tests/conformance', 'tests/guard'],
+  });
+  base = host.url;
+  results = await host.json('/cases');
 });
 
-after(() => {
-  child?.kill('SIGTERM');
-  if (configFile) rmSync(configFile, { force: true });
-  if (output.trim()) console.log(output.trim());
-});
+after(() => host?.stop());
 
 for (const c of guardCases) {
   test(`workerd: ${c.name}`, () => {

@@ -1,0 +1,68 @@
+// Option checks shared by the limiter classes (api.js) and `guard`
+// (guard.js): whole numbers, caps, positive numbers and rate quotas, each
+// throwing a TypeError (wrong type) or RangeError (out of range) that names
+// the option. Internal: not re-exported by the package.
+
+export const MAX_U32 = 0xffffffff;
+
+/**
+ * The checks with every message starting with `prefix` (`''` for the
+ * limiter classes, `'guard: '` for `guard`).
+ * @param {string} prefix
+ */
+export function optionChecks(prefix) {
+  /** A whole number from `min` to 2^32 - 1. */
+  function whole(value, name, min = 1) {
+    if (typeof value !== 'number') {
+      throw new TypeError(`${prefix}option '${name}' must be a number, got ${typeof value}`);
+    }
+    if (!Number.isInteger(value) || value < min || value > MAX_U32) {
+      throw new RangeError(
+        `${prefix}option '${name}' must be a whole number from ${min} to ${MAX_U32}, got ${value}`,
+      );
+    }
+    return value;
+  }
+
+  /** A cap: undefined/null/Infinity = unlimited, else a whole number >= min. */
+  function cap(value, name, min = 1) {
+    if (value === undefined || value === null || value === Infinity) return undefined;
+    return whole(value, name, min);
+  }
+
+  /** A positive finite number. */
+  function positive(value, name) {
+    if (typeof value !== 'number') {
+      throw new TypeError(`${prefix}option '${name}' must be a number, got ${typeof value}`);
+    }
+    if (!(value > 0) || !Number.isFinite(value)) {
+      throw new RangeError(`${prefix}option '${name}' must be a positive finite number, got ${value}`);
+    }
+    return value;
+  }
+
+  /** Quotas `{limit, interval, burst?}` (or an array of them) as flat triples. */
+  function quotas(value, name) {
+    if (value === undefined || value === null) return new Float64Array(0);
+    const list = Array.isArray(value) ? value : [value];
+    const triples = new Float64Array(list.length * 3);
+    list.forEach((quota, i) => {
+      const at = Array.isArray(value) ? `${name}[${i}]` : name;
+      if (quota === null || typeof quota !== 'object') {
+        throw new TypeError(`${prefix}option '${at}' must be an object { limit, interval, burst? }`);
+      }
+      for (const k of Object.keys(quota)) {
+        if (k !== 'limit' && k !== 'interval' && k !== 'burst') {
+          // Without a prefix the message names the quota option first.
+          throw new TypeError(`${prefix || `option '${at}': `}unknown option '${at}.${k}'`);
+        }
+      }
+      triples[i * 3] = whole(quota.limit, `${at}.limit`);
+      triples[i * 3 + 1] = positive(quota.interval, `${at}.interval`);
+      triples[i * 3 + 2] = quota.burst === undefined ? 0 : whole(quota.burst, `${at}.burst`);
+    });
+    return triples;
+  }
+
+  return { whole, cap, positive, quotas };
+}
