@@ -332,7 +332,7 @@ export class Limiter {
       }
       if (signal === undefined) {
         const raw = this.#raw;
-        id = raw.tryAcquire(key, cost);
+        id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
         if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
         return parkToRun(this.#parking, key, cost, fn);
       }
@@ -404,7 +404,7 @@ export class Limiter {
 
 /** `fetch` under this limiter (key = host:port); see js/fetch.js. */
 Limiter.prototype.fetch = function fetch(input, init) {
-  return limitedFetch(this, input, init);
+  return limitedFetch(this, rawOf(this), input, init);
 };
 
 /** Per-key figures of `fetch`: in flight, queued, sent, retried, 429s, cooldown, p50/p95/p99. */
@@ -595,7 +595,7 @@ class Completions {
     let id;
     try {
       if (this.#keyFn !== null) key = keyOf(this.#keyFn(item));
-      id = raw.tryAcquire(key, this.#cost);
+      id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
     } catch (error) {
       this.#done(false, error);
       return;
