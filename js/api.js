@@ -466,6 +466,8 @@ class Completions {
   #settle;
   #controller = new AbortController();
   #inner = this.#controller.signal;
+  /** `#inner.aborted`, kept by the first abort listener (a field read, not a getter call, per pull). */
+  #aborted = false;
   /** Finished results not yet consumed: flat pairs (ok, value) from #head. */
   #finished = [];
   #head = 0;
@@ -492,7 +494,10 @@ class Completions {
     this.#window = window;
     this.#settle = settle;
     this.#onOuterAbort = () => this.#controller.abort(abortReason(outer));
-    this.#inner.addEventListener('abort', () => this.#serve(), { once: true });
+    this.#inner.addEventListener('abort', () => {
+      this.#aborted = true;
+      this.#serve();
+    }, { once: true });
   }
 
   [Symbol.asyncIterator]() {
@@ -541,7 +546,7 @@ class Completions {
     const iterator = this.#iterator;
     this.#filling = true;
     while (!this.#sourceDone && !this.#pulling && this.#outstanding < this.#window
-      && !this.#closed && !this.#inner.aborted && this.#error === NO_ERROR) {
+      && !this.#closed && !this.#aborted && this.#error === NO_ERROR) {
       this.#outstanding += 1;
       let step;
       try {
@@ -664,7 +669,7 @@ class Completions {
       this.#error = NO_ERROR;
       return this.#end(error, true);
     }
-    if (this.#inner.aborted) return this.#end(abortReason(this.#inner), true);
+    if (this.#aborted) return this.#end(abortReason(this.#inner), true);
     if (this.#head < this.#finished.length) return this.#deliver();
     if (this.#outstanding === 0 && this.#sourceDone) return this.#end(DONE, false);
     return null;

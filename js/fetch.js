@@ -547,17 +547,19 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
       } catch (error) {
         finish();
         if (signal?.aborted) throw abortReason(signal);
-        const next = raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started);
-        if (next[0] !== 0) throw error;
-        await sleep(next[1], signal);
+        if (raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started) !== 0) throw error;
+        await sleep(raw.retryAfterMs(), signal);
         continue;
       }
-      const next = raw.decide(policy.raw, key, method, response.status, retry, response.headers.get('retry-after') ?? undefined, canReplay, started);
-      if (next[0] === 0) {
+      const code = raw.decide(policy.raw, key, method, response.status, retry, response.headers.get('retry-after') ?? undefined, canReplay, started);
+      if (code === 0) {
+        // Read at once: `decide` for another request may run while we wait.
+        const afterMs = raw.retryAfterMs();
+        const pauseMs = raw.pauseMs();
         response.body?.cancel().catch(() => {});
         finish();
-        if (next[2] > 0) limiter.pause(key, next[2]); // the next acquire waits it out
-        else await sleep(next[1], signal);
+        if (pauseMs > 0) limiter.pause(key, pauseMs); // the next acquire waits it out
+        else await sleep(afterMs, signal);
         continue;
       }
       if (signal?.aborted) {
