@@ -284,7 +284,7 @@ export class Limiter {
       }
       if (signal === undefined) {
         const raw = this.#raw;
-        id = raw.tryAcquire(key, cost);
+        id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
         if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
         return parkToRun(this.#parking, key, cost, fn);
       }
@@ -356,7 +356,7 @@ export class Limiter {
 
 /** `fetch` under this limiter (key = host:port); see js/fetch.js. */
 Limiter.prototype.fetch = function fetch(input, init) {
-  return limitedFetch(this, input, init);
+  return limitedFetch(this, rawOf(this), input, init);
 };
 
 /** Per-key figures of `fetch`: in flight, queued, sent, retried, 429s, cooldown, p50/p95/p99. */
@@ -418,6 +418,8 @@ class Completions {
   #settle;
   #controller = new AbortController();
   #inner = this.#controller.signal;
+  /** `#inner.aborted`, kept by the first abort listener (a field read, not a getter call, per pull). */
+  #aborted = false;
   /** Finished results not yet consumed: flat pairs (ok, value) from #head. */
   #finished = [];
   #head = 0;
@@ -444,7 +446,10 @@ class Completions {
     this.#window = window;
     this.#settle = settle;
     this.#onOuterAbort = () => this.#controller.abort(abortReason(outer));
-    this.#inner.addEventListener('abort', () => this.#serve(), { once: true });
+    this.#inner.addEventListener('abort', () => {
+      this.#aborted = true;
+      this.#serve();
+    }, { once: true });
   }
 
   [Symbol.asyncIterator]() {
@@ -493,7 +498,7 @@ class Completions {
     const iterator = this.#iterator;
     this.#filling = true;
     while (!this.#sourceDone && !this.#pulling && this.#outstanding < this.#window
-      && !this.#closed && !this.#inner.aborted && this.#error === NO_ERROR) {
+      && !this.#closed && !this.#aborted && this.#error === NO_ERROR) {
       this.#outstanding += 1;
       let step;
       try {
@@ -547,7 +552,7 @@ class Completions {
     let id;
     try {
       if (this.#keyFn !== null) key = keyOf(this.#keyFn(item));
-      id = raw.tryAcquire(key, this.#cost);
+      id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
     } catch (error) {
       this.#done(false, error);
       return;
@@ -616,7 +621,7 @@ class Completions {
       this.#error = NO_ERROR;
       return this.#end(error, true);
     }
-    if (this.#inner.aborted) return this.#end(abortReason(this.#inner), true);
+    if (this.#aborted) return this.#end(abortReason(this.#inner), true);
     if (this.#head < this.#finished.length) return this.#deliver();
     if (this.#outstanding === 0 && this.#sourceDone) return this.#end(DONE, false);
     return null;

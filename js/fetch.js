@@ -168,16 +168,34 @@ function defaultKey(url) {
 // escapes): their key is read without building a URL object.
 const SIMPLE_URL = /^(https?):\/\/([a-z0-9.-]+|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?(?=[/?#]|$)/;
 
+/** The origin prefix (`m[0]`) and key of the last URL `quickKey` parsed. */
+let lastPrefix = '';
+let lastKey = '';
+
 /** The default key of `input`, or undefined when a URL object is needed. */
 function quickKey(input) {
   if (typeof input !== 'string') return undefined;
+  // Requests mostly repeat an origin: same prefix, ended where the regex's
+  // lookahead would end it, gives the same key without the regex.
+  if (lastPrefix !== '' && input.startsWith(lastPrefix)) {
+    const next = input.charCodeAt(lastPrefix.length);
+    // NaN (end), '/', '?', '#'
+    if (next !== next || next === 47 || next === 63 || next === 35) return lastKey;
+  }
   const m = SIMPLE_URL.exec(input);
   if (m === null) return undefined;
   const host = m[2];
   if (host.startsWith('.') || host.endsWith('.') || host.includes('..')) return undefined;
-  if (m[3] === undefined) return `${host}:${m[1] === 'http' ? '80' : '443'}`;
-  const port = Number(m[3]);
-  return port > 65535 ? undefined : `${host}:${port}`;
+  let key;
+  if (m[3] === undefined) key = `${host}:${m[1] === 'http' ? '80' : '443'}`;
+  else {
+    const port = Number(m[3]);
+    if (port > 65535) return undefined;
+    key = `${host}:${port}`;
+  }
+  lastPrefix = m[0];
+  lastKey = key;
+  return key;
 }
 
 /**
@@ -222,10 +240,16 @@ function sleep(ms, signal) {
   });
 }
 
-/** A permit for `key`: synchronous when free, else a wait bounded by `queueTimeout`. */
-async function permitFor(limiter, raw, key, signal, queueTimeout) {
-  const now = limiter.tryAcquire({ key });
-  if (now) return now;
+/**
+ * A permit for `key` when one is free now: its id (a number) on the raw
+ * limiter, else 0 (then `waitForPermit`).
+ */
+function permitNow(rawLimiter, key) {
+  return key === '' ? rawLimiter.tryAcquireUnkeyed(1) : rawLimiter.tryAcquire(key, 1);
+}
+
+/** Wait for a permit for `key` (a release function), bounded by `queueTimeout`. */
+async function waitForPermit(limiter, raw, key, signal, queueTimeout) {
   raw.queued(key);
   try {
     if (queueTimeout === undefined) return await limiter.acquire({ key, signal });
@@ -434,15 +458,6 @@ function link(signal, controller) {
   return () => set.delete(controller);
 }
 
-function once(fn) {
-  let done = false;
-  return () => {
-    if (done) return;
-    done = true;
-    fn();
-  };
-}
-
 // -------------------------------------------------------------- the fetch
 
 /**
@@ -451,7 +466,7 @@ function once(fn) {
  * `retry`, `timeout`, `queueTimeout`, `bodyTimeout`, `releaseOn`, `keyOf`,
  * `fetch`. See index.d.ts for their meaning.
  */
-export async function limitedFetch(limiter, input, init) {
+export async function limitedFetch(limiter, rawLimiter, input, init) {
   let fetchInit = init;
   let o = {};
   if (init !== undefined && init !== null) {
@@ -513,29 +528,38 @@ export async function limitedFetch(limiter, input, init) {
   let handedOver = false;
   try {
     for (let retry = 0; ; retry++) {
-      const release = await permitFor(limiter, raw, key, signal, queueTimeout);
+      // A permit id when free now (no Promise, no release closure), else
+      // the limiter's release function once the wait is over.
+      let permit = permitNow(rawLimiter, key);
+      if (permit === 0) permit = await waitForPermit(limiter, raw, key, signal, queueTimeout);
       const started = raw.sent(key, retry);
-      const finish = once(() => {
-        release();
+      let finished = false;
+      const finish = () => {
+        if (finished) return;
+        finished = true;
+        if (typeof permit === 'number') rawLimiter.release(permit);
+        else permit();
         raw.done(key);
-      });
+      };
       let response;
       try {
         response = await fetchImpl(input, attemptInit);
       } catch (error) {
         finish();
         if (signal?.aborted) throw abortReason(signal);
-        const next = raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started);
-        if (next[0] !== 0) throw error;
-        await sleep(next[1], signal);
+        if (raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started) !== 0) throw error;
+        await sleep(raw.retryAfterMs(), signal);
         continue;
       }
-      const next = raw.decide(policy.raw, key, method, response.status, retry, response.headers.get('retry-after') ?? undefined, canReplay, started);
-      if (next[0] === 0) {
+      const code = raw.decide(policy.raw, key, method, response.status, retry, response.headers.get('retry-after') ?? undefined, canReplay, started);
+      if (code === 0) {
+        // Read at once: `decide` for another request may run while we wait.
+        const afterMs = raw.retryAfterMs();
+        const pauseMs = raw.pauseMs();
         response.body?.cancel().catch(() => {});
         finish();
-        if (next[2] > 0) limiter.pause(key, next[2]); // the next acquire waits it out
-        else await sleep(next[1], signal);
+        if (pauseMs > 0) limiter.pause(key, pauseMs); // the next acquire waits it out
+        else await sleep(afterMs, signal);
         continue;
       }
       if (signal?.aborted) {
@@ -549,10 +573,11 @@ export async function limitedFetch(limiter, input, init) {
         finish();
         detach();
       } else {
-        result = holdUntilBodyDone(response, () => {
+        const end = detach === noop ? finish : () => {
           finish();
           detach();
-        }, bodyTimeout, retry + 1);
+        };
+        result = holdUntilBodyDone(response, end, bodyTimeout, retry + 1);
       }
       if (result === response && result[HOLD] === undefined) {
         Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });

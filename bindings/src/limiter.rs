@@ -64,6 +64,13 @@ impl RawLimiter {
         }
     }
 
+    /// [`RawLimiter::try_acquire`] for the empty key `""` (what callers that
+    /// give no key use), without passing a string across the boundary.
+    #[wasm_bindgen(js_name = tryAcquireUnkeyed)]
+    pub fn try_acquire_unkeyed(&self, cost: u32) -> Result<f64, JsValue> {
+        self.try_acquire(String::new(), cost)
+    }
+
     /// Wait for `cost` on `key`: a Promise of a permit id (or of `undefined`
     /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
     pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {

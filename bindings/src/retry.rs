@@ -4,7 +4,7 @@
 //! request's life to a `RawRetry` and does what `decide` answers — sleep, or
 //! pause the key on its limiter.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::time::Duration;
 
 use js_sys::Array;
@@ -107,6 +107,8 @@ fn js_name(field: &str) -> &str {
 #[wasm_bindgen]
 pub struct RawRetry {
     inner: RefCell<RetryController<String>>,
+    /// `[afterMs, pauseMs]` of the last `decide` that answered "retry".
+    last_retry: Cell<(f64, f64)>,
 }
 
 #[wasm_bindgen]
@@ -118,6 +120,7 @@ impl RawRetry {
             .map_err(|e| range_error(&e.to_string()))?;
         Ok(RawRetry {
             inner: RefCell::new(controller),
+            last_retry: Cell::new((0.0, 0.0)),
         })
     }
 
@@ -152,10 +155,11 @@ impl RawRetry {
         self.inner.borrow_mut().done(&key, JsTimer.now());
     }
 
-    /// How an attempt ended (`status` 0 = network error) and what next:
-    /// `[code, afterMs, pauseMs]`, code 0 = retry after `afterMs`, pausing the
-    /// key for `pauseMs` when > 0; codes 1–5 = give up (not retryable, method,
-    /// body not replayable, attempts exhausted, budget exhausted).
+    /// How an attempt ended (`status` 0 = network error) and what next: a
+    /// code, 0 = retry (then [`retry_after_ms`](RawRetry::retry_after_ms) and
+    /// [`pause_ms`](RawRetry::pause_ms) tell when), 1–5 = give up (not
+    /// retryable, method, body not replayable, attempts exhausted, budget
+    /// exhausted). A number, not an array: nothing to allocate per request.
     #[allow(clippy::too_many_arguments)]
     pub fn decide(
         &self,
@@ -167,7 +171,7 @@ impl RawRetry {
         retry_after: Option<String>,
         replayable: bool,
         started_ms: f64,
-    ) -> Box<[f64]> {
+    ) -> f64 {
         let now = JsTimer.now();
         let unix_secs = (js_sys::Date::now() / 1000.0) as u64;
         let attempt = Attempt {
@@ -190,13 +194,28 @@ impl RawRetry {
             Decision::Retry {
                 after,
                 pause_key_until,
-            } => Box::new([
-                RETRY,
-                as_ms(after),
-                pause_key_until.map_or(0.0, |until| as_ms(until - now)),
-            ]),
-            Decision::GiveUp(reason) => Box::new([reason_code(reason), 0.0, 0.0]),
+            } => {
+                self.last_retry.set((
+                    as_ms(after),
+                    pause_key_until.map_or(0.0, |until| as_ms(until - now)),
+                ));
+                RETRY
+            }
+            Decision::GiveUp(reason) => reason_code(reason),
         }
+    }
+
+    /// After a `decide` that answered 0 (retry): wait this many ms first.
+    #[wasm_bindgen(js_name = retryAfterMs)]
+    pub fn retry_after_ms(&self) -> f64 {
+        self.last_retry.get().0
+    }
+
+    /// After a `decide` that answered 0 (retry): pause the key this many ms
+    /// (0 = no pause).
+    #[wasm_bindgen(js_name = pauseMs)]
+    pub fn pause_ms(&self) -> f64 {
+        self.last_retry.get().1
     }
 
     /// Every resident key's figures: a flat array of `key, inFlight, queued,
