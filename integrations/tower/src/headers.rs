@@ -5,6 +5,7 @@ use std::hash::Hash;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use weir::limiter::RateStatus;
 use weir::{Clock, LimiterError};
 
 use crate::{GuardBody, GuardLimiter};
@@ -12,24 +13,67 @@ use crate::{GuardBody, GuardLimiter};
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// The in-flight cap that binds `key`, and how much of it is left.
-pub(crate) fn capacity<K: Hash + Eq + Clone>(
-    limiter: &GuardLimiter<K>,
-    key: &K,
-) -> Option<(usize, usize)> {
-    match limiter.limits() {
-        (_, Some(per_key)) => Some((per_key, per_key.saturating_sub(limiter.in_flight_of(key)))),
-        (Some(global), None) => Some((global, global.saturating_sub(limiter.stats().in_flight))),
-        (None, None) => None,
+/// What the `RateLimit-*` headers of one response say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Figures {
+    /// A rate quota is set: the core's exact figures for the key's tightest
+    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them.
+    Rate(RateStatus),
+    /// No rate quota: the in-flight cap that binds the key (per client, else
+    /// global) and how much of it is left — an approximation.
+    InFlight {
+        /// The cap.
+        limit: usize,
+        /// What is left of it.
+        remaining: usize,
+    },
+}
+
+/// The figures for `key` now, or `None` with neither quotas nor caps.
+pub(crate) fn figures<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>, key: &K) -> Option<Figures> {
+    if let Some(status) = limiter.rate_status(key) {
+        return Some(Figures::Rate(status));
+    }
+    let (limit, in_flight) = match limiter.limits() {
+        (_, Some(per_key)) => (per_key, limiter.in_flight_of(key)),
+        (Some(global), None) => (global, limiter.stats().in_flight),
+        (None, None) => return None,
+    };
+    Some(Figures::InFlight {
+        limit,
+        remaining: limit.saturating_sub(in_flight),
+    })
+}
+
+/// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota, the
+/// reset rounded up to whole seconds, the policy's window only when whole.
+fn rate_headers(headers: &mut HeaderMap, s: &RateStatus) {
+    let limit = s.quota.limit();
+    headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(s.remaining));
+    let reset = s.reset_after;
+    let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    headers.insert(RATELIMIT_RESET, HeaderValue::from(reset_secs));
+    let window = s.quota.interval();
+    if window.subsec_nanos() == 0 {
+        let policy = format!("{limit};w={}", window.as_secs());
+        if let Ok(value) = HeaderValue::from_str(&policy) {
+            headers.insert(RATELIMIT_POLICY, value);
+        }
     }
 }
 
-/// `RateLimit-Limit` / `RateLimit-Remaining` for an admitted request.
-pub(crate) fn admitted(headers: &mut HeaderMap, capacity: Option<(usize, usize)>) {
-    if let Some((limit, remaining)) = capacity {
-        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
-        headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
+/// The `RateLimit-*` headers of an admitted request.
+pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>) {
+    match figures {
+        Some(Figures::Rate(status)) => rate_headers(headers, &status),
+        Some(Figures::InFlight { limit, remaining }) => {
+            headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+            headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
+        }
+        None => {}
     }
 }
 
@@ -65,11 +109,16 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Some((limit, _)) = capacity(limiter, key) {
-        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+    match figures(limiter, key) {
+        Some(Figures::Rate(status)) => rate_headers(headers, &status),
+        approx => {
+            if let Some(Figures::InFlight { limit, .. }) = approx {
+                headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+            }
+            headers.insert(RATELIMIT_REMAINING, HeaderValue::from(0u32));
+            headers.insert(RATELIMIT_RESET, HeaderValue::from(secs));
+        }
     }
-    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(0u32));
-    headers.insert(RATELIMIT_RESET, HeaderValue::from(secs));
     resp
 }
 
