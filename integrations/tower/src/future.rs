@@ -89,7 +89,7 @@ where
                     .take()
                     .expect("ResponseFuture polled after completion");
                 // On a handler error the permit is dropped here, released.
-                Poll::Ready(result.map(|resp| admit(resp, permit, *figures)))
+                Poll::Ready(result.map(|resp| admit(resp, permit, figures.take())))
             }
             StateProj::Rejected { resp } => Poll::Ready(Ok(resp
                 .take()

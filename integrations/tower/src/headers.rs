@@ -5,8 +5,10 @@ use std::hash::Hash;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use std::sync::OnceLock;
+
 use weir::limiter::RateStatus;
-use weir::{Clock, LimiterError};
+use weir::{Clock, LimiterError, Quota};
 
 use crate::{GuardBody, GuardLimiter};
 
@@ -15,12 +17,59 @@ const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remai
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
+/// Header values of small numbers, made once (cloning one allocates nothing).
+fn number(n: u64) -> HeaderValue {
+    const CACHED: u64 = 1024;
+    static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    if n < CACHED {
+        let small = SMALL.get_or_init(|| (0..CACHED).map(HeaderValue::from).collect());
+        return small[n as usize].clone();
+    }
+    HeaderValue::from(n)
+}
+
+/// The `RateLimit-Policy` value (`<limit>;w=<secs>`) of every quota of a
+/// limiter, made once; none for a window that is not whole seconds.
+#[derive(Debug, Default)]
+pub(crate) struct Policies(Vec<(Quota, HeaderValue)>);
+
+impl Policies {
+    pub(crate) fn of<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>) -> Self {
+        let quotas = limiter
+            .rate_quotas()
+            .iter()
+            .chain(limiter.per_key_rate_quotas());
+        Policies(
+            quotas
+                .filter(|q| q.interval().subsec_nanos() == 0)
+                .filter_map(|q| {
+                    let text = format!("{};w={}", q.limit(), q.interval().as_secs());
+                    Some((*q, HeaderValue::from_str(&text).ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, quota: &Quota) -> Option<HeaderValue> {
+        self.0
+            .iter()
+            .find(|(q, _)| q == quota)
+            .map(|(_, value)| value.clone())
+    }
+}
+
 /// What the `RateLimit-*` headers of one response say.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Figures {
     /// A rate quota is set: the core's exact figures for the key's tightest
-    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them.
-    Rate(RateStatus),
+    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them,
+    /// and that quota's `RateLimit-Policy`.
+    Rate {
+        /// The core's figures.
+        status: RateStatus,
+        /// `<limit>;w=<secs>`, when the window is whole seconds.
+        policy: Option<HeaderValue>,
+    },
     /// No rate quota: the in-flight cap that binds the key (per client, else
     /// global) and how much of it is left — an approximation.
     InFlight {
@@ -32,9 +81,14 @@ pub(crate) enum Figures {
 }
 
 /// The figures for `key` now, or `None` with neither quotas nor caps.
-pub(crate) fn figures<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>, key: &K) -> Option<Figures> {
+pub(crate) fn figures<K: Hash + Eq + Clone>(
+    limiter: &GuardLimiter<K>,
+    policies: &Policies,
+    key: &K,
+) -> Option<Figures> {
     if let Some(status) = limiter.rate_status(key) {
-        return Some(Figures::Rate(status));
+        let policy = policies.get(&status.quota);
+        return Some(Figures::Rate { status, policy });
     }
     let (limit, in_flight) = match limiter.limits() {
         (_, Some(per_key)) => (per_key, limiter.in_flight_of(key)),
@@ -48,30 +102,27 @@ pub(crate) fn figures<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>, key: &K) 
 }
 
 /// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota, the
-/// reset rounded up to whole seconds, the policy's window only when whole.
-fn rate_headers(headers: &mut HeaderMap, s: &RateStatus) {
-    let limit = s.quota.limit();
-    headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
-    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(s.remaining));
+/// reset rounded up to whole seconds.
+fn rate_headers(headers: &mut HeaderMap, s: &RateStatus, policy: Option<HeaderValue>) {
+    headers.reserve(4);
+    headers.insert(RATELIMIT_LIMIT, number(u64::from(s.quota.limit())));
+    headers.insert(RATELIMIT_REMAINING, number(u64::from(s.remaining)));
     let reset = s.reset_after;
     let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
-    headers.insert(RATELIMIT_RESET, HeaderValue::from(reset_secs));
-    let window = s.quota.interval();
-    if window.subsec_nanos() == 0 {
-        let policy = format!("{limit};w={}", window.as_secs());
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            headers.insert(RATELIMIT_POLICY, value);
-        }
+    headers.insert(RATELIMIT_RESET, number(reset_secs));
+    if let Some(policy) = policy {
+        headers.insert(RATELIMIT_POLICY, policy);
     }
 }
 
 /// The `RateLimit-*` headers of an admitted request.
 pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>) {
     match figures {
-        Some(Figures::Rate(status)) => rate_headers(headers, &status),
+        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
         Some(Figures::InFlight { limit, remaining }) => {
-            headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
-            headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
+            headers.reserve(2);
+            headers.insert(RATELIMIT_LIMIT, number(limit as u64));
+            headers.insert(RATELIMIT_REMAINING, number(remaining as u64));
         }
         None => {}
     }
@@ -86,6 +137,7 @@ fn ceil_secs(d: Duration) -> u64 {
 /// The immediate answer to a request the limiter turned away.
 pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     limiter: &GuardLimiter<K>,
+    policies: &Policies,
     key: &K,
     why: Option<LimiterError>,
     status: StatusCode,
@@ -109,11 +161,11 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    match figures(limiter, key) {
-        Some(Figures::Rate(status)) => rate_headers(headers, &status),
+    match figures(limiter, policies, key) {
+        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
         approx => {
             if let Some(Figures::InFlight { limit, .. }) = approx {
-                headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+                headers.insert(RATELIMIT_LIMIT, number(limit as u64));
             }
             headers.insert(RATELIMIT_REMAINING, HeaderValue::from(0u32));
             headers.insert(RATELIMIT_RESET, HeaderValue::from(secs));

@@ -201,6 +201,7 @@ impl<K: Hash + Eq + Clone> GuardBuilder<K> {
         };
         Ok(GuardLayer {
             shared: Arc::new(Shared {
+                policies: crate::headers::Policies::of(&limiter),
                 limiter,
                 key_fn: self.key_fn,
                 reject_status: self.reject_status,

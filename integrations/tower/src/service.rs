@@ -25,6 +25,7 @@ pub(crate) struct Shared<K: Hash + Eq + Clone> {
     pub(crate) reject_status: StatusCode,
     pub(crate) max_wait: Option<Duration>,
     pub(crate) busy_retry_after: Duration,
+    pub(crate) policies: headers::Policies,
 }
 
 impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Shared<K> {
@@ -60,6 +61,7 @@ impl<K: Hash + Eq + Clone> Shared<K> {
     ) -> Response<GuardBody<B, K>> {
         headers::rejection(
             &self.limiter,
+            &self.policies,
             key,
             why,
             self.reject_status,
@@ -139,7 +141,7 @@ where
         let limiter = &self.shared.limiter;
         match limiter.try_acquire(key.clone(), 1) {
             Ok(permit) => {
-                let figures = headers::figures(limiter, &key);
+                let figures = headers::figures(limiter, &self.shared.policies, &key);
                 ResponseFuture::admitted(self.inner.call(req), permit, figures)
             }
             Err(why) if self.shared.worth_waiting(why) => {
@@ -174,7 +176,7 @@ where
     let acquire = shared.limiter.acquire(key.clone(), 1);
     match tokio::time::timeout(max_wait, acquire).await {
         Ok(Ok(permit)) => {
-            let figures = headers::figures(&shared.limiter, &key);
+            let figures = headers::figures(&shared.limiter, &shared.policies, &key);
             let resp = inner.call(req).await?;
             Ok(admit(resp, permit, figures))
         }
