@@ -7,7 +7,8 @@ use http_body::{Body, Frame, SizeHint};
 use weir::LimiterPermit;
 
 pin_project_lite::pin_project! {
-    /// Wraps a body and holds `permit` until the body ends, fails, or is
+    /// Wraps a body and holds `permit` (a [`LimiterPermit`], or any guard
+    /// whose drop releases something) until the body ends, fails, or is
     /// dropped — whichever comes first.
     ///
     /// ```
@@ -25,17 +26,17 @@ pin_project_lite::pin_project! {
     /// assert_eq!(limiter.in_flight_of(&"h:80".to_string()), 0);
     /// ```
     #[derive(Debug)]
-    pub struct PermitBody<B> {
+    pub struct PermitBody<B, P = LimiterPermit<String>> {
         #[pin]
         inner: B,
-        permit: Option<LimiterPermit<String>>,
+        permit: Option<P>,
     }
 }
 
-impl<B: Body> PermitBody<B> {
+impl<B: Body, P> PermitBody<B, P> {
     /// `inner`, holding `permit` until it ends (released at once if `inner`
     /// is already at its end, e.g. the body of a `HEAD` response).
-    pub fn new(inner: B, permit: LimiterPermit<String>) -> Self {
+    pub fn new(inner: B, permit: P) -> Self {
         let permit = if inner.is_end_stream() {
             None
         } else {
@@ -50,7 +51,7 @@ impl<B: Body> PermitBody<B> {
     }
 }
 
-impl<B: Body> Body for PermitBody<B> {
+impl<B: Body, P> Body for PermitBody<B, P> {
     type Data = B::Data;
     type Error = B::Error;
 

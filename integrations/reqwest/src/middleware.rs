@@ -1,22 +1,23 @@
-//! The middleware: key, acquire, send, maybe retry, hand the permit to the body.
+//! The middleware: key, acquire, send, report to core's retry controller,
+//! do what it decides, hand the permit to the body.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use http::{Extensions, StatusCode};
+use http::Extensions;
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Error, Middleware, Next, Result};
-use weir::{Clock, ConfigError, Limiter, LimiterConfig, LimiterPermit, Timer, TokioTimer};
+use weir::retry::{Attempt, Decision, Outcome, PolicyError, RetryController, RetryPolicy};
+use weir::{Clock, ConfigError, Instant, Limiter, LimiterConfig, LimiterPermit, Timer, TokioTimer};
 
-use crate::hosts::Hosts;
-use crate::sync_rng::Rng;
-use crate::{host_key, parse_retry_after, HostLimiter, HostStats, PermitBody, RetryPolicy};
+use crate::{host_key, HostLimiter, HostStats, PermitBody};
 
 type KeyFn = dyn Fn(&Request) -> String + Send + Sync;
 
-/// reqwest middleware enforcing a [`weir::Limiter`] per host, with retries.
+/// reqwest middleware enforcing a [`weir::Limiter`] per host, with retries
+/// decided by core's [`RetryController`].
 ///
-/// Cheap to clone (all clones share one limiter). See the
+/// Cheap to clone (all clones share one limiter and one controller). See the
 /// [crate docs](crate) for an example.
 #[derive(Clone)]
 pub struct LimitMiddleware {
@@ -26,17 +27,15 @@ pub struct LimitMiddleware {
 struct Shared {
     limiter: Arc<HostLimiter>,
     key_fn: Box<KeyFn>,
-    retry: RetryPolicy,
+    retry: Mutex<RetryController<String>>,
     release_at_headers: bool,
-    hosts: Hosts,
-    rng: Rng,
 }
 
 impl std::fmt::Debug for LimitMiddleware {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LimitMiddleware")
             .field("limiter", &self.shared.limiter)
-            .field("retry", &self.shared.retry)
+            .field("retry", self.shared.controller().policy())
             .field("release_at_headers", &self.shared.release_at_headers)
             .finish_non_exhaustive()
     }
@@ -50,7 +49,7 @@ impl std::fmt::Debug for LimitMiddleware {
 /// use weir_reqwest::{LimitMiddleware, RetryPolicy};
 /// let mw = LimitMiddleware::builder(LimiterConfig { per_key: Some(4), ..Default::default() })
 ///     .key_fn(|req| req.url().host_str().unwrap_or("").to_owned()) // host, any port
-///     .retry(RetryPolicy { max_retries: 2, ..RetryPolicy::default() })
+///     .retry(RetryPolicy { attempts: 3, ..RetryPolicy::default() })
 ///     .release_at_headers(false)
 ///     .build()
 ///     .unwrap();
@@ -59,12 +58,17 @@ impl std::fmt::Debug for LimitMiddleware {
 /// // Bad limits are refused up front, naming the option:
 /// let err = LimitMiddleware::new(LimiterConfig { per_key: Some(0), ..Default::default() });
 /// assert_eq!(err.unwrap_err().field, "per_key");
+/// let err = LimitMiddleware::builder(LimiterConfig::default())
+///     .retry(RetryPolicy { attempts: 0, ..RetryPolicy::default() })
+///     .build();
+/// assert_eq!(err.unwrap_err().field, "retry.attempts");
 /// ```
 pub struct LimitMiddlewareBuilder {
     config: LimiterConfig,
     limiter: Option<Arc<HostLimiter>>,
     key_fn: Box<KeyFn>,
     retry: RetryPolicy,
+    seed: Option<u64>,
     release_at_headers: bool,
 }
 
@@ -85,9 +89,17 @@ impl LimitMiddlewareBuilder {
         self
     }
 
-    /// The retry policy (default: [`RetryPolicy::default`]).
+    /// The retry policy (default: [`RetryPolicy::default`], 3 attempts in
+    /// all). `attempts: 1` never retries.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
+        self
+    }
+
+    /// Seeds the back-off jitter (default: a seed that differs per
+    /// middleware and run), for reproducible retry timing.
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
         self
     }
 
@@ -104,9 +116,11 @@ impl LimitMiddlewareBuilder {
         self
     }
 
-    /// The middleware, or the first invalid option.
+    /// The middleware, or the first invalid option (retry options are
+    /// named `retry.<field>`, e.g. `retry.budget.ratio`).
     pub fn build(self) -> std::result::Result<LimitMiddleware, ConfigError> {
-        self.retry.validate()?;
+        let seed = self.seed.unwrap_or_else(random_seed);
+        let retry = RetryController::new(self.retry, seed).map_err(config_error)?;
         let limiter = match self.limiter {
             Some(limiter) => limiter,
             None => Arc::new(Limiter::new(self.config, TokioTimer::new())?),
@@ -115,13 +129,38 @@ impl LimitMiddlewareBuilder {
             shared: Arc::new(Shared {
                 limiter,
                 key_fn: self.key_fn,
-                hosts: Hosts::new(self.retry.budget),
-                retry: self.retry,
+                retry: Mutex::new(retry),
                 release_at_headers: self.release_at_headers,
-                rng: Rng::seeded(),
             }),
         })
     }
+}
+
+/// Core's policy error as a [`ConfigError`] naming `retry.<field>`.
+fn config_error(e: PolicyError) -> ConfigError {
+    let field = match e.field {
+        "attempts" => "retry.attempts",
+        "statuses" => "retry.statuses",
+        "methods" => "retry.methods",
+        "base_delay" => "retry.base_delay",
+        "max_delay" => "retry.max_delay",
+        "budget.ratio" => "retry.budget.ratio",
+        "budget.window" => "retry.budget.window",
+        _ => "retry",
+    };
+    ConfigError {
+        field,
+        problem: e.problem,
+    }
+}
+
+/// A seed that differs between middlewares and runs (std's hasher keys are
+/// random per process and per `RandomState`).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(0x5EED);
+    h.finish()
 }
 
 impl LimitMiddleware {
@@ -138,6 +177,7 @@ impl LimitMiddleware {
             limiter: None,
             key_fn: Box::new(|req: &Request| host_key(req.url())),
             retry: RetryPolicy::default(),
+            seed: None,
             release_at_headers: false,
         }
     }
@@ -147,56 +187,80 @@ impl LimitMiddleware {
         &self.shared.limiter
     }
 
-    /// Figures for one key (as produced by the key function, e.g.
-    /// `"example.com:443"`).
-    pub fn host_stats(&self, key: &str) -> HostStats {
-        let mut stats = self.shared.hosts.stats(key);
-        stats.in_flight = self.shared.limiter.in_flight_of(&key.to_owned());
-        stats
+    /// The retry policy in force.
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.shared.controller().policy().clone()
     }
-}
 
-/// What to do after an attempt.
-enum Verdict {
-    /// Hand the result to the caller.
-    Done,
-    /// Retry; the host was paused by `Retry-After` (no extra backoff).
-    RetryPaused,
-    /// Retry after a jittered backoff.
-    RetryBackoff,
+    /// Figures for one key (as produced by the key function, e.g.
+    /// `"example.com:443"`): counters, in flight / queued, cooldown and
+    /// latency percentiles. All zero for a key not (or no longer) resident.
+    pub fn host_stats(&self, key: &str) -> HostStats {
+        let now = self.shared.now();
+        self.shared
+            .controller()
+            .stats(&key.to_owned(), now)
+            .unwrap_or_default()
+    }
+
+    /// Every resident key with its figures.
+    pub fn all_host_stats(&self) -> Vec<(String, HostStats)> {
+        let now = self.shared.now();
+        self.shared.controller().all_stats(now)
+    }
+
+    /// Forgets idle keys now (keys also go on their own, amortised, as the
+    /// map grows): nothing queued or in flight, no cooldown, no activity for
+    /// a budget window.
+    pub fn evict_idle(&self) {
+        let now = self.shared.now();
+        self.shared.controller().evict_idle(now);
+    }
 }
 
 impl Shared {
-    fn now(&self) -> weir::Instant {
+    fn now(&self) -> Instant {
         self.limiter.timer().now()
     }
 
-    fn judge(&self, key: &String, result: &Result<Response>) -> Verdict {
-        match result {
-            Ok(resp) if self.retry.statuses.contains(&resp.status()) => {
-                let verdict = match parse_retry_after(resp.headers(), SystemTime::now()) {
-                    Some(wait) => {
-                        let until = self.now() + wait.min(self.retry.max_delay);
-                        self.limiter.pause_until(key, until);
-                        Verdict::RetryPaused
-                    }
-                    None => Verdict::RetryBackoff,
-                };
-                // Counted after the pause is in force, so whoever sees the
-                // count also sees the pause.
-                if resp.status() == StatusCode::TOO_MANY_REQUESTS {
-                    self.hosts.rate_limited(key, self.now());
-                }
-                verdict
-            }
-            Err(Error::Reqwest(e)) if self.retry.network_errors && is_network_error(e) => {
-                Verdict::RetryBackoff
-            }
-            _ => Verdict::Done,
-        }
+    fn controller(&self) -> MutexGuard<'_, RetryController<String>> {
+        self.retry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn finish(&self, resp: Response, permit: LimiterPermit<String>) -> Response {
+    /// A permit for `key`: at once when free, else counted as queued while
+    /// it waits (uncounted again if the wait is dropped).
+    async fn permit(self: &Arc<Self>, key: &str) -> Result<LimiterPermit<String>> {
+        if let Ok(permit) = self.limiter.try_acquire(key.to_owned(), 1) {
+            return Ok(permit);
+        }
+        let now = self.now();
+        self.controller().queued(&key.to_owned(), now);
+        let _queued = Queued { shared: self, key };
+        self.limiter
+            .acquire(key.to_owned(), 1)
+            .await
+            .map_err(Error::middleware)
+    }
+
+    /// Reports how an attempt ended and returns core's decision. When it
+    /// says to pause the key (`Retry-After`), the pause is put in force
+    /// before the controller's lock is let go, so whoever sees the counted
+    /// 429 also sees the pause (`pause_until` only reads tokio's clock).
+    fn decide(&self, key: &String, attempt: &Attempt<'_>) -> Decision {
+        let now = self.now();
+        let mut ctl = self.controller();
+        let decision = ctl.decide(key, now, attempt);
+        if let Decision::Retry {
+            pause_key_until: Some(until),
+            ..
+        } = decision
+        {
+            self.limiter.pause_until(key, until);
+        }
+        decision
+    }
+
+    fn finish(&self, resp: Response, held: Held) -> Response {
         if self.release_at_headers {
             return resp;
         }
@@ -206,13 +270,47 @@ impl Shared {
         if let Ok(with_url) = http::Response::builder().url(url).body(()) {
             parts.extensions.extend(with_url.into_parts().0.extensions);
         }
-        let body = reqwest::Body::wrap(PermitBody::new(body, permit));
+        let body = reqwest::Body::wrap(PermitBody::new(body, held));
         Response::from(http::Response::from_parts(parts, body))
+    }
+}
+
+/// A waiting request, counted in the controller's `queued` until dropped.
+struct Queued<'a> {
+    shared: &'a Shared,
+    key: &'a str,
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        let now = self.shared.now();
+        self.shared.controller().unqueued(&self.key.to_owned(), now);
+    }
+}
+
+/// One attempt's permit: released, then reported `done` to the controller,
+/// when dropped (after the body, at headers, or on any early exit).
+struct Held {
+    permit: Option<LimiterPermit<String>>,
+    shared: Arc<Shared>,
+    key: String,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        let now = self.shared.now();
+        self.shared.controller().done(&self.key, now);
     }
 }
 
 fn is_network_error(e: &reqwest::Error) -> bool {
     !(e.is_builder() || e.is_redirect() || e.is_status() || e.is_decode())
+}
+
+/// Whether the request can be sent again: no body, or a buffered one.
+fn replayable(req: &Request) -> bool {
+    req.body().is_none_or(|b| b.as_bytes().is_some())
 }
 
 #[async_trait::async_trait]
@@ -223,44 +321,69 @@ impl Middleware for LimitMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<Response> {
-        let s = &*self.shared;
+        let s = &self.shared;
         let key = (s.key_fn)(&req);
-        let retryable = s.retry.max_retries > 0 && s.retry.methods.contains(req.method());
-        s.hosts.request(&key, s.now());
+        let method = req.method().as_str().to_owned();
+        let can_replay = replayable(&req);
+        let (attempts, may_repeat) = {
+            let ctl = s.controller();
+            (ctl.policy().attempts, ctl.policy().retries_method(&method))
+        };
         let mut req = req;
-        let mut attempt = 0u32;
-        loop {
-            let spare = if retryable && attempt < s.retry.max_retries {
+        for retry in 0u32.. {
+            // A copy for the next attempt, only when one could happen.
+            let spare = if can_replay && may_repeat && retry + 1 < attempts {
                 req.try_clone()
             } else {
                 None
             };
-            let permit = s
-                .limiter
-                .acquire(key.clone(), 1)
-                .await
-                .map_err(Error::middleware)?;
-            s.hosts.sent(&key, s.now());
-            let result = next.clone().run(req, extensions).await;
-            let verdict = s.judge(&key, &result);
-            let retry = match (verdict, spare) {
-                (Verdict::Done, _) | (_, None) => None,
-                (verdict, Some(spare)) if s.hosts.spend_retry(&key, s.now()) => {
-                    Some((verdict, spare))
-                }
-                _ => None,
+            let permit = s.permit(&key).await?;
+            let started = {
+                let now = s.now();
+                s.controller().sent(&key, now, retry)
             };
-            let Some((verdict, spare)) = retry else {
-                return result.map(|resp| s.finish(resp, permit));
+            let held = Held {
+                permit: Some(permit),
+                shared: Arc::clone(s),
+                key: key.clone(),
+            };
+            let result = next.clone().run(req, extensions).await;
+            let (outcome, retry_after) = match &result {
+                Ok(resp) => (
+                    Outcome::Status(resp.status().as_u16()),
+                    crate::parse_retry_after(resp.headers(), SystemTime::now()),
+                ),
+                Err(Error::Reqwest(e)) if is_network_error(e) => (Outcome::NetworkError, None),
+                Err(_) => return result,
+            };
+            let attempt = Attempt {
+                method: &method,
+                outcome,
+                retry,
+                retry_after,
+                replayable: spare.is_some(),
+                started,
+            };
+            let decision = s.decide(&key, &attempt);
+            let (
+                Decision::Retry {
+                    after,
+                    pause_key_until,
+                },
+                Some(spare),
+            ) = (decision, spare)
+            else {
+                return result.map(|resp| s.finish(resp, held));
             };
             drop(result);
-            drop(permit);
-            if let Verdict::RetryBackoff = verdict {
-                let wait = s.retry.backoff(attempt, &s.rng);
-                s.limiter.timer().sleep_until(s.now() + wait).await;
+            drop(held);
+            // With a pause, the next acquire waits it out; else back off.
+            if pause_key_until.is_none() && !after.is_zero() {
+                let until = s.now() + after;
+                s.limiter.timer().sleep_until(until).await;
             }
-            attempt += 1;
             req = spare;
         }
+        unreachable!("the retry counter ran out")
     }
 }

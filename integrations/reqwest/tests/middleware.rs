@@ -17,7 +17,7 @@ use bytes::Bytes;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use tokio::sync::Notify;
 use weir::LimiterConfig;
-use weir_reqwest::{LimitMiddleware, RetryBudget, RetryPolicy};
+use weir_reqwest::{BudgetPolicy, LimitMiddleware, RetryPolicy};
 
 #[derive(Default)]
 struct HostLog {
@@ -176,8 +176,10 @@ fn client(mw: &LimitMiddleware) -> ClientWithMiddleware {
         .build()
 }
 
+/// Up to 3 retries (4 attempts), fast back-off.
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
+        attempts: 4,
         base_delay: Duration::from_millis(2),
         max_delay: Duration::from_secs(5),
         ..RetryPolicy::default()
@@ -290,7 +292,7 @@ async fn retry_after_seconds_pauses_the_host_while_others_are_served() {
         async move { http.get(url).send().await.unwrap().status() }
     });
     // Once the 429 is counted, the pause is in force.
-    while mw.host_stats(&a).rate_limited == 0 {
+    while mw.host_stats(&a).status_429 == 0 {
         tokio::task::yield_now().await;
     }
     let queued: Vec<_> = (0..3)
@@ -330,7 +332,7 @@ async fn retry_after_seconds_pauses_the_host_while_others_are_served() {
         "host B waited for host A's pause"
     );
     let stats = mw.host_stats(&a);
-    assert_eq!((stats.rate_limited, stats.retried, stats.sent), (1, 1, 5));
+    assert_eq!((stats.status_429, stats.retried, stats.sent), (1, 1, 5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,7 +357,9 @@ async fn retry_after_as_an_http_date_is_honoured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_is_capped_by_max_delay() {
     let (server, a, _) = serve().await;
+    // (Core wants max_delay >= base_delay.)
     let policy = RetryPolicy {
+        base_delay: Duration::from_millis(1),
         max_delay: Duration::from_millis(1),
         ..fast_retries()
     };
@@ -378,9 +382,9 @@ async fn retry_after_is_capped_by_max_delay() {
 async fn idempotent_requests_are_retried_up_to_max_retries() {
     let (server, a, _) = serve().await;
     let policy = RetryPolicy {
-        budget: RetryBudget {
-            min_retries: 100,
-            ..RetryBudget::default()
+        budget: BudgetPolicy {
+            min_per_window: 100,
+            ..BudgetPolicy::default()
         },
         ..fast_retries()
     };
@@ -436,9 +440,9 @@ async fn post_and_streamed_bodies_are_not_retried() {
 async fn the_retry_budget_caps_amplification() {
     let (server, a, _) = serve().await;
     let policy = RetryPolicy {
-        budget: RetryBudget {
+        budget: BudgetPolicy {
             ratio: 0.1,
-            min_retries: 2,
+            min_per_window: 2,
             window: Duration::from_secs(60),
         },
         ..fast_retries()
@@ -507,4 +511,54 @@ async fn a_custom_key_groups_hosts() {
     // One permit for both hosts: never more than one in flight anywhere.
     assert_eq!(server.max_in_flight(&a), 1);
     assert_eq!(server.max_in_flight(&b), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_stats_carry_core_latency_percentiles_and_queue_figures() {
+    let (_server, a, _) = serve().await;
+    let mw = LimitMiddleware::new(LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(mw.host_stats(&a).p50, None, "no sample yet");
+    let http = client(&mw);
+    let held = http.get(format!("http://{a}/slow")).send().await.unwrap();
+    // A second request for the host waits for the permit: counted queued.
+    let waiting = tokio::spawn({
+        let (http, url) = (http.clone(), format!("http://{a}/ok"));
+        async move { http.get(url).send().await.unwrap().status() }
+    });
+    while mw.host_stats(&a).queued == 0 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(mw.host_stats(&a).in_flight, 1);
+    drop(held);
+    assert_eq!(waiting.await.unwrap(), StatusCode::OK);
+    let stats = mw.host_stats(&a);
+    assert_eq!((stats.queued, stats.sent), (0, 2));
+    assert!(stats.p50.is_some() && stats.p99 >= stats.p50);
+    assert_eq!(mw.all_host_stats().len(), 1);
+}
+
+#[test]
+fn bad_retry_options_are_refused_naming_the_field() {
+    let build = |policy: RetryPolicy| {
+        LimitMiddleware::builder(LimiterConfig::default())
+            .retry(policy)
+            .build()
+            .unwrap_err()
+            .field
+    };
+    let mut p = RetryPolicy::default();
+    p.budget.ratio = f64::NAN;
+    assert_eq!(build(p), "retry.budget.ratio");
+    let mut p = RetryPolicy::default();
+    p.budget.window = Duration::ZERO;
+    assert_eq!(build(p), "retry.budget.window");
+    let p = RetryPolicy {
+        max_delay: Duration::from_millis(1),
+        ..RetryPolicy::default()
+    };
+    assert_eq!(build(p), "retry.max_delay");
 }

@@ -11,6 +11,7 @@ use weir::LimiterPermit;
 
 use crate::Key;
 
+use crate::headers::Figures;
 use crate::service::admit;
 use crate::GuardBody;
 
@@ -33,7 +34,7 @@ pin_project_lite::pin_project! {
             #[pin]
             fut: F,
             permit: Option<LimiterPermit<K>>,
-            capacity: Option<(usize, usize)>,
+            figures: Option<Figures>,
         },
         Rejected {
             resp: Option<Response<GuardBody<B, K>>>,
@@ -45,16 +46,12 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, B, K: Hash + Eq + Clone, E> ResponseFuture<F, B, K, E> {
-    pub(crate) fn admitted(
-        fut: F,
-        permit: LimiterPermit<K>,
-        capacity: Option<(usize, usize)>,
-    ) -> Self {
+    pub(crate) fn admitted(fut: F, permit: LimiterPermit<K>, figures: Option<Figures>) -> Self {
         Self {
             state: State::Admitted {
                 fut,
                 permit: Some(permit),
-                capacity,
+                figures,
             },
         }
     }
@@ -85,14 +82,14 @@ where
             StateProj::Admitted {
                 fut,
                 permit,
-                capacity,
+                figures,
             } => {
                 let result = ready!(fut.poll(cx));
                 let permit = permit
                     .take()
                     .expect("ResponseFuture polled after completion");
                 // On a handler error the permit is dropped here, released.
-                Poll::Ready(result.map(|resp| admit(resp, permit, *capacity)))
+                Poll::Ready(result.map(|resp| admit(resp, permit, figures.take())))
             }
             StateProj::Rejected { resp } => Poll::Ready(Ok(resp
                 .take()

@@ -5,31 +5,126 @@ use std::hash::Hash;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
-use weir::{Clock, LimiterError};
+use std::sync::OnceLock;
+
+use weir::limiter::RateStatus;
+use weir::{Clock, LimiterError, Quota};
 
 use crate::{GuardBody, GuardLimiter};
 
 const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// The in-flight cap that binds `key`, and how much of it is left.
-pub(crate) fn capacity<K: Hash + Eq + Clone>(
-    limiter: &GuardLimiter<K>,
-    key: &K,
-) -> Option<(usize, usize)> {
-    match limiter.limits() {
-        (_, Some(per_key)) => Some((per_key, per_key.saturating_sub(limiter.in_flight_of(key)))),
-        (Some(global), None) => Some((global, global.saturating_sub(limiter.stats().in_flight))),
-        (None, None) => None,
+/// Header values of small numbers, made once (cloning one allocates nothing).
+fn number(n: u64) -> HeaderValue {
+    const CACHED: u64 = 1024;
+    static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
+    if n < CACHED {
+        let small = SMALL.get_or_init(|| (0..CACHED).map(HeaderValue::from).collect());
+        return small[n as usize].clone();
+    }
+    HeaderValue::from(n)
+}
+
+/// The `RateLimit-Policy` value (`<limit>;w=<secs>`) of every quota of a
+/// limiter, made once; none for a window that is not whole seconds.
+#[derive(Debug, Default)]
+pub(crate) struct Policies(Vec<(Quota, HeaderValue)>);
+
+impl Policies {
+    pub(crate) fn of<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>) -> Self {
+        let quotas = limiter
+            .rate_quotas()
+            .iter()
+            .chain(limiter.per_key_rate_quotas());
+        Policies(
+            quotas
+                .filter(|q| q.interval().subsec_nanos() == 0)
+                .filter_map(|q| {
+                    let text = format!("{};w={}", q.limit(), q.interval().as_secs());
+                    Some((*q, HeaderValue::from_str(&text).ok()?))
+                })
+                .collect(),
+        )
+    }
+
+    fn get(&self, quota: &Quota) -> Option<HeaderValue> {
+        self.0
+            .iter()
+            .find(|(q, _)| q == quota)
+            .map(|(_, value)| value.clone())
     }
 }
 
-/// `RateLimit-Limit` / `RateLimit-Remaining` for an admitted request.
-pub(crate) fn admitted(headers: &mut HeaderMap, capacity: Option<(usize, usize)>) {
-    if let Some((limit, remaining)) = capacity {
-        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
-        headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
+/// What the `RateLimit-*` headers of one response say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Figures {
+    /// A rate quota is set: the core's exact figures for the key's tightest
+    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them,
+    /// and that quota's `RateLimit-Policy`.
+    Rate {
+        /// The core's figures.
+        status: RateStatus,
+        /// `<limit>;w=<secs>`, when the window is whole seconds.
+        policy: Option<HeaderValue>,
+    },
+    /// No rate quota: the in-flight cap that binds the key (per client, else
+    /// global) and how much of it is left — an approximation.
+    InFlight {
+        /// The cap.
+        limit: usize,
+        /// What is left of it.
+        remaining: usize,
+    },
+}
+
+/// The figures for `key` now, or `None` with neither quotas nor caps.
+pub(crate) fn figures<K: Hash + Eq + Clone>(
+    limiter: &GuardLimiter<K>,
+    policies: &Policies,
+    key: &K,
+) -> Option<Figures> {
+    if let Some(status) = limiter.rate_status(key) {
+        let policy = policies.get(&status.quota);
+        return Some(Figures::Rate { status, policy });
+    }
+    let (limit, in_flight) = match limiter.limits() {
+        (_, Some(per_key)) => (per_key, limiter.in_flight_of(key)),
+        (Some(global), None) => (global, limiter.stats().in_flight),
+        (None, None) => return None,
+    };
+    Some(Figures::InFlight {
+        limit,
+        remaining: limit.saturating_sub(in_flight),
+    })
+}
+
+/// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota, the
+/// reset rounded up to whole seconds.
+fn rate_headers(headers: &mut HeaderMap, s: &RateStatus, policy: Option<HeaderValue>) {
+    headers.reserve(4);
+    headers.insert(RATELIMIT_LIMIT, number(u64::from(s.quota.limit())));
+    headers.insert(RATELIMIT_REMAINING, number(u64::from(s.remaining)));
+    let reset = s.reset_after;
+    let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    headers.insert(RATELIMIT_RESET, number(reset_secs));
+    if let Some(policy) = policy {
+        headers.insert(RATELIMIT_POLICY, policy);
+    }
+}
+
+/// The `RateLimit-*` headers of an admitted request.
+pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>) {
+    match figures {
+        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
+        Some(Figures::InFlight { limit, remaining }) => {
+            headers.reserve(2);
+            headers.insert(RATELIMIT_LIMIT, number(limit as u64));
+            headers.insert(RATELIMIT_REMAINING, number(remaining as u64));
+        }
+        None => {}
     }
 }
 
@@ -42,6 +137,7 @@ fn ceil_secs(d: Duration) -> u64 {
 /// The immediate answer to a request the limiter turned away.
 pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     limiter: &GuardLimiter<K>,
+    policies: &Policies,
     key: &K,
     why: Option<LimiterError>,
     status: StatusCode,
@@ -65,11 +161,16 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    if let Some((limit, _)) = capacity(limiter, key) {
-        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+    match figures(limiter, policies, key) {
+        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
+        approx => {
+            if let Some(Figures::InFlight { limit, .. }) = approx {
+                headers.insert(RATELIMIT_LIMIT, number(limit as u64));
+            }
+            headers.insert(RATELIMIT_REMAINING, HeaderValue::from(0u32));
+            headers.insert(RATELIMIT_RESET, HeaderValue::from(secs));
+        }
     }
-    headers.insert(RATELIMIT_REMAINING, HeaderValue::from(0u32));
-    headers.insert(RATELIMIT_RESET, HeaderValue::from(secs));
     resp
 }
 

@@ -19,14 +19,24 @@ use crate::service::KeyFn;
 ///
 /// Cheap to clone; every service it makes shares one limiter.
 ///
-/// **Headers.** An admitted response gets `RateLimit-Limit` (the per-client
-/// in-flight cap, else the global one) and `RateLimit-Remaining` (what is
-/// left of it after this request). A rejection gets `Retry-After` and
-/// `RateLimit-Reset` (equal), `RateLimit-Remaining: 0` and the same
-/// `RateLimit-Limit`. These figures describe the *in-flight* cap: the core
-/// does not expose how many rate tokens remain, so for a rate-limit
-/// rejection only `Retry-After` / `RateLimit-Reset` reflect the quota (exactly,
-/// rounded up to whole seconds).
+/// **Headers** (the same as the JS `guard`'s).
+///
+/// - With a rate quota set (`rate` or `per_key_rate`), every response —
+///   admitted or rejected — carries the core's exact figures for the
+///   client's tightest quota ([`weir::Limiter::rate_status`]):
+///   `RateLimit-Limit` (the quota's limit), `RateLimit-Remaining` (units a
+///   request could take now), `RateLimit-Reset` (whole seconds, rounded up,
+///   until the quota is full again) and `RateLimit-Policy: <limit>;w=<secs>`
+///   (when the window is whole seconds).
+/// - With no rate quota, the figures approximate the *in-flight* cap: an
+///   admitted response gets `RateLimit-Limit` (the per-client cap, else the
+///   global one) and `RateLimit-Remaining` (what is left of it after this
+///   request); a rejection gets `RateLimit-Remaining: 0`, the same limit and
+///   `RateLimit-Reset` equal to `Retry-After`.
+///
+/// A rejection's `Retry-After` is exact for a rate limit (the core's "not
+/// until" instant, rounded up to whole seconds) and
+/// [`GuardBuilder::busy_retry_after`] at an in-flight cap.
 ///
 /// ```
 /// use std::time::Duration;
@@ -191,6 +201,7 @@ impl<K: Hash + Eq + Clone> GuardBuilder<K> {
         };
         Ok(GuardLayer {
             shared: Arc::new(Shared {
+                policies: crate::headers::Policies::of(&limiter),
                 limiter,
                 key_fn: self.key_fn,
                 reject_status: self.reject_status,

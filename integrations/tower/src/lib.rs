@@ -17,7 +17,10 @@
 //!   exact "not until" instant for rate limits; a fixed estimate,
 //!   [`GuardBuilder::busy_retry_after`], when the client is at its in-flight
 //!   cap) and IETF-draft `RateLimit-Limit` / `RateLimit-Remaining` /
-//!   `RateLimit-Reset` — see [`GuardLayer`] for what they measure.
+//!   `RateLimit-Reset` / `RateLimit-Policy` — exact from the core
+//!   ([`weir::Limiter::rate_status`]) when a rate quota is set, as the JS
+//!   guard sends them; an in-flight approximation otherwise — see
+//!   [`GuardLayer`].
 //!
 //! No limiting logic lives here: this crate maps HTTP to keys and back.
 //!

@@ -13,6 +13,7 @@ use tower_service::Service;
 use weir::{Clock, LimiterError, LimiterPermit};
 
 use crate::future::ResponseFuture;
+use crate::headers::Figures;
 use crate::{headers, GuardBody, GuardLimiter};
 
 pub(crate) type KeyFn<K> = Box<dyn Fn(&Parts) -> K + Send + Sync>;
@@ -24,6 +25,7 @@ pub(crate) struct Shared<K: Hash + Eq + Clone> {
     pub(crate) reject_status: StatusCode,
     pub(crate) max_wait: Option<Duration>,
     pub(crate) busy_retry_after: Duration,
+    pub(crate) policies: headers::Policies,
 }
 
 impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Shared<K> {
@@ -59,6 +61,7 @@ impl<K: Hash + Eq + Clone> Shared<K> {
     ) -> Response<GuardBody<B, K>> {
         headers::rejection(
             &self.limiter,
+            &self.policies,
             key,
             why,
             self.reject_status,
@@ -71,10 +74,10 @@ impl<K: Hash + Eq + Clone> Shared<K> {
 pub(crate) fn admit<B: Body, K: Hash + Eq + Clone>(
     resp: Response<B>,
     permit: LimiterPermit<K>,
-    capacity: Option<(usize, usize)>,
+    figures: Option<Figures>,
 ) -> Response<GuardBody<B, K>> {
     let mut resp = resp.map(|body| GuardBody::admitted(body, permit));
-    headers::admitted(resp.headers_mut(), capacity);
+    headers::admitted(resp.headers_mut(), figures);
     resp
 }
 
@@ -138,8 +141,8 @@ where
         let limiter = &self.shared.limiter;
         match limiter.try_acquire(key.clone(), 1) {
             Ok(permit) => {
-                let capacity = headers::capacity(limiter, &key);
-                ResponseFuture::admitted(self.inner.call(req), permit, capacity)
+                let figures = headers::figures(limiter, &self.shared.policies, &key);
+                ResponseFuture::admitted(self.inner.call(req), permit, figures)
             }
             Err(why) if self.shared.worth_waiting(why) => {
                 // The ready service goes with the request; a clone stays.
@@ -173,9 +176,9 @@ where
     let acquire = shared.limiter.acquire(key.clone(), 1);
     match tokio::time::timeout(max_wait, acquire).await {
         Ok(Ok(permit)) => {
-            let capacity = headers::capacity(&shared.limiter, &key);
+            let figures = headers::figures(&shared.limiter, &shared.policies, &key);
             let resp = inner.call(req).await?;
-            Ok(admit(resp, permit, capacity))
+            Ok(admit(resp, permit, figures))
         }
         Ok(Err(why)) => Ok(shared.reject(&key, Some(why))),
         Err(_elapsed) => Ok(shared.reject(&key, None)),

@@ -106,7 +106,9 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
     })
     .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
-    for remaining in [4, 4] {
+    // With a quota set, the `RateLimit-*` figures are the core's exact rate
+    // status (as the JS guard sends), not the in-flight cap of 5.
+    for (remaining, reset) in [(1, 5), (0, 10)] {
         let resp = svc
             .ready()
             .await
@@ -115,11 +117,13 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
             .await
             .unwrap();
         assert_eq!(resp.status(), StatusCode::OK);
-        assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(5));
+        assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(2));
         assert_eq!(
             header(resp.headers(), "ratelimit-remaining"),
             Some(remaining)
         );
+        assert_eq!(header(resp.headers(), "ratelimit-reset"), Some(reset));
+        assert_eq!(resp.headers()["ratelimit-policy"], "2;w=10");
     }
     tokio::time::advance(Duration::from_millis(1_500)).await;
     // Two per 10 s, both spent at t=0: the next slot is at t=5 s, 3.5 s away.
@@ -136,8 +140,10 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
         Some(4),
         "3.5 s rounds up"
     );
-    assert_eq!(header(resp.headers(), "ratelimit-reset"), Some(4));
+    // Full again at t=10 s: 8.5 s away, rounded up.
+    assert_eq!(header(resp.headers(), "ratelimit-reset"), Some(9));
     assert_eq!(header(resp.headers(), "ratelimit-remaining"), Some(0));
+    assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(2));
     assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
     let text = resp.into_body().collect().await.unwrap().to_bytes();
     assert!(std::str::from_utf8(&text)
@@ -445,4 +451,42 @@ async fn a_million_distinct_clients_leave_no_resident_keys() {
     tokio::time::advance(Duration::from_secs(1)).await;
     limiter.evict_idle();
     assert_eq!(limiter.stats().rate_keys, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_quota_even_a_busy_rejection_carries_the_exact_rate_figures() {
+    let guard = GuardLayer::builder(LimiterConfig {
+        per_key: Some(1),
+        per_key_rate: vec![Quota::per_minute(10).unwrap()],
+        ..Default::default()
+    })
+    .busy_retry_after(Duration::from_secs(2))
+    .build()
+    .unwrap();
+    let mut svc = guard.layer(tower::service_fn(ok));
+    let held = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([5, 5, 5, 5]))
+        .await
+        .unwrap();
+    assert_eq!(header(held.headers(), "ratelimit-limit"), Some(10));
+    assert_eq!(header(held.headers(), "ratelimit-remaining"), Some(9));
+    assert_eq!(header(held.headers(), "ratelimit-reset"), Some(6));
+    assert_eq!(held.headers()["ratelimit-policy"], "10;w=60");
+    // At the in-flight cap of 1: busy, yet the quota still has 9 units, and
+    // the headers say so (not the in-flight approximation's 0).
+    let busy = svc
+        .ready()
+        .await
+        .unwrap()
+        .call(from([5, 5, 5, 5]))
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(busy.headers(), "retry-after"), Some(2));
+    assert_eq!(header(busy.headers(), "ratelimit-limit"), Some(10));
+    assert_eq!(header(busy.headers(), "ratelimit-remaining"), Some(9));
+    drop(held);
 }
