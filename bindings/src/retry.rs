@@ -10,12 +10,12 @@ use core::time::Duration;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use weir::retry::{
-    parse_retry_after, Attempt, BudgetPolicy, Decision, GiveUpReason, Outcome, RetryController,
-    RetryPolicy,
+    parse_retry_after, Attempt, BudgetPolicy, Decision, GiveUpReason, Outcome, PolicyError,
+    RetryController, RetryPolicy,
 };
 use weir::{Clock, Instant};
 
-use crate::errors::range_error;
+use crate::errors::{js_number, range_error};
 use crate::timer::JsTimer;
 
 /// `decide` answer codes (first element): retry, or why not.
@@ -33,9 +33,15 @@ fn reason_code(reason: GiveUpReason) -> f64 {
 
 fn millis(ms: f64, name: &str) -> Result<Duration, JsValue> {
     if !(ms.is_finite() && ms >= 0.0) {
-        return Err(range_error(&format!(
-            "option '{name}' must be a finite number of milliseconds >= 0, got {ms}"
-        )));
+        return Err(range_error(
+            &[
+                "option '",
+                name,
+                "' must be a finite number of milliseconds >= 0, got ",
+                &js_number(ms),
+            ]
+            .concat(),
+        ));
     }
     Ok(Duration::from_nanos((ms * 1e6) as u64))
 }
@@ -83,15 +89,15 @@ impl RawRetryPolicy {
                 window: millis(budget_window_ms, "retry.budget.window")?,
             },
         };
-        policy.validate().map_err(|e| {
-            range_error(&format!(
-                "invalid option 'retry.{}': {}",
-                js_name(e.field),
-                e.problem
-            ))
-        })?;
+        policy.validate().map_err(|e| policy_error(&e))?;
         Ok(RawRetryPolicy { policy })
     }
+}
+
+/// A `RangeError` naming the option at fault. Built by concatenation, not
+/// `format!`/`Display`: those would pull `core::fmt` into the wasm.
+fn policy_error(e: &PolicyError) -> JsValue {
+    range_error(&["invalid option 'retry.", js_name(e.field), "': ", e.problem].concat())
 }
 
 fn js_name(field: &str) -> &str {
@@ -117,7 +123,7 @@ impl RawRetry {
     #[wasm_bindgen(constructor)]
     pub fn new(policy: &RawRetryPolicy, seed: f64) -> Result<RawRetry, JsValue> {
         let controller = RetryController::new(policy.policy.clone(), seed as u64)
-            .map_err(|e| range_error(&e.to_string()))?;
+            .map_err(|e| policy_error(&e))?;
         Ok(RawRetry {
             inner: RefCell::new(controller),
             last_retry: Cell::new((0.0, 0.0)),
