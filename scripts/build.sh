@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the wasm for the npm package: wasm-pack (web target, release) into a
 # scratch dir, copy the two files the loaders use into js/wasm/, shrink with
-# wasm-opt -Oz (from the npm package `binaryen`).
+# wasm-opt -Oz (from the npm package `binaryen`; --zero-filled-memory: the module
+# defines its own memory, which starts zeroed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
@@ -14,7 +15,7 @@ CARGO_PROFILE_RELEASE_PANIC=abort \
   --out-dir "$out" --out-name weir_wasm
 mkdir -p js/wasm
 cp "$out/weir_wasm.js" js/wasm/weir_wasm.js
-wasm-opt -Oz --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+wasm-opt -Oz --converge --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/weir_wasm_bg.wasm" -o js/wasm/weir_wasm_bg.wasm
 echo "built js/wasm/weir_wasm_bg.wasm ($(wc -c < js/wasm/weir_wasm_bg.wasm) bytes)"
