@@ -29,6 +29,15 @@ fn header(headers: &HeaderMap, name: &str) -> Option<u64> {
 }
 
 /// A handler answering "ok" at once.
+/// Waits until `svc` is ready, calls it with `req`, and unwraps the answer.
+async fn send<S>(svc: &mut S, req: Request<()>) -> S::Response
+where
+    S: Service<Request<()>>,
+    S::Error: std::fmt::Debug,
+{
+    svc.ready().await.unwrap().call(req).await.unwrap()
+}
+
 async fn ok(_req: Request<()>) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(Response::new(Full::new(Bytes::from("ok"))))
 }
@@ -54,13 +63,7 @@ async fn the_permit_is_held_until_the_body_finishes_streaming() {
     let limiter = guard.limiter().clone();
     let mut svc = guard.layer(handler);
 
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([1, 2, 3, 4]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([1, 2, 3, 4])).await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert!(resp.body().holds_permit());
     assert_eq!(
@@ -68,13 +71,7 @@ async fn the_permit_is_held_until_the_body_finishes_streaming() {
         1,
         "the handler returned, the body has not"
     );
-    let second = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([1, 2, 3, 4]))
-        .await
-        .unwrap();
+    let second = send(&mut svc, from([1, 2, 3, 4])).await;
     assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
 
     tx.unbounded_send(Ok(Frame::data(Bytes::from("part"))))
@@ -87,13 +84,7 @@ async fn the_permit_is_held_until_the_body_finishes_streaming() {
         0,
         "released at the end of the body"
     );
-    let third = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([1, 2, 3, 4]))
-        .await
-        .unwrap();
+    let third = send(&mut svc, from([1, 2, 3, 4])).await;
     assert_eq!(third.status(), StatusCode::OK);
 }
 
@@ -109,13 +100,7 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
     // With a quota set, the `RateLimit-*` figures are the core's exact rate
     // status (as the JS guard sends), not the in-flight cap of 5.
     for (remaining, reset) in [(1, 5), (0, 10)] {
-        let resp = svc
-            .ready()
-            .await
-            .unwrap()
-            .call(from([9, 9, 9, 9]))
-            .await
-            .unwrap();
+        let resp = send(&mut svc, from([9, 9, 9, 9])).await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(2));
         assert_eq!(
@@ -127,13 +112,7 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
     }
     tokio::time::advance(Duration::from_millis(1_500)).await;
     // Two per 10 s, both spent at t=0: the next slot is at t=5 s, 3.5 s away.
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([9, 9, 9, 9]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([9, 9, 9, 9])).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         header(resp.headers(), "retry-after"),
@@ -150,23 +129,11 @@ async fn a_rate_limited_client_gets_the_exact_retry_after() {
         .unwrap()
         .contains("retry after 4 s"));
     // Another client is unaffected.
-    let other = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([8, 8, 8, 8]))
-        .await
-        .unwrap();
+    let other = send(&mut svc, from([8, 8, 8, 8])).await;
     assert_eq!(other.status(), StatusCode::OK);
     // And the first is admitted again once the quota allows.
     tokio::time::advance(Duration::from_millis(3_500)).await;
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([9, 9, 9, 9]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([9, 9, 9, 9])).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -181,33 +148,15 @@ async fn a_busy_client_gets_the_fixed_estimate_and_the_chosen_status() {
     .build()
     .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let held = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([1, 1, 1, 1]))
-        .await
-        .unwrap();
+    let held = send(&mut svc, from([1, 1, 1, 1])).await;
     assert_eq!(header(held.headers(), "ratelimit-limit"), Some(1));
     assert_eq!(header(held.headers(), "ratelimit-remaining"), Some(0));
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([2, 2, 2, 2]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([2, 2, 2, 2])).await;
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(header(resp.headers(), "retry-after"), Some(3));
     assert_eq!(header(resp.headers(), "ratelimit-limit"), Some(1));
     drop(held);
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([2, 2, 2, 2]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([2, 2, 2, 2])).await;
     assert_eq!(resp.status(), StatusCode::OK);
 }
 
@@ -222,13 +171,7 @@ async fn a_bounded_wait_admits_when_room_frees_in_time_and_rejects_otherwise() {
     .unwrap();
     let limiter = guard.limiter().clone();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let held = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([5, 5, 5, 5]))
-        .await
-        .unwrap();
+    let held = send(&mut svc, from([5, 5, 5, 5])).await;
 
     // Room frees 60 ms in: the waiter gets it.
     let waiting = tokio::spawn(svc.ready().await.unwrap().call(from([5, 5, 5, 5])));
@@ -240,13 +183,7 @@ async fn a_bounded_wait_admits_when_room_frees_in_time_and_rejects_otherwise() {
 
     // Nothing frees: rejected after the 100 ms, not before, not never.
     let start = tokio::time::Instant::now();
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([5, 5, 5, 5]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([5, 5, 5, 5])).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(start.elapsed(), Duration::from_millis(100));
     assert_eq!(
@@ -268,22 +205,10 @@ async fn a_rate_limit_beyond_the_wait_is_rejected_at_once() {
     .build()
     .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let ok = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([6, 6, 6, 6]))
-        .await
-        .unwrap();
+    let ok = send(&mut svc, from([6, 6, 6, 6])).await;
     assert_eq!(ok.status(), StatusCode::OK);
     let start = tokio::time::Instant::now();
-    let resp = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([6, 6, 6, 6]))
-        .await
-        .unwrap();
+    let resp = send(&mut svc, from([6, 6, 6, 6])).await;
     assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(
         start.elapsed(),
@@ -336,37 +261,13 @@ async fn a_named_header_keys_clients_behind_a_proxy() {
         );
         req
     };
-    let a = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(via_proxy("203.0.113.1"))
-        .await
-        .unwrap();
-    let b = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(via_proxy("203.0.113.2"))
-        .await
-        .unwrap();
-    let a_again = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(via_proxy("203.0.113.1"))
-        .await
-        .unwrap();
+    let a = send(&mut svc, via_proxy("203.0.113.1")).await;
+    let b = send(&mut svc, via_proxy("203.0.113.2")).await;
+    let a_again = send(&mut svc, via_proxy("203.0.113.1")).await;
     assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
     assert_eq!(a_again.status(), StatusCode::TOO_MANY_REQUESTS);
     // No header: the peer address is the key.
-    let direct = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([10, 0, 0, 1]))
-        .await
-        .unwrap();
+    let direct = send(&mut svc, from([10, 0, 0, 1])).await;
     assert_eq!(direct.status(), StatusCode::OK);
 }
 
@@ -464,26 +365,14 @@ async fn with_a_quota_even_a_busy_rejection_carries_the_exact_rate_figures() {
     .build()
     .unwrap();
     let mut svc = guard.layer(tower::service_fn(ok));
-    let held = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([5, 5, 5, 5]))
-        .await
-        .unwrap();
+    let held = send(&mut svc, from([5, 5, 5, 5])).await;
     assert_eq!(header(held.headers(), "ratelimit-limit"), Some(10));
     assert_eq!(header(held.headers(), "ratelimit-remaining"), Some(9));
     assert_eq!(header(held.headers(), "ratelimit-reset"), Some(6));
     assert_eq!(held.headers()["ratelimit-policy"], "10;w=60");
     // At the in-flight cap of 1: busy, yet the quota still has 9 units, and
     // the headers say so (not the in-flight approximation's 0).
-    let busy = svc
-        .ready()
-        .await
-        .unwrap()
-        .call(from([5, 5, 5, 5]))
-        .await
-        .unwrap();
+    let busy = send(&mut svc, from([5, 5, 5, 5])).await;
     assert_eq!(busy.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(header(busy.headers(), "retry-after"), Some(2));
     assert_eq!(header(busy.headers(), "ratelimit-limit"), Some(10));
