@@ -185,6 +185,7 @@ function parkingFor(raw) {
 function limiterPermit(parking, key, cost, signal) {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   const id = parking.raw.tryAcquire(key, cost);
+  if (id === FAILED) throw parking.raw.lastError();
   if (id !== MUST_WAIT) return id;
   return parkForPermit(parking, key, cost, signal);
 }
@@ -285,6 +286,7 @@ export class Limiter {
       if (signal === undefined) {
         const raw = this.#raw;
         id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
+        if (id === FAILED) throw raw.lastError();
         if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
         return parkToRun(this.#parking, key, cost, fn);
       }
@@ -311,6 +313,7 @@ export class Limiter {
   tryAcquire(opts) {
     const o = options(opts, 'tryAcquire', ['key', 'cost']);
     const id = this.#raw.tryAcquire(keyOf(o.key), o.cost === undefined ? 1 : whole(o.cost, 'cost'));
+    if (id === FAILED) throw this.#raw.lastError();
     return id === MUST_WAIT ? null : releaser(this.#raw, id);
   }
 
@@ -425,6 +428,9 @@ class Completions {
   #head = 0;
   /** Waiting `next()` calls: flat pairs (resolve, reject). */
   #requests = [];
+  /** Free run slots: each holds a permit id and its two settle callbacks,
+   * made once, so an item costs no closures of its own. */
+  #slots = [];
   #outstanding = 0; // pulled (or being pulled) and not yet yielded
   #pulling = false;
   #filling = false;
@@ -553,6 +559,7 @@ class Completions {
     try {
       if (this.#keyFn !== null) key = keyOf(this.#keyFn(item));
       id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
+      if (id === FAILED) throw raw.lastError();
     } catch (error) {
       this.#done(false, error);
       return;
@@ -574,27 +581,55 @@ class Completions {
       this.#done(false, error);
       return;
     }
-    Promise.resolve(out).then(
-      (value) => {
-        raw.release(id);
-        this.#done(true, value);
-      },
-      (reason) => {
-        raw.release(id);
-        this.#done(false, reason);
-      },
-    );
+    const slot = this.#slots.pop() ?? this.#newSlot();
+    slot.id = id;
+    if (out instanceof Promise) out.then(slot.ok, slot.failed);
+    else Promise.resolve(out).then(slot.ok, slot.failed);
+  }
+
+  /** A run slot: the permit it holds and the callbacks that release it. */
+  #newSlot() {
+    const raw = this.#raw;
+    const slot = { id: 0, ok: null, failed: null };
+    slot.ok = (value) => {
+      raw.release(slot.id);
+      this.#slots.push(slot);
+      this.#done(true, value);
+    };
+    slot.failed = (reason) => {
+      raw.release(slot.id);
+      this.#slots.push(slot);
+      this.#done(false, reason);
+    };
+    return slot;
   }
 
   #call(item, opts) {
     return this.#mapper !== null ? this.#mapper(item, opts) : item(opts);
   }
 
-  /** A task finished: keep its result, answer a waiting `next()`. */
+  /** A task finished: answer a waiting `next()` with it, or keep it. */
   #done(ok, value) {
     if (this.#closed) return;
+    const requests = this.#requests;
+    if (requests.length === 2 && (ok || this.#settle) && this.#head === this.#finished.length
+      && !this.#filling && !this.#aborted && this.#error === NO_ERROR) {
+      // The common case: one consumer waiting, nothing else buffered.
+      const resolve = requests[0];
+      requests.length = 0;
+      this.#outstanding -= 1;
+      // The next pull waits for the consumer's next `next()`: laziness.
+      resolve({ value: this.#record(ok, value), done: false });
+      return;
+    }
     this.#finished.push(ok, value);
     if (!this.#filling) this.#serve();
+  }
+
+  /** What the consumer sees for a result: a settled record, or the bare value. */
+  #record(ok, value) {
+    if (!this.#settle) return value;
+    return ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value };
   }
 
   /** Answer waiting `next()` calls while there is something to answer. */
@@ -643,13 +678,7 @@ class Completions {
       this.#head = 0;
     }
     this.#outstanding -= 1;
-    if (this.#settle) {
-      return Promise.resolve({
-        value: ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value },
-        done: false,
-      });
-    }
-    if (ok) return Promise.resolve({ value, done: false });
+    if (ok || this.#settle) return Promise.resolve({ value: this.#record(ok, value), done: false });
     return this.#end(value, true);
   }
 

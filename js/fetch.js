@@ -245,6 +245,7 @@ function sleep(ms, signal) {
  * limiter, else 0 (then `waitForPermit`).
  */
 function permitNow(rawLimiter, key) {
+  // Cost 1 always fits a cap, so -1 (never admissible) cannot come back.
   return key === '' ? rawLimiter.tryAcquireUnkeyed(1) : rawLimiter.tryAcquire(key, 1);
 }
 

@@ -1,12 +1,12 @@
 //! `RawLimiter`: [`weir::Limiter`] for JS, permits as ids.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterPermit};
+use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterGrant};
 
 use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
@@ -17,6 +17,10 @@ use crate::timer::{with_one_clock_read, JsTimer};
 /// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
 pub const MUST_WAIT: f64 = 0.0;
 
+/// What `tryAcquire` returns when the request can never be admitted; the
+/// error is then `lastError()`.
+pub const FAILED: f64 = -1.0;
+
 /// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
 /// JS glue sees it. Keys are strings; permits are ids from
 /// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire`], returned with
@@ -24,10 +28,11 @@ pub const MUST_WAIT: f64 = 0.0;
 #[wasm_bindgen]
 pub struct RawLimiter {
     inner: Arc<Limiter<String, JsTimer>>,
-    permits: Permits<LimiterPermit<String>>,
+    permits: Permits<LimiterGrant>,
     tickets: Tickets,
     parked: ParkedWaits,
     errors: RefCell<Vec<(u32, JsValue)>>,
+    last_error: Cell<Option<JsValue>>,
 }
 
 #[wasm_bindgen]
@@ -49,32 +54,31 @@ impl RawLimiter {
             tickets: Tickets::default(),
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
+            last_error: Cell::default(),
         })
     }
 
-    /// Admit `cost` for `key` now: a permit id, or `0` ([`MUST_WAIT`]) when
-    /// it would have to wait. Throws a `RangeError` for a cost no limit can
-    /// ever admit. Creates no Promise.
+    /// Admit `cost` for `key` now: a permit id, `0` ([`MUST_WAIT`]) when it
+    /// would have to wait, or `-1` ([`FAILED`]) for a cost no limit can ever
+    /// admit (the `RangeError` is then [`lastError`](RawLimiter::last_error)).
+    /// Creates no Promise and no JS object: a plain number comes back.
     #[wasm_bindgen(js_name = tryAcquire)]
-    pub fn try_acquire(&self, key: String, cost: u32) -> Result<f64, JsValue> {
-        match with_one_clock_read(|| self.inner.try_acquire(key, cost)) {
-            Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
-            Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => Ok(MUST_WAIT),
-            Err(e) => Err(limiter_error(e)),
-        }
+    pub fn try_acquire(&self, key: String, cost: u32) -> f64 {
+        self.try_acquire_key(&key, cost)
     }
 
     /// [`RawLimiter::try_acquire`] for the empty key `""` (what callers that
     /// give no key use), without passing a string across the boundary.
     #[wasm_bindgen(js_name = tryAcquireUnkeyed)]
-    pub fn try_acquire_unkeyed(&self, cost: u32) -> Result<f64, JsValue> {
-        self.try_acquire(String::new(), cost)
+    pub fn try_acquire_unkeyed(&self, cost: u32) -> f64 {
+        const UNKEYED: &String = &String::new();
+        self.try_acquire_key(UNKEYED, cost)
     }
 
     /// Wait for `cost` on `key`: a Promise of a permit id (or of `undefined`
     /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
     pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire(key, cost);
+        let waiting = self.inner.acquire_grant(key, cost);
         self.tickets
             .spawn_permit(ticket, &self.permits, waiting, limiter_error)
     }
@@ -94,7 +98,7 @@ impl RawLimiter {
         ticket: u32,
         notify: &js_sys::Function,
     ) -> Result<f64, JsValue> {
-        let waiting = self.inner.acquire(key, cost);
+        let waiting = self.inner.acquire_grant(key, cost);
         let permits = Rc::clone(&self.permits);
         let job = async move {
             let permit = waiting.await.map_err(limiter_error)?;
@@ -125,6 +129,12 @@ impl RawLimiter {
         out.into_boxed_slice()
     }
 
+    /// The error of the last `tryAcquire` that returned `-1` ([`FAILED`]).
+    #[wasm_bindgen(js_name = lastError)]
+    pub fn last_error(&self) -> JsValue {
+        self.last_error.take().unwrap_or(JsValue::UNDEFINED)
+    }
+
     /// The error a parked wait failed with (after `drain` reported `-1`).
     #[wasm_bindgen(js_name = takeError)]
     pub fn take_error(&self, ticket: u32) -> JsValue {
@@ -144,8 +154,15 @@ impl RawLimiter {
 
     /// Return the permit `id`. Returns `false` for an id already released.
     pub fn release(&self, id: f64) -> bool {
-        let permit = self.permits.borrow_mut().remove(id);
-        permit.is_some()
+        let grant = self.permits.borrow_mut().remove(id);
+        match grant {
+            // Outside the slab's borrow: releasing wakes the next waiters.
+            Some(grant) => {
+                self.inner.release(grant);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Change the concurrency caps (`undefined` = unlimited).
@@ -179,6 +196,19 @@ impl RawLimiter {
             self.permits.borrow().len() as f64,
             (self.tickets.len() + self.parked.len()) as f64,
         ])
+    }
+}
+
+impl RawLimiter {
+    fn try_acquire_key(&self, key: &String, cost: u32) -> f64 {
+        match with_one_clock_read(|| self.inner.try_acquire_grant(key, cost)) {
+            Ok(grant) => self.permits.borrow_mut().insert(grant),
+            Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => MUST_WAIT,
+            Err(e) => {
+                self.last_error.set(Some(limiter_error(e)));
+                FAILED
+            }
+        }
     }
 }
 

@@ -34,7 +34,10 @@ pub use as_completed::{
     limited_as_completed_stream, limited_ordered, limited_ordered_stream, LimitedAsCompleted,
     LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit,
 };
-pub use limiter::{ConfigError, Limiter, LimiterConfig, LimiterError, LimiterPermit, LimiterStats};
+pub use limiter::{
+    ConfigError, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant, LimiterPermit,
+    LimiterStats,
+};
 pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
 pub use retry::{Decision, FetchStats, RetryController, RetryPolicy};
 pub use semaphore::{

@@ -10,12 +10,16 @@
 //! 3. take the rate tokens (global + per-key quotas, all at once), so that the
 //!    instants work *starts* obey every quota exactly.
 
+mod acquire;
 mod config;
 mod error;
+mod grant;
 mod status;
 
+pub use acquire::LimiterAcquire;
 pub use config::{ConfigError, LimiterConfig};
 pub use error::LimiterError;
+pub use grant::LimiterGrant;
 pub(crate) use status::CellStatus;
 pub use status::RateStatus;
 
@@ -23,7 +27,7 @@ use core::future::Future;
 use core::hash::Hash;
 
 use crate::rate::{Denied, Quota, RateLimiter};
-use crate::semaphore::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
+use crate::semaphore::{KeyedSemaphore, OwnedPermit, TryAcquireError};
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::{Instant, Timer};
 use alloc::sync::Arc;
@@ -109,24 +113,43 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// Admits `cost` units of work for `key` now, or says why not — never
     /// waits. Does not jump ahead of waiters.
     pub fn try_acquire(&self, key: K, cost: u32) -> Result<LimiterPermit<K>, LimiterError> {
+        let LimiterGrant(grant) = self.try_acquire_grant(&key, cost)?;
+        Ok(LimiterPermit {
+            _permit: OwnedPermit::new(Arc::clone(&self.semaphore), key, grant),
+        })
+    }
+
+    /// [`try_acquire`](Self::try_acquire) without the RAII guard: the permits
+    /// as a plain [`LimiterGrant`] (no key clone, no `Arc`), to be handed to
+    /// [`release`](Self::release). For hosts that keep permits in tables of
+    /// their own, like the wasm bindings.
+    pub fn try_acquire_grant(&self, key: &K, cost: u32) -> Result<LimiterGrant, LimiterError> {
         let rated = self.rate_engaged();
         if rated {
-            self.rate.peek(&key, cost).map_err(denied)?;
+            self.rate.peek(key, cost).map_err(denied)?;
         }
-        let permit = self
+        let grant = self
             .semaphore
-            .try_acquire_owned(key.clone(), cost as usize)
+            .try_acquire_grant(key, cost as usize)
             .map_err(|e| match e {
                 TryAcquireError::NoPermits => LimiterError::Busy,
                 TryAcquireError::TooLarge { requested, limit } => {
                     LimiterError::TooLarge { requested, limit }
                 }
             })?;
-        // Dropping `permit` on a denial returns it at once.
         if rated {
-            self.rate.check(&key, cost).map_err(denied)?;
+            if let Err(d) = self.rate.check(key, cost) {
+                self.semaphore.release(grant);
+                return Err(denied(d));
+            }
         }
-        Ok(LimiterPermit { _permit: permit })
+        Ok(LimiterGrant(grant))
+    }
+
+    /// Gives back the permits of `grant` (from this limiter), letting the
+    /// next waiters through. Rate tokens are spent for good.
+    pub fn release(&self, grant: LimiterGrant) {
+        self.semaphore.release(grant.0);
     }
 
     /// Admits `cost` units of work for `key`, waiting as long as it takes
@@ -141,31 +164,20 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         K: 'static,
         T: 'static,
     {
-        let this = Arc::clone(self);
+        let semaphore = Arc::clone(&self.semaphore);
+        let waiting = self.acquire_grant(key.clone(), cost);
         async move {
-            match this.try_acquire(key.clone(), cost) {
-                Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => {}
-                done => return done,
-            }
-            let _place = this.enter_queue()?;
-            // 1. A pause holds the key before it takes any capacity.
-            if this.rate_engaged() {
-                this.rate.acquire(key.clone(), 0).await.map_err(denied)?;
-            }
-            // 2. Concurrency permits.
-            let permit =
-                this.semaphore
-                    .acquire_owned(key.clone(), cost as usize)
-                    .await
-                    .map_err(|AcquireError::TooLarge { requested, limit }| {
-                        LimiterError::TooLarge { requested, limit }
-                    })?;
-            // 3. Rate tokens, so that start instants obey the quotas.
-            if this.rate_engaged() {
-                this.rate.acquire(key, cost).await.map_err(denied)?;
-            }
-            Ok(LimiterPermit { _permit: permit })
+            let LimiterGrant(grant) = waiting.await?;
+            Ok(LimiterPermit {
+                _permit: OwnedPermit::new(semaphore, key, grant),
+            })
         }
+    }
+
+    /// [`acquire`](Self::acquire) without the RAII guard: a named future
+    /// resolving to a [`LimiterGrant`] for [`release`](Self::release).
+    pub fn acquire_grant(self: &Arc<Self>, key: K, cost: u32) -> LimiterAcquire<K, T> {
+        LimiterAcquire::new(Arc::clone(self), key, cost)
     }
 
     /// Holds every new and waiting acquire for `key` until `until` (a

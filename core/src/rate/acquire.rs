@@ -33,7 +33,9 @@ enum Phase {
 }
 
 /// The state shared by both acquire futures; the limiter is passed in.
-struct Acquire<K, S> {
+/// One rate wait, driven against a borrowed limiter by the public futures
+/// here and by the combined limiter's acquire.
+pub(crate) struct Acquire<K, S> {
     key: K,
     cost: u32,
     phase: Phase,
@@ -42,7 +44,7 @@ struct Acquire<K, S> {
 }
 
 impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
-    fn new(key: K, cost: u32) -> Self {
+    pub(crate) fn new(key: K, cost: u32) -> Self {
         Acquire {
             key,
             cost,
@@ -51,7 +53,17 @@ impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
         }
     }
 
-    fn poll<T: Timer<Sleep = S>>(
+    /// The key waited for.
+    pub(crate) fn key(&self) -> &K {
+        &self.key
+    }
+
+    /// The key back, once the wait is over (finished or cancelled).
+    pub(crate) fn into_key(self) -> K {
+        self.key
+    }
+
+    pub(crate) fn poll<T: Timer<Sleep = S>>(
         &mut self,
         limiter: &RateLimiter<K, T>,
         cx: &mut Context<'_>,
@@ -107,7 +119,7 @@ impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
         Poll::Ready(result)
     }
 
-    fn cancel<T: Timer<Sleep = S>>(&mut self, limiter: &RateLimiter<K, T>) {
+    pub(crate) fn cancel<T: Timer<Sleep = S>>(&mut self, limiter: &RateLimiter<K, T>) {
         if let Phase::Queued(id) = self.phase {
             self.phase = Phase::Done;
             let next = limiter.cancel(&self.key, id);

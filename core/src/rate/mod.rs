@@ -17,6 +17,7 @@ mod keyed;
 mod limiter;
 mod quota;
 
+pub(crate) use acquire::Acquire as RateWait;
 pub use acquire::{RateAcquire, RateAcquireOwned};
 pub use error::Denied;
 pub use gcra::Gcra;

@@ -25,14 +25,15 @@ enum Stage {
 }
 
 /// What both futures share: the request and its place in the queue.
-struct Request<K> {
+/// (The limiter's acquire drives one directly, too.)
+pub(crate) struct Request<K> {
     key: Option<K>,
     permits: usize,
     stage: Stage,
 }
 
 impl<K: Hash + Eq + Clone> Request<K> {
-    fn new(key: K, permits: usize) -> Self {
+    pub(crate) fn new(key: K, permits: usize) -> Self {
         Request {
             key: Some(key),
             permits,
@@ -40,8 +41,18 @@ impl<K: Hash + Eq + Clone> Request<K> {
         }
     }
 
+    /// The key asked for, until taken back.
+    pub(crate) fn key(&self) -> Option<&K> {
+        self.key.as_ref()
+    }
+
+    /// Takes the key back once the request is ready (or never polled).
+    pub(crate) fn take_key(&mut self) -> K {
+        self.key.take().expect("key present until taken")
+    }
+
     /// Polls for the grant; on `Ready` the key may be taken.
-    fn poll_grant(
+    pub(crate) fn poll_grant(
         &mut self,
         sem: &KeyedSemaphore<K>,
         cx: &mut Context<'_>,
@@ -84,7 +95,7 @@ impl<K: Hash + Eq + Clone> Request<K> {
     }
 
     /// Withdraws from the queue, passing on anything granted meanwhile.
-    fn cancel(&mut self, sem: &KeyedSemaphore<K>) {
+    pub(crate) fn cancel(&mut self, sem: &KeyedSemaphore<K>) {
         if let Stage::Queued(id) = self.stage {
             self.stage = Stage::Done;
             let mut woken = WakeList::new();

@@ -151,6 +151,15 @@ impl<K> KeyedSemaphore<K> {
         self.state.lock()
     }
 
+    /// Takes `n` permits on `key` now, as a bare [`Grant`] (no key clone, no
+    /// `Arc`): the caller must hand it to [`release`](Self::release).
+    pub(crate) fn try_acquire_grant(&self, key: &K, n: usize) -> Result<Grant, TryAcquireError>
+    where
+        K: Hash + Eq + Clone,
+    {
+        self.state.lock().try_acquire(key, n)
+    }
+
     /// Releases `grant`, then wakes whoever it let through.
     pub(crate) fn release(&self, grant: Grant) {
         if grant.permits() == 0 {

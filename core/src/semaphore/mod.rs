@@ -30,6 +30,7 @@ mod slots;
 mod state;
 mod wake_list;
 
+pub(crate) use acquire::Request;
 pub use acquire::{Acquire, AcquireOwned};
 pub use error::{AcquireError, LimitError, TryAcquireError};
 pub use keyed::KeyedSemaphore;

@@ -129,6 +129,9 @@ pub struct SemaphoreState<K, W> {
     fresh_generation: u32,
     ring_head: u32,
     ring_tail: u32,
+    /// The slot of the key looked up last (`NIL` if evicted since): a hot
+    /// key (or the one key of an unkeyed caller) skips hashing entirely.
+    last_slot: u32,
 }
 
 /// Slabs longer than this are released once nothing uses them.
@@ -183,6 +186,7 @@ impl<K, W> SemaphoreState<K, W> {
             live_waiters: 0,
             fresh_generation: 0,
             ring_head: NIL,
+            last_slot: NIL,
             ring_tail: NIL,
         })
     }
@@ -375,6 +379,9 @@ impl<K, W> SemaphoreState<K, W> {
         }
         self.keys[slot as usize].key = None;
         self.free_keys.push(slot);
+        if self.last_slot == slot {
+            self.last_slot = NIL;
+        }
         if self.index.is_empty() && self.keys.len() > KEEP_IDLE_SLOTS {
             // Nothing is resident, so no grant refers to a slot: give back
             // the memory of a past burst of keys.
@@ -568,6 +575,13 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
             return Ok(Grant::EMPTY);
         }
         self.check_size(n)?;
+        if let Some(slot) = self.cached_slot(key) {
+            return if self.can_grant_now(slot, n) {
+                Ok(self.grant_now(slot, n))
+            } else {
+                Err(TryAcquireError::NoPermits)
+            };
+        }
         let hash = self.hasher.hash_one(key);
         let keys = &self.keys;
         let entry = self.index.entry(
@@ -578,6 +592,7 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
         match entry {
             Entry::Occupied(entry) => {
                 let slot = *entry.get();
+                self.last_slot = slot;
                 if self.can_grant_now(slot, n) {
                     Ok(self.grant_now(slot, n))
                 } else {
@@ -590,6 +605,7 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
                 }
                 let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
                 entry.insert(slot);
+                self.last_slot = slot;
                 Ok(self.grant_now(slot, n))
             }
         }
@@ -616,9 +632,12 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
     }
 
     fn find_or_insert_key(&mut self, key: &K) -> u32 {
+        if let Some(slot) = self.cached_slot(key) {
+            return slot;
+        }
         let hash = self.hasher.hash_one(key);
         let keys = &self.keys;
-        match self.index.entry(
+        let slot = match self.index.entry(
             hash,
             |&i| keys[i as usize].key.as_ref() == Some(key),
             |&i| keys[i as usize].hash,
@@ -629,6 +648,18 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
                 entry.insert(slot);
                 slot
             }
+        };
+        self.last_slot = slot;
+        slot
+    }
+
+    /// The resident slot of `key` if it is the one looked up last.
+    #[inline]
+    fn cached_slot(&self, key: &K) -> Option<u32> {
+        let slot = self.last_slot;
+        match self.keys.get(slot as usize) {
+            Some(resident) if resident.key.as_ref() == Some(key) => Some(slot),
+            _ => None,
         }
     }
 
