@@ -5,8 +5,8 @@ use std::rc::Rc;
 
 /// Ids pack a slot index (low 32 bits, plus one so that `0` is never an id)
 /// and the slot's generation (high bits), so a stale or repeated id can never
-/// release somebody else's permit. They stay exact in an `f64` (< 2^53).
-const GENERATION_UNIT: f64 = 4_294_967_296.0;
+/// release somebody else's permit. They stay exact in an `f64` (< 2^53), and
+/// are packed and unpacked with integer operations only.
 const MAX_GENERATION: u32 = (1 << 20) - 1;
 
 /// A slab of values addressed by `f64` ids that JS can hold as numbers.
@@ -59,20 +59,20 @@ impl<P> PermitSlab<P> {
         let slot = &mut self.slots[index as usize];
         slot.value = Some(value);
         self.len += 1;
-        f64::from(slot.generation) * GENERATION_UNIT + f64::from(index) + 1.0
+        ((u64::from(slot.generation) << 32) | (u64::from(index) + 1)) as f64
     }
 
     /// Take the value stored under `id`, if it is still there.
     pub fn remove(&mut self, id: f64) -> Option<P> {
-        let in_range =
-            id.is_finite() && id >= 1.0 && id < GENERATION_UNIT * f64::from(MAX_GENERATION + 1);
-        if !in_range || id.fract() != 0.0 {
+        // A saturating cast: NaN, negatives and fractions below 1 give 0,
+        // non-integers and out-of-range values fail the round trip.
+        let bits = id as u64;
+        if bits as f64 != id || bits >> 32 > u64::from(MAX_GENERATION) {
             return None;
         }
-        let generation = (id / GENERATION_UNIT).floor();
-        let index = (id - generation * GENERATION_UNIT - 1.0) as usize;
+        let index = (bits as u32).checked_sub(1)? as usize;
         let slot = self.slots.get_mut(index)?;
-        if f64::from(slot.generation) != generation {
+        if u64::from(slot.generation) != bits >> 32 {
             return None;
         }
         let value = slot.value.take()?;
@@ -137,7 +137,7 @@ mod tests {
     fn garbage_ids_are_rejected() {
         let mut slab = PermitSlab::new();
         slab.insert(());
-        for id in [0.0, -1.0, 0.5, f64::NAN, f64::INFINITY, 2.0, 1e300] {
+        for id in [0.0, -1.0, 0.5, 1.5, f64::NAN, f64::INFINITY, 2.0, 4_294_967_296.0, 1e300] {
             assert_eq!(slab.remove(id), None, "id {id}");
         }
         assert_eq!(slab.len(), 1);
