@@ -107,74 +107,159 @@ function acquirePermit(owner, raw, key, cost, signal) {
 
 /**
  * The Limiter's contended path without a Promise from Rust: the wait is
- * parked in wasm under a ticket, and its resolver waits here in `waiters`
- * until a drain (scheduled by the wasm side through `notify`) reports it.
- * Resolves to a permit id; an abort cancels the parked wait at once.
+ * parked in wasm under a ticket, and what settles it waits here, under the
+ * same ticket, until a drain (scheduled by the wasm side through `notify`)
+ * reports it. Resolves to a permit id; an abort cancels the parked wait at once.
  */
 function parkForPermit(parking, key, cost, signal) {
-  const { raw, waiters } = parking;
-  const ticket = (parking.ticket = (parking.ticket + 1) >>> 0);
-  const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
-  if (id !== MUST_WAIT) return id;
-  if (!signal) {
-    return new Promise((resolve, reject) => {
-      waiters.set(ticket, (granted, error) => (granted === FAILED ? reject(error) : resolve(granted)));
-    });
+  const ticket = parking.take();
+  let id;
+  try {
+    id = parking.raw.acquireOrPark(key, cost, ticket, parking.notify);
+  } catch (error) {
+    parking.give(ticket);
+    throw error;
+  }
+  if (id !== MUST_WAIT) {
+    parking.give(ticket);
+    return id;
   }
   return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      if (!waiters.delete(ticket)) return;
-      raw.cancel(ticket);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    waiters.set(ticket, (granted, error) => {
-      signal.removeEventListener('abort', onAbort);
+    const settle = (granted, error) => {
+      signal?.removeEventListener('abort', onAbort);
       if (granted === FAILED) reject(error);
       else resolve(granted);
-    });
+    };
+    const onAbort = () => {
+      if (parking.settles[ticket] !== settle) return; // settled meanwhile
+      parking.forget(ticket);
+      parking.raw.cancel(ticket);
+      reject(abortReason(signal));
+    };
+    parking.runs[ticket] = null;
+    parking.settles[ticket] = settle;
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 
 /**
- * `limiter.run(fn)` without a signal on the contended path: one Promise per
- * wait (the one returned), its settler parked under the ticket.
+ * `limiter.run(fn)` without a signal on the contended path: per waiting
+ * call, the Promise returned and its resolve function, kept with `fn` in
+ * two arrays under the ticket (no closure, no map entry of its own).
  */
 function parkToRun(parking, key, cost, fn) {
-  const { raw, waiters } = parking;
-  const ticket = (parking.ticket = (parking.ticket + 1) >>> 0);
-  const id = raw.acquireOrPark(key, cost, ticket, parking.notify);
-  if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
-  return new Promise((resolve, reject) => {
-    waiters.set(ticket, (granted, error) => {
-      if (granted === FAILED) reject(error);
-      else resolve(runHolding(raw, granted, fn, undefined));
-    });
+  const ticket = parking.take();
+  let id;
+  try {
+    id = parking.raw.acquireOrPark(key, cost, ticket, parking.notify);
+  } catch (error) {
+    parking.give(ticket);
+    throw error;
+  }
+  if (id !== MUST_WAIT) {
+    parking.give(ticket);
+    return runHolding(parking.raw, id, fn, undefined);
+  }
+  return new Promise((resolve) => {
+    parking.runs[ticket] = fn;
+    parking.settles[ticket] = resolve;
   });
 }
 
-/** The wasm side's parking state for one Limiter, and its drain. */
+/** Run `fn` holding permit `id`, settling the parked `run` through `resolve`. */
+function runParked(parking, id, fn, resolve) {
+  let work;
+  try {
+    work = fn({ signal: undefined });
+  } catch (error) {
+    parking.raw.release(id);
+    resolve(Promise.reject(error));
+    return;
+  }
+  const slot = parking.slots.pop() ?? parking.newSlot();
+  slot.id = id;
+  slot.resolve = resolve;
+  Promise.resolve(work).then(slot.ok, slot.failed);
+}
+
+/**
+ * The wasm side's parking state for one Limiter, and its drain. Tickets are
+ * small integers, reused; a ticket freed while a drain runs (user code runs
+ * inside it) is reused only after the drain, so a report still in the
+ * drain's batch can never settle the ticket's next owner.
+ */
 function parkingFor(raw) {
-  const parking = { raw, waiters: new Map(), ticket: 0, notify: null };
+  const parking = {
+    raw,
+    /** By ticket: the `fn` of a parked `run`, or `null` for a bare permit wait. */
+    runs: [],
+    /** By ticket: `resolve` of a parked `run`, or `settle(id, error)` of a permit wait. */
+    settles: [],
+    free: [],
+    freedInDrain: [],
+    /** Tickets ever made (the next new one is `made + 1`). */
+    made: 0,
+    draining: false,
+    notify: null,
+    /** Run slots: a permit id and resolve, with callbacks made once. */
+    slots: [],
+    take() {
+      return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
+    },
+    give(ticket) {
+      (parking.draining ? parking.freedInDrain : parking.free).push(ticket);
+    },
+    forget(ticket) {
+      parking.runs[ticket] = undefined;
+      parking.settles[ticket] = undefined;
+      parking.give(ticket);
+    },
+    newSlot() {
+      const slot = { id: 0, resolve: null, ok: null, failed: null };
+      const done = () => {
+        raw.release(slot.id);
+        const { resolve } = slot;
+        slot.resolve = null;
+        parking.slots.push(slot);
+        return resolve;
+      };
+      slot.ok = (value) => done()(value);
+      slot.failed = (error) => done()(Promise.reject(error));
+      return slot;
+    },
+  };
   const drain = () => {
     const done = raw.drain();
-    const { waiters } = parking;
-    for (let i = 0; i < done.length; i += 2) {
-      const ticket = done[i];
-      const id = done[i + 1];
-      const settle = waiters.get(ticket);
-      if (id === FAILED) {
-        const error = raw.takeError(ticket);
-        if (settle !== undefined) {
-          waiters.delete(ticket);
-          settle(FAILED, error);
+    const { runs, settles } = parking;
+    parking.draining = true;
+    try {
+      for (let i = 0; i < done.length; i += 2) {
+        const ticket = done[i];
+        const id = done[i + 1];
+        const settle = settles[ticket];
+        if (settle === undefined) {
+          // Given up on in the same turn: never leak the permit.
+          if (id === FAILED) raw.takeError(ticket);
+          else raw.release(id);
+          continue;
         }
-      } else if (settle === undefined) {
-        raw.release(id); // given up on in the same turn: never leak the permit
-      } else {
-        waiters.delete(ticket);
-        settle(id, undefined);
+        const fn = runs[ticket];
+        parking.forget(ticket);
+        if (id === FAILED) {
+          const error = raw.takeError(ticket);
+          if (fn === null) settle(FAILED, error);
+          else settle(Promise.reject(error));
+        } else if (fn === null) {
+          settle(id, undefined);
+        } else {
+          runParked(parking, id, fn, settle);
+        }
       }
+    } finally {
+      parking.draining = false;
+      const later = parking.freedInDrain;
+      for (let i = 0; i < later.length; i += 1) parking.free.push(later[i]);
+      later.length = 0;
     }
   };
   parking.notify = () => queueMicrotask(drain);

@@ -98,14 +98,10 @@ impl RawLimiter {
         ticket: u32,
         notify: &js_sys::Function,
     ) -> Result<f64, JsValue> {
-        let waiting = self.inner.acquire_grant(key, cost);
-        let permits = Rc::clone(&self.permits);
-        let job = async move {
-            let permit = waiting.await.map_err(limiter_error)?;
-            Ok(permits.borrow_mut().insert(permit))
-        };
+        let job = self.inner.acquire_grant(key, cost);
         match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
-            ParkOutcome::Done(done) => done,
+            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.borrow_mut().insert(grant)),
+            ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
             ParkOutcome::Parked => Ok(MUST_WAIT),
         }
     }
@@ -119,10 +115,10 @@ impl RawLimiter {
         for (ticket, done) in finished {
             out.push(f64::from(ticket));
             match done {
-                Ok(id) => out.push(id),
-                Err(error) => {
-                    out.push(-1.0);
-                    self.errors.borrow_mut().push((ticket, error));
+                Ok(grant) => out.push(self.permits.borrow_mut().insert(grant)),
+                Err(e) => {
+                    out.push(FAILED);
+                    self.errors.borrow_mut().push((ticket, limiter_error(e)));
                 }
             }
         }

@@ -12,6 +12,8 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::slab::Permits;
+use crate::timer::JsTimer;
+use weir::{LimiterAcquire, LimiterError, LimiterGrant};
 
 type Job = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
 
@@ -138,10 +140,12 @@ impl Future for Driven {
     }
 }
 
-/// What a parked wait resolves to: a permit id, or the error to reject with.
-pub(crate) type Parked = Result<f64, JsValue>;
+/// What a parked wait resolves to: the core's grant, or why not.
+pub(crate) type Parked = Result<LimiterGrant, LimiterError>;
 
-type ParkedJob = Pin<Box<dyn Future<Output = Parked>>>;
+/// A parked wait: the core's named acquire future itself, unboxed (about
+/// 80 bytes on wasm32), so a million parked waiters stay small.
+pub(crate) type ParkedJob = LimiterAcquire<String, JsTimer>;
 
 /// Waiting acquires driven without a Promise per wait: the JS side keeps its
 /// own resolver under the ticket, and collects finished waits with
@@ -157,10 +161,55 @@ pub(crate) struct ParkedWaits {
 }
 
 struct ParkedShared {
-    jobs: RefCell<HashMap<u32, Rc<ParkedTask>>>,
+    jobs: RefCell<ParkedTable>,
     ready: RefCell<Vec<Rc<ParkedTask>>>,
     scheduled: Cell<bool>,
     notify: RefCell<Option<js_sys::Function>>,
+}
+
+/// Parked tasks by ticket. The JS glue hands out tickets as small integers
+/// it reuses, so a vector indexed by ticket (4 bytes a waiter) does where a
+/// hash map would cost several times that.
+#[derive(Default)]
+struct ParkedTable {
+    tasks: Vec<Option<Rc<ParkedTask>>>,
+    live: usize,
+}
+
+impl ParkedTable {
+    fn insert(&mut self, ticket: u32, task: Rc<ParkedTask>) -> Option<Rc<ParkedTask>> {
+        let at = ticket as usize;
+        if at >= self.tasks.len() {
+            self.tasks.resize(at + 1, None);
+        }
+        let previous = self.tasks[at].replace(task);
+        if previous.is_none() {
+            self.live += 1;
+        }
+        previous
+    }
+
+    fn remove(&mut self, ticket: u32) -> Option<Rc<ParkedTask>> {
+        let task = self.tasks.get_mut(ticket as usize)?.take()?;
+        self.live -= 1;
+        if self.live == 0 {
+            // Nothing parked: give back the memory of a past crowd.
+            self.tasks = Vec::new();
+        }
+        Some(task)
+    }
+
+    fn get(&self, ticket: u32) -> Option<&Rc<ParkedTask>> {
+        self.tasks.get(ticket as usize)?.as_ref()
+    }
+
+    fn len(&self) -> usize {
+        self.live
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live == 0
+    }
 }
 
 struct ParkedTask {
@@ -199,14 +248,11 @@ impl ParkedWaits {
     /// schedule a later [`drain`](ParkedWaits::drain). It is held only while
     /// some wait is parked, so a JS limiter with nothing parked is not kept
     /// alive by the wasm side.
-    pub(crate) fn park<F>(&self, ticket: u32, job: F, notify: &js_sys::Function) -> ParkOutcome
-    where
-        F: Future<Output = Parked> + 'static,
-    {
+    pub(crate) fn park(&self, ticket: u32, job: ParkedJob, notify: &js_sys::Function) -> ParkOutcome {
         let task = Rc::new(ParkedTask {
             ticket,
             queued: Cell::new(false),
-            job: RefCell::new(Some(Box::pin(job))),
+            job: RefCell::new(Some(job)),
             shared: Rc::downgrade(&self.shared),
         });
         if let Some(previous) = self
@@ -235,7 +281,7 @@ impl ParkedWaits {
 
     /// Drop the wait under `ticket` now; returns whether one was waiting.
     pub(crate) fn cancel(&self, ticket: u32) -> bool {
-        let task = self.shared.jobs.borrow_mut().remove(&ticket);
+        let task = self.shared.jobs.borrow_mut().remove(ticket);
         self.release_notify_if_idle();
         match task {
             Some(task) => {
@@ -276,8 +322,8 @@ impl ParkedWaits {
     fn forget(&self, task: &Rc<ParkedTask>) {
         {
             let mut jobs = self.shared.jobs.borrow_mut();
-            if jobs.get(&task.ticket).is_some_and(|t| Rc::ptr_eq(t, task)) {
-                jobs.remove(&task.ticket);
+            if jobs.get(task.ticket).is_some_and(|t| Rc::ptr_eq(t, task)) {
+                jobs.remove(task.ticket);
             }
         }
         self.release_notify_if_idle();
@@ -297,7 +343,7 @@ fn poll_task(task: &Rc<ParkedTask>) -> Option<Parked> {
     let mut job = task.job.borrow_mut().take()?; // cancelled: nothing to report
     let waker = parked_waker(Rc::clone(task));
     let mut cx = Context::from_waker(&waker);
-    match job.as_mut().poll(&mut cx) {
+    match Pin::new(&mut job).poll(&mut cx) {
         Poll::Ready(done) => Some(done),
         Poll::Pending => {
             *task.job.borrow_mut() = Some(job);

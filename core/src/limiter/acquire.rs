@@ -17,17 +17,21 @@ use crate::rate::RateWait;
 use crate::semaphore::{AcquireError, Request};
 use crate::sync::Ordering;
 use crate::Timer;
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 
+/// The rate stages are boxed: they occur only with quotas or pauses, and
+/// unboxed they would double the size of every waiting acquire (the bindings
+/// park a million of them).
 enum Stage<K, S> {
     /// Not yet polled: nothing taken, not queued.
     Start(K),
     /// Waiting out a pause on the key, holding nothing.
-    Pause(RateWait<K, S>),
+    Pause(Box<RateWait<K, S>>),
     /// Waiting for concurrency permits.
     Permits(Request<K>),
     /// Permits held; waiting for rate tokens.
-    Rate(LimiterGrant, RateWait<K, S>),
+    Rate(LimiterGrant, Box<RateWait<K, S>>),
     /// Finished (or between stages).
     Done,
 }
@@ -124,7 +128,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Future for LimiterAcquire<K, T> {
                     }
                     this.queued = true;
                     this.stage = if this.limiter.rate_engaged() {
-                        Stage::Pause(RateWait::new(key, 0))
+                        Stage::Pause(Box::new(RateWait::new(key, 0)))
                     } else {
                         Stage::Permits(Request::new(key, this.cost as usize))
                     };
@@ -136,7 +140,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Future for LimiterAcquire<K, T> {
                     }
                     Poll::Ready(Err(d)) => return this.finish(Err(denied(d))),
                     Poll::Ready(Ok(())) => {
-                        let request = Request::new(wait.into_key(), this.cost as usize);
+                        let request = Request::new((*wait).into_key(), this.cost as usize);
                         this.stage = Stage::Permits(request);
                     }
                 },
@@ -154,7 +158,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Future for LimiterAcquire<K, T> {
                             if !this.limiter.rate_engaged() {
                                 return this.finish(Ok(grant));
                             }
-                            let wait = RateWait::new(request.take_key(), this.cost);
+                            let wait = Box::new(RateWait::new(request.take_key(), this.cost));
                             this.stage = Stage::Rate(grant, wait);
                         }
                     }
