@@ -160,10 +160,9 @@ function parkToRun(parking, key, cost, fn) {
     parking.give(ticket);
     return runHolding(parking.raw, id, fn, undefined);
   }
-  return new Promise((resolve) => {
-    parking.runs[ticket] = fn;
-    parking.settles[ticket] = resolve;
-  });
+  parking.parkingTicket = ticket;
+  parking.runs[ticket] = fn;
+  return new Promise(parking.parkResolve);
 }
 
 /** Run `fn` holding permit `id`, settling the parked `run` through `resolve`. */
@@ -203,6 +202,12 @@ function parkingFor(raw) {
     notify: null,
     /** Run slots: a permit id and resolve, with callbacks made once. */
     slots: [],
+    /** The ticket `parkResolve` files its resolve function under. */
+    parkingTicket: 0,
+    /** The executor of a parked run's Promise: one function for all of them. */
+    parkResolve(resolve) {
+      parking.settles[parking.parkingTicket] = resolve;
+    },
     take() {
       return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
     },
