@@ -511,6 +511,8 @@ class Completions {
   #settle;
   #controller = new AbortController();
   #inner = this.#controller.signal;
+  /** What every mapper gets as its second argument (one object for all items). */
+  #mapperOpts = Object.freeze({ signal: this.#inner });
   /** `#inner.aborted`, kept by the first abort listener (a field read, not a getter call, per pull). */
   #aborted = false;
   /** Finished results not yet consumed: flat pairs (ok, value) from #head. */
@@ -665,7 +667,7 @@ class Completions {
     }
     let out;
     try {
-      out = this.#call(item, { signal: this.#inner });
+      out = this.#call(item, this.#mapperOpts);
     } catch (error) {
       raw.release(id);
       this.#done(false, error);

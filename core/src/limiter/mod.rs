@@ -124,20 +124,23 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// [`release`](Self::release). For hosts that keep permits in tables of
     /// their own, like the wasm bindings.
     pub fn try_acquire_grant(&self, key: &K, cost: u32) -> Result<LimiterGrant, LimiterError> {
-        let rated = self.rate_engaged();
-        if rated {
-            self.rate.peek(key, cost).map_err(denied)?;
-        }
-        let grant = self
-            .semaphore
-            .try_acquire_grant(key, cost as usize)
-            .map_err(|e| match e {
-                TryAcquireError::NoPermits => LimiterError::Busy,
-                TryAcquireError::TooLarge { requested, limit } => {
-                    LimiterError::TooLarge { requested, limit }
+        let grant = match self.semaphore.try_acquire_grant(key, cost as usize) {
+            Ok(grant) => grant,
+            Err(TryAcquireError::TooLarge { requested, limit }) => {
+                return Err(LimiterError::TooLarge { requested, limit })
+            }
+            // Busy, unless the rate state says why not more precisely (a
+            // denial with its not-until instant wins over `Busy`).
+            Err(TryAcquireError::NoPermits) => {
+                if self.rate_engaged() {
+                    self.rate.peek(key, cost).map_err(denied)?;
                 }
-            })?;
-        if rated {
+                return Err(LimiterError::Busy);
+            }
+        };
+        // One rate lock and clock read on the way in: consume, or give the
+        // permits straight back (no waiter can be behind a fresh grant).
+        if self.rate_engaged() {
             if let Err(d) = self.rate.check(key, cost) {
                 self.semaphore.release(grant);
                 return Err(denied(d));
