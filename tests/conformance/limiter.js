@@ -115,6 +115,41 @@ test('limiter: abort while queued rejects with the reason and frees the place', 
   assert.equal(limiter.stats().inFlight, 0);
 });
 
+test('limiter: a waiter aborted by work admitted in the same turn hands back its permit, not to a newcomer', async ({ weir, assert, settle }) => {
+  // Two waits are admitted together (one wake-up). The first one's work aborts
+  // the second (already admitted, not yet handed over) and queues new work on
+  // its own busy key. The aborted wait's permit must be released, never passed
+  // to the newcomer: the newcomer must run on its own key's permit.
+  const limiter = new weir.Limiter({ concurrency: 3, perKey: 1 });
+  const holdA = await limiter.acquire({ key: 'a' });
+  const holdB = await limiter.acquire({ key: 'b' });
+  const controller = new AbortController();
+  const reason = new Error('stop');
+  const waitB = limiter.acquire({ key: 'b', signal: controller.signal });
+  let later;
+  let bWasFree;
+  const first = limiter.run(() => {
+    controller.abort(reason);
+    later = limiter.run(() => {
+      const probe = limiter.tryAcquire({ key: 'b' });
+      bWasFree = probe !== null;
+      probe?.();
+      return 'later';
+    }, { key: 'a' });
+    return 'first';
+  }, { key: 'a' });
+  await settle();
+  assert.equal(limiter.stats().queued, 2);
+  holdA();
+  holdB();
+  assert.equal(await first, 'first');
+  await assert.rejects(waitB, (e) => assert.equal(e, reason, 'rejects with the signal reason'));
+  assert.equal(await later, 'later');
+  assert.ok(bWasFree, "key 'b' was free while the newcomer ran on key 'a'");
+  await settle();
+  assert.deepEqual([limiter.stats().inFlight, limiter.stats().queued], [0, 0], 'nothing left behind');
+});
+
 test('limiter: an already aborted signal rejects without running', async ({ weir, assert }) => {
   const limiter = new weir.Limiter({ concurrency: 1 });
   const reason = new Error('already');
