@@ -278,10 +278,11 @@ function getterOf(proto, name) {
   }
   return undefined;
 }
-const protoBody = getterOf(Response.prototype, 'body');
-const BODY_METHODS = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'].filter(
-  (name) => typeof Response.prototype[name] === 'function',
-);
+// Built on first use, not at import: touching `Response` makes Node load its
+// whole fetch implementation (~70 ms), which users who never call
+// `limiter.fetch` should not pay for.
+let protoBody;
+let HeldResponse;
 
 /**
  * What holds one response's permit: `finish` runs exactly once when the body
@@ -385,18 +386,31 @@ function heldBody() {
   return hold.stream;
 }
 
-const HeldResponse = Object.create(Response.prototype, {
-  body: { configurable: true, get: heldBody },
-  attempts: {
-    configurable: true,
-    get() {
-      return this[HOLD].attempts;
+/** The prototype of held responses: Response's, with the body accessors wrapped. */
+function heldResponsePrototype() {
+  if (HeldResponse !== undefined) return HeldResponse;
+  protoBody = getterOf(Response.prototype, 'body');
+  const proto = Object.create(Response.prototype, {
+    body: { configurable: true, get: heldBody },
+    attempts: {
+      configurable: true,
+      get() {
+        return this[HOLD].attempts;
+      },
     },
-  },
-});
-for (const name of BODY_METHODS) {
+  });
+  const methods = ['text', 'json', 'arrayBuffer', 'blob', 'formData', 'bytes'];
+  for (const name of methods) {
+    if (typeof Response.prototype[name] === 'function') wrapBodyMethod(proto, name);
+  }
+  HeldResponse = proto;
+  return proto;
+}
+
+/** `proto[name]`: Response's body reader `name`, ending the hold when it settles. */
+function wrapBodyMethod(proto, name) {
   const read = Response.prototype[name];
-  Object.defineProperty(HeldResponse, name, {
+  Object.defineProperty(proto, name, {
     configurable: true,
     writable: true,
     value: {
@@ -419,7 +433,7 @@ for (const name of BODY_METHODS) {
 function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
   const hold = new Hold(response, finish, bodyTimeout, attempts);
   response[HOLD] = hold;
-  Object.setPrototypeOf(response, HeldResponse);
+  Object.setPrototypeOf(response, heldResponsePrototype());
   const own = Object.getOwnPropertyDescriptor(response, 'body');
   if (own !== undefined && own.configurable) {
     // A host keeping `body` on the instance (rather than the prototype).
