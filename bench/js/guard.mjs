@@ -7,15 +7,18 @@
 //    unguarded vs guarded (target: guarded req/s >= 0.95x unguarded);
 // B. above the cap, every request shed: the cap is held by requests that
 //    never finish during the run; an open-loop load (BENCH_SHED_RATE req/s,
-//    default 2000) plus a sequential hrtime probe give the client-observed
-//    rejection latency (target: p99 <= 1 ms); also the server-side time;
+//    default 2000, over BENCH_SHED_CONNECTIONS = 64 connections) plus a
+//    sequential hrtime probe (its own process, 429s only) give the
+//    client-observed rejection latency (target: p99 <= 1 ms); also the
+//    server-side time of the 429s;
 // C. above the cap, mixed: a 20 ms handler, 4x more connections than the cap;
 //    the handler's in-flight count sampled every 5 ms (target: flat at the cap);
 // D. in process, no sockets: microseconds per call, bare vs guarded vs shed.
 //
-// Each server runs in its own child process (this file with --serve), so the
-// load generator and the server do not share an event loop.
-import { fork } from 'node:child_process';
+// The server (this file with --serve), autocannon (its CLI, --json) and the
+// probe (this file with --probe) each run in a process of their own, so no
+// two of them share an event loop.
+import { fork, spawn } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +27,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Scenarios to run (`BENCH_ONLY=A,B`); default all. */
 const ONLY = (process.env.BENCH_ONLY ?? 'A,B,C,D').split(',');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** autocannon connections for the shed load (B). */
+const CONNS_B = Number(process.env.BENCH_SHED_CONNECTIONS ?? 64);
 
 // ------------------------------------------------------------------ server side
 
@@ -49,6 +54,10 @@ async function serve(mode) {
     return hello();
   };
   const listeners = {
+    raw429: () => (req, res) => {
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('Too Many Requests: retry after 1 s\n');
+    },
     raw: () => (req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('hello world\n');
@@ -130,19 +139,39 @@ function stop(child) {
   });
 }
 
-async function load(port, connections, duration = SECONDS, extra = {}) {
-  const { default: autocannon } = await import('autocannon');
-  return autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1, ...extra });
+/**
+ * autocannon in its own process (the CLI, `--json`), so that the load
+ * generator shares an event loop with neither the server nor the probe.
+ */
+function load(port, connections, duration = SECONDS, extra = {}) {
+  const cli = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url));
+  const args = [cli, '-j', '-c', String(connections), '-d', String(duration), '-p', '1'];
+  if (extra.overallRate) args.push('-R', String(extra.overallRate));
+  args.push(`http://127.0.0.1:${port}/`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      try {
+        resolve(JSON.parse(out));
+      } catch (error) {
+        reject(new Error(`autocannon exited ${code}: ${out.slice(0, 200)}`));
+      }
+    });
+  });
 }
 
 /**
  * Sequential GETs on one keep-alive connection for `ms`, each timed with
- * hrtime (µs resolution, unlike autocannon's whole milliseconds).
+ * hrtime (µs resolution, unlike autocannon's whole milliseconds); run in a
+ * child process of its own (`--probe`). Latencies are kept by status, so the
+ * rejection figures are of rejected responses only.
  */
 async function probe(port, ms) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const times = [];
-  const statuses = {};
+  const byStatus = {};
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const t0 = process.hrtime.bigint();
@@ -152,11 +181,20 @@ async function probe(port, ms) {
         res.on('end', () => resolve(res.statusCode));
       }).on('error', reject);
     });
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    statuses[status] = (statuses[status] ?? 0) + 1;
+    (byStatus[status] ??= []).push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   agent.destroy();
-  return { ...summarize(times), statuses };
+  const statuses = {};
+  for (const [status, times] of Object.entries(byStatus)) statuses[status] = times.length;
+  return { ...summarize(byStatus[429] ?? []), statuses };
+}
+
+function probeProcess(port, ms) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--probe', String(port), String(ms)], { stdio: 'inherit' });
+    child.once('message', resolve);
+    child.once('error', reject);
+  });
 }
 
 /** Open `n` requests to `/hold` (they take the whole cap until the report). */
@@ -237,42 +275,46 @@ async function main() {
   // (autocannon in a worker thread) plus a timed sequential probe.
   if (ONLY.includes('B')) {
     const rate = Number(process.env.BENCH_SHED_RATE ?? 2000);
-    const { child, port } = await start('saturated');
-    const agent = hold(port, 20);
-    await new Promise((r) => setTimeout(r, 300));
-    const loading = load(port, 32, SECONDS, { overallRate: rate, workers: 1 });
-    await new Promise((r) => setTimeout(r, 500));
-    const probed = await probe(port, (SECONDS - 1) * 1000);
-    const result = await loading;
-    const report = await stop(child);
-    agent.destroy();
-    rows.push({
-      scenario: `B all shed, ${rate} req/s offered (autocannon)`,
-      'req/s': fmt(result.requests.average, 0),
-      'p50 ms': fmt(result.latency.p50),
-      'p99 ms': fmt(result.latency.p99),
-      '2xx': result['2xx'],
-      non2xx: result.non2xx,
-    });
-    rows.push({
-      scenario: '  probe, sequential on 1 conn (hrtime)',
-      'req/s': '',
-      'p50 ms': fmt(probed.p50),
-      'p99 ms': fmt(probed.p99),
-      '2xx': probed.statuses[200] ?? 0,
-      non2xx: probed.n - (probed.statuses[200] ?? 0),
-    });
-    rows.push({
-      scenario: '  server-side 429: request -> finish',
-      'req/s': '',
-      'p50 ms': fmt(report.timings[429]?.p50),
-      'p99 ms': fmt(report.timings[429]?.p99),
-      '2xx': '',
-      non2xx: report.timings[429]?.n ?? 0,
-    });
-    B.result = result;
-    B.probe = probed;
-    B.server = report.timings[429];
+    // 'saturated': the guard at its cap; 'raw429': a bare Node listener that
+    // answers 429 at once, under the same load (the floor: what the load
+    // generator, the probe and Node's HTTP stack cost on their own).
+    for (const mode of ['raw429', 'saturated']) {
+      const { child, port } = await start(mode);
+      const agent = mode === 'saturated' ? hold(port, 20) : null;
+      await new Promise((r) => setTimeout(r, 300));
+      const loading = load(port, CONNS_B, SECONDS, { overallRate: rate });
+      await new Promise((r) => setTimeout(r, 500));
+      const probed = await probeProcess(port, (SECONDS - 1) * 1000);
+      const result = await loading;
+      const report = await stop(child);
+      agent?.destroy();
+      const label = mode === 'saturated' ? 'guard at cap' : 'bare 429 listener';
+      rows.push({
+        scenario: `B ${label}: ${rate} req/s, ${CONNS_B} conns`,
+        'req/s': fmt(result.requests.average, 0),
+        'p50 ms': fmt(result.latency.p50),
+        'p99 ms': fmt(result.latency.p99),
+        '2xx': result['2xx'],
+        non2xx: result.non2xx,
+      });
+      rows.push({
+        scenario: '  probe 429s, sequential, 1 conn (hrtime)',
+        'req/s': '',
+        'p50 ms': fmt(probed.p50),
+        'p99 ms': fmt(probed.p99),
+        '2xx': probed.statuses[200] ?? 0,
+        non2xx: probed.statuses[429] ?? 0,
+      });
+      rows.push({
+        scenario: '  server-side 429: request -> finish',
+        'req/s': '',
+        'p50 ms': fmt(report.timings[429]?.p50),
+        'p99 ms': fmt(report.timings[429]?.p99),
+        '2xx': '',
+        non2xx: report.timings[429]?.n ?? 0,
+      });
+      B[mode] = { result, probe: probed, server: report.timings[429] };
+    }
   }
 
   // C. above the cap, mixed
@@ -308,17 +350,20 @@ async function main() {
   }
 
   console.table(rows);
-  console.log(`A  guarded / unguarded req/s:        ${ratio.toFixed(3)}  (target >= 0.95)`);
-  console.log(`A  guarded+rate / unguarded req/s:   ${ratioRate.toFixed(3)}`);
-  console.log(`B  rejection latency p99 (probe):    ${fmt(B.probe?.p99)} ms  (target <= 1 ms; autocannon p99 ${fmt(B.result?.latency.p99, 0)} ms, whole ms)`);
-  console.log(`B  rejection latency p99 (server):   ${fmt(B.server?.p99)} ms`);
+  console.log(`A  guarded / unguarded req/s:        ${fmt(ratio)}  (target >= 0.95)`);
+  console.log(`A  guarded+rate / unguarded req/s:   ${fmt(ratioRate)}`);
+  const g = B.saturated;
+  const r = B.raw429;
+  console.log(`B  rejection latency p99 (probe):    ${fmt(g?.probe.p99)} ms  (target <= 1 ms; bare 429 listener ${fmt(r?.probe.p99)} ms)`);
+  console.log(`B  rejection latency p99 (server):   ${fmt(g?.server?.p99)} ms  (bare 429 listener ${fmt(r?.server?.p99)} ms)`);
+  console.log(`B  autocannon p99 (whole ms, its own pacing): guard ${fmt(g?.result.latency.p99, 0)} ms, bare 429 listener ${fmt(r?.result.latency.p99, 0)} ms`);
   if (direct) {
     console.log(`D  in process, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
   }
   const f = C.inFlight;
-  const g = C.permits;
+  const h = C.permits;
   console.log(`C  handler running (5 ms samples):   min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
-  console.log(`C  guard permits held (same samples): min ${g?.min} p50 ${g?.p50} max ${g?.max} mean ${fmt(g?.mean, 1)}  (cap 50)`);
+  console.log(`C  guard permits held (same samples): min ${h?.min} p50 ${h?.p50} max ${h?.max} mean ${fmt(h?.mean, 1)}  (cap 50)`);
   const a = C.arrivals;
   console.log(`C  permits held as each request arrives: min ${a?.min} p50 ${a?.p50} max ${a?.max} mean ${fmt(a?.mean, 1)} (n ${a?.n})`);
 }
@@ -328,6 +373,10 @@ const C = {};
 
 if (process.argv[2] === '--serve') {
   serve(process.argv[3]);
+} else if (process.argv[2] === '--probe') {
+  probe(Number(process.argv[3]), Number(process.argv[4])).then((result) => {
+    process.send(result, () => process.exit(0));
+  });
 } else {
   main().catch((error) => {
     console.error(error);
