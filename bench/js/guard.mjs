@@ -19,6 +19,7 @@
 // probe (this file with --probe) each run in a process of their own, so no
 // two of them share an event loop.
 import { fork, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -82,7 +83,11 @@ async function serve(mode) {
   const permitSamples = [];
   let sampling = null;
   const arrivals = [];
+  // Server CPU time (user + system, whole process) per request since 'mark'.
+  let served = 0;
+  let mark = null;
   const server = http.createServer((req, res) => {
+    served += 1;
     const t0 = process.hrtime.bigint();
     if (sampling !== null && arrivals.length < 2_000_000) arrivals.push(permits());
     res.once('finish', () => {
@@ -96,7 +101,9 @@ async function serve(mode) {
     process.send({ port: server.address().port });
   });
   process.on('message', (msg) => {
-    if (msg === 'sample') {
+    if (msg === 'mark') {
+      mark = { cpu: process.cpuUsage(), served };
+    } else if (msg === 'sample') {
       sampling = setInterval(() => {
         samples.push(running);
         permitSamples.push(permits());
@@ -107,7 +114,9 @@ async function serve(mode) {
     } else if (msg === 'report') {
       clearInterval(sampling);
       gate.open();
-      process.send({ timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples), permits: summarize(permitSamples), arrivals: summarize(arrivals) });
+      const cpu = mark && process.cpuUsage(mark.cpu);
+      const cpuPerRequest = mark && served > mark.served ? (cpu.user + cpu.system) / (served - mark.served) : null;
+      process.send({ cpuPerRequest, timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples), permits: summarize(permitSamples), arrivals: summarize(arrivals) });
       server.closeAllConnections?.();
       server.close(() => process.exit(0));
     }
@@ -222,15 +231,51 @@ async function inProcess() {
     for (let i = 0; i < N; i++) await (await fn(request, info)).arrayBuffer();
     return Number(process.hrtime.bigint() - t0) / 1e3 / N;
   };
-  const runs = { bare: [], guarded: [], rate: [], shed: [] };
+  // The Node adapter with stand-ins for IncomingMessage / ServerResponse:
+  // everything but the sockets and Node's HTTP parser and writer.
+  const nodeHello = () => new Response('hello world\n', { headers: { 'content-type': 'text/plain' } });
+  const adapters = {
+    nodeBare: weir.toNodeHandler(nodeHello),
+    nodeGuarded: weir.guard.node(nodeHello, { concurrency: 10_000 }),
+    nodeRate: weir.guard.node(nodeHello, { concurrency: 10_000, perKeyRate: { limit: 1e9, interval: 1000 } }),
+    nodeShed: weir.guard.node(async () => { await new Promise(() => {}); }, { concurrency: 1 }),
+  };
+  const fakeReq = () => ({
+    method: 'GET', url: '/', headers: { host: '127.0.0.1' }, rawHeaders: ['Host', '127.0.0.1'],
+    socket: { remoteAddress: '127.0.0.1', remotePort: 1 },
+  });
+  class FakeRes extends EventEmitter {
+    constructor(done) {
+      super();
+      this.done = done;
+      this.headersSent = false;
+      this.writableFinished = false;
+      this.destroyed = false;
+    }
+    writeHead(status) { this.statusCode = status; this.headersSent = true; return this; }
+    flushHeaders() {}
+    write() { return true; }
+    end() { this.writableFinished = true; this.emit('finish'); this.done(); }
+    destroy() {}
+  }
+  adapters.nodeShed(fakeReq(), new FakeRes(() => {}));
+  const timeNode = async (listener) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) {
+      await new Promise((resolve) => listener(fakeReq(), new FakeRes(resolve)));
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e3 / N;
+  };
+  const runs = { bare: [], guarded: [], rate: [], shed: [], nodeBare: [], nodeGuarded: [], nodeRate: [], nodeShed: [] };
   for (let round = 0; round < 5; round++) {
     runs.bare.push(await time(hello));
     runs.guarded.push(await time(guarded));
     runs.rate.push(await time(rated));
     runs.shed.push(await time(full));
+    for (const [name, listener] of Object.entries(adapters)) runs[name].push(await timeNode(listener));
   }
   const mid = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-  return { bare: mid(runs.bare), guarded: mid(runs.guarded), rate: mid(runs.rate), shed: mid(runs.shed) };
+  return Object.fromEntries(Object.entries(runs).map(([name, xs]) => [name, mid(xs)]));
 }
 
 const fmt = (x, digits = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
@@ -242,16 +287,21 @@ async function main() {
   // A. below the cap: modes interleaved over ROUNDS rounds (the median
   // round counts), so that a noisy shared machine hits all modes alike.
   const below = {};
+  const cpuOf = {};
   const modes = ONLY.includes('A') ? ['raw', 'unguarded', 'guarded', 'guarded+rate'] : [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of modes) {
       const { child, port } = await start(mode);
       await load(port, 32, 1); // warm-up (JIT), not counted
+      child.send('mark');
       const result = await load(port, 32);
-      await stop(child);
+      const report = await stop(child);
+      result.cpuPerRequest = report.cpuPerRequest;
       (below[mode] ??= []).push(result);
+      (cpuOf[mode] ??= []).push(report.cpuPerRequest);
     }
   }
+  const mid = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const median = (results) => [...results].sort((a, b) => a.requests.average - b.requests.average)[results.length >> 1];
   for (const mode of modes) {
     const result = median(below[mode]);
@@ -263,8 +313,11 @@ async function main() {
       'p99 ms': fmt(result.latency.p99),
       '2xx': result['2xx'],
       non2xx: result.non2xx,
+      'server CPU µs/req': fmt(mid(cpuOf[mode]), 1),
     });
   }
+  const cpuRatio = mid(cpuOf.unguarded ?? [NaN]) / mid(cpuOf.guarded ?? [NaN]);
+  const cpuRatioRate = mid(cpuOf.unguarded ?? [NaN]) / mid(cpuOf['guarded+rate'] ?? [NaN]);
   const ratio = below.guarded?.requests.average / below.unguarded?.requests.average;
   const ratioRate = below['guarded+rate']?.requests.average / below.unguarded?.requests.average;
 
@@ -352,13 +405,16 @@ async function main() {
   console.table(rows);
   console.log(`A  guarded / unguarded req/s:        ${fmt(ratio)}  (target >= 0.95)`);
   console.log(`A  guarded+rate / unguarded req/s:   ${fmt(ratioRate)}`);
+  console.log(`A  server CPU per request, unguarded ÷ guarded (capacity ratio, medians): ${fmt(cpuRatio)}; ÷ guarded+rate: ${fmt(cpuRatioRate)}`);
   const g = B.saturated;
   const r = B.raw429;
   console.log(`B  rejection latency p99 (probe):    ${fmt(g?.probe.p99)} ms  (target <= 1 ms; bare 429 listener ${fmt(r?.probe.p99)} ms)`);
   console.log(`B  rejection latency p99 (server):   ${fmt(g?.server?.p99)} ms  (bare 429 listener ${fmt(r?.server?.p99)} ms)`);
   console.log(`B  autocannon p99 (whole ms, its own pacing): guard ${fmt(g?.result.latency.p99, 0)} ms, bare 429 listener ${fmt(r?.result.latency.p99, 0)} ms`);
   if (direct) {
-    console.log(`D  in process, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
+    console.log(`D  in process, fetch-style, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
+    console.log(`D  in process, Node adapter (stand-in req/res), per call: unguarded ${fmt(direct.nodeBare, 2)} us, guarded ${fmt(direct.nodeGuarded, 2)} us, guarded+rate ${fmt(direct.nodeRate, 2)} us, shed ${fmt(direct.nodeShed, 2)} us`);
+    console.log(`D  Node adapter unguarded ÷ guarded per-call time: ${fmt(direct.nodeBare / direct.nodeGuarded)}; ÷ guarded+rate: ${fmt(direct.nodeBare / direct.nodeRate)}`);
   }
   const f = C.inFlight;
   const h = C.permits;

@@ -19,8 +19,9 @@
 //!    slow drifts). Printed: req/s and guarded ÷ bare (target ≥ 0.95).
 //! 2. **Above the cap**: a handler that takes 50 ms, the guard capped at
 //!    `--cap` in flight. `--cap` closed loops keep the handler full; on top,
-//!    open-loop probes (`--probe-rate` per second, each on its own task, so
-//!    their latency is the server's and not a client-side queue's) are over
+//!    open-loop probes (`--probe-rate` per second, each on its own task, on a
+//!    runtime and thread of their own apart from the fill loops, so their
+//!    latency is the server's and not a client-side queue's) are over
 //!    the cap and must get 429 at once. Printed: the probes' 429 latency
 //!    p50 / p99 / max (target p99 ≤ 1 ms), and the handler's in-flight count
 //!    sampled every 2 ms (flat at the cap, never above; the bare service,
@@ -437,6 +438,10 @@ fn main() {
 
     // ---- 2. above the cap: `cap` closed loops fill the handler; open-loop
     // probes on top are over the cap and must be answered 429 at once.
+    let prober = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     println!();
     println!(
         "tower_guard: above the cap — handler 50 ms, guard cap {} in flight, {} closed loops + {:.0} probes/s open loop, {:.1} s",
@@ -449,13 +454,16 @@ fn main() {
         let addr = server.block_on(serve(app(true, kind, gauge.clone(), &a.guard)));
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = sample(gauge, stop.clone());
-        let (fill, mut probes) = client.block_on(async {
-            let fill = tokio::spawn(load(addr, a.cap, a.over_secs));
+        // The fill loops on the client runtime; the probes on a runtime of
+        // their own (this thread), so that a probe's latency is not spent
+        // waiting behind the fill loops' 429s in the load generator.
+        let fill = client.spawn(load(addr, a.cap, a.over_secs));
+        let mut probes = prober.block_on(async {
             // Let the loops take the slots first.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let probes = probe(addr, a.probe_rate, a.over_secs - 0.2).await;
-            (fill.await.unwrap(), probes)
+            probe(addr, a.probe_rate, a.over_secs - 0.2).await
         });
+        let fill = client.block_on(fill).unwrap();
         stop.store(true, Ordering::Relaxed);
         let samples = sampler.join().unwrap();
         // The steady part: after the first 100 ms, before the last 100 ms.
