@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run -p weir-bench --release --bin tower_guard
 //! cargo run -p weir-bench --release --bin tower_guard -- --secs 0.8 --rounds 6 --connections 64 \
-//!     --cap 16 --probe-rate 2000 --over-secs 4 --guard all
+//!     --cap 16 --probe-rate 2000 --fill-backoff-ms 1 --over-secs 4 --guard all
 //! ```
 //!
 //! Two phases, each bounded in time (~10 s and ~2 × 4 s):
@@ -18,7 +18,9 @@
 //!    `--rounds` pairs of `--secs` runs (the machine is shared: pairs cancel
 //!    slow drifts). Printed: req/s and guarded ÷ bare (target ≥ 0.95).
 //! 2. **Above the cap**: a handler that takes 50 ms, the guard capped at
-//!    `--cap` in flight. `--cap` closed loops keep the handler full; on top,
+//!    `--cap` in flight. `--cap` closed loops keep the handler full (a loop
+//!    turned away waits `--fill-backoff-ms`, default 1, before it asks again;
+//!    0 makes the loops spin on 429s, ~15–25 k/s); on top,
 //!    open-loop probes (`--probe-rate` per second, each on its own task, on a
 //!    runtime and thread of their own apart from the fill loops, so their
 //!    latency is the server's and not a client-side queue's) are over
@@ -45,6 +47,7 @@ struct Args {
     connections: usize,
     cap: usize,
     probe_rate: f64,
+    fill_backoff_ms: f64,
     over_secs: f64,
     rounds: usize,
     guard: String,
@@ -56,6 +59,7 @@ fn args() -> Args {
         connections: 64,
         cap: 16,
         probe_rate: 2_000.0,
+        fill_backoff_ms: 1.0,
         over_secs: 4.0,
         rounds: 6,
         guard: String::from("all"),
@@ -77,9 +81,10 @@ fn args() -> Args {
             "--cap" => a.cap = value() as usize,
             "--over-secs" => a.over_secs = value().clamp(1.0, 30.0),
             "--probe-rate" => a.probe_rate = value().clamp(1.0, 50_000.0),
+            "--fill-backoff-ms" => a.fill_backoff_ms = value().clamp(0.0, 50.0),
             "--rounds" => a.rounds = (value() as usize).max(1),
             other => panic!(
-                "unknown flag {other} (--secs --connections --cap --probe-rate --rounds --guard)"
+                "unknown flag {other} (--secs --connections --cap --probe-rate --fill-backoff-ms --rounds --guard)"
             ),
         }
     }
@@ -202,7 +207,9 @@ struct Load {
 }
 
 /// `loops` closed-loop clients on keep-alive connections for `secs`.
-async fn load(addr: SocketAddr, loops: usize, secs: f64) -> Load {
+/// A loop that got a 429 waits `backoff` before its next request (zero:
+/// at once, so that loops over the cap spin on 429s).
+async fn load(addr: SocketAddr, loops: usize, secs: f64, backoff: Duration) -> Load {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(loops)
         .build()
@@ -225,6 +232,9 @@ async fn load(addr: SocketAddr, loops: usize, secs: f64) -> Load {
                             seen.rejected += 1;
                             let us = t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                             seen.rejection_us.push(us);
+                            if !backoff.is_zero() {
+                                tokio::time::sleep(backoff).await;
+                            }
                         }
                         other => panic!("unexpected status {other}"),
                     }
@@ -376,8 +386,8 @@ fn main() {
         gauge.clone(),
         &a.guard,
     )));
-    client.block_on(load(bare, a.connections, 0.3)); // warm-up
-    client.block_on(load(guarded, a.connections, 0.3));
+    client.block_on(load(bare, a.connections, 0.3, Duration::ZERO)); // warm-up
+    client.block_on(load(guarded, a.connections, 0.3, Duration::ZERO));
     let (mut bare_rates, mut guarded_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     // Server CPU ns and requests, [bare, guarded].
     let (mut cpu, mut served) = ([0u64; 2], [0u64; 2]);
@@ -386,7 +396,7 @@ fn main() {
         for guarded_now in [round % 2 == 1, round % 2 == 0] {
             let addr = if guarded_now { guarded } else { bare };
             let before = server_cpu_ns(&server);
-            let seen = client.block_on(load(addr, a.connections, a.secs));
+            let seen = client.block_on(load(addr, a.connections, a.secs, Duration::ZERO));
             let after = server_cpu_ns(&server);
             assert_eq!(seen.rejected, 0, "below the cap nothing is rejected");
             let which = usize::from(guarded_now);
@@ -444,8 +454,8 @@ fn main() {
         .unwrap();
     println!();
     println!(
-        "tower_guard: above the cap — handler 50 ms, guard cap {} in flight, {} closed loops + {:.0} probes/s open loop, {:.1} s",
-        a.cap, a.cap, a.probe_rate, a.over_secs
+        "tower_guard: above the cap — handler 50 ms, guard cap {} in flight, {} closed loops (back off {} ms after a 429) + {:.0} probes/s open loop, {:.1} s",
+        a.cap, a.cap, a.fill_backoff_ms, a.probe_rate, a.over_secs
     );
     println!("| service | ok/s | 429/s | probe 429 latency p50 | p99 | max | handler in flight: min / median / max (2 ms samples) |");
     println!("|:--|--:|--:|--:|--:|--:|--:|");
@@ -457,7 +467,7 @@ fn main() {
         // The fill loops on the client runtime; the probes on a runtime of
         // their own (this thread), so that a probe's latency is not spent
         // waiting behind the fill loops' 429s in the load generator.
-        let fill = client.spawn(load(addr, a.cap, a.over_secs));
+        let fill = client.spawn(load(addr, a.cap, a.over_secs, Duration::from_secs_f64(a.fill_backoff_ms / 1e3)));
         let mut probes = prober.block_on(async {
             // Let the loops take the slots first.
             tokio::time::sleep(Duration::from_millis(100)).await;
