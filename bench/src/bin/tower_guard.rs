@@ -354,6 +354,34 @@ async fn in_process(guard: &str) -> (f64, f64) {
     (bare_ns, guarded_ns)
 }
 
+/// Phase 0 too: a rejection, in process. The guard's cap (1) is held by a
+/// permit taken beforehand, so every call is answered 429; ns per request,
+/// the response and its body dropped.
+async fn in_process_shed(guard: &str) -> f64 {
+    use tower::{Layer, Service, ServiceExt};
+    let n = 200_000u32;
+    let handler = tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+    });
+    let mut config = below_cap_config(guard);
+    if config.per_key.is_some() {
+        config.per_key = Some(1);
+    } else {
+        config.concurrency = Some(1);
+    }
+    let addr = SocketAddr::from(([10, 0, 0, 1], 40_000));
+    let mut guarded = GuardLayer::new(config).unwrap().layer(handler);
+    let _held = guarded.limiter().try_acquire(addr.ip(), 1).unwrap();
+    let t = Instant::now();
+    for _ in 0..n {
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(addr);
+        let resp = guarded.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(resp.status(), 429);
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(n)
+}
+
 fn main() {
     let a = args();
     // Server and load generator on separate single-worker runtimes: one
@@ -375,6 +403,8 @@ fn main() {
         "tower_guard: in process (Service::call, no sockets) — bare {bare_ns:.0} ns/request, guarded {guarded_ns:.0} ns/request: the guard costs {:.0} ns",
         guarded_ns - bare_ns
     );
+    let shed_ns = client.block_on(in_process_shed(&a.guard));
+    println!("tower_guard: in process, a 429 (cap held) — {shed_ns:.0} ns/request");
     println!();
 
     // ---- 1. below the cap: alternating short runs, ratio per pair.
