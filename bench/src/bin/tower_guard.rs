@@ -67,7 +67,9 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--guard" {
-            a.guard = it.next().expect("--guard needs all|concurrency|per-key|rate");
+            a.guard = it
+                .next()
+                .expect("--guard needs all|concurrency|per-key|rate");
             continue;
         }
         let mut value = || -> f64 {
@@ -344,10 +346,18 @@ async fn in_process(guard: &str) -> (f64, f64) {
         assert_eq!(resp.body(), "ok");
     }
     let bare_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
-    let mut guarded = GuardLayer::new(below_cap_config(guard)).unwrap().layer(handler);
+    let mut guarded = GuardLayer::new(below_cap_config(guard))
+        .unwrap()
+        .layer(handler);
     let t = Instant::now();
     for i in 0..n {
-        let resp = guarded.ready().await.unwrap().call(request(i)).await.unwrap();
+        let resp = guarded
+            .ready()
+            .await
+            .unwrap()
+            .call(request(i))
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
     }
     let guarded_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
@@ -497,7 +507,12 @@ fn main() {
         // The fill loops on the client runtime; the probes on a runtime of
         // their own (this thread), so that a probe's latency is not spent
         // waiting behind the fill loops' 429s in the load generator.
-        let fill = client.spawn(load(addr, a.cap, a.over_secs, Duration::from_secs_f64(a.fill_backoff_ms / 1e3)));
+        let fill = client.spawn(load(
+            addr,
+            a.cap,
+            a.over_secs,
+            Duration::from_secs_f64(a.fill_backoff_ms / 1e3),
+        ));
         let mut probes = prober.block_on(async {
             // Let the loops take the slots first.
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -530,7 +545,10 @@ fn main() {
             percentile(&probes.rejection_us, 100.0),
         );
         if let Kind::Guarded { cap: Some(cap) } = kind {
-            assert!(hi <= cap, "the handler ran {hi} at once, over the cap {cap}");
+            assert!(
+                hi <= cap,
+                "the handler ran {hi} at once, over the cap {cap}"
+            );
             let at_cap = steady.iter().filter(|&&n| n == cap).count();
             println!(
                 "guard: handler in flight at the cap in {:.1} % of {} samples (never above); {} probes rejected, p99 {:.3} ms (target ≤ 1 ms)",

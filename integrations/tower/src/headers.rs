@@ -90,7 +90,11 @@ pub(crate) struct Texts(Vec<Bytes>);
 
 impl Texts {
     pub(crate) fn of(status: StatusCode) -> Self {
-        Texts((0..CACHED_TEXTS).map(|secs| Bytes::from(text(status, secs))).collect())
+        Texts(
+            (0..CACHED_TEXTS)
+                .map(|secs| Bytes::from(text(status, secs)))
+                .collect(),
+        )
     }
 
     fn get(&self, status: StatusCode, secs: u64) -> Bytes {
