@@ -13,6 +13,7 @@ const GUARD_OPTIONS = [
 const NS_PER_S = 1e9;
 const FIGURES = 5; // [limit, remaining, resetNs, retryNs, intervalMs]
 const INNER = Symbol('weir.guard.inner');
+const FAST = Symbol('weir.guard.fast');
 const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
 
 // ---------------------------------------------------------------- validation
@@ -99,6 +100,23 @@ function defaultKey(keyHeader) {
     }
     if (onWorkerd) return request.headers.get('CF-Connecting-IP') ?? '';
     return '';
+  };
+}
+
+/**
+ * `defaultKey` for a Node `IncomingMessage`, read without building a
+ * Request: the `keyHeader` (Node joins repeated headers with ', ' as
+ * `Headers#get` does), else the socket's address.
+ */
+function nodeDefaultKey(keyHeader) {
+  const name = keyHeader?.toLowerCase();
+  return (req) => {
+    if (name !== undefined) {
+      const named = req.headers[name];
+      if (typeof named === 'string') return named;
+      if (Array.isArray(named)) return named.join(', ');
+    }
+    return req.socket?.remoteAddress ?? '';
   };
 }
 
@@ -232,18 +250,31 @@ export function guard(handler, opts) {
     return { response: null, release: null, rate: null, shed: shedAnswer(o.status, retryAfter, rate) };
   };
 
+  // The answer to every request shed at the concurrency caps without
+  // quotas: always the same, so made once.
+  const busyShed = hasRate ? null : shedAnswer(o.status, o.busyRetryAfter, null);
+
   /**
-   * Admit and run: `{ response, release, rate, shed }`. A shed request has
-   * `shed` (plain data) or, from `onReject`, a complete `response`, and no
-   * `release`. Otherwise the handler's response still needs the `rate`
-   * headers and its permit released when its body is done: the Node adapter
-   * streams the body itself; `guarded` wraps it instead.
+   * The shed answer for a request the core just turned away (`id` ≤ 0), as
+   * plain data, when no `queue` wait or `onReject` hook applies; else null
+   * (then `settle` decides). Synchronous: the Node adapter writes it with no
+   * await and no Request built.
    */
-  const admitAndRun = async (request, env, ctx) => {
-    let key = keyOf(request, env, ctx);
-    if (key !== null && typeof key === 'object' && typeof key.then === 'function') key = await key;
-    key = keyString(key);
-    let id = raw.admit(key, figures);
+  const shedNow = (id) => {
+    if (o.onReject || (o.queue && !(id < 0 && -id > o.queue.timeout * 1e6))) return null;
+    if (busyShed !== null && id === 0) return busyShed;
+    const rate = hasRate ? rateHeaders(figures) : null;
+    return shedAnswer(o.status, id === 0 ? o.busyRetryAfter : Math.ceil(-id / NS_PER_S), rate);
+  };
+
+  /**
+   * Run after `raw.admit(key)` gave `id`: `{ response, release, rate, shed }`.
+   * A shed request has `shed` (plain data) or, from `onReject`, a complete
+   * `response`, and no `release`. Otherwise the handler's response still
+   * needs the `rate` headers and its permit released when its body is done:
+   * the Node adapter streams the body itself; `guarded` wraps it instead.
+   */
+  const settle = async (request, env, ctx, key, id) => {
     if (id <= 0 && o.queue && !(id < 0 && -id > o.queue.timeout * 1e6)) {
       try {
         id = await wait(key);
@@ -277,8 +308,23 @@ export function guard(handler, opts) {
     return { response, release, rate, shed: null };
   };
 
+  const admitAndRun = async (request, env, ctx) => {
+    let key = keyOf(request, env, ctx);
+    if (key !== null && typeof key === 'object' && typeof key.then === 'function') key = await key;
+    key = keyString(key);
+    return settle(request, env, ctx, key, raw.admit(key, figures));
+  };
+
   const guarded = async (request, env, ctx) => {
-    const { response, release, rate, shed } = await admitAndRun(request, env, ctx);
+    let key = keyOf(request, env, ctx);
+    if (key !== null && typeof key === 'object' && typeof key.then === 'function') key = await key;
+    key = keyString(key);
+    const id = raw.admit(key, figures);
+    if (id <= 0) {
+      const now = shedNow(id);
+      if (now !== null) return shedResponse(now);
+    }
+    const { response, release, rate, shed } = await settle(request, env, ctx, key, id);
     if (shed !== null) return shedResponse(shed);
     if (release === null) return response;
     if (response.body === null) {
@@ -317,6 +363,13 @@ export function guard(handler, opts) {
   };
 
   Object.defineProperty(guarded, INNER, { value: admitAndRun });
+  // For the Node adapter: the key straight from the socket (or a header)
+  // when the default key function applies, so that a shed request needs no
+  // Request at all.
+  const nodeKey = o.key !== undefined ? null : nodeDefaultKey(o.keyHeader);
+  Object.defineProperty(guarded, FAST, {
+    value: { nodeKey, admit: (key) => raw.admit(key, figures), shedNow, settle },
+  });
   /** `{ inFlight, queued, keys, rateKeys, permits, waiting }` of the guard's limiter now. */
   guarded.stats = () => {
     const s = raw.stats();
@@ -355,6 +408,11 @@ function toRequest(req) {
     init.duplex = 'half';
   }
   return new Request(`${scheme}://${host}${req.url}`, init);
+}
+
+function writeShed(req, res, shed) {
+  res.writeHead(shed.status, shed.headers);
+  res.end(req.method === 'HEAD' ? undefined : shed.body);
 }
 
 function writeHead(res, response, rate) {
@@ -423,7 +481,24 @@ async function pipeBody(body, res) {
 export function toNodeHandler(handler) {
   if (typeof handler !== 'function') throw new TypeError("toNodeHandler: 'handler' must be a function");
   const inner = handler[INNER];
+  const fast = handler[FAST];
+  const nodeKey = fast?.nodeKey ?? null;
   return (req, res) => {
+    // The shed path: key from the socket, one wasm call, a ready answer, no
+    // Request and no await.
+    let key;
+    let id;
+    if (nodeKey !== null) {
+      key = nodeKey(req);
+      id = fast.admit(key);
+      if (id <= 0) {
+        const shed = fast.shedNow(id);
+        if (shed !== null) {
+          writeShed(req, res, shed);
+          return;
+        }
+      }
+    }
     const info = {
       remoteAddr: { hostname: req.socket?.remoteAddress ?? '', port: req.socket?.remotePort ?? 0, transport: 'tcp' },
     };
@@ -434,10 +509,11 @@ export function toNodeHandler(handler) {
       let rate = null;
       if (inner) {
         let shed;
-        ({ response, release, rate, shed } = await inner(request, info));
+        ({ response, release, rate, shed } = await (nodeKey !== null
+          ? fast.settle(request, info, undefined, key, id)
+          : inner(request, info)));
         if (shed !== null) {
-          res.writeHead(shed.status, shed.headers);
-          res.end(req.method === 'HEAD' ? undefined : shed.body);
+          writeShed(req, res, shed);
           return;
         }
       } else {

@@ -7,15 +7,19 @@
 //    unguarded vs guarded (target: guarded req/s >= 0.95x unguarded);
 // B. above the cap, every request shed: the cap is held by requests that
 //    never finish during the run; an open-loop load (BENCH_SHED_RATE req/s,
-//    default 2000) plus a sequential hrtime probe give the client-observed
-//    rejection latency (target: p99 <= 1 ms); also the server-side time;
+//    default 2000, over BENCH_SHED_CONNECTIONS = 64 connections) plus a
+//    sequential hrtime probe (its own process, 429s only) give the
+//    client-observed rejection latency (target: p99 <= 1 ms); also the
+//    server-side time of the 429s;
 // C. above the cap, mixed: a 20 ms handler, 4x more connections than the cap;
 //    the handler's in-flight count sampled every 5 ms (target: flat at the cap);
 // D. in process, no sockets: microseconds per call, bare vs guarded vs shed.
 //
-// Each server runs in its own child process (this file with --serve), so the
-// load generator and the server do not share an event loop.
-import { fork } from 'node:child_process';
+// The server (this file with --serve), autocannon (its CLI, --json) and the
+// probe (this file with --probe) each run in a process of their own, so no
+// two of them share an event loop.
+import { fork, spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +28,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 /** Scenarios to run (`BENCH_ONLY=A,B`); default all. */
 const ONLY = (process.env.BENCH_ONLY ?? 'A,B,C,D').split(',');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** autocannon connections for the shed load (B). */
+const CONNS_B = Number(process.env.BENCH_SHED_CONNECTIONS ?? 64);
 
 // ------------------------------------------------------------------ server side
 
@@ -49,6 +55,10 @@ async function serve(mode) {
     return hello();
   };
   const listeners = {
+    raw429: () => (req, res) => {
+      res.writeHead(429, { 'retry-after': '1', 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      res.end('Too Many Requests: retry after 1 s\n');
+    },
     raw: () => (req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       res.end('hello world\n');
@@ -73,7 +83,11 @@ async function serve(mode) {
   const permitSamples = [];
   let sampling = null;
   const arrivals = [];
+  // Server CPU time (user + system, whole process) per request since 'mark'.
+  let served = 0;
+  let mark = null;
   const server = http.createServer((req, res) => {
+    served += 1;
     const t0 = process.hrtime.bigint();
     if (sampling !== null && arrivals.length < 2_000_000) arrivals.push(permits());
     res.once('finish', () => {
@@ -87,7 +101,9 @@ async function serve(mode) {
     process.send({ port: server.address().port });
   });
   process.on('message', (msg) => {
-    if (msg === 'sample') {
+    if (msg === 'mark') {
+      mark = { cpu: process.cpuUsage(), served };
+    } else if (msg === 'sample') {
       sampling = setInterval(() => {
         samples.push(running);
         permitSamples.push(permits());
@@ -98,7 +114,9 @@ async function serve(mode) {
     } else if (msg === 'report') {
       clearInterval(sampling);
       gate.open();
-      process.send({ timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples), permits: summarize(permitSamples), arrivals: summarize(arrivals) });
+      const cpu = mark && process.cpuUsage(mark.cpu);
+      const cpuPerRequest = mark && served > mark.served ? (cpu.user + cpu.system) / (served - mark.served) : null;
+      process.send({ cpuPerRequest, timings: { 200: summarize(timings[200]), 429: summarize(timings[429]) }, inFlight: summarize(samples), permits: summarize(permitSamples), arrivals: summarize(arrivals) });
       server.closeAllConnections?.();
       server.close(() => process.exit(0));
     }
@@ -130,19 +148,39 @@ function stop(child) {
   });
 }
 
-async function load(port, connections, duration = SECONDS, extra = {}) {
-  const { default: autocannon } = await import('autocannon');
-  return autocannon({ url: `http://127.0.0.1:${port}/`, connections, duration, pipelining: 1, ...extra });
+/**
+ * autocannon in its own process (the CLI, `--json`), so that the load
+ * generator shares an event loop with neither the server nor the probe.
+ */
+function load(port, connections, duration = SECONDS, extra = {}) {
+  const cli = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url));
+  const args = [cli, '-j', '-c', String(connections), '-d', String(duration), '-p', '1'];
+  if (extra.overallRate) args.push('-R', String(extra.overallRate));
+  args.push(`http://127.0.0.1:${port}/`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (chunk) => { out += chunk; });
+    child.once('error', reject);
+    child.once('close', (code) => {
+      try {
+        resolve(JSON.parse(out));
+      } catch (error) {
+        reject(new Error(`autocannon exited ${code}: ${out.slice(0, 200)}`));
+      }
+    });
+  });
 }
 
 /**
  * Sequential GETs on one keep-alive connection for `ms`, each timed with
- * hrtime (µs resolution, unlike autocannon's whole milliseconds).
+ * hrtime (µs resolution, unlike autocannon's whole milliseconds); run in a
+ * child process of its own (`--probe`). Latencies are kept by status, so the
+ * rejection figures are of rejected responses only.
  */
 async function probe(port, ms) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const times = [];
-  const statuses = {};
+  const byStatus = {};
   const end = Date.now() + ms;
   while (Date.now() < end) {
     const t0 = process.hrtime.bigint();
@@ -152,11 +190,20 @@ async function probe(port, ms) {
         res.on('end', () => resolve(res.statusCode));
       }).on('error', reject);
     });
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    statuses[status] = (statuses[status] ?? 0) + 1;
+    (byStatus[status] ??= []).push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   agent.destroy();
-  return { ...summarize(times), statuses };
+  const statuses = {};
+  for (const [status, times] of Object.entries(byStatus)) statuses[status] = times.length;
+  return { ...summarize(byStatus[429] ?? []), statuses };
+}
+
+function probeProcess(port, ms) {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--probe', String(port), String(ms)], { stdio: 'inherit' });
+    child.once('message', resolve);
+    child.once('error', reject);
+  });
 }
 
 /** Open `n` requests to `/hold` (they take the whole cap until the report). */
@@ -184,15 +231,51 @@ async function inProcess() {
     for (let i = 0; i < N; i++) await (await fn(request, info)).arrayBuffer();
     return Number(process.hrtime.bigint() - t0) / 1e3 / N;
   };
-  const runs = { bare: [], guarded: [], rate: [], shed: [] };
+  // The Node adapter with stand-ins for IncomingMessage / ServerResponse:
+  // everything but the sockets and Node's HTTP parser and writer.
+  const nodeHello = () => new Response('hello world\n', { headers: { 'content-type': 'text/plain' } });
+  const adapters = {
+    nodeBare: weir.toNodeHandler(nodeHello),
+    nodeGuarded: weir.guard.node(nodeHello, { concurrency: 10_000 }),
+    nodeRate: weir.guard.node(nodeHello, { concurrency: 10_000, perKeyRate: { limit: 1e9, interval: 1000 } }),
+    nodeShed: weir.guard.node(async () => { await new Promise(() => {}); }, { concurrency: 1 }),
+  };
+  const fakeReq = () => ({
+    method: 'GET', url: '/', headers: { host: '127.0.0.1' }, rawHeaders: ['Host', '127.0.0.1'],
+    socket: { remoteAddress: '127.0.0.1', remotePort: 1 },
+  });
+  class FakeRes extends EventEmitter {
+    constructor(done) {
+      super();
+      this.done = done;
+      this.headersSent = false;
+      this.writableFinished = false;
+      this.destroyed = false;
+    }
+    writeHead(status) { this.statusCode = status; this.headersSent = true; return this; }
+    flushHeaders() {}
+    write() { return true; }
+    end() { this.writableFinished = true; this.emit('finish'); this.done(); }
+    destroy() {}
+  }
+  adapters.nodeShed(fakeReq(), new FakeRes(() => {}));
+  const timeNode = async (listener) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < N; i++) {
+      await new Promise((resolve) => listener(fakeReq(), new FakeRes(resolve)));
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e3 / N;
+  };
+  const runs = { bare: [], guarded: [], rate: [], shed: [], nodeBare: [], nodeGuarded: [], nodeRate: [], nodeShed: [] };
   for (let round = 0; round < 5; round++) {
     runs.bare.push(await time(hello));
     runs.guarded.push(await time(guarded));
     runs.rate.push(await time(rated));
     runs.shed.push(await time(full));
+    for (const [name, listener] of Object.entries(adapters)) runs[name].push(await timeNode(listener));
   }
   const mid = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1];
-  return { bare: mid(runs.bare), guarded: mid(runs.guarded), rate: mid(runs.rate), shed: mid(runs.shed) };
+  return Object.fromEntries(Object.entries(runs).map(([name, xs]) => [name, mid(xs)]));
 }
 
 const fmt = (x, digits = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
@@ -204,16 +287,21 @@ async function main() {
   // A. below the cap: modes interleaved over ROUNDS rounds (the median
   // round counts), so that a noisy shared machine hits all modes alike.
   const below = {};
+  const cpuOf = {};
   const modes = ONLY.includes('A') ? ['raw', 'unguarded', 'guarded', 'guarded+rate'] : [];
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of modes) {
       const { child, port } = await start(mode);
       await load(port, 32, 1); // warm-up (JIT), not counted
+      child.send('mark');
       const result = await load(port, 32);
-      await stop(child);
+      const report = await stop(child);
+      result.cpuPerRequest = report.cpuPerRequest;
       (below[mode] ??= []).push(result);
+      (cpuOf[mode] ??= []).push(report.cpuPerRequest);
     }
   }
+  const mid = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const median = (results) => [...results].sort((a, b) => a.requests.average - b.requests.average)[results.length >> 1];
   for (const mode of modes) {
     const result = median(below[mode]);
@@ -225,8 +313,11 @@ async function main() {
       'p99 ms': fmt(result.latency.p99),
       '2xx': result['2xx'],
       non2xx: result.non2xx,
+      'server CPU µs/req': fmt(mid(cpuOf[mode]), 1),
     });
   }
+  const cpuRatio = mid(cpuOf.unguarded ?? [NaN]) / mid(cpuOf.guarded ?? [NaN]);
+  const cpuRatioRate = mid(cpuOf.unguarded ?? [NaN]) / mid(cpuOf['guarded+rate'] ?? [NaN]);
   const ratio = below.guarded?.requests.average / below.unguarded?.requests.average;
   const ratioRate = below['guarded+rate']?.requests.average / below.unguarded?.requests.average;
 
@@ -237,42 +328,46 @@ async function main() {
   // (autocannon in a worker thread) plus a timed sequential probe.
   if (ONLY.includes('B')) {
     const rate = Number(process.env.BENCH_SHED_RATE ?? 2000);
-    const { child, port } = await start('saturated');
-    const agent = hold(port, 20);
-    await new Promise((r) => setTimeout(r, 300));
-    const loading = load(port, 32, SECONDS, { overallRate: rate, workers: 1 });
-    await new Promise((r) => setTimeout(r, 500));
-    const probed = await probe(port, (SECONDS - 1) * 1000);
-    const result = await loading;
-    const report = await stop(child);
-    agent.destroy();
-    rows.push({
-      scenario: `B all shed, ${rate} req/s offered (autocannon)`,
-      'req/s': fmt(result.requests.average, 0),
-      'p50 ms': fmt(result.latency.p50),
-      'p99 ms': fmt(result.latency.p99),
-      '2xx': result['2xx'],
-      non2xx: result.non2xx,
-    });
-    rows.push({
-      scenario: '  probe, sequential on 1 conn (hrtime)',
-      'req/s': '',
-      'p50 ms': fmt(probed.p50),
-      'p99 ms': fmt(probed.p99),
-      '2xx': probed.statuses[200] ?? 0,
-      non2xx: probed.n - (probed.statuses[200] ?? 0),
-    });
-    rows.push({
-      scenario: '  server-side 429: request -> finish',
-      'req/s': '',
-      'p50 ms': fmt(report.timings[429]?.p50),
-      'p99 ms': fmt(report.timings[429]?.p99),
-      '2xx': '',
-      non2xx: report.timings[429]?.n ?? 0,
-    });
-    B.result = result;
-    B.probe = probed;
-    B.server = report.timings[429];
+    // 'saturated': the guard at its cap; 'raw429': a bare Node listener that
+    // answers 429 at once, under the same load (the floor: what the load
+    // generator, the probe and Node's HTTP stack cost on their own).
+    for (const mode of ['raw429', 'saturated']) {
+      const { child, port } = await start(mode);
+      const agent = mode === 'saturated' ? hold(port, 20) : null;
+      await new Promise((r) => setTimeout(r, 300));
+      const loading = load(port, CONNS_B, SECONDS, { overallRate: rate });
+      await new Promise((r) => setTimeout(r, 500));
+      const probed = await probeProcess(port, (SECONDS - 1) * 1000);
+      const result = await loading;
+      const report = await stop(child);
+      agent?.destroy();
+      const label = mode === 'saturated' ? 'guard at cap' : 'bare 429 listener';
+      rows.push({
+        scenario: `B ${label}: ${rate} req/s, ${CONNS_B} conns`,
+        'req/s': fmt(result.requests.average, 0),
+        'p50 ms': fmt(result.latency.p50),
+        'p99 ms': fmt(result.latency.p99),
+        '2xx': result['2xx'],
+        non2xx: result.non2xx,
+      });
+      rows.push({
+        scenario: '  probe 429s, sequential, 1 conn (hrtime)',
+        'req/s': '',
+        'p50 ms': fmt(probed.p50),
+        'p99 ms': fmt(probed.p99),
+        '2xx': probed.statuses[200] ?? 0,
+        non2xx: probed.statuses[429] ?? 0,
+      });
+      rows.push({
+        scenario: '  server-side 429: request -> finish',
+        'req/s': '',
+        'p50 ms': fmt(report.timings[429]?.p50),
+        'p99 ms': fmt(report.timings[429]?.p99),
+        '2xx': '',
+        non2xx: report.timings[429]?.n ?? 0,
+      });
+      B[mode] = { result, probe: probed, server: report.timings[429] };
+    }
   }
 
   // C. above the cap, mixed
@@ -308,17 +403,23 @@ async function main() {
   }
 
   console.table(rows);
-  console.log(`A  guarded / unguarded req/s:        ${ratio.toFixed(3)}  (target >= 0.95)`);
-  console.log(`A  guarded+rate / unguarded req/s:   ${ratioRate.toFixed(3)}`);
-  console.log(`B  rejection latency p99 (probe):    ${fmt(B.probe?.p99)} ms  (target <= 1 ms; autocannon p99 ${fmt(B.result?.latency.p99, 0)} ms, whole ms)`);
-  console.log(`B  rejection latency p99 (server):   ${fmt(B.server?.p99)} ms`);
+  console.log(`A  guarded / unguarded req/s:        ${fmt(ratio)}  (target >= 0.95)`);
+  console.log(`A  guarded+rate / unguarded req/s:   ${fmt(ratioRate)}`);
+  console.log(`A  server CPU per request, unguarded ÷ guarded (capacity ratio, medians): ${fmt(cpuRatio)}; ÷ guarded+rate: ${fmt(cpuRatioRate)}`);
+  const g = B.saturated;
+  const r = B.raw429;
+  console.log(`B  rejection latency p99 (probe):    ${fmt(g?.probe.p99)} ms  (target <= 1 ms; bare 429 listener ${fmt(r?.probe.p99)} ms)`);
+  console.log(`B  rejection latency p99 (server):   ${fmt(g?.server?.p99)} ms  (bare 429 listener ${fmt(r?.server?.p99)} ms)`);
+  console.log(`B  autocannon p99 (whole ms, its own pacing): guard ${fmt(g?.result.latency.p99, 0)} ms, bare 429 listener ${fmt(r?.result.latency.p99, 0)} ms`);
   if (direct) {
-    console.log(`D  in process, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
+    console.log(`D  in process, fetch-style, per call: bare ${fmt(direct.bare, 2)} us, guarded ${fmt(direct.guarded, 2)} us, guarded+rate ${fmt(direct.rate, 2)} us, shed ${fmt(direct.shed, 2)} us`);
+    console.log(`D  in process, Node adapter (stand-in req/res), per call: unguarded ${fmt(direct.nodeBare, 2)} us, guarded ${fmt(direct.nodeGuarded, 2)} us, guarded+rate ${fmt(direct.nodeRate, 2)} us, shed ${fmt(direct.nodeShed, 2)} us`);
+    console.log(`D  Node adapter unguarded ÷ guarded per-call time: ${fmt(direct.nodeBare / direct.nodeGuarded)}; ÷ guarded+rate: ${fmt(direct.nodeBare / direct.nodeRate)}`);
   }
   const f = C.inFlight;
-  const g = C.permits;
+  const h = C.permits;
   console.log(`C  handler running (5 ms samples):   min ${f?.min} p50 ${f?.p50} max ${f?.max} mean ${fmt(f?.mean, 1)}  (cap 50)`);
-  console.log(`C  guard permits held (same samples): min ${g?.min} p50 ${g?.p50} max ${g?.max} mean ${fmt(g?.mean, 1)}  (cap 50)`);
+  console.log(`C  guard permits held (same samples): min ${h?.min} p50 ${h?.p50} max ${h?.max} mean ${fmt(h?.mean, 1)}  (cap 50)`);
   const a = C.arrivals;
   console.log(`C  permits held as each request arrives: min ${a?.min} p50 ${a?.p50} max ${a?.max} mean ${fmt(a?.mean, 1)} (n ${a?.n})`);
 }
@@ -328,6 +429,10 @@ const C = {};
 
 if (process.argv[2] === '--serve') {
   serve(process.argv[3]);
+} else if (process.argv[2] === '--probe') {
+  probe(Number(process.argv[3]), Number(process.argv[4])).then((result) => {
+    process.send(result, () => process.exit(0));
+  });
 } else {
   main().catch((error) => {
     console.error(error);

@@ -284,3 +284,51 @@ test('outside workerd a CF-Connecting-IP header is not trusted as the key', asyn
   await (await first).text();
   assert.equal(guarded.stats().inFlight, 0);
 });
+
+test('node adapter shed path: keyHeader from req.headers, rate headers, HEAD without a body, no Request built', async () => {
+  const gate = deferred();
+  const entered = deferred();
+  let built = 0;
+  const handler = async (request) => {
+    built += 1;
+    entered.resolve();
+    await gate.promise;
+    return new Response(`hi ${request.headers.get('x-client')}`);
+  };
+  const guarded = weir.guard(handler, {
+    perKey: 1, keyHeader: 'X-Client', perKeyRate: { limit: 100, interval: 60_000 },
+  });
+  const server = http.createServer(weir.toNodeHandler(guarded));
+  const port = await listen(server);
+  const send = (client, method = 'GET') => new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: '/', method, headers: { 'x-client': client } }, (res) => {
+      let body = '';
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  try {
+    const first = send('a');
+    await entered.promise;
+    // 'a' holds its one permit: its next requests are shed, 'b' is not.
+    const shed = await send('a');
+    assert.equal(shed.status, 429);
+    assert.equal(shed.headers['retry-after'], '1');
+    assert.equal(shed.headers['ratelimit-limit'], '100');
+    assert.equal(shed.headers['ratelimit-policy'], '100;w=60');
+    assert.match(shed.body, /^Too Many Requests: retry after 1 s\n$/);
+    const head = await send('a', 'HEAD');
+    assert.equal(head.status, 429);
+    assert.equal(head.body, '');
+    assert.equal(built, 1, 'the shed requests never reached the handler');
+    const other = send('b');
+    gate.resolve();
+    assert.deepEqual([(await first).body, (await other).body], ['hi a', 'hi b']);
+    assert.equal((await first).headers['ratelimit-limit'], '100');
+    assert.equal(guarded.stats().inFlight, 0);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

@@ -5,7 +5,7 @@
 //! ```sh
 //! cargo run -p weir-bench --release --bin tower_guard
 //! cargo run -p weir-bench --release --bin tower_guard -- --secs 0.8 --rounds 6 --connections 64 \
-//!     --cap 16 --probe-rate 2000 --over-secs 4 --guard all
+//!     --cap 16 --probe-rate 2000 --fill-backoff-ms 1 --over-secs 4 --guard all
 //! ```
 //!
 //! Two phases, each bounded in time (~10 s and ~2 × 4 s):
@@ -18,9 +18,12 @@
 //!    `--rounds` pairs of `--secs` runs (the machine is shared: pairs cancel
 //!    slow drifts). Printed: req/s and guarded ÷ bare (target ≥ 0.95).
 //! 2. **Above the cap**: a handler that takes 50 ms, the guard capped at
-//!    `--cap` in flight. `--cap` closed loops keep the handler full; on top,
-//!    open-loop probes (`--probe-rate` per second, each on its own task, so
-//!    their latency is the server's and not a client-side queue's) are over
+//!    `--cap` in flight. `--cap` closed loops keep the handler full (a loop
+//!    turned away waits `--fill-backoff-ms`, default 1, before it asks again;
+//!    0 makes the loops spin on 429s, ~15–25 k/s); on top,
+//!    open-loop probes (`--probe-rate` per second, each on its own task, on a
+//!    runtime and thread of their own apart from the fill loops, so their
+//!    latency is the server's and not a client-side queue's) are over
 //!    the cap and must get 429 at once. Printed: the probes' 429 latency
 //!    p50 / p99 / max (target p99 ≤ 1 ms), and the handler's in-flight count
 //!    sampled every 2 ms (flat at the cap, never above; the bare service,
@@ -44,6 +47,7 @@ struct Args {
     connections: usize,
     cap: usize,
     probe_rate: f64,
+    fill_backoff_ms: f64,
     over_secs: f64,
     rounds: usize,
     guard: String,
@@ -55,6 +59,7 @@ fn args() -> Args {
         connections: 64,
         cap: 16,
         probe_rate: 2_000.0,
+        fill_backoff_ms: 1.0,
         over_secs: 4.0,
         rounds: 6,
         guard: String::from("all"),
@@ -62,7 +67,9 @@ fn args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--guard" {
-            a.guard = it.next().expect("--guard needs all|concurrency|per-key|rate");
+            a.guard = it
+                .next()
+                .expect("--guard needs all|concurrency|per-key|rate");
             continue;
         }
         let mut value = || -> f64 {
@@ -76,9 +83,10 @@ fn args() -> Args {
             "--cap" => a.cap = value() as usize,
             "--over-secs" => a.over_secs = value().clamp(1.0, 30.0),
             "--probe-rate" => a.probe_rate = value().clamp(1.0, 50_000.0),
+            "--fill-backoff-ms" => a.fill_backoff_ms = value().clamp(0.0, 50.0),
             "--rounds" => a.rounds = (value() as usize).max(1),
             other => panic!(
-                "unknown flag {other} (--secs --connections --cap --probe-rate --rounds --guard)"
+                "unknown flag {other} (--secs --connections --cap --probe-rate --fill-backoff-ms --rounds --guard)"
             ),
         }
     }
@@ -201,7 +209,9 @@ struct Load {
 }
 
 /// `loops` closed-loop clients on keep-alive connections for `secs`.
-async fn load(addr: SocketAddr, loops: usize, secs: f64) -> Load {
+/// A loop that got a 429 waits `backoff` before its next request (zero:
+/// at once, so that loops over the cap spin on 429s).
+async fn load(addr: SocketAddr, loops: usize, secs: f64, backoff: Duration) -> Load {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(loops)
         .build()
@@ -224,6 +234,9 @@ async fn load(addr: SocketAddr, loops: usize, secs: f64) -> Load {
                             seen.rejected += 1;
                             let us = t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                             seen.rejection_us.push(us);
+                            if !backoff.is_zero() {
+                                tokio::time::sleep(backoff).await;
+                            }
                         }
                         other => panic!("unexpected status {other}"),
                     }
@@ -333,14 +346,50 @@ async fn in_process(guard: &str) -> (f64, f64) {
         assert_eq!(resp.body(), "ok");
     }
     let bare_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
-    let mut guarded = GuardLayer::new(below_cap_config(guard)).unwrap().layer(handler);
+    let mut guarded = GuardLayer::new(below_cap_config(guard))
+        .unwrap()
+        .layer(handler);
     let t = Instant::now();
     for i in 0..n {
-        let resp = guarded.ready().await.unwrap().call(request(i)).await.unwrap();
+        let resp = guarded
+            .ready()
+            .await
+            .unwrap()
+            .call(request(i))
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
     }
     let guarded_ns = t.elapsed().as_nanos() as f64 / f64::from(n);
     (bare_ns, guarded_ns)
+}
+
+/// Phase 0 too: a rejection, in process. The guard's cap (1) is held by a
+/// permit taken beforehand, so every call is answered 429; ns per request,
+/// the response and its body dropped.
+async fn in_process_shed(guard: &str) -> f64 {
+    use tower::{Layer, Service, ServiceExt};
+    let n = 200_000u32;
+    let handler = tower::service_fn(|_req: http::Request<()>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+    });
+    let mut config = below_cap_config(guard);
+    if config.per_key.is_some() {
+        config.per_key = Some(1);
+    } else {
+        config.concurrency = Some(1);
+    }
+    let addr = SocketAddr::from(([10, 0, 0, 1], 40_000));
+    let mut guarded = GuardLayer::new(config).unwrap().layer(handler);
+    let _held = guarded.limiter().try_acquire(addr.ip(), 1).unwrap();
+    let t = Instant::now();
+    for _ in 0..n {
+        let mut req = http::Request::new(());
+        req.extensions_mut().insert(addr);
+        let resp = guarded.ready().await.unwrap().call(req).await.unwrap();
+        assert_eq!(resp.status(), 429);
+    }
+    t.elapsed().as_nanos() as f64 / f64::from(n)
 }
 
 fn main() {
@@ -364,6 +413,8 @@ fn main() {
         "tower_guard: in process (Service::call, no sockets) — bare {bare_ns:.0} ns/request, guarded {guarded_ns:.0} ns/request: the guard costs {:.0} ns",
         guarded_ns - bare_ns
     );
+    let shed_ns = client.block_on(in_process_shed(&a.guard));
+    println!("tower_guard: in process, a 429 (cap held) — {shed_ns:.0} ns/request");
     println!();
 
     // ---- 1. below the cap: alternating short runs, ratio per pair.
@@ -375,8 +426,8 @@ fn main() {
         gauge.clone(),
         &a.guard,
     )));
-    client.block_on(load(bare, a.connections, 0.3)); // warm-up
-    client.block_on(load(guarded, a.connections, 0.3));
+    client.block_on(load(bare, a.connections, 0.3, Duration::ZERO)); // warm-up
+    client.block_on(load(guarded, a.connections, 0.3, Duration::ZERO));
     let (mut bare_rates, mut guarded_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     // Server CPU ns and requests, [bare, guarded].
     let (mut cpu, mut served) = ([0u64; 2], [0u64; 2]);
@@ -385,7 +436,7 @@ fn main() {
         for guarded_now in [round % 2 == 1, round % 2 == 0] {
             let addr = if guarded_now { guarded } else { bare };
             let before = server_cpu_ns(&server);
-            let seen = client.block_on(load(addr, a.connections, a.secs));
+            let seen = client.block_on(load(addr, a.connections, a.secs, Duration::ZERO));
             let after = server_cpu_ns(&server);
             assert_eq!(seen.rejected, 0, "below the cap nothing is rejected");
             let which = usize::from(guarded_now);
@@ -437,10 +488,14 @@ fn main() {
 
     // ---- 2. above the cap: `cap` closed loops fill the handler; open-loop
     // probes on top are over the cap and must be answered 429 at once.
+    let prober = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     println!();
     println!(
-        "tower_guard: above the cap — handler 50 ms, guard cap {} in flight, {} closed loops + {:.0} probes/s open loop, {:.1} s",
-        a.cap, a.cap, a.probe_rate, a.over_secs
+        "tower_guard: above the cap — handler 50 ms, guard cap {} in flight, {} closed loops (back off {} ms after a 429) + {:.0} probes/s open loop, {:.1} s",
+        a.cap, a.cap, a.fill_backoff_ms, a.probe_rate, a.over_secs
     );
     println!("| service | ok/s | 429/s | probe 429 latency p50 | p99 | max | handler in flight: min / median / max (2 ms samples) |");
     println!("|:--|--:|--:|--:|--:|--:|--:|");
@@ -449,13 +504,21 @@ fn main() {
         let addr = server.block_on(serve(app(true, kind, gauge.clone(), &a.guard)));
         let stop = Arc::new(AtomicBool::new(false));
         let sampler = sample(gauge, stop.clone());
-        let (fill, mut probes) = client.block_on(async {
-            let fill = tokio::spawn(load(addr, a.cap, a.over_secs));
+        // The fill loops on the client runtime; the probes on a runtime of
+        // their own (this thread), so that a probe's latency is not spent
+        // waiting behind the fill loops' 429s in the load generator.
+        let fill = client.spawn(load(
+            addr,
+            a.cap,
+            a.over_secs,
+            Duration::from_secs_f64(a.fill_backoff_ms / 1e3),
+        ));
+        let mut probes = prober.block_on(async {
             // Let the loops take the slots first.
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let probes = probe(addr, a.probe_rate, a.over_secs - 0.2).await;
-            (fill.await.unwrap(), probes)
+            probe(addr, a.probe_rate, a.over_secs - 0.2).await
         });
+        let fill = client.block_on(fill).unwrap();
         stop.store(true, Ordering::Relaxed);
         let samples = sampler.join().unwrap();
         // The steady part: after the first 100 ms, before the last 100 ms.
@@ -482,7 +545,10 @@ fn main() {
             percentile(&probes.rejection_us, 100.0),
         );
         if let Kind::Guarded { cap: Some(cap) } = kind {
-            assert!(hi <= cap, "the handler ran {hi} at once, over the cap {cap}");
+            assert!(
+                hi <= cap,
+                "the handler ran {hi} at once, over the cap {cap}"
+            );
             let at_cap = steady.iter().filter(|&&n| n == cap).count();
             println!(
                 "guard: handler in flight at the cap in {:.1} % of {} samples (never above); {} probes rejected, p99 {:.3} ms (target ≤ 1 ms)",

@@ -80,6 +80,39 @@ pub(crate) enum Figures {
     },
 }
 
+/// The rejection texts for `Retry-After` values below this, made once per layer.
+const CACHED_TEXTS: u64 = 64;
+
+/// A rejection's body text (`<status> <reason>: … retry after <secs> s`),
+/// shared for small `secs` (cloning `Bytes` allocates nothing).
+#[derive(Debug, Default)]
+pub(crate) struct Texts(Vec<Bytes>);
+
+impl Texts {
+    pub(crate) fn of(status: StatusCode) -> Self {
+        Texts(
+            (0..CACHED_TEXTS)
+                .map(|secs| Bytes::from(text(status, secs)))
+                .collect(),
+        )
+    }
+
+    fn get(&self, status: StatusCode, secs: u64) -> Bytes {
+        match self.0.get(secs as usize) {
+            Some(bytes) => bytes.clone(),
+            None => Bytes::from(text(status, secs)),
+        }
+    }
+}
+
+fn text(status: StatusCode, secs: u64) -> String {
+    format!(
+        "{} {}: over the limit for this client, retry after {secs} s\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Rejected"),
+    )
+}
+
 /// The figures for `key` now, or `None` with neither quotas nor caps.
 pub(crate) fn figures<K: Hash + Eq + Clone>(
     limiter: &GuardLimiter<K>,
@@ -134,10 +167,13 @@ fn ceil_secs(d: Duration) -> u64 {
     secs.max(1)
 }
 
-/// The immediate answer to a request the limiter turned away.
+/// The immediate answer to a request the limiter turned away. Allocates
+/// only the header map: the body text and header values are shared, and
+/// without a rate quota no lock is taken beyond reading the caps.
 pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     limiter: &GuardLimiter<K>,
     policies: &Policies,
+    texts: &Texts,
     key: &K,
     why: Option<LimiterError>,
     status: StatusCode,
@@ -148,27 +184,28 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
         _ => busy_retry_after,
     };
     let secs = ceil_secs(wait);
-    let text = format!(
-        "{} {}: over the limit for this client, retry after {secs} s\n",
-        status.as_u16(),
-        status.canonical_reason().unwrap_or("Rejected"),
-    );
-    let mut resp = Response::new(GuardBody::rejected(Bytes::from(text)));
+    let mut resp = Response::new(GuardBody::rejected(texts.get(status, secs)));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
-    headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+    headers.reserve(6);
+    headers.insert(http::header::RETRY_AFTER, number(secs));
     headers.insert(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    match figures(limiter, policies, key) {
-        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
-        approx => {
-            if let Some(Figures::InFlight { limit, .. }) = approx {
+    match limiter.rate_status(key) {
+        Some(status) => {
+            let policy = policies.get(&status.quota);
+            rate_headers(headers, &status, policy);
+        }
+        None => {
+            // Only the binding cap is said: what is left of it is 0.
+            let (global, per_key) = limiter.limits();
+            if let Some(limit) = per_key.or(global) {
                 headers.insert(RATELIMIT_LIMIT, number(limit as u64));
             }
-            headers.insert(RATELIMIT_REMAINING, HeaderValue::from(0u32));
-            headers.insert(RATELIMIT_RESET, HeaderValue::from(secs));
+            headers.insert(RATELIMIT_REMAINING, number(0));
+            headers.insert(RATELIMIT_RESET, number(secs));
         }
     }
     resp

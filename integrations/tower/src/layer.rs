@@ -202,6 +202,7 @@ impl<K: Hash + Eq + Clone> GuardBuilder<K> {
         Ok(GuardLayer {
             shared: Arc::new(Shared {
                 policies: crate::headers::Policies::of(&limiter),
+                texts: crate::headers::Texts::of(self.reject_status),
                 limiter,
                 key_fn: self.key_fn,
                 reject_status: self.reject_status,

@@ -26,6 +26,7 @@ pub(crate) struct Shared<K: Hash + Eq + Clone> {
     pub(crate) max_wait: Option<Duration>,
     pub(crate) busy_retry_after: Duration,
     pub(crate) policies: headers::Policies,
+    pub(crate) texts: headers::Texts,
 }
 
 impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Shared<K> {
@@ -62,6 +63,7 @@ impl<K: Hash + Eq + Clone> Shared<K> {
         headers::rejection(
             &self.limiter,
             &self.policies,
+            &self.texts,
             key,
             why,
             self.reject_status,
