@@ -8,12 +8,12 @@ use std::sync::Arc;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use weir::limiter::RateStatus;
-use weir::{Clock, Limiter, LimiterError, LimiterPermit};
+use weir::{Clock, Limiter, LimiterError, LimiterGrant};
 
 use crate::limiter::{limiter_error, new_limiter};
 use crate::slab::Permits;
 use crate::tickets::Tickets;
-use crate::timer::JsTimer;
+use crate::timer::{with_one_clock_read, JsTimer};
 
 /// `admit` answer: over the concurrency caps (ids are ≥ 1, rate denials < 0).
 const BUSY: f64 = 0.0;
@@ -24,7 +24,7 @@ pub struct RawGuard {
     inner: Arc<Limiter<String, JsTimer>>,
     /// Whether any rate quota is set (else there are no figures to give).
     has_rate: bool,
-    permits: Permits<LimiterPermit<String>>,
+    permits: Permits<LimiterGrant>,
     tickets: Tickets,
 }
 
@@ -59,22 +59,25 @@ impl RawGuard {
     /// figures after the decision, laid out as for [`RawGuard::status`].
     pub fn admit(&self, key: String, figures: &mut [f64]) -> f64 {
         if !self.has_rate {
-            return match self.inner.try_acquire(key, 1) {
-                Ok(permit) => self.permits.borrow_mut().insert(permit),
+            return match self.inner.try_acquire_grant(&key, 1) {
+                Ok(grant) => self.permits.borrow_mut().insert(grant),
                 Err(_) => BUSY,
             };
         }
-        let answer = match self.inner.try_acquire(key.clone(), 1) {
-            Ok(permit) => self.permits.borrow_mut().insert(permit),
-            Err(LimiterError::RateLimited { not_until }) => {
-                let wait = not_until.saturating_duration_since(self.inner.timer().now());
-                -(wait.as_nanos().clamp(1, 1 << 53) as f64)
-            }
-            // Busy, or a queue/size error that cannot happen at cost 1.
-            Err(_) => BUSY,
-        };
-        self.fill(&key, figures);
-        answer
+        // One host clock read for the decision and the figures.
+        with_one_clock_read(|| {
+            let answer = match self.inner.try_acquire_grant(&key, 1) {
+                Ok(grant) => self.permits.borrow_mut().insert(grant),
+                Err(LimiterError::RateLimited { not_until }) => {
+                    let wait = not_until.saturating_duration_since(self.inner.timer().now());
+                    -(wait.as_nanos().clamp(1, 1 << 53) as f64)
+                }
+                // Busy, or a queue/size error that cannot happen at cost 1.
+                Err(_) => BUSY,
+            };
+            self.fill(&key, figures);
+            answer
+        })
     }
 
     /// Fill `figures` with `[limit, remaining, resetNs, retryNs, intervalMs]`
@@ -87,7 +90,7 @@ impl RawGuard {
     /// permit id, or of `undefined` once [`RawGuard::cancel`] dropped it.
     /// Rejects with a `QueueFullError` when the queue is full.
     pub fn acquire(&self, key: String, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire(key, 1);
+        let waiting = self.inner.acquire_grant(key, 1);
         self.tickets
             .spawn_permit(ticket, &self.permits, waiting, limiter_error)
     }
@@ -100,8 +103,15 @@ impl RawGuard {
 
     /// Return the permit `id`; `false` for an id already released.
     pub fn release(&self, id: f64) -> bool {
-        let permit = self.permits.borrow_mut().remove(id);
-        permit.is_some()
+        let grant = self.permits.borrow_mut().remove(id);
+        match grant {
+            // Outside the slab's borrow: releasing wakes the next waiters.
+            Some(grant) => {
+                self.inner.release(grant);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Forget idle rate keys now (see `weir::Limiter::evict_idle`).
