@@ -112,18 +112,9 @@ function acquirePermit(owner, raw, key, cost, signal) {
  * reports it. Resolves to a permit id; an abort cancels the parked wait at once.
  */
 function parkForPermit(parking, key, cost, signal) {
-  const ticket = parking.take();
-  let id;
-  try {
-    id = parking.raw.acquireOrPark(key, cost, ticket, parking.notify);
-  } catch (error) {
-    parking.give(ticket);
-    throw error;
-  }
-  if (id !== MUST_WAIT) {
-    parking.give(ticket);
-    return id;
-  }
+  const id = admitOrPark(parking, key, cost);
+  if (id !== MUST_WAIT) return id;
+  const ticket = parking.parkingTicket;
   return new Promise((resolve, reject) => {
     const settle = (granted, error) => {
       signal?.removeEventListener('abort', onAbort);
@@ -148,6 +139,18 @@ function parkForPermit(parking, key, cost, signal) {
  * two arrays under the ticket (no closure, no map entry of its own).
  */
 function parkToRun(parking, key, cost, fn) {
+  const id = admitOrPark(parking, key, cost);
+  if (id !== MUST_WAIT) return runHolding(parking.raw, id, fn, undefined);
+  parking.runs[parking.parkingTicket] = fn;
+  return new Promise(parking.parkResolve);
+}
+
+/**
+ * Admit now (a permit id) or park in wasm under a fresh ticket (`MUST_WAIT`;
+ * the ticket is then `parking.parkingTicket`, for the caller to file its
+ * settler under before anything else can park).
+ */
+function admitOrPark(parking, key, cost) {
   const ticket = parking.take();
   let id;
   try {
@@ -158,11 +161,10 @@ function parkToRun(parking, key, cost, fn) {
   }
   if (id !== MUST_WAIT) {
     parking.give(ticket);
-    return runHolding(parking.raw, id, fn, undefined);
+    return id;
   }
   parking.parkingTicket = ticket;
-  parking.runs[ticket] = fn;
-  return new Promise(parking.parkResolve);
+  return MUST_WAIT;
 }
 
 /** Run `fn` holding permit `id`, settling the parked `run` through `resolve`. */

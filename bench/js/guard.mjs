@@ -280,6 +280,19 @@ async function inProcess() {
 
 const fmt = (x, digits = 3) => (x === null || x === undefined ? '-' : Number(x).toFixed(digits));
 
+/** The table row of the 429s as the server timed them (request → finish). */
+function serverSide429Row(report) {
+  const t = report.timings[429];
+  return {
+    scenario: '  server-side 429: request -> finish',
+    'req/s': '',
+    'p50 ms': fmt(t?.p50),
+    'p99 ms': fmt(t?.p99),
+    '2xx': '',
+    non2xx: t?.n ?? 0,
+  };
+}
+
 async function main() {
   const rows = [];
   console.log(`guard benchmark: node ${process.version}, ${SECONDS} s per run, 127.0.0.1, ${os.cpus().length} cores, load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
@@ -358,14 +371,7 @@ async function main() {
         '2xx': probed.statuses[200] ?? 0,
         non2xx: probed.statuses[429] ?? 0,
       });
-      rows.push({
-        scenario: '  server-side 429: request -> finish',
-        'req/s': '',
-        'p50 ms': fmt(report.timings[429]?.p50),
-        'p99 ms': fmt(report.timings[429]?.p99),
-        '2xx': '',
-        non2xx: report.timings[429]?.n ?? 0,
-      });
+      rows.push(serverSide429Row(report));
       B[mode] = { result, probe: probed, server: report.timings[429] };
     }
   }
@@ -389,14 +395,7 @@ async function main() {
       '2xx': result['2xx'],
       non2xx: result.non2xx,
     });
-    rows.push({
-      scenario: '  server-side 429: request -> finish',
-      'req/s': '',
-      'p50 ms': fmt(report.timings[429]?.p50),
-      'p99 ms': fmt(report.timings[429]?.p99),
-      '2xx': '',
-      non2xx: report.timings[429]?.n ?? 0,
-    });
+    rows.push(serverSide429Row(report));
     C.inFlight = report.inFlight;
     C.permits = report.permits;
     C.arrivals = report.arrivals;

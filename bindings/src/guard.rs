@@ -11,7 +11,7 @@ use weir::limiter::RateStatus;
 use weir::{Clock, Limiter, LimiterError, LimiterGrant};
 
 use crate::limiter::{limiter_error, new_limiter};
-use crate::slab::Permits;
+use crate::slab::{release_grant, Permits};
 use crate::tickets::Tickets;
 use crate::timer::{with_one_clock_read, JsTimer};
 
@@ -103,15 +103,7 @@ impl RawGuard {
 
     /// Return the permit `id`; `false` for an id already released.
     pub fn release(&self, id: f64) -> bool {
-        let grant = self.permits.borrow_mut().remove(id);
-        match grant {
-            // Outside the slab's borrow: releasing wakes the next waiters.
-            Some(grant) => {
-                self.inner.release(grant);
-                true
-            }
-            None => false,
-        }
+        release_grant(&self.permits, &self.inner, id)
     }
 
     /// Forget idle rate keys now (see `weir::Limiter::evict_idle`).

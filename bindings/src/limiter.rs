@@ -10,7 +10,7 @@ use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterGrant};
 
 use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
-use crate::slab::Permits;
+use crate::slab::{release_grant, Permits};
 use crate::tickets::{ParkOutcome, ParkedWaits, Tickets};
 use crate::timer::{with_one_clock_read, JsTimer};
 
@@ -150,15 +150,7 @@ impl RawLimiter {
 
     /// Return the permit `id`. Returns `false` for an id already released.
     pub fn release(&self, id: f64) -> bool {
-        let grant = self.permits.borrow_mut().remove(id);
-        match grant {
-            // Outside the slab's borrow: releasing wakes the next waiters.
-            Some(grant) => {
-                self.inner.release(grant);
-                true
-            }
-            None => false,
-        }
+        release_grant(&self.permits, &self.inner, id)
     }
 
     /// Change the concurrency caps (`undefined` = unlimited).

@@ -100,6 +100,28 @@ impl<P> PermitSlab<P> {
 /// A raw class's permits, shared with the waiting acquires that add to them.
 pub(crate) type Permits<P> = Rc<RefCell<PermitSlab<P>>>;
 
+/// Take grant `id` out of `permits` and hand it back to `limiter`; `false`
+/// for an id already released (or never issued).
+pub(crate) fn release_grant<K, T>(
+    permits: &Permits<weir::LimiterGrant>,
+    limiter: &weir::Limiter<K, T>,
+    id: f64,
+) -> bool
+where
+    K: core::hash::Hash + Eq + Clone,
+    T: weir::Timer,
+{
+    let grant = permits.borrow_mut().remove(id);
+    match grant {
+        // Outside the slab's borrow: releasing wakes the next waiters.
+        Some(grant) => {
+            limiter.release(grant);
+            true
+        }
+        None => false,
+    }
+}
+
 impl<P> Default for PermitSlab<P> {
     fn default() -> Self {
         Self::new()
