@@ -34,6 +34,7 @@ export class BodyTimeoutError extends Error {
 // ------------------------------------------------------------------ options
 
 const WEIR_OPTIONS = ['retry', 'timeout', 'queueTimeout', 'bodyTimeout', 'releaseOn', 'keyOf', 'fetch'];
+const WEIR_OPTION_SET = new Set(WEIR_OPTIONS);
 const RETRY_OPTIONS = ['attempts', 'statuses', 'methods', 'baseDelay', 'maxDelay', 'budget'];
 const BUDGET_OPTIONS = ['ratio', 'min', 'window'];
 const DEFAULT_BODY_TIMEOUT = 60_000;
@@ -118,7 +119,9 @@ function compilePolicy(r) {
     wholeNumber(b.min, 'retry.budget.min', 0),
     millis(b.window, 'retry.budget.window'),
   );
-  return { raw: policy, hasBudget: r.budget !== undefined };
+  // Statuses the policy may retry: `Retry-After` is read only for these (the
+  // core uses it only when it answers "retry").
+  return { raw: policy, hasBudget: r.budget !== undefined, statuses: new Set(statuses) };
 }
 
 // ------------------------------------------------------------ per limiter
@@ -472,10 +475,12 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
   if (init !== undefined && init !== null) {
     if (typeof init !== 'object') throw new TypeError('fetch: init must be an object');
     let own = false;
-    for (const name of WEIR_OPTIONS) if (name in init) own = true;
+    for (let i = 0; i < WEIR_OPTIONS.length; i++) if (WEIR_OPTIONS[i] in init) own = true;
     if (own) {
-      fetchInit = { ...init };
-      for (const name of WEIR_OPTIONS) delete fetchInit[name];
+      // A copy without the weir options (built, not spread-then-deleted: a
+      // `delete` turns the copy into a slow dictionary object).
+      fetchInit = {};
+      for (const name of Object.keys(init)) if (!WEIR_OPTION_SET.has(name)) fetchInit[name] = init[name];
       o = init;
     }
   }
@@ -551,7 +556,9 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
         await sleep(raw.retryAfterMs(), signal);
         continue;
       }
-      const code = raw.decide(policy.raw, key, method, response.status, retry, response.headers.get('retry-after') ?? undefined, canReplay, started);
+      const status = response.status;
+      const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
+      const code = raw.decide(policy.raw, key, method, status, retry, retryAfter, canReplay, started);
       if (code === 0) {
         // Read at once: `decide` for another request may run while we wait.
         const afterMs = raw.retryAfterMs();

@@ -167,6 +167,9 @@ export function limiterFor(opts) {
     timeout: opts.timeout,
     method: opts.method,
     headers: opts.headers,
+    // Requests wait inside limiter.fetch only for per-host caps, rates and
+    // retry back-offs: the unkeyed window equals the limiter's concurrency.
+    mayWait: opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
   });
   return { limiter, fetcher };
 }

@@ -8,10 +8,22 @@
 // queues for minutes, legitimately. It is applied through limiter.fetch's
 // `fetch` option, which runs only after admission; a timed-out attempt is a
 // network error to limiter.fetch, so it is retried like one.
+//
+// Per attempt this costs one AbortController (the signal `fetch` gets) and
+// nothing else: every attempt has the same timeout, so attempts in start order
+// are also in deadline order, and one timer for the oldest live attempt serves
+// them all; the run's abort signal reaches them through one listener that
+// aborts the live set. limiter.fetch gets the abort signal only when it may
+// make a request wait (a permit, a rate, a retry back-off); otherwise it would
+// build a second AbortController per request for nothing.
 
 /** A TimeoutError like AbortSignal.timeout's, naming the option. */
 function timeoutError(ms) {
   return new DOMException(`no complete response within ${ms} ms (--timeout)`, 'TimeoutError');
+}
+
+function abortReason(signal) {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
@@ -21,37 +33,96 @@ function timeoutError(ms) {
  * @param {number} o.timeout    ms per attempt, from admission to the end of the body
  * @param {string} o.method
  * @param {[string, string][]} o.headers
+ * @param {boolean} [o.mayWait=true]  can limiter.fetch make a request wait (per-host caps,
+ *   rates, retries)? When false it gets no signal (attempts are still aborted by it)
  * @returns {{ fetchOne(url: string, signal: AbortSignal, consume: (r: Response) => Promise<number>):
  *   Promise<{ status: number, bytes: number, attempts: number }>, stats(): object }}
  */
-export function createFetcher({ limiter, retries, timeout, method, headers }) {
+export function createFetcher({ limiter, retries, timeout, method, headers, mayWait = true }) {
   const retry = { attempts: retries + 1 };
+  const upperMethod = String(method ?? 'GET').toUpperCase();
+  const sendMethod = upperMethod === 'GET' ? undefined : method;
+  const sendHeaders = headers?.length ? headers : undefined;
+
+  /** Live attempts in start (= deadline) order: `{ controller, deadline }`. */
+  const live = new Set();
+  let timer = null;
+  const linked = new WeakSet();
+
+  function arm() {
+    if (timer !== null || live.size === 0) return;
+    const first = live.values().next().value;
+    timer = setTimeout(sweep, Math.max(0, first.deadline - performance.now()));
+    timer.unref?.();
+  }
+
+  function sweep() {
+    timer = null;
+    const now = performance.now();
+    for (const attempt of live) {
+      if (attempt.deadline > now) break;
+      live.delete(attempt);
+      attempt.controller.abort(timeoutError(timeout));
+    }
+    arm();
+  }
+
+  /** Abort every live attempt when `signal` aborts (one listener per signal). */
+  function link(signal) {
+    if (linked.has(signal)) return;
+    linked.add(signal);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const reason = abortReason(signal);
+        for (const attempt of live) attempt.controller.abort(reason);
+        live.clear();
+      },
+      { once: true },
+    );
+  }
+
+  /** One attempt of the request `state`: a fetch with its own deadline. */
+  function attemptFetch(state, input, init) {
+    if (state.signal.aborted) return Promise.reject(abortReason(state.signal));
+    if (state.attempt !== null) live.delete(state.attempt);
+    const controller = new AbortController();
+    const attempt = { controller, deadline: performance.now() + timeout };
+    state.attempt = attempt;
+    state.attempts += 1;
+    live.add(attempt);
+    arm();
+    const outer = init?.signal;
+    if (outer) {
+      // limiter.fetch's own signal (it has one only when it was given ours).
+      if (outer.aborted) controller.abort(outer.reason);
+      else outer.addEventListener('abort', () => controller.abort(outer.reason), { once: true });
+    }
+    const attemptInit = init ? { ...init, signal: controller.signal } : { signal: controller.signal };
+    return fetch(input, attemptInit);
+  }
 
   async function fetchOne(url, signal, consume) {
-    const cleanups = [];
-    // Each attempt gets its own deadline, linked to limiter.fetch's signal.
-    const timedFetch = (input, init) => {
-      const attempt = new AbortController();
-      const outer = init.signal;
-      const onOuterAbort = () => attempt.abort(outer.reason);
-      if (outer.aborted) attempt.abort(outer.reason);
-      else outer.addEventListener('abort', onOuterAbort, { once: true });
-      const timer = setTimeout(() => attempt.abort(timeoutError(timeout)), timeout);
-      cleanups.push(() => {
-        clearTimeout(timer);
-        outer.removeEventListener('abort', onOuterAbort);
-      });
-      return fetch(input, { ...init, signal: attempt.signal });
+    link(signal);
+    const state = { signal, attempt: null, attempts: 0 };
+    const init = {
+      method: sendMethod,
+      headers: sendHeaders,
+      signal: mayWait ? signal : undefined,
+      retry,
+      // The body is always read at once here: no idle timer per response.
+      bodyTimeout: Infinity,
+      fetch: (input, fetchInit) => attemptFetch(state, input, fetchInit),
     };
     try {
-      const response = await limiter.fetch(url, { method, headers, signal, retry, fetch: timedFetch });
+      const response = await limiter.fetch(url, init);
       const bytes = await consume(response);
-      return { status: response.status, bytes, attempts: response.attempts ?? cleanups.length };
+      return { status: response.status, bytes, attempts: response.attempts ?? state.attempts };
     } catch (error) {
       // Attempts actually sent (0 when aborted while queued).
-      throw Object.assign(Object(error), { attempts: cleanups.length });
+      throw Object.assign(Object(error), { attempts: state.attempts });
     } finally {
-      for (const cleanup of cleanups) cleanup();
+      if (state.attempt !== null) live.delete(state.attempt);
     }
   }
 
