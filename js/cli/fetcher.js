@@ -12,7 +12,7 @@
 // Attempts share AbortControllers (an AbortController costs ~15 µs in Node
 // 20, a quarter of the glue's whole per-request cost): the attempts started
 // within one short epoch (≤ 50 ms, ≤ timeout/20) form a group with one
-// controller. Every attempt has the same timeout, so groups in creation order
+// controller (at most GROUP_SIZE attempts). Every attempt has the same timeout, so groups in creation order
 // are in deadline order, and one timer for the oldest live group serves them
 // all: at `last start in the group + timeout` its controller aborts what is
 // still running, so an attempt times out between `timeout` and
@@ -21,6 +21,13 @@
 // through one listener. limiter.fetch gets the abort signal only when it may
 // make a request wait (a permit, a rate, a retry back-off); otherwise it would
 // build an AbortController of its own per request for nothing.
+
+/**
+ * Attempts per shared controller at most. undici's Request copies the
+ * signal's listener list on every request it is given (a max-listeners
+ * check), so a large group costs more than it saves.
+ */
+const GROUP_SIZE = 16;
 
 /** A TimeoutError like AbortSignal.timeout's, naming the option. */
 function timeoutError(ms) {
@@ -106,13 +113,14 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     leave(state);
     const now = performance.now();
     let group = current;
-    if (group === null || now - group.started >= epoch) {
+    if (group === null || group.joined === GROUP_SIZE || now - group.started >= epoch) {
       if (group !== null && group.running === 0) live.delete(group);
-      group = current = { controller: new AbortController(), started: now, deadline: 0, running: 0 };
+      group = current = { controller: new AbortController(), started: now, deadline: 0, running: 0, joined: 0 };
       live.add(group);
     }
     group.deadline = now + timeout;
     group.running += 1;
+    group.joined += 1;
     state.group = group;
     state.attempts += 1;
     arm();
