@@ -461,6 +461,32 @@ function link(signal, controller) {
   return () => set.delete(controller);
 }
 
+/**
+ * Requests with no abort source but the caller's signal share a follower
+ * controller of it, at most FOLLOWER_GROUP at a time (undici copies a
+ * signal's listener list on every request given it, so a group stays small).
+ */
+const FOLLOWER_GROUP = 16;
+const sharedFollowers = new WeakMap();
+
+function joinFollowers(userSignal) {
+  let group = sharedFollowers.get(userSignal);
+  if (group === undefined || group.joined === FOLLOWER_GROUP) {
+    const controller = new AbortController();
+    group = { controller, users: 0, joined: 0, unlink: link(userSignal, controller) };
+    sharedFollowers.set(userSignal, group);
+  }
+  group.users += 1;
+  group.joined += 1;
+  return group;
+}
+
+function leaveFollowers(group) {
+  group.users -= 1;
+  // A full group no request uses any more is done with.
+  if (group.users === 0 && group.joined === FOLLOWER_GROUP) group.unlink();
+}
+
 // -------------------------------------------------------------- the fetch
 
 /**
@@ -518,7 +544,15 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
   let timer;
   let detach = noop;
   let attemptInit = fetchInit;
-  if (timeout !== undefined || userSignal) {
+  if (timeout === undefined && userSignal) {
+    // Nothing but the caller's signal aborts this request: share a follower
+    // of it with other requests (an AbortController per request costs
+    // ~15 µs in Node 20).
+    const group = joinFollowers(userSignal);
+    signal = group.controller.signal;
+    detach = () => leaveFollowers(group);
+    attemptInit = { ...fetchInit, signal };
+  } else if (timeout !== undefined || userSignal) {
     const request = new AbortController();
     signal = request.signal;
     const unlink = userSignal ? link(userSignal, request) : noop;
