@@ -43,6 +43,27 @@ async function handWrittenPool() {
   await Promise.all(Array.from({ length: limit }, worker));
 }
 
+/** Diagnostic: the pool with one AbortController per request (what a per-request timeout costs). */
+async function poolWithSignal() {
+  const it = urls();
+  const one = async (u) => {
+    const t0 = performance.now();
+    try {
+      const response = await fetch(u, { signal: new AbortController().signal });
+      await countBody(response);
+      if (response.status !== 200) errors += 1;
+    } catch {
+      errors += 1;
+    }
+    latencySum += performance.now() - t0;
+    done += 1;
+  };
+  const worker = async () => {
+    for (let step = it.next(); !step.done; step = it.next()) await one(step.value);
+  };
+  await Promise.all(Array.from({ length: limit }, worker));
+}
+
 async function pMapPool() {
   const { pMapIterable } = await import('p-map');
   // eslint-disable-next-line no-unused-vars
@@ -86,7 +107,7 @@ async function weir() {
   return 'limiter.fetch';
 }
 
-const contenders = { weir, pool: handWrittenPool, pmap: pMapPool };
+const contenders = { weir, pool: handWrittenPool, pmap: pMapPool, 'pool-signal': poolWithSignal };
 if (!contenders[contender]) {
   process.stderr.write(`unknown contender ${contender}\n`);
   process.exit(2);

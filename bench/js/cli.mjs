@@ -5,7 +5,9 @@
 // process; the server runs in another.
 //
 //   node bench/js/cli.mjs [--sizes 10000,100000,1000000] [--concurrency 1000] [--delay 0-300ms]
-//                         [--rounds R] [--contenders pool,weir,pmap] [--json]
+//                         [--rounds R] [--contenders pool,weir,pmap[,pool-signal]] [--json]
+// `pool-signal` (diagnostic) is the pool giving each fetch an AbortSignal: what
+// any per-request timeout or abort costs in undici's fetch.
 // With R rounds the contenders run interleaved (order rotated each round) and
 // the table shows each one's median req/s and its median peak RSS: the
 // machine is shared, so single runs are noisy.
@@ -25,6 +27,13 @@ const concurrency = Number(arg('--concurrency', '1000'));
 const delay = arg('--delay', '0-300ms');
 const order = arg('--contenders', 'pool,weir,pmap').split(',');
 const rounds = Number(arg('--rounds', '1'));
+
+const LABELS = {
+  weir: 'weir (limitedAsCompleted + limiter.fetch)',
+  pool: 'hand-written pool',
+  pmap: 'p-map pMapIterable',
+  'pool-signal': 'pool, AbortSignal per request (diagnostic)',
+};
 
 function median(values) {
   const v = [...values].sort((a, b) => a - b);
@@ -90,7 +99,7 @@ const rows = results.map((r) => {
   const bound = concurrency / (r.meanLatencyMs / 1000);
   return [
     r.size.toLocaleString('en'),
-    r.contender === 'weir' ? 'weir (limitedAsCompleted + limiter.fetch)' : r.contender === 'pool' ? 'hand-written pool' : 'p-map pMapIterable',
+    LABELS[r.contender] ?? r.contender,
     r.reqPerSec.toFixed(0),
     pool ? (r.reqPerSec / pool.reqPerSec).toFixed(3) : '-',
     bound.toFixed(0),

@@ -71,6 +71,7 @@ export async function demo(opts, { stderr = process.stderr } = {}) {
   const uninstall = onInterrupt(progress, stop, abort);
   let summary;
   let server;
+  const cpuStart = process.cpuUsage();
   try {
     summary = await fetchAll({
       lines: demoUrls(target.url, opts.requests),
@@ -87,8 +88,13 @@ export async function demo(opts, { stderr = process.stderr } = {}) {
     uninstall();
     await target.close();
   }
+  const cpu = process.cpuUsage(cpuStart);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const meanS = summary.meanMs / 1000;
   const bound = meanS > 0 ? opts.concurrency / meanS : 0;
+  // The bound if the client cost nothing: in flight ÷ the server's mean delay.
+  const meanDelayS = (opts.delayMs[0] + opts.delayMs[1]) / 2 / 1000;
+  const serverBound = meanDelayS > 0 ? opts.concurrency / meanDelayS : Infinity;
   return {
     requests: summary.done,
     concurrency: opts.concurrency,
@@ -99,6 +105,10 @@ export async function demo(opts, { stderr = process.stderr } = {}) {
     meanLatencyMs: summary.meanMs,
     littleBound: bound,
     ofBound: bound > 0 ? summary.reqPerSec / bound : 0,
+    serverDelayBound: serverBound,
+    ofServerDelayBound: Number.isFinite(serverBound) ? summary.reqPerSec / serverBound : 0,
+    clientCpuMsPerRequest: summary.done > 0 ? cpuMs / summary.done : 0,
+    clientCpuShare: summary.elapsedMs > 0 ? cpuMs / summary.elapsedMs : 0,
     serverMaxConcurrent: server.maxConcurrent,
     peakRssMB: summary.peakRssBytes / (1024 * 1024),
     summary,
@@ -124,6 +134,10 @@ export async function runDemo(opts, { stdout = process.stdout, stderr = process.
         `requests/s:        ${r.reqPerSec.toFixed(0)}`,
         `Little's-law bound: ${r.littleBound.toFixed(0)} req/s (${r.concurrency} in flight / ${r.meanLatencyMs.toFixed(1)} ms mean latency)`,
         `achieved / bound:  ${(100 * r.ofBound).toFixed(1)}%`,
+        `server-delay bound: ${Number.isFinite(r.serverDelayBound) ? r.serverDelayBound.toFixed(0) : '-'} req/s (${r.concurrency} in flight / ` +
+          `${((r.delayMs[0] + r.delayMs[1]) / 2).toFixed(0)} ms mean server delay); achieved ${(100 * r.ofServerDelayBound).toFixed(1)}%`,
+        `client CPU:        ${r.clientCpuMsPerRequest.toFixed(3)} ms per request, ${(100 * r.clientCpuShare).toFixed(0)}% of one core` +
+          (r.clientCpuShare > 0.85 ? ' (the client is CPU-bound: latency above the server delay is queueing for this core)' : ''),
         `server saw at most ${r.serverMaxConcurrent} concurrent requests`,
         `peak RSS:          ${r.peakRssMB.toFixed(1)} MB`,
         '',

@@ -4,45 +4,94 @@
 // goes through `limiter.fetch` (per-host caps, rates, retries).
 import { createWriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, writeFile } from 'node:fs/promises';
 import { Limiter, limitedAsCompleted } from '../node.js';
 import { createFetcher } from './fetcher.js';
 import { countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';
 import { Progress, formatSummary } from './progress.js';
 
-/** A writer that respects backpressure: `await write(text)`, `await end()`. */
-export function lineWriter(stream, { close = false } = {}) {
+/**
+ * A batching writer that respects backpressure: `write(text)` appends to a
+ * buffer and returns nothing, or a promise to await when the stream wants us
+ * to wait; the buffer goes out when it reaches 64 KiB or at the next turn of
+ * the event loop, whichever comes first. `await flush()`, `await end()`.
+ */
+export function lineWriter(stream, { close = false, limit = 1 << 16 } = {}) {
   let failed = null;
+  let buffer = '';
+  let scheduled = null;
+  let waiting = null; // the promise of a pending 'drain'
   stream.on('error', (error) => {
     failed = error;
   });
+  const drained = () => {
+    if (waiting === null) {
+      waiting = new Promise((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('error', done);
+          stream.off('close', done);
+          waiting = null;
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('error', done);
+        stream.on('close', done);
+      });
+    }
+    return waiting;
+  };
+  const out = () => {
+    if (scheduled !== null) {
+      clearImmediate(scheduled);
+      scheduled = null;
+    }
+    if (buffer === '' || failed) return true;
+    const text = buffer;
+    buffer = '';
+    return stream.write(text);
+  };
+  const later = () => {
+    scheduled = null;
+    out();
+  };
   return {
-    async write(text) {
+    write(text) {
       if (failed) throw failed;
-      if (!stream.write(text)) {
-        await new Promise((resolve) => {
-          const done = () => {
-            stream.off('drain', done);
-            stream.off('error', done);
-            stream.off('close', done);
-            resolve();
-          };
-          stream.on('drain', done);
-          stream.on('error', done);
-          stream.on('close', done);
-        });
+      buffer += text;
+      if (buffer.length >= limit) {
+        if (!out()) return drained();
+      } else if (scheduled === null) {
+        scheduled = setImmediate(later);
       }
+      if (waiting !== null) return waiting;
+      return undefined;
     },
-    end() {
-      if (!close) return Promise.resolve();
-      return new Promise((resolve) => stream.end(resolve));
+    async flush() {
+      if (!out()) await drained();
+      if (failed) throw failed;
+    },
+    async end() {
+      out();
+      if (!close) return;
+      await new Promise((resolve) => stream.end(resolve));
     },
   };
 }
 
+/** Bodies up to this many bytes (by Content-Length) are read in one piece. */
+const SMALL_BODY = 1 << 20;
+
 /** Read a body to the end: its length in bytes, written to `path` when given. */
 async function consumeBody(response, path) {
+  const length = response.headers.get('content-length');
+  if (length !== null && length.length < 8 && Number(length) <= SMALL_BODY) {
+    // Small and announced: one read, no stream iteration per chunk.
+    const buffer = await response.arrayBuffer();
+    if (path) await writeFile(path, new Uint8Array(buffer));
+    return buffer.byteLength;
+  }
   const body = response.body;
   let bytes = 0;
   const file = path ? await open(path, 'w') : null;
@@ -72,7 +121,7 @@ function describe(error) {
  * @param {object} o
  * @param {AsyncIterable<string>} o.lines  URL lines (pulled lazily)
  * @param {object} o.opts                 parsed `weir fetch` options
- * @param {{ write(text: string): Promise<void> } | null} o.rows  NDJSON sink (null = discard)
+ * @param {{ write(text: string): Promise<void> | undefined } | null} o.rows  NDJSON sink (null = discard); a returned promise is awaited
  * @param {Progress} o.progress
  * @param {AbortSignal} o.stop            stop pulling (in-flight requests finish)
  * @param {AbortSignal} o.abort           abort in-flight requests too
@@ -121,36 +170,77 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
       ? record.value
       : { url: null, status: null, bytes: 0, ms: 0, attempts: 0, error: describe(record.reason) };
     progress.record(row);
-    if (rows) await rows.write(`${JSON.stringify(row)}\n`);
+    if (rows) {
+      const wait = rows.write(`${JSON.stringify(row)}\n`);
+      if (wait !== undefined) await wait;
+    }
   }
   return progress.finish();
 }
 
+const DONE = Object.freeze({ value: undefined, done: true });
+
 /**
  * `lines`, ending early (closing the source) once `stop` is aborted, even
- * while a read is pending (stdin that stays open). No `Promise.race` against
- * a long-lived promise: that would keep one reaction per line alive.
+ * while a read is pending (stdin that stays open). A hand-written async
+ * iterator: per line one promise around the source's `next()`, whose settle
+ * function `stop` can call first. No `Promise.race` against a long-lived
+ * promise: that would keep one reaction per line alive.
  */
-async function* stoppable(lines, stop) {
+function stoppable(lines, stop) {
   const it = lines[Symbol.asyncIterator]();
   let settle = null;
-  const onStop = () => settle?.({ done: true });
-  stop.addEventListener('abort', onStop, { once: true });
-  try {
-    for (;;) {
-      if (stop.aborted) return;
-      const step = await new Promise((resolve, reject) => {
-        settle = resolve;
-        it.next().then(resolve, reject);
-      });
-      settle = null;
-      if (step.done) return;
-      yield step.value;
-    }
-  } finally {
+  let closed = false;
+  const close = () => {
+    if (closed) return;
+    closed = true;
     stop.removeEventListener('abort', onStop);
-    it.return?.().catch(() => {});
-  }
+    try {
+      it.return?.()?.catch?.(() => {});
+    } catch {
+      // closing is best effort
+    }
+  };
+  const onStop = () => {
+    const s = settle;
+    settle = null;
+    close();
+    s?.(DONE);
+  };
+  stop.addEventListener('abort', onStop, { once: true });
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      if (closed || stop.aborted) {
+        close();
+        return Promise.resolve(DONE);
+      }
+      return new Promise((resolve, reject) => {
+        settle = resolve;
+        it.next().then(
+          (step) => {
+            if (settle !== resolve) return; // stopped meanwhile
+            settle = null;
+            if (step.done) close();
+            resolve(step);
+          },
+          (error) => {
+            if (settle !== resolve) return;
+            settle = null;
+            close();
+            reject(error);
+          },
+        );
+      });
+    },
+    return() {
+      settle = null;
+      close();
+      return Promise.resolve(DONE);
+    },
+  };
 }
 
 /** Build the limiter and fetcher for parsed `weir fetch` options. */
@@ -167,6 +257,9 @@ export function limiterFor(opts) {
     timeout: opts.timeout,
     method: opts.method,
     headers: opts.headers,
+    // Requests wait inside limiter.fetch only for per-host caps, rates and
+    // retry back-offs: the unkeyed window equals the limiter's concurrency.
+    mayWait: opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
   });
   return { limiter, fetcher };
 }

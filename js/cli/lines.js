@@ -1,32 +1,92 @@
-// Lazy URL input: one URL a line from a file or stdin, read through readline
-// over a stream (never the whole input in memory). Blank lines and `#`
+// Lazy URL input: one URL a line from a file or stdin, split from the stream
+// chunk by chunk (never the whole input in memory). Blank lines and `#`
 // comments are skipped.
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 
 /** Open `input` (a path or `-` for stdin) as a readable stream. */
 export function openInput(input, stdin = process.stdin) {
   return input === '-' ? stdin : createReadStream(input);
 }
 
+const DONE = Object.freeze({ value: undefined, done: true });
+const LINE_END = /\r\n|\n|\r/;
+
 /**
- * The URL lines of `stream`, trimmed, without blanks and `#` comments.
- * Reading pauses while the consumer does not pull (readline's async iterator
- * pauses the stream past its high-water mark).
+ * The URL lines of `stream`, trimmed, without blanks and `#` comments, as an
+ * async iterator. Reading pauses while the consumer does not pull: one chunk
+ * (64 KiB for a file) is split at a time, and the lines of the current chunk
+ * are handed out from an array (an already-settled promise per line, no
+ * readline event or async-generator step per line). Line ends as readline's:
+ * `\n`, `\r\n` or a lone `\r`. `return()` closes the stream (not stdin).
  */
-export async function* urlLines(stream) {
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  try {
-    for await (const raw of rl) {
-      const line = raw.trim();
-      if (line === '' || line.startsWith('#')) continue;
-      yield line;
+export function urlLines(stream) {
+  const keepOpen = stream === process.stdin;
+  const chunks = typeof stream.iterator === 'function'
+    ? stream.iterator({ destroyOnReturn: !keepOpen })
+    : stream[Symbol.asyncIterator]();
+  const decoder = new TextDecoder();
+  let lines = [];
+  let at = 0;
+  let rest = '';
+  let ended = false;
+  let closed = false;
+
+  function take() {
+    while (at < lines.length) {
+      const line = lines[at++].trim();
+      if (line === '' || line.charCodeAt(0) === 0x23) continue;
+      return { value: line, done: false };
     }
-  } finally {
-    rl.close();
-    if (stream !== process.stdin) stream.destroy();
+    lines = [];
+    at = 0;
+    return null;
   }
+
+  function fed(step) {
+    if (closed) return DONE;
+    let text;
+    if (step.done) {
+      ended = true;
+      text = rest + decoder.decode();
+      rest = '';
+    } else {
+      const chunk = step.value;
+      text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
+    }
+    lines = text.split(LINE_END);
+    if (!ended) rest = lines.pop();
+    at = 0;
+    return pull();
+  }
+
+  function pull() {
+    const line = take();
+    if (line !== null) return line;
+    if (ended || closed) return DONE;
+    return chunks.next().then(fed);
+  }
+
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    next() {
+      const line = take();
+      if (line !== null) return Promise.resolve(line);
+      if (ended || closed) return Promise.resolve(DONE);
+      return chunks.next().then(fed);
+    },
+    async return() {
+      if (!closed) {
+        closed = true;
+        lines = [];
+        await chunks.return?.();
+        if (!keepOpen) stream.destroy();
+      }
+      return DONE;
+    },
+  };
 }
 
 /**

@@ -233,6 +233,39 @@ test('--timeout bounds each attempt (headers and body) but not time queued for a
   }
 });
 
+test('--timeout: attempts sharing a deadline group; fast ones finish, slow ones are cut off, with retries', async () => {
+  const t = await startTarget({ delayMs: 0 });
+  try {
+    // Started together, so in the same group(s): the group's abort at the
+    // deadline must not touch the attempts that already finished.
+    const fast = Array.from({ length: 30 }, (_, i) => `${t.url}/delay?ms=${i % 3}&i=${i}`);
+    const slow = Array.from({ length: 4 }, (_, i) => `${t.url}/delay?ms=5000&s=${i}`);
+    const file = await urlFile([...fast.slice(0, 15), ...slow, ...fast.slice(15)]);
+    for (const retries of ['0', '1']) {
+      t.reset();
+      const r = await run(['fetch', file, '--timeout', '500ms', '--retries', retries, '--concurrency', '50']);
+      assert.equal(r.code, 0, r.stderr);
+      const rows = rowsOf(r.stdout);
+      assert.equal(rows.length, fast.length + slow.length);
+      for (const row of rows) {
+        if (row.url.includes('ms=5000')) {
+          assert.match(row.error ?? '', /TimeoutError/, JSON.stringify(row));
+          assert.equal(row.attempts, Number(retries) + 1, JSON.stringify(row));
+          // Each attempt is cut off at 500 ms plus at most one group epoch (25 ms here).
+          assert.ok(row.ms >= 500 * (Number(retries) + 1), `cut off early: ${row.ms} ms`);
+          assert.ok(row.ms < 4000, `gave up after ${row.ms} ms`);
+        } else {
+          assert.equal(row.status, 200, JSON.stringify(row));
+          assert.equal(row.error, null);
+        }
+      }
+      assert.equal(t.stats().total, fast.length + slow.length * (Number(retries) + 1));
+    }
+  } finally {
+    await t.close();
+  }
+});
+
 test('--save never writes outside DIR: .., encoded .., query strings, very long names', async () => {
   const t = await startTarget({ delayMs: 0 });
   const parent = await tempDir();

@@ -96,3 +96,21 @@ test('many aborted requests leave nothing behind', async () => {
   assert.ok(settled.every((s) => s.status === 'rejected' && s.reason.name === 'AbortError'));
   await rest(limiter);
 });
+
+test('requests sharing one signal (several follower groups): the finished keep their bodies, the in-flight are aborted', async () => {
+  const limiter = new Limiter({ concurrency: 100 });
+  const aborter = new AbortController();
+  const fast = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => limiter.fetch(`${a.url}/delay?ms=0&i=${i}`, { signal: aborter.signal }).then((r) => r.text())),
+  );
+  assert.ok(fast.every((t) => t === 'Hello, World!'));
+  await rest(limiter);
+  const slow = Array.from({ length: 40 }, (_, i) =>
+    limiter.fetch(`${b.url}/delay?ms=5000&i=${i}`, { signal: aborter.signal }).then((r) => r.text()),
+  );
+  await until(() => limiter.stats().inFlight === 40, 2_000, 'requests to start');
+  aborter.abort();
+  const settled = await Promise.allSettled(slow);
+  assert.ok(settled.every((s) => s.status === 'rejected' && s.reason.name === 'AbortError'), JSON.stringify(settled.map((s) => s.status)));
+  await rest(limiter);
+});
