@@ -143,8 +143,8 @@ impl Future for Driven {
 /// What a parked wait resolves to: the core's grant, or why not.
 pub(crate) type Parked = Result<LimiterGrant, LimiterError>;
 
-/// A parked wait: the core's named acquire future itself, unboxed (about
-/// 80 bytes on wasm32), so a million parked waiters stay small.
+/// A parked wait: the core's named acquire future itself, unboxed (40 bytes
+/// on wasm32), so a million parked waiters stay small.
 pub(crate) type ParkedJob = LimiterAcquire<String, JsTimer>;
 
 /// Waiting acquires driven without a Promise per wait: the JS side keeps its
@@ -166,6 +166,10 @@ struct ParkedShared {
     scheduled: Cell<bool>,
     notify: RefCell<Option<js_sys::Function>>,
 }
+
+/// A table this long stays allocated while empty (no churn for a limiter
+/// whose few waiters come and go).
+const KEEP_TICKET_SLOTS: usize = 1024;
 
 /// Parked tasks by ticket. The JS glue hands out tickets as small integers
 /// it reuses, so a vector indexed by ticket (4 bytes a waiter) does where a
@@ -192,7 +196,7 @@ impl ParkedTable {
     fn remove(&mut self, ticket: u32) -> Option<Rc<ParkedTask>> {
         let task = self.tasks.get_mut(ticket as usize)?.take()?;
         self.live -= 1;
-        if self.live == 0 {
+        if self.live == 0 && self.tasks.capacity() > KEEP_TICKET_SLOTS {
             // Nothing parked: give back the memory of a past crowd.
             self.tasks = Vec::new();
         }
