@@ -21,11 +21,11 @@ async function countBody(response) {
   return bytes;
 }
 
-/** Plain fetch, timed: what every contender does per URL. */
-async function plainFetch(u) {
+/** One fetch, timed, its body read to the end (`init` left out when undefined). */
+async function timedFetch(u, init) {
   const t0 = performance.now();
   try {
-    const response = await fetch(u);
+    const response = await (init === undefined ? fetch(u) : fetch(u, init));
     await countBody(response);
     if (response.status !== 200) errors += 1;
   } catch {
@@ -35,34 +35,22 @@ async function plainFetch(u) {
   done += 1;
 }
 
-async function handWrittenPool() {
-  const it = urls();
-  const worker = async () => {
-    for (let step = it.next(); !step.done; step = it.next()) await plainFetch(step.value);
-  };
-  await Promise.all(Array.from({ length: limit }, worker));
-}
+/** Plain fetch, timed: what every contender does per URL. */
+const plainFetch = (u) => timedFetch(u, undefined);
 
-/** Diagnostic: the pool with one AbortController per request (what a per-request timeout costs). */
-async function poolWithSignal() {
+/** `limit` workers pulling URLs and handing each to `one`. */
+async function poolOf(one) {
   const it = urls();
-  const one = async (u) => {
-    const t0 = performance.now();
-    try {
-      const response = await fetch(u, { signal: new AbortController().signal });
-      await countBody(response);
-      if (response.status !== 200) errors += 1;
-    } catch {
-      errors += 1;
-    }
-    latencySum += performance.now() - t0;
-    done += 1;
-  };
   const worker = async () => {
     for (let step = it.next(); !step.done; step = it.next()) await one(step.value);
   };
   await Promise.all(Array.from({ length: limit }, worker));
 }
+
+const handWrittenPool = () => poolOf(plainFetch);
+
+/** Diagnostic: the pool with one AbortController per request (what a per-request timeout costs). */
+const poolWithSignal = () => poolOf((u) => timedFetch(u, { signal: new AbortController().signal }));
 
 async function pMapPool() {
   const { pMapIterable } = await import('p-map');
