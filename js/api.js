@@ -15,6 +15,8 @@ const MUST_WAIT = 0;
 const FAILED = -1;
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 const TICKET = Symbol('weir.ticket');
+/** What `fn` of a `run` without a signal receives (one object for all). */
+const NO_SIGNAL = Object.freeze({ signal: undefined });
 /** The wasm limiter behind a `Limiter` (set in its static block). */
 let rawOf;
 
@@ -171,7 +173,7 @@ function admitOrPark(parking, key, cost) {
 function runParked(parking, id, fn, resolve) {
   let work;
   try {
-    work = fn({ signal: undefined });
+    work = fn(NO_SIGNAL);
   } catch (error) {
     parking.raw.release(id);
     resolve(Promise.reject(error));
@@ -299,7 +301,7 @@ function releaser(raw, id) {
 function runHolding(raw, id, fn, signal) {
   let work;
   try {
-    work = Promise.resolve(fn({ signal }));
+    work = Promise.resolve(fn(signal === undefined ? NO_SIGNAL : { signal }));
   } catch (error) {
     raw.release(id);
     return Promise.reject(error);
