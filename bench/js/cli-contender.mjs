@@ -60,7 +60,8 @@ async function pMapPool() {
   }
 }
 
-async function weir() {
+/** The `weir fetch` pipeline; `timeout` per attempt (Infinity = `--timeout none`). */
+async function weir(timeout = 600_000) {
   const { fetchAll, limiterFor, sampler } = await import('../../js/cli/fetch.js');
   const { Progress } = await import('../../js/cli/progress.js');
   const opts = {
@@ -69,7 +70,7 @@ async function weir() {
     rate: [],
     perHostRate: [],
     retries: 0,
-    timeout: 600_000,
+    timeout,
     method: 'GET',
     headers: [],
     save: undefined,
@@ -95,7 +96,13 @@ async function weir() {
   return 'limiter.fetch';
 }
 
-const contenders = { weir, pool: handWrittenPool, pmap: pMapPool, 'pool-signal': poolWithSignal };
+const contenders = {
+  weir: () => weir(),
+  'weir-no-timeout': () => weir(Infinity),
+  pool: handWrittenPool,
+  pmap: pMapPool,
+  'pool-signal': poolWithSignal,
+};
 if (!contenders[contender]) {
   process.stderr.write(`unknown contender ${contender}\n`);
   process.exit(2);

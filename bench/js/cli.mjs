@@ -30,6 +30,7 @@ const rounds = Number(arg('--rounds', '1'));
 
 const LABELS = {
   weir: 'weir (limitedAsCompleted + limiter.fetch)',
+  'weir-no-timeout': 'weir, --timeout none (no AbortSignal, like the pool)',
   pool: 'hand-written pool',
   pmap: 'p-map pMapIterable',
   'pool-signal': 'pool, AbortSignal per request (diagnostic)',

@@ -11,7 +11,8 @@ export const USAGE = `usage: weir <command> [options]
       --per-host-rate 5/s   rate per host; repeatable
       --retries N           retries on 429/503/network errors (default 2; Retry-After honoured)
       --timeout 20s         per attempt, from admission to the end of the body (default 30s;
-                            time queued for a host or a rate is not counted)
+                            time queued for a host or a rate is not counted; 'none': no timeout,
+                            and no AbortSignal per request, the fastest setting)
       --method M            HTTP method (default GET)
       --header 'K: V'       request header; repeatable
       --save DIR            write bodies to DIR (file names derived safely from the URL)

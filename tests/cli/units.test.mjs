@@ -44,6 +44,10 @@ test('parseFetchArgs: defaults, repeatable options, --opt=value', () => {
   assert.deepEqual(o.headers, [['A', '1'], ['B', '2']]);
   assert.equal(o.retries, 2);
   assert.equal(parseFetchArgs([]).input, '-');
+  assert.equal(parseFetchArgs([]).timeout, 30_000, 'default --timeout');
+  assert.equal(parseFetchArgs(['--timeout', 'none']).timeout, Infinity);
+  assert.equal(parseFetchArgs(['--timeout', '20s']).timeout, 20_000);
+  assert.throws(() => parseFetchArgs(['--timeout', 'never']), /--timeout/);
   assert.throws(() => parseFetchArgs(['--concurrency', '1', '--concurrency', '2']), /--concurrency: given more than once/);
 });
 
