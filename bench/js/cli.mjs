@@ -11,11 +11,11 @@
 // With R rounds the contenders run interleaved (order rotated each round) and
 // the table shows each one's median req/s and its median peak RSS: the
 // machine is shared, so single runs are noisy.
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { childTarget } from '../../js/cli/demo.js';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
 const CONTENDER = fileURLToPath(new URL('./cli-contender.mjs', import.meta.url));
 
 function arg(name, fallback) {
@@ -42,21 +42,7 @@ function median(values) {
   return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
-async function startServer() {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--delay', delay], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (d) => {
-      text += d;
-      const m = /listening on (http:\/\/\S+)/.exec(text);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited ${code}`)));
-  });
-  return { url, child };
-}
-
-const server = await startServer();
+const server = await childTarget(delay);
 const runs = [];
 try {
   for (const n of sizes) {
@@ -67,7 +53,7 @@ try {
         maxBuffer: 1 << 20,
       });
       const r = JSON.parse(stdout.trim().split('\n').pop());
-      const stats = await (await fetch(`${server.url}/__weir/stats`)).json();
+      const stats = await server.stats();
       r.size = n;
       r.serverMaxConcurrent = stats.maxConcurrent;
       runs.push(r);
@@ -76,7 +62,7 @@ try {
     }
   }
 } finally {
-  server.child.kill('SIGTERM');
+  await server.close();
 }
 
 const results = [];

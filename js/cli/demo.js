@@ -11,9 +11,13 @@ import { Progress, formatSummary } from './progress.js';
 
 const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
 
-/** Start the target as a child process (its own event loop and core). */
-async function childTarget(delayMs) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--delay', `${delayMs[0]}-${delayMs[1]}ms`], {
+/**
+ * Start the target as a child process (its own event loop and core), with
+ * `delay` as `weir serve --delay` takes it (e.g. `0-300ms`). Also used by
+ * bench/js/cli.mjs.
+ */
+export async function childTarget(delay) {
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--delay', delay], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise((resolve, reject) => {
@@ -50,7 +54,7 @@ async function* demoUrls(base, n) {
 
 /** The demo numbers (also what `--json` prints). */
 export async function demo(opts, { stderr = process.stderr } = {}) {
-  const target = opts.server === 'child' ? await childTarget(opts.delayMs) : await inProcessTarget(opts.delayMs);
+  const target = opts.server === 'child' ? await childTarget(`${opts.delayMs[0]}-${opts.delayMs[1]}ms`) : await inProcessTarget(opts.delayMs);
   const fetchOpts = {
     concurrency: opts.concurrency,
     perHost: undefined,
