@@ -4,6 +4,7 @@
 // RawRetry). This file only links signals and timers, holds the permit until
 // the response body is done, and sleeps or pauses the key as it is told.
 import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
+import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 
 // ------------------------------------------------------------------- errors
 
@@ -304,8 +305,10 @@ class Hold {
     this.controller = undefined;
     this.reading = false;
     this.lastPull = 0;
-    this.timer = bodyTimeout === Infinity ? undefined : setTimeout(onIdle, bodyTimeout, this);
+    this.consumed = false; // a body reader (text(), json(), …) has been called
+    this.timer = undefined;
     this.source = undefined; // set when `body` is an own property of the response
+    if (bodyTimeout !== Infinity) armAfterThisTurn(this);
   }
 
   /** The platform's body stream. */
@@ -318,6 +321,35 @@ class Hold {
     this.done = true;
     clearTimeout(this.timer);
     this.finish();
+  }
+}
+
+/**
+ * Holds handed out during this turn of the event loop. Their idle timers are
+ * armed when the turn ends, and only for bodies nobody has started to read
+ * with text()/json()/…: most callers read at once, and a timer set and
+ * cleared per response costs more than the rest of the hold. `bodyTimeout`
+ * therefore counts from the end of the turn the response was handed over in
+ * (or from the ARM_BATCH-th hold of a turn, so a turn of microtasks alone
+ * does not keep every response it handed over).
+ */
+let unarmed = [];
+const nextTurn = typeof setImmediate === 'function' ? setImmediate : (fn) => setTimeout(fn, 0);
+
+/** A turn that hands out this many holds (microtask-only work) arms them early. */
+const ARM_BATCH = 64;
+
+function armAfterThisTurn(hold) {
+  const waiting = unarmed.push(hold);
+  if (waiting === 1) nextTurn(armUnconsumed);
+  else if (waiting >= ARM_BATCH) armUnconsumed();
+}
+
+function armUnconsumed() {
+  const holds = unarmed;
+  unarmed = [];
+  for (const hold of holds) {
+    if (!hold.done && !hold.consumed) hold.timer = setTimeout(onIdle, hold.bodyTimeout, hold);
   }
 }
 
@@ -420,7 +452,10 @@ function wrapBodyMethod(proto, name) {
       [name]() {
         const hold = this[HOLD];
         if (hold.timedOut) return Promise.reject(hold.timedOut);
-        if (!hold.stream) clearTimeout(hold.timer); // being read: no longer idle
+        if (!hold.stream) {
+          hold.consumed = true; // being read: no longer idle
+          clearTimeout(hold.timer);
+        }
         const result = read.call(this);
         result.then(
           () => hold.end(),
@@ -484,11 +519,12 @@ function link(signal, controller) {
 const FOLLOWER_GROUP = 16;
 const sharedFollowers = new WeakMap();
 
-function joinFollowers(userSignal) {
+function joinFollowers(userSignal, fetchImpl) {
   let group = sharedFollowers.get(userSignal);
-  if (group === undefined || group.joined === FOLLOWER_GROUP) {
-    const controller = new AbortController();
-    group = { controller, users: 0, joined: 0, unlink: link(userSignal, controller) };
+  const lite = acceptsLiteSignals(fetchImpl);
+  if (group === undefined || group.joined === FOLLOWER_GROUP || group.lite !== lite) {
+    const controller = lite ? new LiteAbortController() : new AbortController();
+    group = { controller, lite, users: 0, joined: 0, unlink: link(userSignal, controller) };
     sharedFollowers.set(userSignal, group);
   }
   group.users += 1;
@@ -563,12 +599,12 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
     // Nothing but the caller's signal aborts this request: share a follower
     // of it with other requests (an AbortController per request costs
     // ~15 µs in Node 20).
-    const group = joinFollowers(userSignal);
+    const group = joinFollowers(userSignal, fetchImpl);
     signal = group.controller.signal;
     detach = () => leaveFollowers(group);
     attemptInit = { ...fetchInit, signal };
   } else if (timeout !== undefined || userSignal) {
-    const request = new AbortController();
+    const request = abortControllerFor(fetchImpl);
     signal = request.signal;
     const unlink = userSignal ? link(userSignal, request) : noop;
     if (timeout !== undefined) timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);

@@ -9,8 +9,10 @@
 // `fetch` option, which runs only after admission; a timed-out attempt is a
 // network error to limiter.fetch, so it is retried like one.
 //
-// Attempts share AbortControllers (an AbortController costs ~15 µs in Node
-// 20, a quarter of the glue's whole per-request cost): the attempts started
+// Attempts share AbortControllers (a real one costs ~15 µs in Node 20; on
+// Node's own fetch they are the cheap LiteAbortControllers of
+// js/lite-abort.js, which undici follows as it does any AbortSignal polyfill's,
+// so it skips most of its per-request abort machinery): the attempts started
 // within one short epoch (≤ 50 ms, ≤ timeout/20) form a group with one
 // controller (at most GROUP_SIZE attempts). Every attempt has the same timeout, so groups in creation order
 // are in deadline order, and one timer for the oldest live group serves them
@@ -23,10 +25,12 @@
 // build an AbortController of its own per request for nothing.
 //
 // `--timeout none` (timeout = Infinity): attempts get no signal at all, so
-// undici skips its per-request abort machinery (~50 µs of CPU per request on
-// Node 20). A second Ctrl-C then settles the attempts still waiting for their
-// response as aborted at once (a response arriving later has its body
-// cancelled), and `weir fetch` closes the connections under them at the end.
+// undici skips its per-request abort machinery entirely. A second Ctrl-C
+// then settles the attempts still waiting for their response as aborted at
+// once (a response arriving later has its body cancelled), and `weir fetch`
+// closes the connections under them at the end.
+
+import { abortControllerFor } from '../lite-abort.js';
 
 /**
  * Attempts per shared controller at most. undici's Request copies the
@@ -124,7 +128,7 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     let group = current;
     if (group === null || group.joined === GROUP_SIZE || now - group.started >= epoch) {
       if (group !== null && group.running === 0) live.delete(group);
-      group = current = { controller: new AbortController(), started: now, deadline: 0, running: 0, joined: 0 };
+      group = current = { controller: abortControllerFor(fetch), started: now, deadline: 0, running: 0, joined: 0 };
       live.add(group);
     }
     group.deadline = now + timeout;

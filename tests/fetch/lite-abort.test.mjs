@@ -1,0 +1,60 @@
+// js/lite-abort.js: the cheap abort controller weir hands to Node's own fetch.
+// Node's fetch must really follow it (the request ends at the server), and
+// weir must not hand it to any other fetch.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { LiteAbortController, acceptsLiteSignals, abortControllerFor } from '../../js/lite-abort.js';
+import { targets, hostStats, until } from './helpers.mjs';
+
+const [a] = await targets(1);
+after(() => a.close());
+
+test("Node's fetch is recognised; wrappers and other functions are not", () => {
+  assert.equal(acceptsLiteSignals(globalThis.fetch), true);
+  const wrapper = (input, init) => globalThis.fetch(input, init);
+  assert.equal(acceptsLiteSignals(wrapper), false);
+  assert.ok(abortControllerFor(wrapper) instanceof AbortController);
+  assert.ok(abortControllerFor(globalThis.fetch) instanceof LiteAbortController);
+  // The answer is per function, not remembered from the last one asked.
+  assert.equal(acceptsLiteSignals(globalThis.fetch), true);
+});
+
+test('aborting ends an in-flight fetch at the server and rejects with the reason', async () => {
+  const controller = new LiteAbortController();
+  const reason = new Error('stop');
+  const pending = fetch(`${a.url}/delay?ms=5000`, { signal: controller.signal });
+  await until(() => hostStats(a).current === 1, 2_000, 'the request to reach the server');
+  controller.abort(reason);
+  await assert.rejects(pending, (error) => error === reason);
+  await until(() => hostStats(a).current === 0, 2_000, 'the server to see the request end');
+  assert.equal(controller.signal.aborted, true);
+  assert.equal(controller.signal.reason, reason);
+});
+
+test('an aborted signal fails the fetch at once; abort() twice keeps the first reason', async () => {
+  const controller = new LiteAbortController();
+  controller.abort();
+  const first = controller.signal.reason;
+  assert.equal(first.name, 'AbortError');
+  controller.abort(new Error('later'));
+  assert.equal(controller.signal.reason, first);
+  assert.throws(() => controller.signal.throwIfAborted(), (e) => e === first);
+  await assert.rejects(fetch(`${a.url}/delay?ms=0`, { signal: controller.signal }), (e) => e === first);
+});
+
+test('listeners run once, with the signal as this, and can be removed', () => {
+  const controller = new LiteAbortController();
+  const signal = controller.signal;
+  const seen = [];
+  const kept = function () {
+    seen.push(['kept', this === signal, signal.aborted]);
+  };
+  const removed = () => seen.push(['removed']);
+  signal.addEventListener('abort', kept, { once: true });
+  signal.addEventListener('abort', removed);
+  signal.removeEventListener('abort', removed);
+  signal.onabort = () => seen.push(['onabort']);
+  controller.abort();
+  controller.abort();
+  assert.deepEqual(seen, [['kept', true, true], ['onabort']]);
+});
