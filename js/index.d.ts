@@ -127,7 +127,12 @@ export interface LimitedFetchInit extends RequestInit {
   timeout?: number;
   /** Waiting for a permit (each attempt), in ms: `QueueTimeoutError`. */
   queueTimeout?: number;
-  /** Release and error a body nobody reads for this many ms (default 60 000; `Infinity` = never). */
+  /**
+   * Release and error a body nobody reads for this many ms (default 60 000;
+   * `Infinity` = never), counted from the end of the event-loop turn the
+   * response was handed over in (a body read with text()/json()/… at once
+   * never starts the clock).
+   */
   bodyTimeout?: number;
   /** When the permit is returned: at the end of the body (default) or at the headers. */
   releaseOn?: 'body' | 'headers';
