@@ -5,6 +5,7 @@ use std::hash::Hash;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use weir::limiter::RateStatus;
@@ -17,7 +18,9 @@ const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remai
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// Header values of small numbers, made once (cloning one allocates nothing).
+/// Header values of small numbers, made once (cloning one allocates nothing);
+/// a larger one is remembered per thread, as consecutive responses tend to
+/// repeat it (e.g. `RateLimit-Remaining` of a roomy quota).
 fn number(n: u64) -> HeaderValue {
     const CACHED: u64 = 1024;
     static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
@@ -25,13 +28,27 @@ fn number(n: u64) -> HeaderValue {
         let small = SMALL.get_or_init(|| (0..CACHED).map(HeaderValue::from).collect());
         return small[n as usize].clone();
     }
-    HeaderValue::from(n)
+    thread_local! {
+        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((m, value)) if *m == n => value.clone(),
+            _ => {
+                let value = HeaderValue::from(n);
+                *last = Some((n, value.clone()));
+                value
+            }
+        }
+    })
 }
 
-/// The `RateLimit-Policy` value (`<limit>;w=<secs>`) of every quota of a
-/// limiter, made once; none for a window that is not whole seconds.
+/// The `RateLimit-Limit` value and the `RateLimit-Policy` value
+/// (`<limit>;w=<secs>`; none for a window that is not whole seconds) of
+/// every quota of a limiter, made once.
 #[derive(Debug, Default)]
-pub(crate) struct Policies(Vec<(Quota, HeaderValue)>);
+pub(crate) struct Policies(Vec<(Quota, HeaderValue, Option<HeaderValue>)>);
 
 impl Policies {
     pub(crate) fn of<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>) -> Self {
@@ -41,20 +58,26 @@ impl Policies {
             .chain(limiter.per_key_rate_quotas());
         Policies(
             quotas
-                .filter(|q| q.interval().subsec_nanos() == 0)
-                .filter_map(|q| {
-                    let text = format!("{};w={}", q.limit(), q.interval().as_secs());
-                    Some((*q, HeaderValue::from_str(&text).ok()?))
+                .map(|q| {
+                    let limit = HeaderValue::from(q.limit());
+                    let policy = Some(q)
+                        .filter(|q| q.interval().subsec_nanos() == 0)
+                        .and_then(|q| {
+                            let text = format!("{};w={}", q.limit(), q.interval().as_secs());
+                            HeaderValue::from_str(&text).ok()
+                        });
+                    (*q, limit, policy)
                 })
                 .collect(),
         )
     }
 
-    fn get(&self, quota: &Quota) -> Option<HeaderValue> {
-        self.0
-            .iter()
-            .find(|(q, _)| q == quota)
-            .map(|(_, value)| value.clone())
+    /// `(RateLimit-Limit, RateLimit-Policy)` of `quota`.
+    fn get(&self, quota: &Quota) -> (HeaderValue, Option<HeaderValue>) {
+        match self.0.iter().find(|(q, _, _)| q == quota) {
+            Some((_, limit, policy)) => (limit.clone(), policy.clone()),
+            None => (number(u64::from(quota.limit())), None),
+        }
     }
 }
 
@@ -67,6 +90,8 @@ pub(crate) enum Figures {
     Rate {
         /// The core's figures.
         status: RateStatus,
+        /// The quota's limit, as a header value.
+        limit: HeaderValue,
         /// `<limit>;w=<secs>`, when the window is whole seconds.
         policy: Option<HeaderValue>,
     },
@@ -119,9 +144,24 @@ pub(crate) fn figures<K: Hash + Eq + Clone>(
     policies: &Policies,
     key: &K,
 ) -> Option<Figures> {
-    if let Some(status) = limiter.rate_status(key) {
-        let policy = policies.get(&status.quota);
-        return Some(Figures::Rate { status, policy });
+    figures_with(limiter.rate_status(key), limiter, policies, key)
+}
+
+/// The figures for `key`, given its rate figures when there are quotas
+/// (from [`weir::Limiter::try_acquire_with_status`]).
+pub(crate) fn figures_with<K: Hash + Eq + Clone>(
+    status: Option<RateStatus>,
+    limiter: &GuardLimiter<K>,
+    policies: &Policies,
+    key: &K,
+) -> Option<Figures> {
+    if let Some(status) = status {
+        let (limit, policy) = policies.get(&status.quota);
+        return Some(Figures::Rate {
+            status,
+            limit,
+            policy,
+        });
     }
     let (limit, in_flight) = match limiter.limits() {
         (_, Some(per_key)) => (per_key, limiter.in_flight_of(key)),
@@ -136,9 +176,14 @@ pub(crate) fn figures<K: Hash + Eq + Clone>(
 
 /// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota, the
 /// reset rounded up to whole seconds.
-fn rate_headers(headers: &mut HeaderMap, s: &RateStatus, policy: Option<HeaderValue>) {
+fn rate_headers(
+    headers: &mut HeaderMap,
+    s: &RateStatus,
+    limit: HeaderValue,
+    policy: Option<HeaderValue>,
+) {
     headers.reserve(4);
-    headers.insert(RATELIMIT_LIMIT, number(u64::from(s.quota.limit())));
+    headers.insert(RATELIMIT_LIMIT, limit);
     headers.insert(RATELIMIT_REMAINING, number(u64::from(s.remaining)));
     let reset = s.reset_after;
     let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
@@ -151,7 +196,11 @@ fn rate_headers(headers: &mut HeaderMap, s: &RateStatus, policy: Option<HeaderVa
 /// The `RateLimit-*` headers of an admitted request.
 pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>) {
     match figures {
-        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
+        Some(Figures::Rate {
+            status,
+            limit,
+            policy,
+        }) => rate_headers(headers, &status, limit, policy),
         Some(Figures::InFlight { limit, remaining }) => {
             headers.reserve(2);
             headers.insert(RATELIMIT_LIMIT, number(limit as u64));
@@ -195,8 +244,8 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     );
     match limiter.rate_status(key) {
         Some(status) => {
-            let policy = policies.get(&status.quota);
-            rate_headers(headers, &status, policy);
+            let (limit, policy) = policies.get(&status.quota);
+            rate_headers(headers, &status, limit, policy);
         }
         None => {
             // Only the binding cap is said: what is left of it is 0.

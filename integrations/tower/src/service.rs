@@ -141,9 +141,10 @@ where
         let key = (self.shared.key_fn)(&parts);
         let req = Request::from_parts(parts, body);
         let limiter = &self.shared.limiter;
-        match limiter.try_acquire(key.clone(), 1) {
-            Ok(permit) => {
-                let figures = headers::figures(limiter, &self.shared.policies, &key);
+        // One call: admission and the key's rate figures under one lock.
+        match limiter.try_acquire_with_status(key.clone(), 1) {
+            Ok((permit, status)) => {
+                let figures = headers::figures_with(status, limiter, &self.shared.policies, &key);
                 ResponseFuture::admitted(self.inner.call(req), permit, figures)
             }
             Err(why) if self.shared.worth_waiting(why) => {
