@@ -231,14 +231,20 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             .paused_until(key, now)
             .unwrap_or(now)
             .max(state.global_paused_until);
-        let retry_at = state
-            .decide(&self.global_quotas, key, now, 1, ahead)
-            .err()
-            .unwrap_or(now);
         let remaining = if paused_until > now {
             0
         } else {
             tightest.remaining.saturating_sub(ahead)
+        };
+        // With nobody queued and a unit left in every cell (none paused),
+        // a check of one unit passes now: no need to ask `decide`.
+        let retry_at = if ahead == 0 && remaining >= 1 {
+            now
+        } else {
+            state
+                .decide(&self.global_quotas, key, now, 1, ahead)
+                .err()
+                .unwrap_or(now)
         };
         Some(RateStatus {
             quota: tightest.quota,

@@ -72,28 +72,48 @@ impl Policies {
         )
     }
 
+    /// Where `quota` is in the table. With one quota (the common case) the
+    /// limiter's figures can only be about that one: no comparison needed.
+    fn index(&self, quota: &Quota) -> Option<usize> {
+        if self.0.len() == 1 {
+            debug_assert!(self.0[0].0 == *quota);
+            return Some(0);
+        }
+        self.0.iter().position(|(q, _, _)| q == quota)
+    }
+
     /// `(RateLimit-Limit, RateLimit-Policy)` of `quota`.
     fn get(&self, quota: &Quota) -> (HeaderValue, Option<HeaderValue>) {
-        match self.0.iter().find(|(q, _, _)| q == quota) {
-            Some((_, limit, policy)) => (limit.clone(), policy.clone()),
+        match self.index(quota) {
+            Some(i) => self.values(i),
             None => (number(u64::from(quota.limit())), None),
         }
     }
+
+    /// `(RateLimit-Limit, RateLimit-Policy)` of the quota at `i`.
+    fn values(&self, i: usize) -> (HeaderValue, Option<HeaderValue>) {
+        let (_, limit, policy) = &self.0[i];
+        (limit.clone(), policy.clone())
+    }
 }
 
-/// What the `RateLimit-*` headers of one response say.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the `RateLimit-*` headers of one response say, as plain numbers
+/// (small: it rides in every admitted response future); the header values
+/// are made when the response is ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Figures {
     /// A rate quota is set: the core's exact figures for the key's tightest
-    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them,
-    /// and that quota's `RateLimit-Policy`.
+    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them.
     Rate {
-        /// The core's figures.
-        status: RateStatus,
-        /// The quota's limit, as a header value.
-        limit: HeaderValue,
-        /// `<limit>;w=<secs>`, when the window is whole seconds.
-        policy: Option<HeaderValue>,
+        /// Where the quota is in [`Policies`] (its `RateLimit-Limit` and
+        /// `RateLimit-Policy` values), or `None`: then only its limit.
+        policy: Option<u16>,
+        /// The quota's limit.
+        limit: u32,
+        /// Units a request could take now.
+        remaining: u32,
+        /// Whole seconds (rounded up) until the quota is full again.
+        reset_secs: u64,
     },
     /// No rate quota: the in-flight cap that binds the key (per client, else
     /// global) and how much of it is left — an approximation.
@@ -155,12 +175,12 @@ pub(crate) fn figures_with<K: Hash + Eq + Clone>(
     policies: &Policies,
     key: &K,
 ) -> Option<Figures> {
-    if let Some(status) = status {
-        let (limit, policy) = policies.get(&status.quota);
+    if let Some(s) = status {
         return Some(Figures::Rate {
-            status,
-            limit,
-            policy,
+            policy: policies.index(&s.quota).and_then(|i| u16::try_from(i).ok()),
+            limit: s.quota.limit(),
+            remaining: s.remaining,
+            reset_secs: reset_secs(s.reset_after),
         });
     }
     let (limit, in_flight) = match limiter.limits() {
@@ -174,19 +194,21 @@ pub(crate) fn figures_with<K: Hash + Eq + Clone>(
     })
 }
 
-/// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota, the
-/// reset rounded up to whole seconds.
+/// Whole seconds, rounded up (`RateLimit-Reset`).
+fn reset_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota.
 fn rate_headers(
     headers: &mut HeaderMap,
-    s: &RateStatus,
-    limit: HeaderValue,
-    policy: Option<HeaderValue>,
+    (limit, policy): (HeaderValue, Option<HeaderValue>),
+    remaining: u32,
+    reset_secs: u64,
 ) {
     headers.reserve(4);
     headers.insert(RATELIMIT_LIMIT, limit);
-    headers.insert(RATELIMIT_REMAINING, number(u64::from(s.remaining)));
-    let reset = s.reset_after;
-    let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    headers.insert(RATELIMIT_REMAINING, number(u64::from(remaining)));
     headers.insert(RATELIMIT_RESET, number(reset_secs));
     if let Some(policy) = policy {
         headers.insert(RATELIMIT_POLICY, policy);
@@ -194,13 +216,20 @@ fn rate_headers(
 }
 
 /// The `RateLimit-*` headers of an admitted request.
-pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>) {
+pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>, policies: &Policies) {
     match figures {
         Some(Figures::Rate {
-            status,
-            limit,
             policy,
-        }) => rate_headers(headers, &status, limit, policy),
+            limit,
+            remaining,
+            reset_secs,
+        }) => {
+            let values = match policy {
+                Some(i) => policies.values(usize::from(i)),
+                None => (number(u64::from(limit)), None),
+            };
+            rate_headers(headers, values, remaining, reset_secs);
+        }
         Some(Figures::InFlight { limit, remaining }) => {
             headers.reserve(2);
             headers.insert(RATELIMIT_LIMIT, number(limit as u64));
@@ -244,8 +273,13 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     );
     match limiter.rate_status(key) {
         Some(status) => {
-            let (limit, policy) = policies.get(&status.quota);
-            rate_headers(headers, &status, limit, policy);
+            let values = policies.get(&status.quota);
+            rate_headers(
+                headers,
+                values,
+                status.remaining,
+                reset_secs(status.reset_after),
+            );
         }
         None => {
             // Only the binding cap is said: what is left of it is 0.
