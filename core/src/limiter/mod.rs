@@ -149,6 +149,66 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         Ok(LimiterGrant(grant))
     }
 
+    /// [`try_acquire`](Self::try_acquire) and then
+    /// [`rate_status`](Self::rate_status) of the same key in one go: the rate
+    /// check and the figures under one lock and one clock read. The figures
+    /// are those right after this admission (`None` without rate quotas) —
+    /// what a server puts in the `RateLimit-*` headers of the response.
+    ///
+    /// ```
+    /// use weir::{Limiter, LimiterConfig, ManualClock, Quota};
+    /// let limiter = Limiter::new(
+    ///     LimiterConfig { per_key_rate: vec![Quota::per_second(4)?], ..Default::default() },
+    ///     ManualClock::new(),
+    /// ).unwrap();
+    /// let (permit, status) = limiter.try_acquire_with_status("10.0.0.1", 1).unwrap();
+    /// assert_eq!(status, limiter.rate_status(&"10.0.0.1"));
+    /// assert_eq!(status.unwrap().remaining, 3);
+    /// drop(permit);
+    /// # Ok::<(), weir::QuotaError>(())
+    /// ```
+    pub fn try_acquire_with_status(
+        &self,
+        key: K,
+        cost: u32,
+    ) -> Result<(LimiterPermit<K>, Option<RateStatus>), LimiterError> {
+        let (LimiterGrant(grant), status) = self.try_acquire_grant_with_status(&key, cost)?;
+        let permit = LimiterPermit {
+            _permit: OwnedPermit::new(Arc::clone(&self.semaphore), key, grant),
+        };
+        Ok((permit, status))
+    }
+
+    /// [`try_acquire_with_status`](Self::try_acquire_with_status) as a plain
+    /// [`LimiterGrant`] for [`release`](Self::release).
+    pub fn try_acquire_grant_with_status(
+        &self,
+        key: &K,
+        cost: u32,
+    ) -> Result<(LimiterGrant, Option<RateStatus>), LimiterError> {
+        if !self.rate_engaged() {
+            // No quotas and never paused: no figures, no rate lock.
+            return self.try_acquire_grant(key, cost).map(|g| (g, None));
+        }
+        let grant = match self.semaphore.try_acquire_grant(key, cost as usize) {
+            Ok(grant) => grant,
+            Err(TryAcquireError::TooLarge { requested, limit }) => {
+                return Err(LimiterError::TooLarge { requested, limit })
+            }
+            Err(TryAcquireError::NoPermits) => {
+                self.rate.peek(key, cost).map_err(denied)?;
+                return Err(LimiterError::Busy);
+            }
+        };
+        match self.rate.check_with_status(key, cost) {
+            Ok(status) => Ok((LimiterGrant(grant), status)),
+            Err(d) => {
+                self.semaphore.release(grant);
+                Err(denied(d))
+            }
+        }
+    }
+
     /// Gives back the permits of `grant` (from this limiter), letting the
     /// next waiters through. Rate tokens are spent for good.
     pub fn release(&self, grant: LimiterGrant) {

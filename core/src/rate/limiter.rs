@@ -141,19 +141,59 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let now = self.timer.now();
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
+        self.decide_locked(&mut state, key, now, cost, commit)
+            .map_err(Denied::NotUntil)
+    }
+
+    /// [`check`](RateLimiter::check) and then [`status`](RateLimiter::status)
+    /// of the same key, under one lock and one clock read: on admission, the
+    /// figures right after this check consumed (`None` without quotas); on
+    /// denial, why (nothing consumed). For a server that sends `RateLimit-*`
+    /// headers with every admitted response.
+    ///
+    /// ```
+    /// use weir::{ManualClock, Quota, RateLimiter};
+    /// let limiter = RateLimiter::new(&[], &[Quota::per_second(4)?], ManualClock::new());
+    /// let s = limiter.check_with_status(&"client", 1).unwrap().unwrap();
+    /// assert_eq!(Some(s), limiter.status(&"client"));
+    /// assert_eq!(s.remaining, 3);
+    /// # Ok::<(), weir::QuotaError>(())
+    /// ```
+    pub fn check_with_status(&self, key: &K, cost: u32) -> Result<Option<RateStatus>, Denied> {
+        self.exceeds(cost)?;
+        if self.global_quotas.is_empty() && self.per_key_quotas.is_empty() {
+            // No quotas: only pauses can deny, and there are no figures.
+            return self.check(key, cost).map(|()| None);
+        }
+        let now = self.timer.now();
+        let mut state = self.state.lock();
+        let now = state.keyed.clamp(now);
+        self.decide_locked(&mut state, key, now, cost, true)
+            .map_err(Denied::NotUntil)?;
+        Ok(self.status_locked(&state, key, now))
+    }
+
+    /// `decide` under the lock, at `now` (already clamped).
+    #[inline]
+    fn decide_locked(
+        &self,
+        state: &mut State<K>,
+        key: &K,
+        now: Instant,
+        cost: u32,
+        commit: bool,
+    ) -> Result<(), Instant> {
         if state.global_paused_until <= now {
-            let State { global, keyed, .. } = &mut *state;
+            let State { global, keyed, .. } = state;
             if let Some(result) =
                 keyed.check_fast(key, now, cost, commit, &self.global_quotas, global)
             {
-                return result.map_err(Denied::NotUntil);
+                return result;
             }
         }
         // A pause is in force or waiters are queued on `key`.
         let ahead = state.keyed.get(key).map_or(0, |e| e.queued_cost);
-        state
-            .decide(&self.global_quotas, key, now, cost, ahead)
-            .map_err(Denied::NotUntil)?;
+        state.decide(&self.global_quotas, key, now, cost, ahead)?;
         if commit {
             state.commit(&self.global_quotas, key, now, cost);
         }
@@ -171,6 +211,12 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let now = self.timer.now();
         let mut state = self.state.lock();
         let now = state.keyed.clamp(now);
+        self.status_locked(&state, key, now)
+    }
+
+    /// `status` under the lock, at `now` (already clamped).
+    #[inline]
+    fn status_locked(&self, state: &State<K>, key: &K, now: Instant) -> Option<RateStatus> {
         let global = self
             .global_quotas
             .iter()
@@ -185,15 +231,20 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             .paused_until(key, now)
             .unwrap_or(now)
             .max(state.global_paused_until);
-        let retry_at = state
-            .decide(&self.global_quotas, key, now, 1, ahead)
-            .err()
-            .unwrap_or(now);
-        drop(state);
         let remaining = if paused_until > now {
             0
         } else {
             tightest.remaining.saturating_sub(ahead)
+        };
+        // With nobody queued and a unit left in every cell (none paused),
+        // a check of one unit passes now: no need to ask `decide`.
+        let retry_at = if ahead == 0 && remaining >= 1 {
+            now
+        } else {
+            state
+                .decide(&self.global_quotas, key, now, 1, ahead)
+                .err()
+                .unwrap_or(now)
         };
         Some(RateStatus {
             quota: tightest.quota,

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use weir::LimiterPermit;
 
+use crate::service::Held;
 use crate::Key;
 
 pin_project_lite::pin_project! {
@@ -37,7 +38,7 @@ pin_project_lite::pin_project! {
         Admitted {
             #[pin]
             body: B,
-            permit: Option<LimiterPermit<K>>,
+            permit: Option<Permit<K>>,
         },
         Rejected {
             text: Option<Bytes>,
@@ -45,10 +46,28 @@ pin_project_lite::pin_project! {
     }
 }
 
+/// What an admitted body holds until it ends.
+#[derive(Debug)]
+enum Permit<K: Key> {
+    /// Given by a caller of [`GuardBody::admitted`].
+    Owned(#[allow(dead_code)] LimiterPermit<K>),
+    /// The guard's own.
+    Held(#[allow(dead_code)] Held<K>),
+}
+
 impl<B: Body, K: Hash + Eq + Clone> GuardBody<B, K> {
     /// The handler's `body`, holding `permit` until it ends (released at
     /// once when `body` is already at its end).
     pub fn admitted(body: B, permit: LimiterPermit<K>) -> Self {
+        Self::holding(body, Permit::Owned(permit))
+    }
+
+    /// The guard's own admitted body.
+    pub(crate) fn held(body: B, held: Held<K>) -> Self {
+        Self::holding(body, Permit::Held(held))
+    }
+
+    fn holding(body: B, permit: Permit<K>) -> Self {
         let permit = if body.is_end_stream() {
             None
         } else {

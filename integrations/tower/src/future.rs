@@ -7,12 +7,11 @@ use std::hash::Hash;
 
 use http::Response;
 use http_body::Body;
-use weir::LimiterPermit;
 
 use crate::Key;
 
 use crate::headers::Figures;
-use crate::service::admit;
+use crate::service::{admit, Held};
 use crate::GuardBody;
 
 type Boxed<B, K, E> = Pin<Box<dyn Future<Output = Result<Response<GuardBody<B, K>>, E>> + Send>>;
@@ -33,7 +32,7 @@ pin_project_lite::pin_project! {
         Admitted {
             #[pin]
             fut: F,
-            permit: Option<LimiterPermit<K>>,
+            held: Option<Held<K>>,
             figures: Option<Figures>,
         },
         Rejected {
@@ -46,11 +45,11 @@ pin_project_lite::pin_project! {
 }
 
 impl<F, B, K: Hash + Eq + Clone, E> ResponseFuture<F, B, K, E> {
-    pub(crate) fn admitted(fut: F, permit: LimiterPermit<K>, figures: Option<Figures>) -> Self {
+    pub(crate) fn admitted(fut: F, held: Held<K>, figures: Option<Figures>) -> Self {
         Self {
             state: State::Admitted {
                 fut,
-                permit: Some(permit),
+                held: Some(held),
                 figures,
             },
         }
@@ -79,17 +78,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Admitted {
-                fut,
-                permit,
-                figures,
-            } => {
+            StateProj::Admitted { fut, held, figures } => {
                 let result = ready!(fut.poll(cx));
-                let permit = permit
-                    .take()
-                    .expect("ResponseFuture polled after completion");
+                let held = held.take().expect("ResponseFuture polled after completion");
                 // On a handler error the permit is dropped here, released.
-                Poll::Ready(result.map(|resp| admit(resp, permit, figures.take())))
+                Poll::Ready(result.map(|resp| admit(resp, held, *figures)))
             }
             StateProj::Rejected { resp } => Poll::Ready(Ok(resp
                 .take()

@@ -5,6 +5,7 @@ use std::hash::Hash;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use weir::limiter::RateStatus;
@@ -17,7 +18,9 @@ const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remai
 const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 
-/// Header values of small numbers, made once (cloning one allocates nothing).
+/// Header values of small numbers, made once (cloning one allocates nothing);
+/// a larger one is remembered per thread, as consecutive responses tend to
+/// repeat it (e.g. `RateLimit-Remaining` of a roomy quota).
 fn number(n: u64) -> HeaderValue {
     const CACHED: u64 = 1024;
     static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
@@ -25,13 +28,27 @@ fn number(n: u64) -> HeaderValue {
         let small = SMALL.get_or_init(|| (0..CACHED).map(HeaderValue::from).collect());
         return small[n as usize].clone();
     }
-    HeaderValue::from(n)
+    thread_local! {
+        static LAST: RefCell<Option<(u64, HeaderValue)>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((m, value)) if *m == n => value.clone(),
+            _ => {
+                let value = HeaderValue::from(n);
+                *last = Some((n, value.clone()));
+                value
+            }
+        }
+    })
 }
 
-/// The `RateLimit-Policy` value (`<limit>;w=<secs>`) of every quota of a
-/// limiter, made once; none for a window that is not whole seconds.
+/// The `RateLimit-Limit` value and the `RateLimit-Policy` value
+/// (`<limit>;w=<secs>`; none for a window that is not whole seconds) of
+/// every quota of a limiter, made once.
 #[derive(Debug, Default)]
-pub(crate) struct Policies(Vec<(Quota, HeaderValue)>);
+pub(crate) struct Policies(Vec<(Quota, HeaderValue, Option<HeaderValue>)>);
 
 impl Policies {
     pub(crate) fn of<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>) -> Self {
@@ -41,34 +58,62 @@ impl Policies {
             .chain(limiter.per_key_rate_quotas());
         Policies(
             quotas
-                .filter(|q| q.interval().subsec_nanos() == 0)
-                .filter_map(|q| {
-                    let text = format!("{};w={}", q.limit(), q.interval().as_secs());
-                    Some((*q, HeaderValue::from_str(&text).ok()?))
+                .map(|q| {
+                    let limit = HeaderValue::from(q.limit());
+                    let policy = Some(q)
+                        .filter(|q| q.interval().subsec_nanos() == 0)
+                        .and_then(|q| {
+                            let text = format!("{};w={}", q.limit(), q.interval().as_secs());
+                            HeaderValue::from_str(&text).ok()
+                        });
+                    (*q, limit, policy)
                 })
                 .collect(),
         )
     }
 
-    fn get(&self, quota: &Quota) -> Option<HeaderValue> {
-        self.0
-            .iter()
-            .find(|(q, _)| q == quota)
-            .map(|(_, value)| value.clone())
+    /// Where `quota` is in the table. With one quota (the common case) the
+    /// limiter's figures can only be about that one: no comparison needed.
+    fn index(&self, quota: &Quota) -> Option<usize> {
+        if self.0.len() == 1 {
+            debug_assert!(self.0[0].0 == *quota);
+            return Some(0);
+        }
+        self.0.iter().position(|(q, _, _)| q == quota)
+    }
+
+    /// `(RateLimit-Limit, RateLimit-Policy)` of `quota`.
+    fn get(&self, quota: &Quota) -> (HeaderValue, Option<HeaderValue>) {
+        match self.index(quota) {
+            Some(i) => self.values(i),
+            None => (number(u64::from(quota.limit())), None),
+        }
+    }
+
+    /// `(RateLimit-Limit, RateLimit-Policy)` of the quota at `i`.
+    fn values(&self, i: usize) -> (HeaderValue, Option<HeaderValue>) {
+        let (_, limit, policy) = &self.0[i];
+        (limit.clone(), policy.clone())
     }
 }
 
-/// What the `RateLimit-*` headers of one response say.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What the `RateLimit-*` headers of one response say, as plain numbers
+/// (small: it rides in every admitted response future); the header values
+/// are made when the response is ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Figures {
     /// A rate quota is set: the core's exact figures for the key's tightest
-    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them,
-    /// and that quota's `RateLimit-Policy`.
+    /// quota ([`weir::Limiter::rate_status`]), as the JS guard sends them.
     Rate {
-        /// The core's figures.
-        status: RateStatus,
-        /// `<limit>;w=<secs>`, when the window is whole seconds.
-        policy: Option<HeaderValue>,
+        /// Where the quota is in [`Policies`] (its `RateLimit-Limit` and
+        /// `RateLimit-Policy` values), or `None`: then only its limit.
+        policy: Option<u16>,
+        /// The quota's limit.
+        limit: u32,
+        /// Units a request could take now.
+        remaining: u32,
+        /// Whole seconds (rounded up) until the quota is full again.
+        reset_secs: u64,
     },
     /// No rate quota: the in-flight cap that binds the key (per client, else
     /// global) and how much of it is left — an approximation.
@@ -119,9 +164,24 @@ pub(crate) fn figures<K: Hash + Eq + Clone>(
     policies: &Policies,
     key: &K,
 ) -> Option<Figures> {
-    if let Some(status) = limiter.rate_status(key) {
-        let policy = policies.get(&status.quota);
-        return Some(Figures::Rate { status, policy });
+    figures_with(limiter.rate_status(key), limiter, policies, key)
+}
+
+/// The figures for `key`, given its rate figures when there are quotas
+/// (from [`weir::Limiter::try_acquire_with_status`]).
+pub(crate) fn figures_with<K: Hash + Eq + Clone>(
+    status: Option<RateStatus>,
+    limiter: &GuardLimiter<K>,
+    policies: &Policies,
+    key: &K,
+) -> Option<Figures> {
+    if let Some(s) = status {
+        return Some(Figures::Rate {
+            policy: policies.index(&s.quota).and_then(|i| u16::try_from(i).ok()),
+            limit: s.quota.limit(),
+            remaining: s.remaining,
+            reset_secs: reset_secs(s.reset_after),
+        });
     }
     let (limit, in_flight) = match limiter.limits() {
         (_, Some(per_key)) => (per_key, limiter.in_flight_of(key)),
@@ -134,14 +194,21 @@ pub(crate) fn figures<K: Hash + Eq + Clone>(
     })
 }
 
-/// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota, the
-/// reset rounded up to whole seconds.
-fn rate_headers(headers: &mut HeaderMap, s: &RateStatus, policy: Option<HeaderValue>) {
+/// Whole seconds, rounded up (`RateLimit-Reset`).
+fn reset_secs(d: Duration) -> u64 {
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
+/// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota.
+fn rate_headers(
+    headers: &mut HeaderMap,
+    (limit, policy): (HeaderValue, Option<HeaderValue>),
+    remaining: u32,
+    reset_secs: u64,
+) {
     headers.reserve(4);
-    headers.insert(RATELIMIT_LIMIT, number(u64::from(s.quota.limit())));
-    headers.insert(RATELIMIT_REMAINING, number(u64::from(s.remaining)));
-    let reset = s.reset_after;
-    let reset_secs = reset.as_secs() + u64::from(reset.subsec_nanos() > 0);
+    headers.insert(RATELIMIT_LIMIT, limit);
+    headers.insert(RATELIMIT_REMAINING, number(u64::from(remaining)));
     headers.insert(RATELIMIT_RESET, number(reset_secs));
     if let Some(policy) = policy {
         headers.insert(RATELIMIT_POLICY, policy);
@@ -149,9 +216,20 @@ fn rate_headers(headers: &mut HeaderMap, s: &RateStatus, policy: Option<HeaderVa
 }
 
 /// The `RateLimit-*` headers of an admitted request.
-pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>) {
+pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>, policies: &Policies) {
     match figures {
-        Some(Figures::Rate { status, policy }) => rate_headers(headers, &status, policy),
+        Some(Figures::Rate {
+            policy,
+            limit,
+            remaining,
+            reset_secs,
+        }) => {
+            let values = match policy {
+                Some(i) => policies.values(usize::from(i)),
+                None => (number(u64::from(limit)), None),
+            };
+            rate_headers(headers, values, remaining, reset_secs);
+        }
         Some(Figures::InFlight { limit, remaining }) => {
             headers.reserve(2);
             headers.insert(RATELIMIT_LIMIT, number(limit as u64));
@@ -195,8 +273,13 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     );
     match limiter.rate_status(key) {
         Some(status) => {
-            let policy = policies.get(&status.quota);
-            rate_headers(headers, &status, policy);
+            let values = policies.get(&status.quota);
+            rate_headers(
+                headers,
+                values,
+                status.remaining,
+                reset_secs(status.reset_after),
+            );
         }
         None => {
             // Only the binding cap is said: what is left of it is 0.

@@ -10,7 +10,7 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
-use weir::{Clock, LimiterError, LimiterPermit};
+use weir::{Clock, LimiterError, LimiterGrant};
 
 use crate::future::ResponseFuture;
 use crate::headers::Figures;
@@ -72,15 +72,51 @@ impl<K: Hash + Eq + Clone> Shared<K> {
     }
 }
 
+/// Admitted work as the guard keeps it: the limiter's plain grant and the
+/// layer's shared state (which owns the limiter), released on drop — one
+/// `Arc` and no key clone, where a [`weir::LimiterPermit`] holds both.
+pub(crate) struct Held<K: Hash + Eq + Clone> {
+    shared: Arc<Shared<K>>,
+    grant: Option<LimiterGrant>,
+}
+
+impl<K: Hash + Eq + Clone> Held<K> {
+    fn new(shared: Arc<Shared<K>>, grant: LimiterGrant) -> Self {
+        Held {
+            shared,
+            grant: Some(grant),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Drop for Held<K> {
+    fn drop(&mut self) {
+        if let Some(grant) = self.grant.take() {
+            self.shared.limiter.release(grant);
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> std::fmt::Debug for Held<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held")
+            .field(
+                "permits",
+                &self.grant.as_ref().map_or(0, LimiterGrant::permits),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
 /// Hands the permit to the response body and adds the `RateLimit-*` headers.
 pub(crate) fn admit<B: Body, K: Hash + Eq + Clone>(
     resp: Response<B>,
-    permit: LimiterPermit<K>,
+    held: Held<K>,
     figures: Option<Figures>,
 ) -> Response<GuardBody<B, K>> {
-    let mut resp = resp.map(|body| GuardBody::admitted(body, permit));
-    headers::admitted(resp.headers_mut(), figures);
-    resp
+    let (mut parts, body) = resp.into_parts();
+    headers::admitted(&mut parts.headers, figures, &held.shared.policies);
+    Response::from_parts(parts, GuardBody::held(body, held))
 }
 
 /// The guarded service made by [`GuardLayer`](crate::GuardLayer).
@@ -141,10 +177,12 @@ where
         let key = (self.shared.key_fn)(&parts);
         let req = Request::from_parts(parts, body);
         let limiter = &self.shared.limiter;
-        match limiter.try_acquire(key.clone(), 1) {
-            Ok(permit) => {
-                let figures = headers::figures(limiter, &self.shared.policies, &key);
-                ResponseFuture::admitted(self.inner.call(req), permit, figures)
+        // One call: admission and the key's rate figures under one lock.
+        match limiter.try_acquire_grant_with_status(&key, 1) {
+            Ok((grant, status)) => {
+                let figures = headers::figures_with(status, limiter, &self.shared.policies, &key);
+                let held = Held::new(Arc::clone(&self.shared), grant);
+                ResponseFuture::admitted(self.inner.call(req), held, figures)
             }
             Err(why) if self.shared.worth_waiting(why) => {
                 // The ready service goes with the request; a clone stays.
@@ -175,12 +213,15 @@ where
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     let max_wait = shared.max_wait.unwrap_or_default();
-    let acquire = shared.limiter.acquire(key.clone(), 1);
+    // Dropped by the timeout, the acquire leaves the queue and gives back
+    // whatever it took.
+    let acquire = shared.limiter.acquire_grant(key.clone(), 1);
     match tokio::time::timeout(max_wait, acquire).await {
-        Ok(Ok(permit)) => {
+        Ok(Ok(grant)) => {
+            let held = Held::new(Arc::clone(&shared), grant);
             let figures = headers::figures(&shared.limiter, &shared.policies, &key);
             let resp = inner.call(req).await?;
-            Ok(admit(resp, permit, figures))
+            Ok(admit(resp, held, figures))
         }
         Ok(Err(why)) => Ok(shared.reject(&key, Some(why))),
         Err(_elapsed) => Ok(shared.reject(&key, None)),
