@@ -3,7 +3,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Limiter, TimeoutError, QueueTimeoutError } from 'weir';
-import { targets, atRest, until } from './helpers.mjs';
+import { targets, atRest, until, hostStats } from './helpers.mjs';
 
 const [a, b] = await targets(2);
 after(() => Promise.all([a.close(), b.close()]));
@@ -112,5 +112,26 @@ test('requests sharing one signal (several follower groups): the finished keep t
   aborter.abort();
   const settled = await Promise.allSettled(slow);
   assert.ok(settled.every((s) => s.status === 'rejected' && s.reason.name === 'AbortError'), JSON.stringify(settled.map((s) => s.status)));
+  await rest(limiter);
+});
+
+test("one caller signal over Node's fetch and a custom fetch: abort reaches every request", async () => {
+  const limiter = new Limiter({ perKey: 10 });
+  const aborter = new AbortController();
+  const reason = new Error('stop all');
+  const wrapped = (input, init) => globalThis.fetch(input, init);
+  const slow = `${a.url}/delay?ms=5000`;
+  // Followers of the caller's signal switch kind (lite for Node's fetch, a
+  // real AbortController for any other) as the requests alternate.
+  const pending = [
+    limiter.fetch(slow, { signal: aborter.signal }),
+    limiter.fetch(slow, { signal: aborter.signal, fetch: wrapped }),
+    limiter.fetch(slow, { signal: aborter.signal }),
+    limiter.fetch(slow, { signal: aborter.signal, fetch: wrapped }),
+  ];
+  await until(() => hostStats(a).current === 4, 2_000, 'the four requests to reach the server');
+  aborter.abort(reason);
+  for (const p of pending) await assert.rejects(p, (e) => e === reason);
+  await until(() => hostStats(a).current === 0, 2_000, 'the server to see every request end');
   await rest(limiter);
 });
