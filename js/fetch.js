@@ -333,7 +333,7 @@ class Hold {
  * (or from the ARM_BATCH-th hold of a turn, so a turn of microtasks alone
  * does not keep every response it handed over).
  */
-let unarmed = [];
+const unarmed = [];
 const nextTurn = typeof setImmediate === 'function' ? setImmediate : (fn) => setTimeout(fn, 0);
 
 /** A turn that hands out this many holds (microtask-only work) arms them early. */
@@ -346,11 +346,11 @@ function armAfterThisTurn(hold) {
 }
 
 function armUnconsumed() {
-  const holds = unarmed;
-  unarmed = [];
-  for (const hold of holds) {
+  for (let i = 0; i < unarmed.length; i++) {
+    const hold = unarmed[i];
     if (!hold.done && !hold.consumed) hold.timer = setTimeout(onIdle, hold.bodyTimeout, hold);
   }
+  unarmed.length = 0; // the same array every turn: no regrowth
 }
 
 function onIdle(hold) {
@@ -457,10 +457,8 @@ function wrapBodyMethod(proto, name) {
           clearTimeout(hold.timer);
         }
         const result = read.call(this);
-        result.then(
-          () => hold.end(),
-          () => hold.end(),
-        );
+        const end = () => hold.end();
+        result.then(end, end);
         return result;
       },
     }[name],
