@@ -198,9 +198,24 @@ async function probe(port, ms) {
   return { ...summarize(byStatus[429] ?? []), statuses };
 }
 
+/**
+ * Whether the probe runs at a raised scheduling priority. On two shared
+ * cores the probe otherwise waits for a core behind autocannon and the
+ * server, and that wait (the same for the bare listener and the guard)
+ * is most of its tail: raising it (possible as root) measures the server's
+ * answer rather than the probe's own turn on a core.
+ */
+let probePriority = 'normal';
+
 function probeProcess(port, ms) {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--probe', String(port), String(ms)], { stdio: 'inherit' });
+    try {
+      os.setPriority(child.pid, -10);
+      probePriority = 'raised (nice -10)';
+    } catch {
+      probePriority = 'normal (raising it needs privileges)';
+    }
     child.once('message', resolve);
     child.once('error', reject);
   });
@@ -407,7 +422,7 @@ async function main() {
   console.log(`A  server CPU per request, unguarded ÷ guarded (capacity ratio, medians): ${fmt(cpuRatio)}; ÷ guarded+rate: ${fmt(cpuRatioRate)}`);
   const g = B.saturated;
   const r = B.raw429;
-  console.log(`B  rejection latency p99 (probe):    ${fmt(g?.probe.p99)} ms  (target <= 1 ms; bare 429 listener ${fmt(r?.probe.p99)} ms)`);
+  console.log(`B  rejection latency p99 (probe):    ${fmt(g?.probe.p99)} ms  (target <= 1 ms; bare 429 listener ${fmt(r?.probe.p99)} ms; probe priority ${probePriority})`);
   console.log(`B  rejection latency p99 (server):   ${fmt(g?.server?.p99)} ms  (bare 429 listener ${fmt(r?.server?.p99)} ms)`);
   console.log(`B  autocannon p99 (whole ms, its own pacing): guard ${fmt(g?.result.latency.p99, 0)} ms, bare 429 listener ${fmt(r?.result.latency.p99, 0)} ms`);
   if (direct) {
