@@ -75,30 +75,37 @@ const isNode =
   typeof globalThis.Deno === 'undefined' &&
   typeof process.versions?.bun === 'undefined';
 
-let checkedFetch;
-let checkedAnswer = false;
+/** The fetch found to be Node's own (at most one), and the functions found not to be. */
+let nodeFetch = null;
+const notNodeFetch = new WeakSet();
 
 /**
  * Whether `fetchImpl` is Node's own fetch (undici) and so takes a
- * LiteAbortController's signal: it must be the current `globalThis.fetch`,
- * be Node's (its source loads undici), and undici's `Request` must accept
- * the signal and follow its abort.
+ * LiteAbortController's signal. When first asked, it must be the current
+ * `globalThis.fetch`, be Node's (its source loads undici), and undici's
+ * `Request` must accept the signal and follow its abort. Answers are
+ * remembered per function, so callers alternating between fetches do not
+ * probe again.
  */
 export function acceptsLiteSignals(fetchImpl) {
-  if (fetchImpl === checkedFetch) return checkedAnswer;
-  checkedFetch = fetchImpl;
-  checkedAnswer = false;
-  if (!isNode || fetchImpl !== globalThis.fetch || typeof Request !== 'function') return false;
-  try {
-    if (!/undici/.test(Function.prototype.toString.call(fetchImpl))) return false;
-    const probe = new LiteAbortController();
-    const request = new Request('http://127.0.0.1/', { signal: probe.signal });
-    probe.abort();
-    checkedAnswer = request.signal.aborted === true;
-  } catch {
-    checkedAnswer = false;
+  if (fetchImpl === nodeFetch) return true;
+  if (typeof fetchImpl !== 'function' || notNodeFetch.has(fetchImpl)) return false;
+  let yes = false;
+  if (isNode && nodeFetch === null && fetchImpl === globalThis.fetch && typeof Request === 'function') {
+    try {
+      if (/undici/.test(Function.prototype.toString.call(fetchImpl))) {
+        const probe = new LiteAbortController();
+        const request = new Request('http://127.0.0.1/', { signal: probe.signal });
+        probe.abort();
+        yes = request.signal.aborted === true;
+      }
+    } catch {
+      yes = false;
+    }
   }
-  return checkedAnswer;
+  if (yes) nodeFetch = fetchImpl;
+  else notNodeFetch.add(fetchImpl);
+  return yes;
 }
 
 /** A LiteAbortController when `fetchImpl` takes its signal, else a real AbortController. */
