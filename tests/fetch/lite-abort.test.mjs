@@ -58,3 +58,24 @@ test('listeners run once, with the signal as this, and can be removed', () => {
   controller.abort();
   assert.deepEqual(seen, [['kept', true, true], ['onabort']]);
 });
+
+test('a throwing listener does not stop the others; its error is rethrown later', () => {
+  const controller = new LiteAbortController();
+  const boom = new Error('listener failed');
+  const seen = [];
+  controller.signal.addEventListener('abort', () => {
+    throw boom;
+  });
+  controller.signal.addEventListener('abort', () => seen.push('second'));
+  const deferred = [];
+  const realQueueMicrotask = globalThis.queueMicrotask;
+  globalThis.queueMicrotask = (fn) => deferred.push(fn);
+  try {
+    controller.abort();
+  } finally {
+    globalThis.queueMicrotask = realQueueMicrotask;
+  }
+  assert.deepEqual(seen, ['second']);
+  assert.equal(deferred.length, 1);
+  assert.throws(deferred[0], (e) => e === boom);
+});
