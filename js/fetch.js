@@ -289,14 +289,14 @@ let protoBody;
 let HeldResponse;
 
 /**
- * What holds one response's permit: `finish` runs exactly once when the body
+ * What holds one response's permit: `flight.end()` runs exactly once when the body
  * is fully read, cancelled or errored — or when nobody has touched it for
  * `bodyTimeout` ms (reads then fail with a BodyTimeoutError).
  */
 class Hold {
-  constructor(response, finish, bodyTimeout, attempts) {
+  constructor(response, flight, bodyTimeout, attempts) {
     this.response = response;
-    this.finish = finish;
+    this.flight = flight;
     this.bodyTimeout = bodyTimeout;
     this.attempts = attempts;
     this.done = false;
@@ -320,7 +320,7 @@ class Hold {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
-    this.finish();
+    this.flight.end();
   }
 }
 
@@ -466,8 +466,8 @@ function wrapBodyMethod(proto, name) {
 }
 
 /** Hold `response`'s permit (`finish`) until its body is done; see HeldResponse. */
-function holdUntilBodyDone(response, finish, bodyTimeout, attempts) {
-  const hold = new Hold(response, finish, bodyTimeout, attempts);
+function holdUntilBodyDone(response, flight, bodyTimeout, attempts) {
+  const hold = new Hold(response, flight, bodyTimeout, attempts);
   response[HOLD] = hold;
   Object.setPrototypeOf(response, heldResponsePrototype());
   const own = Object.getOwnPropertyDescriptor(response, 'body');
@@ -545,14 +545,71 @@ function leaveFollowers(group) {
 // -------------------------------------------------------------- the fetch
 
 /**
+ * One limiter.fetch call's hold on the limiter: the current attempt's
+ * permit and the request's abort wiring (follower group, timeout timer,
+ * link to the caller's signal). One object per request instead of a
+ * closure and a context per attempt: requests in flight live long enough
+ * to be promoted, so every byte here is old-space bytes.
+ */
+class Flight {
+  constructor(rawLimiter, raw, key) {
+    this.rawLimiter = rawLimiter;
+    this.raw = raw;
+    this.key = key;
+    this.permit = 0; // a permit id, or the limiter's release function after a wait
+    this.holding = false; // the current attempt holds `permit`
+    this.group = null;
+    this.timer = undefined;
+    this.unlink = noop;
+  }
+
+  /** The current attempt holds `permit` and has been sent. */
+  hold(permit) {
+    this.permit = permit;
+    this.holding = true;
+  }
+
+  /** The current attempt is over: its permit back, the key's figures told (once). */
+  finish() {
+    if (!this.holding) return;
+    this.holding = false;
+    const permit = this.permit;
+    this.permit = 0;
+    if (typeof permit === 'number') this.rawLimiter.release(permit);
+    else permit();
+    this.raw.done(this.key);
+  }
+
+  /** The request is over: out of its follower group, timer stopped, caller's signal unlinked (once). */
+  detach() {
+    if (this.group !== null) {
+      leaveFollowers(this.group);
+      this.group = null;
+    }
+    clearTimeout(this.timer);
+    this.unlink();
+    this.unlink = noop;
+  }
+
+  /** Its body is done: both. */
+  end() {
+    this.finish();
+    this.detach();
+  }
+}
+
+/**
  * `fetch(input, init)` under `limiter` (installed as `Limiter#fetch`).
  * Extra `init` options (all optional, stripped before `fetch` sees `init`):
  * `retry`, `timeout`, `queueTimeout`, `bodyTimeout`, `releaseOn`, `keyOf`,
  * `fetch`. See index.d.ts for their meaning.
  */
+/** `init` without weir options: nothing of ours to read. */
+const NO_OPTIONS = Object.freeze({});
+
 export async function limitedFetch(limiter, rawLimiter, input, init) {
   let fetchInit = init;
-  let o = {};
+  let o = NO_OPTIONS;
   if (init !== undefined && init !== null) {
     if (typeof init !== 'object') throw new TypeError('fetch: init must be an object');
     let own = false;
@@ -595,27 +652,21 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
   // shared by many requests — limitedAsCompleted's — would pile them up.)
   const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
   if (userSignal?.aborted) throw abortReason(userSignal);
+  const flight = new Flight(rawLimiter, raw, key);
   let signal;
-  let timer;
-  let detach = noop;
   let attemptInit = fetchInit;
   if (timeout === undefined && userSignal) {
     // Nothing but the caller's signal aborts this request: share a follower
     // of it with other requests (an AbortController per request costs
     // ~15 µs in Node 20; Node's own fetch gets a LiteAbortController).
-    const group = joinFollowers(userSignal, fetchImpl);
-    signal = group.controller.signal;
-    detach = () => leaveFollowers(group);
+    flight.group = joinFollowers(userSignal, fetchImpl);
+    signal = flight.group.controller.signal;
     attemptInit = { ...fetchInit, signal };
   } else if (timeout !== undefined || userSignal) {
     const request = abortControllerFor(fetchImpl);
     signal = request.signal;
-    const unlink = userSignal ? link(userSignal, request) : noop;
-    if (timeout !== undefined) timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
-    detach = () => {
-      clearTimeout(timer);
-      unlink();
-    };
+    if (userSignal) flight.unlink = link(userSignal, request);
+    if (timeout !== undefined) flight.timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
     attemptInit = { ...fetchInit, signal };
   }
 
@@ -627,19 +678,12 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
       let permit = permitNow(rawLimiter, key);
       if (permit === 0) permit = await waitForPermit(limiter, raw, key, signal, queueTimeout);
       const started = raw.sent(key, retry);
-      let finished = false;
-      const finish = () => {
-        if (finished) return;
-        finished = true;
-        if (typeof permit === 'number') rawLimiter.release(permit);
-        else permit();
-        raw.done(key);
-      };
+      flight.hold(permit);
       let response;
       try {
         response = await fetchImpl(input, attemptInit);
       } catch (error) {
-        finish();
+        flight.finish();
         if (signal?.aborted) throw abortReason(signal);
         if (raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started) !== 0) throw error;
         await sleep(raw.retryAfterMs(), signal);
@@ -653,28 +697,20 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
         const afterMs = raw.retryAfterMs();
         const pauseMs = raw.pauseMs();
         response.body?.cancel().catch(() => {});
-        finish();
+        flight.finish();
         if (pauseMs > 0) limiter.pause(key, pauseMs); // the next acquire waits it out
         else await sleep(afterMs, signal);
         continue;
       }
       if (signal?.aborted) {
         response.body?.cancel().catch(() => {});
-        finish();
+        flight.finish();
         throw abortReason(signal);
       }
-      clearTimeout(timer); // `timeout` covers the request up to its response
+      clearTimeout(flight.timer); // `timeout` covers the request up to its response
       let result = response;
-      if (o.releaseOn === 'headers' || response.body === null) {
-        finish();
-        detach();
-      } else {
-        const end = detach === noop ? finish : () => {
-          finish();
-          detach();
-        };
-        result = holdUntilBodyDone(response, end, bodyTimeout, retry + 1);
-      }
+      if (o.releaseOn === 'headers' || response.body === null) flight.end();
+      else result = holdUntilBodyDone(response, flight, bodyTimeout, retry + 1);
       if (result === response && result[HOLD] === undefined) {
         Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
       }
@@ -682,7 +718,7 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
       return result;
     }
   } finally {
-    if (!handedOver) detach();
+    if (!handedOver) flight.detach();
   }
 }
 
