@@ -27,7 +27,7 @@ use core::future::Future;
 use core::hash::Hash;
 
 use crate::rate::{Denied, Quota, RateLimiter};
-use crate::semaphore::{KeyedSemaphore, OwnedPermit, TryAcquireError};
+use crate::semaphore::{Grant, KeyedSemaphore, OwnedPermit, TryAcquireError};
 use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::{Instant, Timer};
 use alloc::sync::Arc;
@@ -124,20 +124,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// [`release`](Self::release). For hosts that keep permits in tables of
     /// their own, like the wasm bindings.
     pub fn try_acquire_grant(&self, key: &K, cost: u32) -> Result<LimiterGrant, LimiterError> {
-        let grant = match self.semaphore.try_acquire_grant(key, cost as usize) {
-            Ok(grant) => grant,
-            Err(TryAcquireError::TooLarge { requested, limit }) => {
-                return Err(LimiterError::TooLarge { requested, limit })
-            }
-            // Busy, unless the rate state says why not more precisely (a
-            // denial with its not-until instant wins over `Busy`).
-            Err(TryAcquireError::NoPermits) => {
-                if self.rate_engaged() {
-                    self.rate.peek(key, cost).map_err(denied)?;
-                }
-                return Err(LimiterError::Busy);
-            }
-        };
+        let grant = self.take_permits(key, cost)?;
         // One rate lock and clock read on the way in: consume, or give the
         // permits straight back (no waiter can be behind a fresh grant).
         if self.rate_engaged() {
@@ -190,21 +177,30 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             // No quotas and never paused: no figures, no rate lock.
             return self.try_acquire_grant(key, cost).map(|g| (g, None));
         }
-        let grant = match self.semaphore.try_acquire_grant(key, cost as usize) {
-            Ok(grant) => grant,
-            Err(TryAcquireError::TooLarge { requested, limit }) => {
-                return Err(LimiterError::TooLarge { requested, limit })
-            }
-            Err(TryAcquireError::NoPermits) => {
-                self.rate.peek(key, cost).map_err(denied)?;
-                return Err(LimiterError::Busy);
-            }
-        };
+        let grant = self.take_permits(key, cost)?;
         match self.rate.check_with_status(key, cost) {
             Ok(status) => Ok((LimiterGrant(grant), status)),
             Err(d) => {
                 self.semaphore.release(grant);
                 Err(denied(d))
+            }
+        }
+    }
+
+    /// The semaphore's part of a non-waiting admission: the permits, or why
+    /// not — `Busy`, unless the rate state says more precisely (a denial with
+    /// its not-until instant wins over `Busy`).
+    fn take_permits(&self, key: &K, cost: u32) -> Result<Grant, LimiterError> {
+        match self.semaphore.try_acquire_grant(key, cost as usize) {
+            Ok(grant) => Ok(grant),
+            Err(TryAcquireError::TooLarge { requested, limit }) => {
+                Err(LimiterError::TooLarge { requested, limit })
+            }
+            Err(TryAcquireError::NoPermits) => {
+                if self.rate_engaged() {
+                    self.rate.peek(key, cost).map_err(denied)?;
+                }
+                Err(LimiterError::Busy)
             }
         }
     }
