@@ -7,6 +7,7 @@
 import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
 import { optionChecks } from './options.js';
+import { abortReason } from './abort-reason.js';
 
 export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
 
@@ -52,10 +53,6 @@ function signalOf(signal) {
     throw new TypeError("option 'signal' must be an AbortSignal");
   }
   return signal;
-}
-
-function abortReason(signal) {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 // ------------------------------------------------------------- the two paths

@@ -5,6 +5,7 @@
 // the response body is done, and sleeps or pauses the key as it is told.
 import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
+import { abortReason } from './abort-reason.js';
 
 // ------------------------------------------------------------------- errors
 
@@ -221,10 +222,6 @@ function replayable(input, init) {
   if (typeof FormData !== 'undefined' && body instanceof FormData) return true;
   if (body instanceof URLSearchParams) return true;
   return false;
-}
-
-function abortReason(signal) {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /** Resolve after `ms`, or reject when `signal` aborts. */

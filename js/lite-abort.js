@@ -9,6 +9,8 @@
 // is used only where that duck typing is known to hold (see
 // `acceptsLiteSignals`); everywhere else weir uses the real one.
 
+import { abortError } from './abort-reason.js';
+
 const NO_LISTENERS = Object.freeze([]);
 
 /** The signal half: what `fetch` and weir's own waits look at. */
@@ -49,7 +51,7 @@ class LiteAbortSignal {
   abort_(reason) {
     if (this.aborted) return;
     this.aborted = true;
-    this.reason = reason === undefined ? new DOMException('This operation was aborted', 'AbortError') : reason;
+    this.reason = reason === undefined ? abortError() : reason;
     const listeners = [...this.listeners_];
     this.listeners_.clear();
     const event = { type: 'abort', target: this };

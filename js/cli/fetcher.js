@@ -14,13 +14,14 @@
 // js/lite-abort.js, which undici follows as it does any AbortSignal polyfill's,
 // so it skips most of its per-request abort machinery): the attempts started
 // within one short epoch (≤ 50 ms, ≤ timeout/20) form a group with one
-// controller (at most GROUP_SIZE attempts). Every attempt has the same timeout, so groups in creation order
-// are in deadline order, and one timer for the oldest live group serves them
-// all: at `last start in the group + timeout` its controller aborts what is
-// still running, so an attempt times out between `timeout` and
-// `timeout + epoch` after it started. A group whose attempts have all ended is
-// dropped without aborting. The run's abort signal reaches the live groups
-// through one listener. limiter.fetch gets the abort signal only when it may
+// controller (at most GROUP_SIZE attempts). Every attempt has the same
+// timeout, so groups in creation order are in deadline order, and one timer
+// for the oldest live group serves them all: at `last start in the group +
+// timeout` its controller aborts what is still running, so an attempt times
+// out between `timeout` and `timeout + epoch` after it started. A group whose
+// attempts have all ended is dropped without aborting. The run's abort
+// signal reaches the live groups through one listener. limiter.fetch gets the
+// abort signal only when it may
 // make a request wait (a permit, a rate, a retry back-off); otherwise it would
 // build an AbortController of its own per request for nothing.
 //
@@ -31,10 +32,11 @@
 // closes the connections under them at the end.
 
 import { abortControllerFor } from '../lite-abort.js';
+import { abortReason } from '../abort-reason.js';
 
 /**
- * Attempts per shared controller at most. undici's Request copies the
- * signal's listener list on every request it is given (a max-listeners
+ * Attempts per shared controller at most. undici's Request copies a real
+ * AbortSignal's listener list on every request it is given (a max-listeners
  * check), so a large group costs more than it saves.
  */
 const GROUP_SIZE = 16;
@@ -42,10 +44,6 @@ const GROUP_SIZE = 16;
 /** A TimeoutError like AbortSignal.timeout's, naming the option. */
 function timeoutError(ms) {
   return new DOMException(`no complete response within ${ms} ms (--timeout)`, 'TimeoutError');
-}
-
-function abortReason(signal) {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
 /**
