@@ -491,8 +491,12 @@ function pullAsCompleted(limiter, source, mapper, o) {
   }
   const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
   const outer = signalOf(o.signal);
-  return new Completions(limiter, source, mapper || null, o.key, cost, outer, o.window, !o.failFast);
+  const lease = o.lease === true && typeof o.key !== 'function';
+  return new Completions(limiter, source, mapper || null, o.key, cost, outer, o.window, !o.failFast, lease);
 }
+
+/** A run slot's id while it holds one unit of the iteration's lease. */
+const LEASED = -2;
 
 const DONE = Object.freeze({ value: undefined, done: true });
 const NO_ERROR = Symbol('weir.noError');
@@ -531,8 +535,19 @@ class Completions {
   #error = NO_ERROR; // the source threw; ends the iteration at the next answer
   #closed = false;
   #started = false;
+  /**
+   * Leasing (only for the limiter `limitedAsCompleted` makes for itself, with
+   * one key and no rate quota, so nobody else queues on it): units are taken
+   * from the core `window` at a time under one permit id, and a finished
+   * item's unit goes to the next item without a call. They go back to the
+   * core when an item of ours has to queue there, and when the iteration ends.
+   */
+  #leasing;
+  #lease = 0; // the permit id holding the leased units (0: none yet)
+  #spare = 0; // leased units no item holds
+  #parked = 0; // items waiting in the core's queue
 
-  constructor(limiter, source, mapper, key, cost, outer, window, settle) {
+  constructor(limiter, source, mapper, key, cost, outer, window, settle, leasing) {
     this.#isAsync = source != null && typeof source[Symbol.asyncIterator] === 'function';
     this.#iterator = iteratorOf(source);
     this.#limiter = limiter;
@@ -544,6 +559,7 @@ class Completions {
     this.#outer = outer;
     this.#window = window;
     this.#settle = settle;
+    this.#leasing = leasing;
     this.#onOuterAbort = () => this.#controller.abort(abortReason(outer));
     this.#inner.addEventListener('abort', () => {
       this.#aborted = true;
@@ -633,12 +649,14 @@ class Completions {
     this.#sourceDone = true; // a throwing iterator is finished
     this.#outstanding -= 1;
     this.#error = error;
+    this.#giveBackSpare();
   }
 
   #took(step) {
     if (step.done) {
       this.#sourceDone = true;
       this.#outstanding -= 1;
+      this.#giveBackSpare(); // no item will start again
     } else {
       this.#start(step.value);
     }
@@ -651,7 +669,14 @@ class Completions {
     let id;
     try {
       if (this.#keyFn !== null) key = keyOf(this.#keyFn(item));
-      id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
+      if (this.#spare !== 0) {
+        this.#spare -= 1;
+        id = LEASED;
+      } else if (this.#leasing && this.#lease === 0) {
+        id = this.#takeLease(key);
+      } else {
+        id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
+      }
       if (id === FAILED) throw raw.lastError();
     } catch (error) {
       this.#done(false, error);
@@ -659,10 +684,19 @@ class Completions {
     }
     if (id === MUST_WAIT) {
       // Contended: the general path, which also cancels the wait on abort.
+      // Spare leased units go back first: this item may be waiting for them.
+      this.#giveBackSpare();
+      this.#parked += 1;
       const work = (opts) => this.#call(item, opts);
       this.#limiter.run(work, { key, cost: this.#cost, signal: this.#inner }).then(
-        (value) => this.#done(true, value),
-        (reason) => this.#done(false, reason),
+        (value) => {
+          this.#parked -= 1;
+          this.#done(true, value);
+        },
+        (reason) => {
+          this.#parked -= 1;
+          this.#done(false, reason);
+        },
       );
       return;
     }
@@ -670,7 +704,7 @@ class Completions {
     try {
       out = this.#call(item, this.#mapperOpts);
     } catch (error) {
-      raw.release(id);
+      this.#releaseUnit(id);
       this.#done(false, error);
       return;
     }
@@ -680,17 +714,47 @@ class Completions {
     else Promise.resolve(out).then(slot.ok, slot.failed);
   }
 
+  /**
+   * Lease up to `window` units of `key` in one core call; this item takes one
+   * of them. Returns `LEASED`, or what `tryAcquire` returns when none fits.
+   */
+  #takeLease(key) {
+    const raw = this.#raw;
+    const id = raw.tryAcquireMany(key, this.#cost, this.#window);
+    if (id === MUST_WAIT || id === FAILED) return id;
+    this.#lease = id;
+    this.#spare = raw.permitsOf(id) / this.#cost - 1;
+    return LEASED;
+  }
+
+  /** Return a finished item's permit: a leased unit stays for the next item
+   * unless somebody of ours waits in the core queue or the iteration ended. */
+  #releaseUnit(id) {
+    if (id !== LEASED) {
+      this.#raw.release(id);
+    } else if (this.#parked !== 0 || this.#closed || this.#sourceDone) {
+      this.#raw.releasePart(this.#lease, this.#cost);
+    } else {
+      this.#spare += 1;
+    }
+  }
+
+  #giveBackSpare() {
+    if (this.#spare === 0) return;
+    this.#raw.releasePart(this.#lease, this.#spare * this.#cost);
+    this.#spare = 0;
+  }
+
   /** A run slot: the permit it holds and the callbacks that release it. */
   #newSlot() {
-    const raw = this.#raw;
     const slot = { id: 0, ok: null, failed: null };
     slot.ok = (value) => {
-      raw.release(slot.id);
+      this.#releaseUnit(slot.id);
       this.#slots.push(slot);
       this.#done(true, value);
     };
     slot.failed = (reason) => {
-      raw.release(slot.id);
+      this.#releaseUnit(slot.id);
       this.#slots.push(slot);
       this.#done(false, reason);
     };
@@ -786,6 +850,7 @@ class Completions {
    */
   #close() {
     this.#closed = true;
+    this.#giveBackSpare();
     if (this.#outer) this.#outer.removeEventListener('abort', this.#onOuterAbort);
     const requests = this.#requests;
     this.#requests = [];
@@ -829,7 +894,10 @@ export function limitedAsCompleted(source, mapper, opts) {
     rate: o.rate,
     perKeyRate: o.perKeyRate,
   });
-  return pullAsCompleted(limiter, source, mapper, { ...o, window });
+  // The limiter is this iteration's alone: with one key and no rate quota,
+  // permits can be leased in bulk and passed from item to item.
+  const lease = o.rate === undefined && o.perKeyRate === undefined;
+  return pullAsCompleted(limiter, source, mapper, { ...o, window, lease });
 }
 
 // ----------------------------------------------------------- KeyedSemaphore

@@ -75,6 +75,53 @@ impl RawLimiter {
         self.try_acquire_key(UNKEYED, cost)
     }
 
+    /// [`RawLimiter::try_acquire`] of `cost` up to `count` times over in one
+    /// call: the id of one permit holding `k * cost` units (`1 <= k <=
+    /// count`, see [`permitsOf`](RawLimiter::permits_of)), `0` when not even
+    /// one unit fits now, `-1` as for `tryAcquire`. With rate quotas `k` is
+    /// always 1. Units go back one part at a time with
+    /// [`releasePart`](RawLimiter::release_part), or all with `release`.
+    #[wasm_bindgen(js_name = tryAcquireMany)]
+    pub fn try_acquire_many(&self, key: String, cost: u32, count: u32) -> f64 {
+        match with_one_clock_read(|| self.inner.try_acquire_grants(&key, cost, count)) {
+            Ok(grant) => self.permits.borrow_mut().insert(grant),
+            Err(e) => self.refusal(e),
+        }
+    }
+
+    /// How many units (permits) the permit `id` holds; `0` once released.
+    #[wasm_bindgen(js_name = permitsOf)]
+    pub fn permits_of(&self, id: f64) -> u32 {
+        self.permits
+            .borrow_mut()
+            .get_mut(id)
+            .map_or(0, |grant| grant.permits() as u32)
+    }
+
+    /// Give back `permits` of the permit `id`'s units; the id stays valid
+    /// until its last unit is given back. Returns `false` (releasing
+    /// nothing) for an unknown id or more units than it holds.
+    #[wasm_bindgen(js_name = releasePart)]
+    pub fn release_part(&self, id: f64, permits: u32) -> bool {
+        let part = {
+            let mut slab = self.permits.borrow_mut();
+            let Some(grant) = slab.get_mut(id) else {
+                return false;
+            };
+            if permits as usize > grant.permits() {
+                return false;
+            }
+            let part = grant.split_off(permits as usize);
+            if grant.permits() == 0 {
+                slab.remove(id);
+            }
+            part
+        };
+        // Outside the slab's borrow: releasing wakes the next waiters.
+        self.inner.release(part);
+        true
+    }
+
     /// Wait for `cost` on `key`: a Promise of a permit id (or of `undefined`
     /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
     pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
@@ -191,8 +238,16 @@ impl RawLimiter {
     fn try_acquire_key(&self, key: &String, cost: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grant(key, cost)) {
             Ok(grant) => self.permits.borrow_mut().insert(grant),
-            Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => MUST_WAIT,
-            Err(e) => {
+            Err(e) => self.refusal(e),
+        }
+    }
+
+    /// What `tryAcquire` answers for a refusal: [`MUST_WAIT`], or [`FAILED`]
+    /// with the error kept for `lastError`.
+    fn refusal(&self, e: LimiterError) -> f64 {
+        match e {
+            LimiterError::Busy | LimiterError::RateLimited { .. } => MUST_WAIT,
+            e => {
                 self.last_error.set(Some(limiter_error(e)));
                 FAILED
             }

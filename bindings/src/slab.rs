@@ -62,8 +62,8 @@ impl<P> PermitSlab<P> {
         ((u64::from(slot.generation) << 32) | (u64::from(index) + 1)) as f64
     }
 
-    /// Take the value stored under `id`, if it is still there.
-    pub fn remove(&mut self, id: f64) -> Option<P> {
+    /// The slot index `id` names, if `id` is current.
+    fn index_of(&self, id: f64) -> Option<usize> {
         // A saturating cast: NaN, negatives and fractions below 1 give 0,
         // non-integers and out-of-range values fail the round trip.
         let bits = id as u64;
@@ -71,10 +71,31 @@ impl<P> PermitSlab<P> {
             return None;
         }
         let index = (bits as u32).checked_sub(1)? as usize;
-        let slot = self.slots.get_mut(index)?;
-        if u64::from(slot.generation) != bits >> 32 {
+        let slot = self.slots.get(index)?;
+        if u64::from(slot.generation) != bits >> 32 || slot.value.is_none() {
             return None;
         }
+        Some(index)
+    }
+
+    /// The value stored under `id`, if it is still there.
+    ///
+    /// ```
+    /// let mut slab = weir_wasm::PermitSlab::new();
+    /// let id = slab.insert(3);
+    /// *slab.get_mut(id).unwrap() -= 1;
+    /// assert_eq!(slab.remove(id), Some(2));
+    /// assert_eq!(slab.get_mut(id), None);
+    /// ```
+    pub fn get_mut(&mut self, id: f64) -> Option<&mut P> {
+        let index = self.index_of(id)?;
+        self.slots[index].value.as_mut()
+    }
+
+    /// Take the value stored under `id`, if it is still there.
+    pub fn remove(&mut self, id: f64) -> Option<P> {
+        let index = self.index_of(id)?;
+        let slot = &mut self.slots[index];
         let value = slot.value.take()?;
         slot.generation = if slot.generation == MAX_GENERATION {
             0
@@ -159,7 +180,17 @@ mod tests {
     fn garbage_ids_are_rejected() {
         let mut slab = PermitSlab::new();
         slab.insert(());
-        for id in [0.0, -1.0, 0.5, 1.5, f64::NAN, f64::INFINITY, 2.0, 4_294_967_296.0, 1e300] {
+        for id in [
+            0.0,
+            -1.0,
+            0.5,
+            1.5,
+            f64::NAN,
+            f64::INFINITY,
+            2.0,
+            4_294_967_296.0,
+            1e300,
+        ] {
             assert_eq!(slab.remove(id), None, "id {id}");
         }
         assert_eq!(slab.len(), 1);

@@ -252,7 +252,12 @@ impl ParkedWaits {
     /// schedule a later [`drain`](ParkedWaits::drain). It is held only while
     /// some wait is parked, so a JS limiter with nothing parked is not kept
     /// alive by the wasm side.
-    pub(crate) fn park(&self, ticket: u32, job: ParkedJob, notify: &js_sys::Function) -> ParkOutcome {
+    pub(crate) fn park(
+        &self,
+        ticket: u32,
+        job: ParkedJob,
+        notify: &js_sys::Function,
+    ) -> ParkOutcome {
         let task = Rc::new(ParkedTask {
             ticket,
             queued: Cell::new(false),

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use futures::task::noop_waker;
 use weir::{
-    Instant, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant, ManualClock,
-    Quota,
+    Instant, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant, ManualClock, Quota,
 };
 
 type Acq = LimiterAcquire<&'static str, ManualClock>;
@@ -45,7 +44,10 @@ fn grants_count_like_permits_and_release_lets_the_next_waiter_in() {
         ..Default::default()
     });
     let a = l.try_acquire_grant(&"a", 1).unwrap();
-    assert!(matches!(l.try_acquire_grant(&"a", 1), Err(LimiterError::Busy)));
+    assert!(matches!(
+        l.try_acquire_grant(&"a", 1),
+        Err(LimiterError::Busy)
+    ));
     let b = l.try_acquire_grant(&"b", 1).unwrap();
     assert_eq!((l.stats().in_flight, l.stats().keys), (2, 2));
     let mut waiting = l.acquire_grant("a", 1);
@@ -167,7 +169,10 @@ fn too_large_and_exceeding_burst_fail_at_once() {
     });
     assert!(matches!(
         l.try_acquire_grant(&"k", 3),
-        Err(LimiterError::TooLarge { requested: 3, limit: 2 })
+        Err(LimiterError::TooLarge {
+            requested: 3,
+            limit: 2
+        })
     ));
     let mut big = l.acquire_grant("k", 3);
     assert!(matches!(

@@ -179,3 +179,67 @@ test('asCompleted: a finished result is delivered while an async source is still
   assert.deepEqual(await it.next(), { value: 20, done: false });
   assert.deepEqual(await it.next(), { value: undefined, done: true });
 });
+
+test('asCompleted: costs that do not divide the cap, and a constant key with a per-key cap, never exceed it or stall', async ({ weir, assert, sleep }) => {
+  for (const [opts, maxRunning] of [
+    [{ concurrency: 5, cost: 2 }, 2], // 2 × 2 permits of 5: the third item waits in the core queue
+    [{ concurrency: 6, perKey: 4, key: 'one-host', cost: 2 }, 2],
+    [{ concurrency: 8, perKey: 3, key: 'one-host' }, 3],
+  ]) {
+    let running = 0;
+    let max = 0;
+    const out = [];
+    for await (const v of weir.limitedAsCompleted(Array.from({ length: 24 }, (_, i) => i), async (i) => {
+      running += 1;
+      max = Math.max(max, running);
+      await sleep(i % 3);
+      running -= 1;
+      return i;
+    }, opts)) out.push(v.value);
+    // Item 2 is the first that has to queue (in the first two set-ups): it
+    // must be let through as permits come back, not after all the others.
+    if (opts.cost === 2) assert.atMost(out.indexOf(2), 12, `position of the queued item with ${JSON.stringify(opts)}`);
+    assert.deepEqual(out.sort((a, b) => a - b), Array.from({ length: 24 }, (_, i) => i), JSON.stringify(opts));
+    assert.equal(max, maxRunning, `most in flight at once with ${JSON.stringify(opts)}`);
+  }
+});
+
+test('asCompleted: a mapper that throws synchronously gives its permit back for the next item', async ({ weir, assert, sleep }) => {
+  let running = 0;
+  let max = 0;
+  const records = [];
+  for await (const r of weir.limitedAsCompleted(Array.from({ length: 30 }, (_, i) => i), (i) => {
+    if (i % 2 === 1) throw new Error(`odd ${i}`);
+    running += 1;
+    max = Math.max(max, running);
+    return sleep(1).then(() => {
+      running -= 1;
+      return i;
+    });
+  }, { concurrency: 3 })) records.push(r);
+  assert.equal(records.length, 30);
+  assert.equal(records.filter((r) => r.status === 'rejected').length, 15);
+  assert.deepEqual(records.filter((r) => r.status === 'fulfilled').map((r) => r.value).sort((a, b) => a - b),
+    Array.from({ length: 15 }, (_, i) => i * 2));
+  assert.equal(max, 3, 'the cap is reached and never exceeded');
+});
+
+test('asCompleted: after an early break on a shared limiter every permit comes back', async ({ weir, assert, deferred }) => {
+  const limiter = new weir.Limiter({ concurrency: 3 });
+  const gate = deferred();
+  let started = 0;
+  const it = limiter.asCompleted(Array.from({ length: 10 }, (_, i) => i), async (i, { signal }) => {
+    started += 1;
+    if (i === 0) return i;
+    await new Promise((resolve) => {
+      gate.promise.then(resolve);
+      signal.addEventListener('abort', resolve, { once: true });
+    });
+    return i;
+  });
+  for await (const _ of it) break; // two items still running when it closes
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.equal(limiter.stats().inFlight, 0, 'aborted items gave their permits back');
+  assert.ok(started >= 3);
+  gate.resolve();
+});

@@ -33,4 +33,35 @@ impl LimiterGrant {
     pub fn permits(&self) -> usize {
         self.0.permits()
     }
+
+    /// Moves `permits` of this grant's permits into a grant of their own, to
+    /// be released apart from the rest (see
+    /// [`Limiter::try_acquire_grants`](super::Limiter::try_acquire_grants)).
+    ///
+    /// # Panics
+    /// If the grant holds fewer than `permits`.
+    pub fn split_off(&mut self, permits: usize) -> LimiterGrant {
+        LimiterGrant(self.0.split_off(permits))
+    }
+
+    /// Adds `other`'s permits (from the same limiter) to this grant. An empty
+    /// grant takes on `other`'s key; grants of two different keys do not
+    /// merge and `other` comes back unchanged.
+    ///
+    /// ```
+    /// use weir::{Limiter, LimiterConfig, ManualClock};
+    /// let limiter = Limiter::new(LimiterConfig::default(), ManualClock::new()).unwrap();
+    /// let mut a = limiter.try_acquire_grant(&"k", 1).unwrap();
+    /// let b = limiter.try_acquire_grant(&"k", 2).unwrap();
+    /// a.merge(b).unwrap();
+    /// assert_eq!(a.permits(), 3);
+    /// let other = limiter.try_acquire_grant(&"other", 1).unwrap();
+    /// let other = a.merge(other).unwrap_err();
+    /// limiter.release(other);
+    /// limiter.release(a);
+    /// assert_eq!(limiter.stats().in_flight, 0);
+    /// ```
+    pub fn merge(&mut self, other: LimiterGrant) -> Result<(), LimiterGrant> {
+        self.0.merge(other.0).map_err(LimiterGrant)
+    }
 }

@@ -136,6 +136,45 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         Ok(LimiterGrant(grant))
     }
 
+    /// [`try_acquire_grant`](Self::try_acquire_grant) of `cost` up to `count`
+    /// times over, in one lock: a grant of `k * cost` permits with
+    /// `1 <= k <= count`, as many as the caps allow now (the same rules: no
+    /// jumping ahead of waiters). With rate quotas every unit of work must
+    /// pass them on its own, so `k` is then always 1. Split units off with
+    /// [`LimiterGrant::split_off`] to release them one by one.
+    ///
+    /// ```
+    /// use weir::{Limiter, LimiterConfig, ManualClock};
+    /// let limiter = Limiter::new(
+    ///     LimiterConfig { concurrency: Some(3), ..Default::default() },
+    ///     ManualClock::new(),
+    /// ).unwrap();
+    /// let mut lease = limiter.try_acquire_grants(&"k", 1, 10).unwrap();
+    /// assert_eq!(lease.permits(), 3);
+    /// limiter.release(lease.split_off(1));
+    /// assert_eq!(limiter.stats().in_flight, 2);
+    /// limiter.release(lease);
+    /// assert_eq!(limiter.stats().in_flight, 0);
+    /// ```
+    pub fn try_acquire_grants(
+        &self,
+        key: &K,
+        cost: u32,
+        count: u32,
+    ) -> Result<LimiterGrant, LimiterError> {
+        if count <= 1 || self.rate_engaged() {
+            return self.try_acquire_grant(key, cost);
+        }
+        match self
+            .semaphore
+            .try_acquire_grant_up_to(key, cost as usize, count as usize)
+        {
+            Ok(grant) => Ok(LimiterGrant(grant)),
+            // The one-unit path gives the same answers for a refusal.
+            Err(_) => self.try_acquire_grant(key, cost),
+        }
+    }
+
     /// [`try_acquire`](Self::try_acquire) and then
     /// [`rate_status`](Self::rate_status) of the same key in one go: the rate
     /// check and the figures under one lock and one clock read. The figures

@@ -160,6 +160,20 @@ impl<K> KeyedSemaphore<K> {
         self.state.lock().try_acquire(key, n)
     }
 
+    /// [`try_acquire_grant`](Self::try_acquire_grant) of `n` permits up to
+    /// `count` times over in one lock (see [`SemaphoreState::try_acquire_up_to`]).
+    pub(crate) fn try_acquire_grant_up_to(
+        &self,
+        key: &K,
+        n: usize,
+        count: usize,
+    ) -> Result<Grant, TryAcquireError>
+    where
+        K: Hash + Eq + Clone,
+    {
+        self.state.lock().try_acquire_up_to(key, n, count)
+    }
+
     /// Releases `grant`, then wakes whoever it let through.
     pub(crate) fn release(&self, grant: Grant) {
         if grant.permits() == 0 {

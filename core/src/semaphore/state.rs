@@ -32,6 +32,41 @@ impl Grant {
     pub fn permits(&self) -> usize {
         self.permits
     }
+
+    /// Moves `permits` of this grant's permits into a grant of their own
+    /// (same key), to be released apart from the rest.
+    ///
+    /// # Panics
+    /// If the grant holds fewer than `permits`.
+    pub fn split_off(&mut self, permits: usize) -> Grant {
+        assert!(
+            permits <= self.permits,
+            "split_off: the grant holds fewer permits"
+        );
+        self.permits -= permits;
+        Grant {
+            slot: if permits == 0 { NIL } else { self.slot },
+            permits,
+        }
+    }
+
+    /// Adds `other`'s permits to this grant. Both must come from the same
+    /// semaphore; an empty grant takes on `other`'s key. Grants of two
+    /// different keys do not merge: `other` comes back unchanged.
+    pub fn merge(&mut self, other: Grant) -> Result<(), Grant> {
+        if other.permits == 0 {
+            return Ok(());
+        }
+        if self.permits == 0 {
+            *self = other;
+            return Ok(());
+        }
+        if self.slot != other.slot {
+            return Err(other);
+        }
+        self.permits += other.permits;
+        Ok(())
+    }
 }
 
 /// A queued waiter of a [`SemaphoreState`]. Ids of finished or cancelled
@@ -609,6 +644,42 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
                 Ok(self.grant_now(slot, n))
             }
         }
+    }
+
+    /// Grants `n` permits on `key` up to `count` times over in one go: a
+    /// grant of `k * n` permits, `1 <= k <= count`, as many as fit now under
+    /// the same rules as [`try_acquire`](Self::try_acquire) (which is the
+    /// `count == 1` case). For a host that hands permits to a run of items of
+    /// one key without a call per item.
+    ///
+    /// ```
+    /// use weir::semaphore::SemaphoreState;
+    /// let mut st: SemaphoreState<&str, ()> = SemaphoreState::new(Some(10), Some(4)).unwrap();
+    /// let mut g = st.try_acquire_up_to(&"a", 1, 100).unwrap();
+    /// assert_eq!(g.permits(), 4); // the per-key cap
+    /// let one = g.split_off(1);
+    /// st.release(one, &mut Vec::new());
+    /// assert_eq!(st.in_flight_of(&"a"), 3);
+    /// st.release(g, &mut Vec::new());
+    /// assert_eq!(st.stats().keys, 0);
+    /// ```
+    pub fn try_acquire_up_to(
+        &mut self,
+        key: &K,
+        n: usize,
+        count: usize,
+    ) -> Result<Grant, TryAcquireError> {
+        let mut grant = self.try_acquire(key, n)?;
+        if n == 0 {
+            return Ok(grant);
+        }
+        for _ in 1..count {
+            if !self.can_grant_now(grant.slot, n) {
+                break;
+            }
+            grant.permits += self.grant_now(grant.slot, n).permits;
+        }
+        Ok(grant)
     }
 
     /// Grants `n` permits on `key` now, or queues a waiter carrying
