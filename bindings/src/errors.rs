@@ -1,6 +1,9 @@
 //! Turning core errors into JS exceptions (`RangeError` for requests that can
 //! never succeed, `Error` with a distinct `name` for the rest).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use js_sys::{Error, RangeError};
 use wasm_bindgen::JsValue;
 

@@ -2,8 +2,11 @@
 //! request now or say exactly why not, with the key's rate figures for the
 //! `RateLimit-*` and `Retry-After` headers, in one call.
 
-use std::rc::Rc;
-use std::sync::Arc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use alloc::sync::Arc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

@@ -8,6 +8,9 @@
 //! quarter of the current size (and at least 1 MiB). Pages never touched are
 //! never resident, so peak RSS does not change.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::alloc::{GlobalAlloc, Layout};
 use core::arch::wasm32::{memory_grow, memory_size};
 use core::cell::UnsafeCell;

@@ -13,6 +13,21 @@
 //! The npm package's JS layer (`js/api.js`) wraps the raw classes exported
 //! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
 
+#![no_std]
+
+extern crate alloc;
+// Native builds (tests, clippy) have std; wasm32 without atomics (the npm
+// package) does not: no std panic hook or payload formatting in the wasm.
+#[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+extern crate std;
+
+/// What std's prelude would bring: the crate is `no_std`.
+mod prelude {
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::String;
+    pub(crate) use alloc::vec::Vec;
+}
+
 mod errors;
 mod guard;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
@@ -31,3 +46,11 @@ pub use rate::RawRateLimiter;
 pub use semaphore::RawSemaphore;
 pub use slab::PermitSlab;
 pub use timer::{JsSleep, JsTimer};
+
+/// Panics abort (`unreachable`): the build uses `panic = "abort"`, and std's
+/// handler would only format a message nobody reads before the trap.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics"), not(test)))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+    core::arch::wasm32::unreachable()
+}

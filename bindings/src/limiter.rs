@@ -1,8 +1,12 @@
 //! `RawLimiter`: [`weir::Limiter`] for JS, permits as ids.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use alloc::sync::Arc;
+
 use core::cell::{Cell, RefCell};
-use std::rc::Rc;
-use std::sync::Arc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

@@ -1,5 +1,8 @@
 //! Quotas as they cross the boundary: flat `[limit, intervalMs, burst, …]`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::time::Duration;
 
 use wasm_bindgen::JsValue;
@@ -37,7 +40,7 @@ pub(crate) fn quotas_from_triples(triples: &[f64], option: &str) -> Result<Vec<Q
                     .concat(),
                 ));
             }
-            let interval = Duration::from_nanos((interval_ms * 1e6).round().max(1.0) as u64);
+            let interval = Duration::from_nanos(round_to_u64(interval_ms * 1e6).max(1));
             let quota = Quota::new(limit, interval)
                 .map_err(|e| range_error(&[option, ": ", quota_error_text(&e)].concat()))?;
             if burst == 0.0 {
@@ -61,5 +64,52 @@ pub(crate) fn quotas_from_triples(triples: &[f64], option: &str) -> Result<Vec<Q
 }
 
 fn whole_u32(x: f64) -> Option<u32> {
-    (x >= 1.0 && x <= f64::from(u32::MAX) && x.fract() == 0.0).then_some(x as u32)
+    // `x as u32 == x`: a whole number (`f64::fract` is not in `core`).
+    (x >= 1.0 && x <= f64::from(u32::MAX) && f64::from(x as u32) == x).then_some(x as u32)
+}
+
+/// `x.round() as u64` for `x > 0` (`f64::round` is not in `core`): half away
+/// from zero, saturating. `x - trunc(x)` is exact in binary floating point.
+fn round_to_u64(x: f64) -> u64 {
+    let whole = x as u64;
+    if x - whole as f64 >= 0.5 {
+        whole.saturating_add(1)
+    } else {
+        whole
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{round_to_u64, whole_u32};
+
+    #[test]
+    fn round_to_u64_matches_f64_round() {
+        for x in [
+            0.4,
+            0.5,
+            1.0,
+            1.49,
+            1.5,
+            2.5,
+            999_999.5,
+            1e6,
+            0.49999999999999994,
+            4503599627370495.5,
+        ] {
+            assert_eq!(round_to_u64(x), x.round() as u64, "{x}");
+        }
+        assert_eq!(round_to_u64(1e300), u64::MAX);
+        assert_eq!(round_to_u64(f64::INFINITY), u64::MAX);
+    }
+
+    #[test]
+    fn whole_u32_accepts_whole_numbers_in_range() {
+        assert_eq!(whole_u32(1.0), Some(1));
+        assert_eq!(whole_u32(4294967295.0), Some(u32::MAX));
+        assert_eq!(whole_u32(1.5), None);
+        assert_eq!(whole_u32(0.0), None);
+        assert_eq!(whole_u32(4294967296.0), None);
+        assert_eq!(whole_u32(f64::NAN), None);
+    }
 }

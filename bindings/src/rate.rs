@@ -1,6 +1,9 @@
 //! `RawRateLimiter`: [`weir::RateLimiter`] for JS.
 
-use std::sync::Arc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::sync::Arc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

@@ -4,6 +4,9 @@
 //! request's life to a `RawRetry` and does what `decide` answers — sleep, or
 //! pause the key on its limiter.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
 

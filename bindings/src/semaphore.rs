@@ -1,7 +1,10 @@
 //! `RawSemaphore`: [`weir::KeyedSemaphore`] for JS, permits as ids.
 
-use std::rc::Rc;
-use std::sync::Arc;
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+use alloc::sync::Arc;
 
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;

@@ -1,7 +1,11 @@
 //! Permits held on the Rust side, handed to JS as integer ids.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
 use core::cell::RefCell;
-use std::rc::Rc;
 
 /// Ids pack a slot index (low 32 bits, plus one so that `0` is never an id)
 /// and the slot's generation (high bits), so a stale or repeated id can never

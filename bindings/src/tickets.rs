@@ -1,10 +1,14 @@
 //! The contended path: Rust futures driven as JS Promises, cancellable by ticket.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
 use core::cell::{Cell, RefCell};
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
-use std::rc::Rc;
 
 use hashbrown::HashMap;
 use js_sys::Promise;
@@ -221,7 +225,7 @@ struct ParkedTask {
     queued: Cell<bool>,
     job: RefCell<Option<ParkedJob>>,
     // Weak: a queued task must not keep the whole set alive (and no cycle).
-    shared: std::rc::Weak<ParkedShared>,
+    shared: alloc::rc::Weak<ParkedShared>,
 }
 
 /// Outcome of [`ParkedWaits::park`].

@@ -1,10 +1,14 @@
 //! The host time seam for JS: `performance.now()` and `setTimeout`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use alloc::rc::Rc;
+
 use core::cell::Cell;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, Waker};
-use std::rc::Rc;
 
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
@@ -86,7 +90,7 @@ fn with_frame<R>(f: impl FnOnce(&ClockFrame) -> R) -> R {
 
 #[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
 fn with_frame<R>(f: impl FnOnce(&ClockFrame) -> R) -> R {
-    thread_local! {
+    std::thread_local! {
         static FRAME: ClockFrame = const { ClockFrame::new() };
     }
     FRAME.with(f)
