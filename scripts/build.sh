@@ -10,11 +10,7 @@ out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out"
 rm -rf "$out"
 # panic = "abort" for this build only (a per-package profile cannot set it):
 # no unwinding tables or landing pads in the wasm.
-# -inline-threshold=100 (opt-level 2's default is 225): 56.4 -> 53.5 KB gzip
-# for ~5 ns (+4%) on the uncontended admit + release pair
-# (`npm run bench:admit`); limitedAsCompleted throughput unchanged within noise.
 CARGO_PROFILE_RELEASE_PANIC=abort \
-RUSTFLAGS="${RUSTFLAGS:-} -C llvm-args=-inline-threshold=100" \
   wasm-pack --quiet build bindings --target web --release --no-pack --no-typescript \
   --out-dir "$out" --out-name weir_wasm
 mkdir -p js/wasm
