@@ -58,6 +58,18 @@ if (variant === 'weir') {
     for (let step = source.next(); !step.done; step = source.next()) await timed(step.value, get);
   };
   await Promise.all(Array.from({ length: inflight }, worker));
+} else if (variant === 'pool-weir-loaded') {
+  // Diagnostics: the pool over plain fetch, with weir loaded and used once
+  // (its fixed cost: module load, wasm compile and tier-up).
+  const { Limiter } = await import('weir');
+  const limiter = new Limiter({ concurrency: 1 });
+  for (let i = 0; i < 2000; i++) await limiter.run(async () => i);
+  const source = urls();
+  const get = async (url) => (await fetch(url)).text();
+  const worker = async () => {
+    for (let step = source.next(); !step.done; step = source.next()) await timed(step.value, get);
+  };
+  await Promise.all(Array.from({ length: inflight }, worker));
 } else if (variant === 'lac-fetch') {
   const { limitedAsCompleted } = await import('weir');
   const get = async (url, signal) => (await fetch(url, { signal })).text();
