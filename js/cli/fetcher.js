@@ -63,6 +63,18 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   const upperMethod = String(method ?? 'GET').toUpperCase();
   const sendMethod = upperMethod === 'GET' ? undefined : method;
   const sendHeaders = headers?.length ? headers : undefined;
+  // The options every request's limiter.fetch init has (none left undefined).
+  const common = { retry, bodyTimeout: Infinity };
+  if (sendMethod !== undefined) common.method = sendMethod;
+  if (sendHeaders !== undefined) common.headers = sendHeaders;
+  const waitingInit = { ...common };
+  // When nothing can make a request wait in limiter.fetch (`mayWait` false),
+  // the caller's window (limitedAsCompleted's concurrency, equal to the
+  // limiter's) holds each URL's slot until its body is read, so limiter.fetch
+  // need not hold its permit through the body as well: it hands back the
+  // platform Response itself (no held-body wrapper) and the body is read
+  // from undici's own stream.
+  const unheldInit = { ...common, releaseOn: 'headers' };
 
   /** Live groups in creation (= deadline) order: `{ controller, started, deadline, running }`. */
   const live = new Set();
@@ -170,31 +182,57 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     });
   }
 
-  async function fetchOne(url, signal, consume) {
+  /**
+   * A request's state and its `limiter.fetch` init (one object each, made
+   * here so the caller's per-URL async function is the only frame). Call
+   * `end(state)` when its body is done or it failed. `init` has only the
+   * options in use (no `method`, `headers` or `signal` key left undefined):
+   * limiter.fetch copies its non-weir keys into what it hands `fetch`.
+   */
+  function begin(signal) {
     link(signal);
-    const state = { signal, group: null, attempts: 0 };
-    const init = {
-      method: sendMethod,
-      headers: sendHeaders,
-      signal: mayWait ? signal : undefined,
-      retry,
-      // The body is always read at once here: no idle timer per response.
-      bodyTimeout: Infinity,
-      fetch: (input, fetchInit) => attemptFetch(state, input, fetchInit),
-    };
+    const state = { signal, group: null, attempts: 0, init: null };
+    const init = { ...(mayWait ? waitingInit : unheldInit), fetch: (input, fetchInit) => attemptFetch(state, input, fetchInit) };
+    if (mayWait) init.signal = signal;
+    state.init = init;
+    active += 1;
+    return state;
+  }
+
+  function end(state) {
+    active -= 1;
+    leave(state);
+  }
+
+  /** `consume(response)` → bytes, after `limiter.fetch`: `{ status, bytes, attempts }`. */
+  async function fetchOne(url, signal, consume) {
+    const state = begin(signal);
     try {
-      const response = await limiter.fetch(url, init);
+      const response = await limiter.fetch(url, state.init);
       const bytes = await consume(response);
       return { status: response.status, bytes, attempts: response.attempts ?? state.attempts };
     } catch (error) {
       // Attempts actually sent (0 when aborted while queued).
       throw Object.assign(Object(error), { attempts: state.attempts });
     } finally {
-      leave(state);
+      end(state);
     }
   }
 
-  return { fetchOne, stats: () => normaliseFetchStats(limiter.fetchStats()) };
+  let active = 0; // requests begun and not ended
+
+  return {
+    begin,
+    end,
+    fetchOne,
+    /** Requests begun and not yet ended (queued, sending or reading a body). */
+    get active() {
+      return active;
+    },
+    /** limiter.fetch releases its permit at the headers (see `mayWait`). */
+    releasesAtHeaders: !mayWait,
+    stats: () => normaliseFetchStats(limiter.fetchStats()),
+  };
 }
 
 /**
