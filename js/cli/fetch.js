@@ -132,7 +132,7 @@ const goodOrigins = [];
  * it goes to `fetch` as written, which parses it the same way: no URL object
  * here. With `needHref` (for `--save` names), the parsed `href`.
  */
-function checkedUrl(line, needHref) {
+export function checkedUrl(line, needHref) {
   if (!needHref) {
     for (let i = goodOrigins.length - 1; i >= 0; i--) {
       const origin = goodOrigins[i];
@@ -221,11 +221,22 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
       : { url: null, status: null, bytes: 0, ms: 0, attempts: 0, error: describe(record.reason) };
     progress.record(row);
     if (rows) {
-      const wait = rows.write(`${JSON.stringify(row)}\n`);
+      const wait = rows.write(ndjsonRow(row));
       if (wait !== undefined) await wait;
     }
   }
   return progress.finish();
+}
+
+/**
+ * `JSON.stringify(row) + "\n"` for a row (same keys, same order): only the
+ * strings go through JSON.stringify, the numbers are written as they are
+ * (always finite here).
+ */
+export function ndjsonRow(row) {
+  const url = row.url === null ? 'null' : JSON.stringify(row.url);
+  const error = row.error === null ? 'null' : JSON.stringify(row.error);
+  return `{"url":${url},"status":${row.status},"bytes":${row.bytes},"ms":${row.ms},"attempts":${row.attempts},"error":${error}}\n`;
 }
 
 const DONE = Object.freeze({ value: undefined, done: true });

@@ -75,6 +75,8 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   // platform Response itself (no held-body wrapper) and the body is read
   // from undici's own stream.
   const unheldInit = { ...common, releaseOn: 'headers' };
+  // GET without headers: the inits are literals below (no spread per request).
+  const plain = sendMethod === undefined && sendHeaders === undefined;
 
   /** Live groups in creation (= deadline) order: `{ controller, started, deadline, running }`. */
   const live = new Set();
@@ -192,8 +194,16 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   function begin(signal) {
     link(signal);
     const state = { signal, group: null, attempts: 0, init: null };
-    const init = { ...(mayWait ? waitingInit : unheldInit), fetch: (input, fetchInit) => attemptFetch(state, input, fetchInit) };
-    if (mayWait) init.signal = signal;
+    const fetch = (input, fetchInit) => attemptFetch(state, input, fetchInit);
+    let init;
+    if (!plain) {
+      init = { ...(mayWait ? waitingInit : unheldInit), fetch };
+      if (mayWait) init.signal = signal;
+    } else if (mayWait) {
+      init = { signal, retry, bodyTimeout: Infinity, fetch };
+    } else {
+      init = { retry, bodyTimeout: Infinity, releaseOn: 'headers', fetch };
+    }
     state.init = init;
     active += 1;
     return state;
