@@ -108,15 +108,6 @@ async function consumeBody(response, path) {
   return bytes;
 }
 
-/** Read a body to the end without keeping it: its length in bytes. */
-async function countBody(response) {
-  const body = response.body;
-  if (body === null) return 0;
-  let bytes = 0;
-  for await (const chunk of body) bytes += chunk.byteLength;
-  return bytes;
-}
-
 // The origin part of absolute http(s) URLs in lower case, without userinfo
 // or escapes, ended by `/`, `?`, `#` or the end (the prefix of the URL up to
 // where its host and port end).
@@ -199,7 +190,15 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
     try {
       const response = await limiter.fetch(href, state.init);
       row.status = response.status;
-      row.bytes = save ? await consumeBody(response, savePathFor(save, href)) : await countBody(response);
+      if (save) {
+        row.bytes = await consumeBody(response, savePathFor(save, href));
+      } else {
+        // Counted here, not in a helper: one async frame per URL.
+        const body = response.body;
+        let bytes = 0;
+        if (body !== null) for await (const chunk of body) bytes += chunk.byteLength;
+        row.bytes = bytes;
+      }
       row.attempts = response.attempts ?? state.attempts;
     } catch (error) {
       row.status = null;

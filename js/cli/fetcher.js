@@ -152,7 +152,9 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     // `init.signal` (limiter.fetch's own, when it was given ours) aborts
     // only when ours does, and ours reaches the group through `link`.
     const signal = group.controller.signal;
-    const attemptInit = init ? { ...init, signal } : { signal };
+    // For a plain GET, what limiter.fetch hands us holds at most its own
+    // signal (our init has no other fetch option), which ours replaces.
+    const attemptInit = plain || !init ? { signal } : { ...init, signal };
     return fetch(input, attemptInit);
   }
 
