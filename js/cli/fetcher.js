@@ -54,9 +54,11 @@ function timeoutError(ms) {
  * @param {string} o.method
  * @param {[string, string][]} o.headers
  * @param {boolean} [o.mayWait=true]  can limiter.fetch make a request wait (per-host caps,
- *   rates, retries)? When false it gets no signal (attempts are still aborted by it)
- * @returns {{ fetchOne(url: string, signal: AbortSignal, consume: (r: Response) => Promise<number>):
- *   Promise<{ status: number, bytes: number, attempts: number }>, stats(): object }}
+ *   rates, retries)? When false it gets no signal (attempts are still aborted by it), and it
+ *   releases its permit at the headers (`releaseOn: 'headers'`): the caller's window holds the
+ *   slot through the body
+ * @returns {{ begin(signal: AbortSignal): { init: object, attempts: number }, end(state: object): void,
+ *   active: number, releasesAtHeaders: boolean, stats(): object }}
  */
 export function createFetcher({ limiter, retries, timeout, method, headers, mayWait = true }) {
   const retry = { attempts: retries + 1 };
@@ -64,6 +66,7 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   const sendMethod = upperMethod === 'GET' ? undefined : method;
   const sendHeaders = headers?.length ? headers : undefined;
   // The options every request's limiter.fetch init has (none left undefined).
+  // The body is always read at once here: no idle timer per response.
   const common = { retry, bodyTimeout: Infinity };
   if (sendMethod !== undefined) common.method = sendMethod;
   if (sendHeaders !== undefined) common.headers = sendHeaders;
@@ -77,6 +80,7 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   const unheldInit = { ...common, releaseOn: 'headers' };
   // GET without headers: the inits are literals below (no spread per request).
   const plain = sendMethod === undefined && sendHeaders === undefined;
+  let active = 0; // requests begun and not ended
 
   /** Live groups in creation (= deadline) order: `{ controller, started, deadline, running }`. */
   const live = new Set();
@@ -216,27 +220,9 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     leave(state);
   }
 
-  /** `consume(response)` → bytes, after `limiter.fetch`: `{ status, bytes, attempts }`. */
-  async function fetchOne(url, signal, consume) {
-    const state = begin(signal);
-    try {
-      const response = await limiter.fetch(url, state.init);
-      const bytes = await consume(response);
-      return { status: response.status, bytes, attempts: response.attempts ?? state.attempts };
-    } catch (error) {
-      // Attempts actually sent (0 when aborted while queued).
-      throw Object.assign(Object(error), { attempts: state.attempts });
-    } finally {
-      end(state);
-    }
-  }
-
-  let active = 0; // requests begun and not ended
-
   return {
     begin,
     end,
-    fetchOne,
     /** Requests begun and not yet ended (queued, sending or reading a body). */
     get active() {
       return active;
