@@ -1,6 +1,6 @@
 // One contender of bench/js/cli.mjs, run in its own process:
 //   node bench/js/cli-contender.mjs <weir|pool|pmap> <server-url> <requests> <in-flight>
-// Prints one JSON line: { contender, requests, seconds, reqPerSec, meanLatencyMs, errors, peakRssMB }.
+// Prints one JSON line: { contender, requests, seconds, reqPerSec, meanLatencyMs, errors, peakRssMB, cpuUsPerReq }.
 // Every contender reads each body to the end, counting its bytes.
 const [contender, base, nText, lText] = process.argv.slice(2);
 const n = Number(nText);
@@ -64,6 +64,8 @@ async function pMapPool() {
 async function weir(timeout = 600_000) {
   const { fetchAll, limiterFor, sampler } = await import('../../js/cli/fetch.js');
   const { Progress } = await import('../../js/cli/progress.js');
+  const { urlLines } = await import('../../js/cli/lines.js');
+  const { Readable } = await import('node:stream');
   const opts = {
     concurrency: limit,
     perHost: undefined,
@@ -77,15 +79,26 @@ async function weir(timeout = 600_000) {
   };
   const { limiter, fetcher } = limiterFor(opts);
   const progress = new Progress({ stderr: process.stderr, mode: 'none', sample: sampler(limiter, fetcher) });
-  async function* lines() {
-    yield* urls();
-  }
+  // The URL list as `weir fetch FILE` reads it: a byte stream of ~64 KiB
+  // chunks (made as they are pulled), split into lines by urlLines.
+  const line = `${url}\n`;
+  const perChunk = Math.max(1, Math.floor((1 << 16) / line.length));
+  let left = n;
+  const text = new Readable({
+    read() {
+      if (left === 0) return void this.push(null);
+      const k = Math.min(perChunk, left);
+      left -= k;
+      this.push(line.repeat(k));
+    },
+  });
+  const stop = new AbortController();
   const summary = await fetchAll({
-    lines: lines(),
+    lines: urlLines(text, stop.signal),
     opts,
     rows: null,
     progress,
-    stop: new AbortController().signal,
+    stop: stop.signal,
     abort: new AbortController().signal,
     limiter,
     fetcher,
@@ -107,9 +120,11 @@ if (!contenders[contender]) {
   process.stderr.write(`unknown contender ${contender}\n`);
   process.exit(2);
 }
+const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 const via = await contenders[contender]();
 const seconds = (performance.now() - t0) / 1000;
+const cpu = process.cpuUsage(cpu0);
 process.stdout.write(
   `${JSON.stringify({
     contender,
@@ -120,5 +135,6 @@ process.stdout.write(
     meanLatencyMs: latencySum / Math.max(1, done - (contender === 'weir' ? 0 : 0)),
     errors,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
+    cpuUsPerReq: (cpu.user + cpu.system) / Math.max(1, done),
   })}\n`,
 );

@@ -57,7 +57,7 @@ try {
       r.size = n;
       r.serverMaxConcurrent = stats.maxConcurrent;
       runs.push(r);
-      process.stderr.write(`bench: ${n} ${c}: ${r.reqPerSec.toFixed(0)} req/s, ${r.peakRssMB.toFixed(1)} MB, ${r.errors} errors\n`);
+      process.stderr.write(`bench: ${n} ${c}: ${r.reqPerSec.toFixed(0)} req/s, ${r.peakRssMB.toFixed(1)} MB, ${r.cpuUsPerReq.toFixed(0)} µs CPU/req, ${r.errors} errors\n`);
      }
     }
   }
@@ -74,13 +74,14 @@ for (const n of sizes) {
       reqPerSec: median(mine.map((r) => r.reqPerSec)),
       meanLatencyMs: median(mine.map((r) => r.meanLatencyMs)),
       peakRssMB: median(mine.map((r) => r.peakRssMB)),
+      cpuUsPerReq: median(mine.map((r) => r.cpuUsPerReq)),
       errors: mine.reduce((a, r) => a + r.errors, 0),
       serverMaxConcurrent: Math.max(...mine.map((r) => r.serverMaxConcurrent)),
       rounds: mine.length,
     });
   }
 }
-const header = ['requests', 'contender', 'req/s', 'vs pool', "Little's bound", 'of bound', 'mean ms', 'peak RSS MB', 'errors'];
+const header = ['requests', 'contender', 'req/s', 'vs pool', "Little's bound", 'of bound', 'mean ms', 'peak RSS MB', 'CPU µs/req', 'CPU vs pool', 'errors'];
 const rows = results.map((r) => {
   const pool = results.find((p) => p.size === r.size && p.contender === 'pool');
   const bound = concurrency / (r.meanLatencyMs / 1000);
@@ -93,6 +94,8 @@ const rows = results.map((r) => {
     `${((100 * r.reqPerSec) / bound).toFixed(1)}%`,
     r.meanLatencyMs.toFixed(1),
     r.peakRssMB.toFixed(1),
+    r.cpuUsPerReq.toFixed(0),
+    pool ? (r.cpuUsPerReq / pool.cpuUsPerReq).toFixed(3) : '-',
     String(r.errors),
   ];
 });

@@ -108,6 +108,44 @@ async function consumeBody(response, path) {
   return bytes;
 }
 
+// The origin part of absolute http(s) URLs in lower case, without userinfo
+// or escapes, ended by `/`, `?`, `#` or the end (the prefix of the URL up to
+// where its host and port end).
+const ORIGIN = /^https?:\/\/[a-z0-9.-]+(?::[0-9]{1,5})?(?=[/?#]|$)/;
+/** The origin prefixes `new URL` has accepted, most recent last (a few). */
+const goodOrigins = [];
+
+/**
+ * The URL to request for `line`, or a throw (`ERR_INVALID_URL`, or a
+ * TypeError for a protocol other than http(s)). A line that begins with an
+ * origin prefix an earlier line parsed into an http(s) URL is valid as it
+ * stands (after the host and port, parsing a special URL cannot fail), so
+ * it goes to `fetch` as written, which parses it the same way: no URL object
+ * here. With `needHref` (for `--save` names), the parsed `href`.
+ */
+export function checkedUrl(line, needHref) {
+  if (!needHref) {
+    for (let i = goodOrigins.length - 1; i >= 0; i--) {
+      const origin = goodOrigins[i];
+      if (line.startsWith(origin)) {
+        const next = line.charCodeAt(origin.length);
+        // NaN (the end), '/', '?', '#'
+        if (next !== next || next === 47 || next === 63 || next === 35) return line;
+      }
+    }
+  }
+  const url = new URL(line);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`unsupported protocol ${url.protocol}`);
+  }
+  const m = ORIGIN.exec(line);
+  if (m !== null) {
+    if (goodOrigins.length === 8) goodOrigins.shift();
+    goodOrigins.push(m[0]);
+  }
+  return url.href;
+}
+
 function describe(error) {
   if (!error) return 'unknown error';
   const cause = error.cause?.code ?? error.cause?.message;
@@ -135,29 +173,40 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   if (opts.save) await mkdir(opts.save, { recursive: true });
   setMaxListeners(0, abort); // one listener per request in flight
 
-  const source = stoppable(lines, stop);
+  const source = lines.stopSignal === stop ? lines : stoppable(lines, stop);
+  const save = opts.save;
+  // One async function per URL: check, request, read the body, fill the row.
   const mapper = async (line) => {
     const started = performance.now();
     const row = { url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: null };
-    let url;
+    let href;
     try {
-      url = new URL(line);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        throw new TypeError(`unsupported protocol ${url.protocol}`);
-      }
+      href = checkedUrl(line, save !== undefined && save !== null && save !== '');
     } catch (error) {
       row.error = error.code === 'ERR_INVALID_URL' ? 'invalid URL' : describe(error);
       return row;
     }
+    const state = fetcher.begin(abort);
     try {
-      const path = opts.save ? savePathFor(opts.save, url.href) : null;
-      const r = await fetcher.fetchOne(url.href, abort, (response) => consumeBody(response, path));
-      row.status = r.status;
-      row.bytes = r.bytes;
-      row.attempts = r.attempts;
+      const response = await limiter.fetch(href, state.init);
+      row.status = response.status;
+      if (save) {
+        row.bytes = await consumeBody(response, savePathFor(save, href));
+      } else {
+        // Counted here, not in a helper: one async frame per URL.
+        const body = response.body;
+        let bytes = 0;
+        if (body !== null) for await (const chunk of body) bytes += chunk.byteLength;
+        row.bytes = bytes;
+      }
+      row.attempts = response.attempts ?? state.attempts;
     } catch (error) {
+      row.status = null;
+      row.bytes = 0;
       row.error = describe(error);
-      row.attempts = error?.attempts ?? 0;
+      row.attempts = state.attempts; // attempts actually sent (0 when aborted while queued)
+    } finally {
+      fetcher.end(state);
     }
     row.ms = Math.round((performance.now() - started) * 10) / 10;
     return row;
@@ -171,11 +220,22 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
       : { url: null, status: null, bytes: 0, ms: 0, attempts: 0, error: describe(record.reason) };
     progress.record(row);
     if (rows) {
-      const wait = rows.write(`${JSON.stringify(row)}\n`);
+      const wait = rows.write(ndjsonRow(row));
       if (wait !== undefined) await wait;
     }
   }
   return progress.finish();
+}
+
+/**
+ * `JSON.stringify(row) + "\n"` for a row (same keys, same order): only the
+ * strings go through JSON.stringify, the numbers are written as they are
+ * (always finite here).
+ */
+export function ndjsonRow(row) {
+  const url = row.url === null ? 'null' : JSON.stringify(row.url);
+  const error = row.error === null ? 'null' : JSON.stringify(row.error);
+  return `{"url":${url},"status":${row.status},"bytes":${row.bytes},"ms":${row.ms},"attempts":${row.attempts},"error":${error}}\n`;
 }
 
 const DONE = Object.freeze({ value: undefined, done: true });
@@ -269,7 +329,10 @@ export function sampler(limiter, fetcher) {
   return () => {
     const l = limiter.stats();
     const f = fetcher.stats();
-    return { inFlight: l.inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts };
+    // Unheld responses leave the limiter at their headers: count the
+    // requests whose body is still being read too.
+    const inFlight = fetcher.releasesAtHeaders ? fetcher.active : l.inFlight;
+    return { inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts };
   };
 }
 
@@ -327,7 +390,7 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
   let summary;
   try {
     summary = await fetchAll({
-      lines: urlLines(input),
+      lines: urlLines(input, stop.signal),
       opts,
       rows: out,
       progress,

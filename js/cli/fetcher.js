@@ -54,15 +54,33 @@ function timeoutError(ms) {
  * @param {string} o.method
  * @param {[string, string][]} o.headers
  * @param {boolean} [o.mayWait=true]  can limiter.fetch make a request wait (per-host caps,
- *   rates, retries)? When false it gets no signal (attempts are still aborted by it)
- * @returns {{ fetchOne(url: string, signal: AbortSignal, consume: (r: Response) => Promise<number>):
- *   Promise<{ status: number, bytes: number, attempts: number }>, stats(): object }}
+ *   rates, retries)? When false it gets no signal (attempts are still aborted by it), and it
+ *   releases its permit at the headers (`releaseOn: 'headers'`): the caller's window holds the
+ *   slot through the body
+ * @returns {{ begin(signal: AbortSignal): { init: object, attempts: number }, end(state: object): void,
+ *   active: number, releasesAtHeaders: boolean, stats(): object }}
  */
 export function createFetcher({ limiter, retries, timeout, method, headers, mayWait = true }) {
   const retry = { attempts: retries + 1 };
   const upperMethod = String(method ?? 'GET').toUpperCase();
   const sendMethod = upperMethod === 'GET' ? undefined : method;
   const sendHeaders = headers?.length ? headers : undefined;
+  // The options every request's limiter.fetch init has (none left undefined).
+  // The body is always read at once here: no idle timer per response.
+  const common = { retry, bodyTimeout: Infinity };
+  if (sendMethod !== undefined) common.method = sendMethod;
+  if (sendHeaders !== undefined) common.headers = sendHeaders;
+  const waitingInit = { ...common };
+  // When nothing can make a request wait in limiter.fetch (`mayWait` false),
+  // the caller's window (limitedAsCompleted's concurrency, equal to the
+  // limiter's) holds each URL's slot until its body is read, so limiter.fetch
+  // need not hold its permit through the body as well: it hands back the
+  // platform Response itself (no held-body wrapper) and the body is read
+  // from undici's own stream.
+  const unheldInit = { ...common, releaseOn: 'headers' };
+  // GET without headers: the inits are literals below (no spread per request).
+  const plain = sendMethod === undefined && sendHeaders === undefined;
+  let active = 0; // requests begun and not ended
 
   /** Live groups in creation (= deadline) order: `{ controller, started, deadline, running }`. */
   const live = new Set();
@@ -138,7 +156,9 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     // `init.signal` (limiter.fetch's own, when it was given ours) aborts
     // only when ours does, and ours reaches the group through `link`.
     const signal = group.controller.signal;
-    const attemptInit = init ? { ...init, signal } : { signal };
+    // For a plain GET, what limiter.fetch hands us holds at most its own
+    // signal (our init has no other fetch option), which ours replaces.
+    const attemptInit = plain || !init ? { signal } : { ...init, signal };
     return fetch(input, attemptInit);
   }
 
@@ -170,31 +190,47 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     });
   }
 
-  async function fetchOne(url, signal, consume) {
+  /**
+   * A request's state and its `limiter.fetch` init (one object each, made
+   * here so the caller's per-URL async function is the only frame). Call
+   * `end(state)` when its body is done or it failed. `init` has only the
+   * options in use (no `method`, `headers` or `signal` key left undefined):
+   * limiter.fetch copies its non-weir keys into what it hands `fetch`.
+   */
+  function begin(signal) {
     link(signal);
-    const state = { signal, group: null, attempts: 0 };
-    const init = {
-      method: sendMethod,
-      headers: sendHeaders,
-      signal: mayWait ? signal : undefined,
-      retry,
-      // The body is always read at once here: no idle timer per response.
-      bodyTimeout: Infinity,
-      fetch: (input, fetchInit) => attemptFetch(state, input, fetchInit),
-    };
-    try {
-      const response = await limiter.fetch(url, init);
-      const bytes = await consume(response);
-      return { status: response.status, bytes, attempts: response.attempts ?? state.attempts };
-    } catch (error) {
-      // Attempts actually sent (0 when aborted while queued).
-      throw Object.assign(Object(error), { attempts: state.attempts });
-    } finally {
-      leave(state);
+    const state = { signal, group: null, attempts: 0, init: null };
+    const fetch = (input, fetchInit) => attemptFetch(state, input, fetchInit);
+    let init;
+    if (!plain) {
+      init = { ...(mayWait ? waitingInit : unheldInit), fetch };
+      if (mayWait) init.signal = signal;
+    } else if (mayWait) {
+      init = { signal, retry, bodyTimeout: Infinity, fetch };
+    } else {
+      init = { retry, bodyTimeout: Infinity, releaseOn: 'headers', fetch };
     }
+    state.init = init;
+    active += 1;
+    return state;
   }
 
-  return { fetchOne, stats: () => normaliseFetchStats(limiter.fetchStats()) };
+  function end(state) {
+    active -= 1;
+    leave(state);
+  }
+
+  return {
+    begin,
+    end,
+    /** Requests begun and not yet ended (queued, sending or reading a body). */
+    get active() {
+      return active;
+    },
+    /** limiter.fetch releases its permit at the headers (see `mayWait`). */
+    releasesAtHeaders: !mayWait,
+    stats: () => normaliseFetchStats(limiter.fetchStats()),
+  };
 }
 
 /**

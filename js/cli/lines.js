@@ -19,8 +19,13 @@ const LINE_END = /\r\n|\n|\r/;
  * are handed out from an array (an already-settled promise per line, no
  * readline event or async-generator step per line). Line ends as readline's:
  * `\n`, `\r\n` or a lone `\r`. `return()` closes the stream (not stdin).
+ *
+ * With `stop` (an AbortSignal), it ends once `stop` aborts, even while a
+ * read is pending (stdin that stays open): the pending `next()` answers
+ * done and the stream is closed as by `return()`. `stopSignal` is `stop`,
+ * so a consumer can tell it needs no wrapper for that.
  */
-export function urlLines(stream) {
+export function urlLines(stream, stop) {
   const keepOpen = stream === process.stdin;
   const chunks = typeof stream.iterator === 'function'
     ? stream.iterator({ destroyOnReturn: !keepOpen })
@@ -31,6 +36,7 @@ export function urlLines(stream) {
   let rest = '';
   let ended = false;
   let closed = false;
+  let pending = null; // the settle function of a next() waiting for a chunk
 
   function take() {
     while (at < lines.length) {
@@ -43,8 +49,8 @@ export function urlLines(stream) {
     return null;
   }
 
-  function fed(step) {
-    if (closed) return DONE;
+  /** Split a chunk (or the end) into `lines`. */
+  function feed(step) {
     let text;
     if (step.done) {
       ended = true;
@@ -57,33 +63,77 @@ export function urlLines(stream) {
     lines = text.split(LINE_END);
     if (!ended) rest = lines.pop();
     at = 0;
-    return pull();
   }
 
-  function pull() {
-    const line = take();
-    if (line !== null) return line;
-    if (ended || closed) return DONE;
-    return chunks.next().then(fed);
+  /** Read chunks until there is a line or the end. */
+  function read() {
+    return chunks.next().then((step) => {
+      if (closed) return DONE;
+      feed(step);
+      const line = take();
+      if (line !== null) return line;
+      if (ended) return DONE;
+      return read();
+    });
+  }
+
+  /** Close (best effort, not awaited); answers a pending next() with done. */
+  function onStop() {
+    const settle = pending;
+    pending = null;
+    close().catch(() => {});
+    settle?.(DONE);
+  }
+
+  async function close() {
+    if (closed) return;
+    closed = true;
+    lines = [];
+    stop?.removeEventListener('abort', onStop);
+    await chunks.return?.();
+    if (!keepOpen) stream.destroy();
+  }
+
+  if (stop) {
+    if (stop.aborted) onStop();
+    else stop.addEventListener('abort', onStop, { once: true });
   }
 
   return {
+    stopSignal: stop,
     [Symbol.asyncIterator]() {
       return this;
     },
     next() {
+      if (closed) return Promise.resolve(DONE);
       const line = take();
       if (line !== null) return Promise.resolve(line);
-      if (ended || closed) return Promise.resolve(DONE);
-      return chunks.next().then(fed);
+      if (ended) {
+        close().catch(() => {});
+        return Promise.resolve(DONE);
+      }
+      if (!stop) return read();
+      return new Promise((resolve, reject) => {
+        pending = resolve;
+        read().then(
+          (step) => {
+            if (pending !== resolve) return; // stopped meanwhile
+            pending = null;
+            if (step.done) close().catch(() => {});
+            resolve(step);
+          },
+          (error) => {
+            if (pending !== resolve) return;
+            pending = null;
+            close().catch(() => {});
+            reject(error);
+          },
+        );
+      });
     },
     async return() {
-      if (!closed) {
-        closed = true;
-        lines = [];
-        await chunks.return?.();
-        if (!keepOpen) stream.destroy();
-      }
+      pending = null;
+      await close();
       return DONE;
     },
   };

@@ -90,3 +90,47 @@ test('countUrlLines counts what urlLines yields, without holding the file', asyn
   assert.equal(await countUrlLines('-'), undefined);
   assert.equal(await countUrlLines(dir), undefined);
 });
+
+test('checkedUrl accepts and rejects what new URL does, also once an origin is known', async () => {
+  const { checkedUrl } = await import('../../js/cli/fetch.js');
+  const lines = [
+    'http://example.com/a', 'http://example.com', 'http://example.com?q=1', 'http://example.com#f',
+    'http://example.com/a b', 'http://example.com/..%2f..', 'http://example.com\\x', 'http://example.com:80/',
+    'http://example.com:99999/', 'http://example.com.:8080/x', 'http://example.com@evil/', 'http://example.comx/',
+    'https://127.0.0.1:8443/p', 'https://127.0.0.1:8443', 'http://1.2.3.999/', 'http://foo.123/', 'http://a..b/',
+    'HTTP://Example.COM/x', 'ftp://example.com/f', 'not a url', 'http://', 'http:///x', 'http://[::1]:8080/',
+    'http://example.com:8080/ok', 'http://example.com:8080', 'http://example.com:80800/', 'http://ex ample.com/',
+  ];
+  const outcome = (fn) => {
+    try {
+      return { href: new URL(fn()).href };
+    } catch (error) {
+      return { error: error.code === 'ERR_INVALID_URL' ? 'invalid URL' : error.message };
+    }
+  };
+  const expected = (line) =>
+    outcome(() => {
+      const u = new URL(line);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`unsupported protocol ${u.protocol}`);
+      return line;
+    });
+  // Twice over: the second pass meets every valid origin already known.
+  for (const pass of [1, 2]) {
+    for (const line of lines) {
+      assert.deepEqual(outcome(() => checkedUrl(line, false)), expected(line), `${line} (pass ${pass})`);
+      assert.deepEqual(outcome(() => checkedUrl(line, true)), expected(line), `${line} with href (pass ${pass})`);
+    }
+  }
+  assert.equal(checkedUrl('http://example.com/a b', true), 'http://example.com/a%20b');
+});
+
+test('ndjsonRow is JSON.stringify(row) plus a newline', async () => {
+  const { ndjsonRow } = await import('../../js/cli/fetch.js');
+  const rows = [
+    { url: 'http://a/"q"\u2028\\', status: 200, bytes: 13, ms: 12.3, attempts: 1, error: null },
+    { url: null, status: null, bytes: 0, ms: 0, attempts: 0, error: 'TypeError: bad "thing"\n' },
+    { url: 'not a url', status: null, bytes: 0, ms: 0, attempts: 0, error: 'invalid URL' },
+    { url: 'http://b/', status: 429, bytes: 1e21, ms: 1234567.8, attempts: 3, error: null },
+  ];
+  for (const row of rows) assert.equal(ndjsonRow(row), `${JSON.stringify(row)}\n`);
+});
