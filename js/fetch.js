@@ -628,6 +628,69 @@ class Flight {
     this.finish();
     this.detach();
   }
+
+  /** Attempt `retry` has been given `permit` and is being sent: its start time for the key's latencies. */
+  sent(permit, retry) {
+    const started = this.raw.sent(this.key, retry);
+    this.hold(permit);
+    return started;
+  }
+
+  /** Attempt `retry` failed with `error` (no response): the ms to wait before the next, or throw. */
+  failed(error, retry, started) {
+    this.finish();
+    const signal = this.signal;
+    if (signal?.aborted) throw abortReason(signal);
+    if (this.raw.decide(this.policy.raw, this.key, this.method, 0, retry, undefined, this.canReplay, started) !== 0) throw error;
+    return this.raw.retryAfterMs();
+  }
+
+  /**
+   * Attempt `retry` got `response`: HAND_OVER (the response is the answer:
+   * held until its body is done, or released now with `releaseOn: 'headers'`),
+   * RETRY_NOW, or the ms to wait before the next attempt; or throw when the
+   * request was aborted meanwhile.
+   */
+  answered(response, retry, started) {
+    const status = response.status;
+    const policy = this.policy;
+    const raw = this.raw;
+    const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
+    const code = raw.decide(policy.raw, this.key, this.method, status, retry, retryAfter, this.canReplay, started);
+    if (code === 0) {
+      // Read at once: `decide` for another request may run while we wait.
+      const afterMs = raw.retryAfterMs();
+      const pauseMs = raw.pauseMs();
+      response.body?.cancel().catch(noop);
+      this.finish();
+      if (pauseMs > 0) {
+        this.limiter.pause(this.key, pauseMs); // the next acquire waits it out
+        return RETRY_NOW;
+      }
+      return afterMs;
+    }
+    const signal = this.signal;
+    if (signal?.aborted) {
+      response.body?.cancel().catch(noop);
+      this.finish();
+      throw abortReason(signal);
+    }
+    clearTimeout(this.timer); // `timeout` covers the request up to its response
+    this.timer = undefined;
+    // Handed over: what only the attempts needed is let go (the response may
+    // be kept long after, and it keeps this Flight).
+    this.init = undefined;
+    this.fetchImpl = undefined;
+    this.signal = undefined;
+    if (this.atHeaders || response.body === null) {
+      this.end();
+      // (The descriptor is the same object for every response with as many attempts.)
+      Object.defineProperty(response, 'attempts', (attemptsDescriptors[retry] ??= { value: retry + 1, enumerable: false }));
+    } else {
+      holdUntilBodyDone(response, this, this.bodyTimeout, retry + 1);
+    }
+    return HAND_OVER;
+  }
 }
 
 /** `init` without weir options: nothing of ours to read. */
@@ -734,58 +797,38 @@ function startFlight(limiter, rawLimiter, input, init) {
   return flight;
 }
 
-/** The attempts of `flight`: its response (held until its body is done) or the error. */
+/** `Flight#answered`: hand the response over. */
+const HAND_OVER = -1;
+/** `Flight#answered`: retry at once (the key was paused: the next acquire waits it out). */
+const RETRY_NOW = -2;
+
+/**
+ * The attempts of `flight`: its response (held until its body is done) or the
+ * error. Only the awaits live here; each step is a plain method of the
+ * Flight, so this frame (kept while the request is in flight) stays small.
+ */
 async function send(flight, input) {
-  const { rawLimiter, raw, key, signal } = flight;
   let handedOver = false;
   try {
     for (let retry = 0; ; retry++) {
       // A permit id when free now (no Promise, no release closure), else
       // the limiter's release function once the wait is over.
-      let permit = permitNow(rawLimiter, key);
-      if (permit === 0) permit = await waitForPermit(flight.limiter, raw, key, signal, flight.queueTimeout);
-      const started = raw.sent(key, retry);
-      flight.hold(permit);
+      let permit = permitNow(flight.rawLimiter, flight.key);
+      if (permit === 0) permit = await waitForPermit(flight.limiter, flight.raw, flight.key, flight.signal, flight.queueTimeout);
+      const started = flight.sent(permit, retry);
       let response;
       try {
         response = await flight.fetchImpl(input, flight.init);
       } catch (error) {
-        flight.finish();
-        if (signal?.aborted) throw abortReason(signal);
-        if (raw.decide(flight.policy.raw, key, flight.method, 0, retry, undefined, flight.canReplay, started) !== 0) throw error;
-        await sleep(raw.retryAfterMs(), signal);
+        await sleep(flight.failed(error, retry, started), flight.signal);
         continue;
       }
-      const status = response.status;
-      const policy = flight.policy;
-      const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
-      const code = raw.decide(policy.raw, key, flight.method, status, retry, retryAfter, flight.canReplay, started);
-      if (code === 0) {
-        // Read at once: `decide` for another request may run while we wait.
-        const afterMs = raw.retryAfterMs();
-        const pauseMs = raw.pauseMs();
-        response.body?.cancel().catch(() => {});
-        flight.finish();
-        if (pauseMs > 0) flight.limiter.pause(key, pauseMs); // the next acquire waits it out
-        else await sleep(afterMs, signal);
-        continue;
+      const next = flight.answered(response, retry, started);
+      if (next === HAND_OVER) {
+        handedOver = true;
+        return response;
       }
-      if (signal?.aborted) {
-        response.body?.cancel().catch(() => {});
-        flight.finish();
-        throw abortReason(signal);
-      }
-      clearTimeout(flight.timer); // `timeout` covers the request up to its response
-      flight.timer = undefined;
-      if (flight.atHeaders || response.body === null) {
-        flight.end();
-        // (The descriptor is the same object for every response with as many attempts.)
-        Object.defineProperty(response, 'attempts', (attemptsDescriptors[retry] ??= { value: retry + 1, enumerable: false }));
-      } else {
-        holdUntilBodyDone(response, flight, flight.bodyTimeout, retry + 1);
-      }
-      handedOver = true;
-      return response;
+      if (next !== RETRY_NOW) await sleep(next, flight.signal);
     }
   } finally {
     if (!handedOver) flight.detach();

@@ -98,7 +98,7 @@ if (session) {
   };
   walk(profile.head);
   console.log(`allocated ${(total / n).toFixed(0)} B per request`);
-  for (const [name, bytes] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+  for (const [name, bytes] of [...by].sort((a, b) => b[1] - a[1]).slice(0, Number(process.env.TOP ?? 25))) {
     console.log(`${(bytes / n).toFixed(0).padStart(7)} B  ${name}`);
   }
 }
