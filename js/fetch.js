@@ -818,7 +818,10 @@ async function send(flight, input) {
       const started = flight.sent(permit, retry);
       let response;
       try {
-        response = await flight.fetchImpl(input, flight.init);
+        // Called as a plain function, not a method of the Flight: hosts
+        // (workerd) reject a `fetch` called with another `this`.
+        const fetchImpl = flight.fetchImpl;
+        response = await fetchImpl(input, flight.init);
       } catch (error) {
         await sleep(flight.failed(error, retry, started), flight.signal);
         continue;
