@@ -35,8 +35,29 @@ export class BodyTimeoutError extends Error {
 
 // ------------------------------------------------------------------ options
 
-const WEIR_OPTIONS = ['retry', 'timeout', 'queueTimeout', 'bodyTimeout', 'releaseOn', 'keyOf', 'fetch'];
-const WEIR_OPTION_SET = new Set(WEIR_OPTIONS);
+/** Is `init` carrying any weir option (own or inherited: they are read with `init.name`)? */
+function hasWeirOption(init) {
+  // One `in` per name, not a loop over a list: each check keeps its own
+  // monomorphic inline cache.
+  return 'retry' in init || 'timeout' in init || 'queueTimeout' in init || 'bodyTimeout' in init ||
+    'releaseOn' in init || 'keyOf' in init || 'fetch' in init;
+}
+
+/** Is `name` a weir option (stripped from what `fetch` sees)? */
+function isWeirOption(name) {
+  switch (name) {
+    case 'retry':
+    case 'timeout':
+    case 'queueTimeout':
+    case 'bodyTimeout':
+    case 'releaseOn':
+    case 'keyOf':
+    case 'fetch':
+      return true;
+    default:
+      return false;
+  }
+}
 const RETRY_OPTIONS = ['attempts', 'statuses', 'methods', 'baseDelay', 'maxDelay', 'budget'];
 const BUDGET_OPTIONS = ['ratio', 'min', 'window'];
 const DEFAULT_BODY_TIMEOUT = 60_000;
@@ -62,7 +83,7 @@ function known(value, where, allowed) {
   return value;
 }
 
-function millis(value, name, { allowInfinity = false } = {}) {
+function millis(value, name, allowInfinity = false) {
   if (typeof value !== 'number') throw new TypeError(`option '${name}' must be a number of milliseconds`);
   if (allowInfinity && value === Infinity) return Infinity;
   if (!(value > 0) || !Number.isFinite(value)) {
@@ -467,7 +488,8 @@ function holdUntilBodyDone(response, flight, bodyTimeout, attempts) {
   const hold = new Hold(response, flight, bodyTimeout, attempts);
   response[HOLD] = hold;
   Object.setPrototypeOf(response, heldResponsePrototype());
-  const own = Object.getOwnPropertyDescriptor(response, 'body');
+  // (`hasOwn` first: no descriptor object for the usual prototype getter.)
+  const own = Object.hasOwn(response, 'body') ? Object.getOwnPropertyDescriptor(response, 'body') : undefined;
   if (own !== undefined && own.configurable) {
     // A host keeping `body` on the instance (rather than the prototype).
     hold.source = own.get ? () => own.get.call(response) : () => own.value;
@@ -542,14 +564,17 @@ function leaveFollowers(group) {
 // -------------------------------------------------------------- the fetch
 
 /**
- * One limiter.fetch call's hold on the limiter: the current attempt's
- * permit and the request's abort wiring (follower group, timeout timer,
- * link to the caller's signal). One object per request instead of a
- * closure and a context per attempt: requests in flight live long enough
- * to be promoted, so every byte here is old-space bytes.
+ * One limiter.fetch call: what its attempts need (set up once, before the
+ * first), the current attempt's permit and the request's abort wiring
+ * (follower group, timeout timer, link to the caller's signal). One object
+ * per request instead of a closure and a context per attempt, and the
+ * attempts' async frame (`send`) keeps only its own few registers: requests
+ * in flight live long enough to be promoted, so every byte here is
+ * old-space bytes.
  */
 class Flight {
-  constructor(rawLimiter, raw, key) {
+  constructor(limiter, rawLimiter, raw, key) {
+    this.limiter = limiter;
     this.rawLimiter = rawLimiter;
     this.raw = raw;
     this.key = key;
@@ -558,6 +583,16 @@ class Flight {
     this.group = null;
     this.timer = undefined;
     this.unlink = noop;
+    // Set by `startFlight`:
+    this.fetchImpl = undefined;
+    this.init = undefined; // what `fetch` is given (weir options stripped, our signal in)
+    this.signal = undefined; // the request's own signal, if any
+    this.policy = undefined;
+    this.method = 'GET';
+    this.canReplay = true;
+    this.queueTimeout = undefined;
+    this.bodyTimeout = DEFAULT_BODY_TIMEOUT;
+    this.atHeaders = false; // releaseOn: 'headers'
   }
 
   /** The current attempt holds `permit` and has been sent. */
@@ -593,43 +628,127 @@ class Flight {
     this.finish();
     this.detach();
   }
+
+  /** Attempt `retry` has been given `permit` and is being sent: its start time for the key's latencies. */
+  sent(permit, retry) {
+    const started = this.raw.sent(this.key, retry);
+    this.hold(permit);
+    return started;
+  }
+
+  /** Attempt `retry` failed with `error` (no response): the ms to wait before the next, or throw. */
+  failed(error, retry, started) {
+    this.finish();
+    const signal = this.signal;
+    if (signal?.aborted) throw abortReason(signal);
+    if (this.raw.decide(this.policy.raw, this.key, this.method, 0, retry, undefined, this.canReplay, started) !== 0) throw error;
+    return this.raw.retryAfterMs();
+  }
+
+  /**
+   * Attempt `retry` got `response`: HAND_OVER (the response is the answer:
+   * held until its body is done, or released now with `releaseOn: 'headers'`),
+   * RETRY_NOW, or the ms to wait before the next attempt; or throw when the
+   * request was aborted meanwhile.
+   */
+  answered(response, retry, started) {
+    const status = response.status;
+    const policy = this.policy;
+    const raw = this.raw;
+    const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
+    const code = raw.decide(policy.raw, this.key, this.method, status, retry, retryAfter, this.canReplay, started);
+    if (code === 0) {
+      // Read at once: `decide` for another request may run while we wait.
+      const afterMs = raw.retryAfterMs();
+      const pauseMs = raw.pauseMs();
+      response.body?.cancel().catch(noop);
+      this.finish();
+      if (pauseMs > 0) {
+        this.limiter.pause(this.key, pauseMs); // the next acquire waits it out
+        return RETRY_NOW;
+      }
+      return afterMs;
+    }
+    const signal = this.signal;
+    if (signal?.aborted) {
+      response.body?.cancel().catch(noop);
+      this.finish();
+      throw abortReason(signal);
+    }
+    clearTimeout(this.timer); // `timeout` covers the request up to its response
+    this.timer = undefined;
+    // Handed over: what only the attempts needed is let go (the response may
+    // be kept long after, and it keeps this Flight).
+    this.init = undefined;
+    this.fetchImpl = undefined;
+    this.signal = undefined;
+    if (this.atHeaders || response.body === null) {
+      this.end();
+      // (The descriptor is the same object for every response with as many attempts.)
+      Object.defineProperty(response, 'attempts', (attemptsDescriptors[retry] ??= { value: retry + 1, enumerable: false }));
+    } else {
+      holdUntilBodyDone(response, this, this.bodyTimeout, retry + 1);
+    }
+    return HAND_OVER;
+  }
 }
+
+/** `init` without weir options: nothing of ours to read. */
+const NO_OPTIONS = Object.freeze({});
+
+/** `Object.defineProperty` descriptors for `attempts` on unheld responses, by count. */
+const attemptsDescriptors = [];
 
 /**
  * `fetch(input, init)` under `limiter` (installed as `Limiter#fetch`).
  * Extra `init` options (all optional, stripped before `fetch` sees `init`):
  * `retry`, `timeout`, `queueTimeout`, `bodyTimeout`, `releaseOn`, `keyOf`,
  * `fetch`. See index.d.ts for their meaning.
+ *
+ * The options are read and the signals wired synchronously (as an async
+ * function's body up to its first `await` would be); a throw there is a
+ * rejection, never a synchronous exception.
  */
-/** `init` without weir options: nothing of ours to read. */
-const NO_OPTIONS = Object.freeze({});
+export function limitedFetch(limiter, rawLimiter, input, init) {
+  let flight;
+  try {
+    flight = startFlight(limiter, rawLimiter, input, init);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return send(flight, input);
+}
 
-export async function limitedFetch(limiter, rawLimiter, input, init) {
+/** Read the options, find the key, wire the signals: the request's Flight. */
+function startFlight(limiter, rawLimiter, input, init) {
   let fetchInit = init;
   let o = NO_OPTIONS;
   if (init !== undefined && init !== null) {
     if (typeof init !== 'object') throw new TypeError('fetch: init must be an object');
-    let own = false;
-    for (let i = 0; i < WEIR_OPTIONS.length; i++) if (WEIR_OPTIONS[i] in init) own = true;
-    if (own) {
+    if (hasWeirOption(init)) {
       // A copy without the weir options (built, not spread-then-deleted: a
       // `delete` turns the copy into a slow dictionary object).
       fetchInit = {};
-      for (const name of Object.keys(init)) if (!WEIR_OPTION_SET.has(name)) fetchInit[name] = init[name];
+      const names = Object.keys(init);
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i];
+        if (!isWeirOption(name)) fetchInit[name] = init[name];
+      }
       o = init;
     }
   }
   const policy = policyOf(o.retry);
   const timeout = o.timeout === undefined ? undefined : millis(o.timeout, 'timeout');
   const queueTimeout = o.queueTimeout === undefined ? undefined : millis(o.queueTimeout, 'queueTimeout');
-  const bodyTimeout = o.bodyTimeout === undefined ? DEFAULT_BODY_TIMEOUT : millis(o.bodyTimeout, 'bodyTimeout', { allowInfinity: true });
+  const bodyTimeout = o.bodyTimeout === undefined ? DEFAULT_BODY_TIMEOUT : millis(o.bodyTimeout, 'bodyTimeout', true);
   if (o.releaseOn !== undefined && o.releaseOn !== 'body' && o.releaseOn !== 'headers') {
     throw new RangeError(`option 'releaseOn' must be 'body' or 'headers', got ${o.releaseOn}`);
   }
   if (o.keyOf !== undefined && typeof o.keyOf !== 'function') throw new TypeError("option 'keyOf' must be a function");
   if (o.fetch !== undefined && typeof o.fetch !== 'function') throw new TypeError("option 'fetch' must be a function");
   const fetchImpl = o.fetch ?? globalThis.fetch;
-  const method = String(fetchInit?.method ?? input?.method ?? 'GET').toUpperCase();
+  const givenMethod = fetchInit?.method ?? input?.method;
+  const method = givenMethod === undefined || givenMethod === null ? 'GET' : String(givenMethod).toUpperCase();
   let key = o.keyOf ? undefined : quickKey(input);
   if (key === undefined) {
     const url = urlOf(input);
@@ -649,7 +768,7 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
   // shared by many requests — limitedAsCompleted's — would pile them up.)
   const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
   if (userSignal?.aborted) throw abortReason(userSignal);
-  const flight = new Flight(rawLimiter, raw, key);
+  const flight = new Flight(limiter, rawLimiter, raw, key);
   let signal;
   let attemptInit = fetchInit;
   if (timeout === undefined && userSignal) {
@@ -666,53 +785,53 @@ export async function limitedFetch(limiter, rawLimiter, input, init) {
     if (timeout !== undefined) flight.timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
     attemptInit = { ...fetchInit, signal };
   }
+  flight.fetchImpl = fetchImpl;
+  flight.init = attemptInit;
+  flight.signal = signal;
+  flight.policy = policy;
+  flight.method = method;
+  flight.canReplay = canReplay;
+  flight.queueTimeout = queueTimeout;
+  flight.bodyTimeout = bodyTimeout;
+  flight.atHeaders = o.releaseOn === 'headers';
+  return flight;
+}
 
+/** `Flight#answered`: hand the response over. */
+const HAND_OVER = -1;
+/** `Flight#answered`: retry at once (the key was paused: the next acquire waits it out). */
+const RETRY_NOW = -2;
+
+/**
+ * The attempts of `flight`: its response (held until its body is done) or the
+ * error. Only the awaits live here; each step is a plain method of the
+ * Flight, so this frame (kept while the request is in flight) stays small.
+ */
+async function send(flight, input) {
   let handedOver = false;
   try {
     for (let retry = 0; ; retry++) {
       // A permit id when free now (no Promise, no release closure), else
       // the limiter's release function once the wait is over.
-      let permit = permitNow(rawLimiter, key);
-      if (permit === 0) permit = await waitForPermit(limiter, raw, key, signal, queueTimeout);
-      const started = raw.sent(key, retry);
-      flight.hold(permit);
+      let permit = permitNow(flight.rawLimiter, flight.key);
+      if (permit === 0) permit = await waitForPermit(flight.limiter, flight.raw, flight.key, flight.signal, flight.queueTimeout);
+      const started = flight.sent(permit, retry);
       let response;
       try {
-        response = await fetchImpl(input, attemptInit);
+        // Called as a plain function, not a method of the Flight: hosts
+        // (workerd) reject a `fetch` called with another `this`.
+        const fetchImpl = flight.fetchImpl;
+        response = await fetchImpl(input, flight.init);
       } catch (error) {
-        flight.finish();
-        if (signal?.aborted) throw abortReason(signal);
-        if (raw.decide(policy.raw, key, method, 0, retry, undefined, canReplay, started) !== 0) throw error;
-        await sleep(raw.retryAfterMs(), signal);
+        await sleep(flight.failed(error, retry, started), flight.signal);
         continue;
       }
-      const status = response.status;
-      const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
-      const code = raw.decide(policy.raw, key, method, status, retry, retryAfter, canReplay, started);
-      if (code === 0) {
-        // Read at once: `decide` for another request may run while we wait.
-        const afterMs = raw.retryAfterMs();
-        const pauseMs = raw.pauseMs();
-        response.body?.cancel().catch(() => {});
-        flight.finish();
-        if (pauseMs > 0) limiter.pause(key, pauseMs); // the next acquire waits it out
-        else await sleep(afterMs, signal);
-        continue;
+      const next = flight.answered(response, retry, started);
+      if (next === HAND_OVER) {
+        handedOver = true;
+        return response;
       }
-      if (signal?.aborted) {
-        response.body?.cancel().catch(() => {});
-        flight.finish();
-        throw abortReason(signal);
-      }
-      clearTimeout(flight.timer); // `timeout` covers the request up to its response
-      let result = response;
-      if (o.releaseOn === 'headers' || response.body === null) flight.end();
-      else result = holdUntilBodyDone(response, flight, bodyTimeout, retry + 1);
-      if (result === response && result[HOLD] === undefined) {
-        Object.defineProperty(result, 'attempts', { value: retry + 1, enumerable: false });
-      }
-      handedOver = true;
-      return result;
+      if (next !== RETRY_NOW) await sleep(next, flight.signal);
     }
   } finally {
     if (!handedOver) flight.detach();
