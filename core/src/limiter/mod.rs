@@ -165,14 +165,10 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         if count <= 1 || self.rate_engaged() {
             return self.try_acquire_grant(key, cost);
         }
-        match self
-            .semaphore
+        self.semaphore
             .try_acquire_grant_up_to(key, cost as usize, count as usize)
-        {
-            Ok(grant) => Ok(LimiterGrant(grant)),
-            // The one-unit path gives the same answers for a refusal.
-            Err(_) => self.try_acquire_grant(key, cost),
-        }
+            .map(LimiterGrant)
+            .map_err(|e| self.refusal(key, cost, e))
     }
 
     /// [`try_acquire`](Self::try_acquire) and then
@@ -230,16 +226,24 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// not — `Busy`, unless the rate state says more precisely (a denial with
     /// its not-until instant wins over `Busy`).
     fn take_permits(&self, key: &K, cost: u32) -> Result<Grant, LimiterError> {
-        match self.semaphore.try_acquire_grant(key, cost as usize) {
-            Ok(grant) => Ok(grant),
-            Err(TryAcquireError::TooLarge { requested, limit }) => {
-                Err(LimiterError::TooLarge { requested, limit })
+        self.semaphore
+            .try_acquire_grant(key, cost as usize)
+            .map_err(|e| self.refusal(key, cost, e))
+    }
+
+    /// The limiter's answer for a semaphore refusal of `cost` on `key`.
+    fn refusal(&self, key: &K, cost: u32, e: TryAcquireError) -> LimiterError {
+        match e {
+            TryAcquireError::TooLarge { requested, limit } => {
+                LimiterError::TooLarge { requested, limit }
             }
-            Err(TryAcquireError::NoPermits) => {
+            TryAcquireError::NoPermits => {
                 if self.rate_engaged() {
-                    self.rate.peek(key, cost).map_err(denied)?;
+                    if let Err(d) = self.rate.peek(key, cost) {
+                        return denied(d);
+                    }
                 }
-                Err(LimiterError::Busy)
+                LimiterError::Busy
             }
         }
     }
