@@ -45,6 +45,26 @@ if (variant === 'weir') {
     for (let step = source.next(); !step.done; step = source.next()) await timed(step.value, get);
   };
   await Promise.all(Array.from({ length: inflight }, worker));
+} else if (variant === 'weir-no-signal') {
+  // Diagnostic: the weir variant without handing limitedAsCompleted's signal to limiter.fetch.
+  const { Limiter, limitedAsCompleted } = await import('weir');
+  const limiter = new Limiter({ concurrency: inflight });
+  const get = async (url) => (await limiter.fetch(url)).text();
+  // eslint-disable-next-line no-unused-vars
+  for await (const _ of limitedAsCompleted(urls(), (url) => timed(url, get), { concurrency: inflight })) {
+    // counted in `timed`
+  }
+} else if (variant === 'pool-weir-fetch-signal') {
+  // Diagnostic: limiter.fetch in the pool, every request given one shared caller signal.
+  const { Limiter } = await import('weir');
+  const limiter = new Limiter({ concurrency: inflight });
+  const shared = new AbortController().signal;
+  const get = async (url) => (await limiter.fetch(url, { signal: shared })).text();
+  const source = urls();
+  const worker = async () => {
+    for (let step = source.next(); !step.done; step = source.next()) await timed(step.value, get);
+  };
+  await Promise.all(Array.from({ length: inflight }, worker));
 } else if (variant === 'pool-weir-fetch' || variant === 'pool-fetch-signal') {
   // Diagnostics: the fetch wrapper alone / plain fetch with a shared signal.
   const { Limiter } = await import('weir');
