@@ -3,14 +3,29 @@
 // delay 0–300 ms), 20,000 requests, 1,000 in flight. One run each, every
 // client in its own child process (peak RSS), the server in another.
 //
-//   node bench/js/fetch.mjs [requests=20000] [inflight=1000]
+//   node bench/js/fetch.mjs [requests=20000] [inflight=1000] [--rounds 3] [--variants pool,p-map,weir,weir-no-signal]
+//
+// With several rounds the variants run interleaved (round 1: pool, p-map,
+// weir, …; round 2: the same), and the ratios printed are medians of the
+// per-round ratios: the machine's drift between rounds cancels out of each
+// ratio. `weir-no-signal` is weir without handing limitedAsCompleted's signal
+// to limiter.fetch: the same features as the pool (no abort).
 import { spawn, execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
+import os from 'node:os';
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
-const n = Number(process.argv[2] ?? 20_000);
-const inflight = Number(process.argv[3] ?? 1_000);
+const flag = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? fallback : process.argv[i + 1];
+};
+const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
+const n = Number(positional[0] ?? 20_000);
+const inflight = Number(positional[1] ?? 1_000);
+const rounds = Number(flag('--rounds', 3));
+const variants = flag('--variants', 'pool,p-map,weir,weir-no-signal').split(',');
+if (!variants.includes('pool')) throw new Error('--variants must include pool (the baseline)');
 const [minDelay, maxDelay] = [0, 300];
 
 const server = spawn(process.execPath, [here('./fetch-server.mjs'), String(minDelay), String(maxDelay)], {
@@ -28,10 +43,14 @@ function client(variant) {
   });
 }
 
-const results = {};
-for (const variant of ['pool', 'p-map', 'weir']) {
-  results[variant] = await client(variant);
-  if (results[variant].ok !== n) throw new Error(`${variant}: only ${results[variant].ok} of ${n} requests succeeded`);
+const runs = []; // runs[round][variant]
+for (let round = 0; round < rounds; round += 1) {
+  const results = {};
+  for (const variant of variants) {
+    results[variant] = await client(variant);
+    if (results[variant].ok !== n) throw new Error(`${variant}: only ${results[variant].ok} of ${n} requests succeeded`);
+  }
+  runs.push(results);
 }
 server.stdin.end();
 await once(server, 'exit');
@@ -40,11 +59,22 @@ const mb = (x) => (x / 2 ** 20).toFixed(1);
 const meanDelay = (minDelay + maxDelay) / 2 / 1000;
 console.log(`fetch benchmark: ${n} requests, ${inflight} in flight, server delay ${minDelay}–${maxDelay} ms, node ${process.version}`);
 console.log(`Little's-law bound: ${inflight} / ${meanDelay * 1000} ms mean server delay = ${(inflight / meanDelay).toFixed(0)} req/s`);
-console.log('variant  req/s   vs pool  mean latency  Little bound (in-flight / latency)  peak RSS  client CPU/request');
-for (const [variant, r] of Object.entries(results)) {
-  console.log(
-    `${variant.padEnd(7)} ${r.reqPerSec.toFixed(0).padStart(6)}  ${(r.reqPerSec / results.pool.reqPerSec).toFixed(3)}×   ${r.meanLatencyMs.toFixed(1).padStart(7)} ms    ${(inflight / (r.meanLatencyMs / 1000)).toFixed(0).padStart(6)} req/s                       ${mb(r.peakRss).padStart(6)} MB  ${r.cpuMsPerRequest.toFixed(3)} ms`,
-  );
+const median = (xs) => {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+};
+console.log(`${rounds} interleaved round(s); load average at the end ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+console.log('round  variant         req/s  × pool  mean latency  in-flight/latency  peak RSS  × pool  CPU/request  × pool');
+runs.forEach((results, round) => {
+  for (const [variant, r] of Object.entries(results)) {
+    const pool = results.pool;
+    console.log(
+      `${String(round + 1).padStart(5)}  ${variant.padEnd(14)} ${r.reqPerSec.toFixed(0).padStart(6)}  ${(r.reqPerSec / pool.reqPerSec).toFixed(3)}  ${r.meanLatencyMs.toFixed(1).padStart(9)} ms  ${(inflight / (r.meanLatencyMs / 1000)).toFixed(0).padStart(10)} req/s  ${mb(r.peakRss).padStart(6)} MB  ${(r.peakRss / pool.peakRss).toFixed(3)}  ${r.cpuMsPerRequest.toFixed(3).padStart(8)} ms  ${(r.cpuMsPerRequest / pool.cpuMsPerRequest).toFixed(3)}`,
+    );
+  }
+});
+console.log('\nmedians over the rounds of each round\'s ratio to that round\'s pool:');
+for (const variant of variants.filter((v) => v !== 'pool')) {
+  const of = (f) => median(runs.map((results) => f(results[variant]) / f(results.pool))).toFixed(3);
+  console.log(`${variant.padEnd(14)} ${of((r) => r.reqPerSec)}× req/s, ${of((r) => r.peakRss)}× peak RSS, ${of((r) => r.cpuMsPerRequest)}× CPU per request`);
 }
-console.log(`weir / pool: ${(results.weir.reqPerSec / results.pool.reqPerSec).toFixed(3)}× req/s, ${(results.weir.peakRss / results.pool.peakRss).toFixed(3)}× peak RSS, ${(results.weir.cpuMsPerRequest / results.pool.cpuMsPerRequest).toFixed(3)}× CPU per request`);
-console.log(`weir / p-map: ${(results.weir.reqPerSec / results['p-map'].reqPerSec).toFixed(3)}× req/s, ${(results.weir.peakRss / results['p-map'].peakRss).toFixed(3)}× peak RSS`);
