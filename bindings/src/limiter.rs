@@ -8,14 +8,13 @@ use alloc::sync::Arc;
 
 use core::cell::{Cell, RefCell};
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterGrant};
+use weir::{Clock, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant};
 
 use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
 use crate::slab::{release_grant, Permits};
-use crate::tickets::{ParkOutcome, ParkedWaits, Tickets};
+use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
 use crate::timer::{with_one_clock_read, JsTimer};
 
 /// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
@@ -27,14 +26,15 @@ pub const FAILED: f64 = -1.0;
 
 /// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
 /// JS glue sees it. Keys are strings; permits are ids from
-/// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire`], returned with
+/// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire_or_park`], returned with
 /// [`RawLimiter::release`].
 #[wasm_bindgen]
 pub struct RawLimiter {
     inner: Arc<Limiter<String, JsTimer>>,
     permits: Permits<LimiterGrant>,
-    tickets: Tickets,
-    parked: ParkedWaits,
+    /// Parked waits: the core's named acquire future itself, unboxed, so a
+    /// million parked waiters stay small.
+    parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
     errors: RefCell<Vec<(u32, JsValue)>>,
     last_error: Cell<Option<JsValue>>,
 }
@@ -55,7 +55,6 @@ impl RawLimiter {
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
-            tickets: Tickets::default(),
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
             last_error: Cell::default(),
@@ -126,14 +125,6 @@ impl RawLimiter {
         true
     }
 
-    /// Wait for `cost` on `key`: a Promise of a permit id (or of `undefined`
-    /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
-    pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire_grant(key, cost);
-        self.tickets
-            .spawn_permit(ticket, &self.permits, waiting, limiter_error)
-    }
-
     /// Wait for `cost` on `key` without a Promise: a permit id when it is
     /// admitted at once, else `0` ([`MUST_WAIT`]) and the wait is parked
     /// under `ticket`. Parked waits that finish are reported by
@@ -162,18 +153,8 @@ impl RawLimiter {
     /// [`take_error`](RawLimiter::take_error) returns the error.
     pub fn drain(&self) -> Box<[f64]> {
         let finished = with_one_clock_read(|| self.parked.drain());
-        let mut out = Vec::with_capacity(finished.len() * 2);
-        for (ticket, done) in finished {
-            out.push(f64::from(ticket));
-            match done {
-                Ok(grant) => out.push(self.permits.borrow_mut().insert(grant)),
-                Err(e) => {
-                    out.push(FAILED);
-                    self.errors.borrow_mut().push((ticket, limiter_error(e)));
-                }
-            }
-        }
-        out.into_boxed_slice()
+        let permits = &self.permits;
+        reports(finished, |g| permits.borrow_mut().insert(g), limiter_error, &self.errors)
     }
 
     /// The error of the last `tryAcquire` that returned `-1` ([`FAILED`]).
@@ -185,18 +166,13 @@ impl RawLimiter {
     /// The error a parked wait failed with (after `drain` reported `-1`).
     #[wasm_bindgen(js_name = takeError)]
     pub fn take_error(&self, ticket: u32) -> JsValue {
-        let mut errors = self.errors.borrow_mut();
-        match errors.iter().position(|(t, _)| *t == ticket) {
-            Some(at) => errors.swap_remove(at).1,
-            None => JsValue::UNDEFINED,
-        }
+        take_error(&self.errors, ticket)
     }
 
     /// Stop waiting: drops the waiting acquire now, freeing its queue place.
     /// Returns whether it was still waiting.
     pub fn cancel(&self, ticket: u32) -> bool {
-        let parked = self.parked.cancel(ticket);
-        self.tickets.cancel(ticket) || parked
+        self.parked.cancel(ticket)
     }
 
     /// Return the permit `id`. Returns `false` for an id already released.
@@ -233,7 +209,7 @@ impl RawLimiter {
             s.keys as f64,
             s.rate_keys as f64,
             self.permits.borrow().len() as f64,
-            (self.tickets.len() + self.parked.len()) as f64,
+            self.parked.len() as f64,
         ])
     }
 }
