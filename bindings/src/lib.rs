@@ -6,12 +6,15 @@
 //!
 //! Permits live on the Rust side in a [`PermitSlab`] and cross to JS as
 //! integer ids. The uncontended path is one synchronous call to acquire (an id,
-//! or `0` for "must wait") and one to release; only a waiting acquire becomes a
-//! Promise, registered under a ticket so that an `AbortSignal` can drop the
-//! waiting Rust future at once.
+//! or `0` for "must wait") and one to release. A waiting acquire is parked in
+//! wasm under a ticket (`acquireOrPark`): no Promise is made on the Rust side;
+//! the JS side is told (`notify`) to collect finished waits in batches
+//! (`drain`), and `cancel(ticket)` drops a waiting Rust future at once (an
+//! `AbortSignal`, a queue timeout).
 //!
-//! The npm package's JS layer (`js/api.js`) wraps the raw classes exported
-//! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
+//! The npm package's JS layer (`js/api.js`, `js/guard.js`, `js/fetch.js`)
+//! wraps the raw classes exported here (`RawLimiter`, `RawSemaphore`,
+//! `RawRateLimiter`, `RawGuard`, `RawRetry`) in the public API.
 
 #![no_std]
 
