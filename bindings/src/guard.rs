@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
@@ -66,14 +67,14 @@ impl RawGuard {
     pub fn admit(&self, key: String, figures: &mut [f64]) -> f64 {
         if !self.has_rate {
             return match self.inner.try_acquire_grant(&key, 1) {
-                Ok(grant) => self.permits.borrow_mut().insert(grant),
+                Ok(grant) => self.permits.write().insert(grant),
                 Err(_) => BUSY,
             };
         }
         // One host clock read for the decision and the figures.
         with_one_clock_read(|| {
             let answer = match self.inner.try_acquire_grant(&key, 1) {
-                Ok(grant) => self.permits.borrow_mut().insert(grant),
+                Ok(grant) => self.permits.write().insert(grant),
                 Err(LimiterError::RateLimited { not_until }) => {
                     let wait = not_until.saturating_duration_since(self.inner.timer().now());
                     -(wait.as_nanos().clamp(1, 1 << 53) as f64)
@@ -106,7 +107,7 @@ impl RawGuard {
     ) -> Result<f64, JsValue> {
         let job = self.inner.acquire_grant(key, 1);
         match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
-            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.borrow_mut().insert(grant)),
+            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.write().insert(grant)),
             ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
             ParkOutcome::Parked => Ok(MUST_WAIT),
         }
@@ -117,7 +118,7 @@ impl RawGuard {
     pub fn drain(&self) -> Box<[f64]> {
         let finished = with_one_clock_read(|| self.parked.drain());
         let permits = &self.permits;
-        reports(finished, |g| permits.borrow_mut().insert(g), limiter_error, &self.errors)
+        reports(finished, |g| permits.write().insert(g), limiter_error, &self.errors)
     }
 
     /// The error a parked wait failed with (after `drain` reported `-1`).
@@ -151,7 +152,7 @@ impl RawGuard {
             s.queued as f64,
             s.keys as f64,
             s.rate_keys as f64,
-            self.permits.borrow().len() as f64,
+            self.permits.read().len() as f64,
             self.parked.len() as f64,
         ])
     }

@@ -31,6 +31,41 @@ mod prelude {
     pub(crate) use alloc::vec::Vec;
 }
 
+/// `RefCell` borrows that abort (trap) on a conflict instead of panicking
+/// with a formatted message: keeps `BorrowError`'s `Display` and more of
+/// `core::fmt` out of the wasm (~3 KB). A conflicting borrow is a bug either
+/// way, and the wasm build's panics abort too.
+pub(crate) trait Borrow<T> {
+    fn read(&self) -> core::cell::Ref<'_, T>;
+    fn write(&self) -> core::cell::RefMut<'_, T>;
+}
+
+impl<T> Borrow<T> for core::cell::RefCell<T> {
+    #[inline]
+    fn read(&self) -> core::cell::Ref<'_, T> {
+        match self.try_borrow() {
+            Ok(r) => r,
+            Err(_) => borrow_conflict(),
+        }
+    }
+
+    #[inline]
+    fn write(&self) -> core::cell::RefMut<'_, T> {
+        match self.try_borrow_mut() {
+            Ok(r) => r,
+            Err(_) => borrow_conflict(),
+        }
+    }
+}
+
+#[cold]
+fn borrow_conflict() -> ! {
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+    panic!("RefCell already borrowed");
+}
+
 mod errors;
 mod guard;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]

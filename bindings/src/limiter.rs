@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
@@ -87,7 +88,7 @@ impl RawLimiter {
     #[wasm_bindgen(js_name = tryAcquireMany)]
     pub fn try_acquire_many(&self, key: String, cost: u32, count: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grants(&key, cost, count)) {
-            Ok(grant) => self.permits.borrow_mut().insert(grant),
+            Ok(grant) => self.permits.write().insert(grant),
             Err(e) => self.refusal(e),
         }
     }
@@ -96,7 +97,7 @@ impl RawLimiter {
     #[wasm_bindgen(js_name = permitsOf)]
     pub fn permits_of(&self, id: f64) -> u32 {
         self.permits
-            .borrow_mut()
+            .write()
             .get_mut(id)
             .map_or(0, |grant| grant.permits() as u32)
     }
@@ -107,7 +108,7 @@ impl RawLimiter {
     #[wasm_bindgen(js_name = releasePart)]
     pub fn release_part(&self, id: f64, permits: u32) -> bool {
         let part = {
-            let mut slab = self.permits.borrow_mut();
+            let mut slab = self.permits.write();
             let Some(grant) = slab.get_mut(id) else {
                 return false;
             };
@@ -142,7 +143,7 @@ impl RawLimiter {
     ) -> Result<f64, JsValue> {
         let job = self.inner.acquire_grant(key, cost);
         match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
-            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.borrow_mut().insert(grant)),
+            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.write().insert(grant)),
             ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
             ParkOutcome::Parked => Ok(MUST_WAIT),
         }
@@ -154,7 +155,7 @@ impl RawLimiter {
     pub fn drain(&self) -> Box<[f64]> {
         let finished = with_one_clock_read(|| self.parked.drain());
         let permits = &self.permits;
-        reports(finished, |g| permits.borrow_mut().insert(g), limiter_error, &self.errors)
+        reports(finished, |g| permits.write().insert(g), limiter_error, &self.errors)
     }
 
     /// The error of the last `tryAcquire` that returned `-1` ([`FAILED`]).
@@ -208,7 +209,7 @@ impl RawLimiter {
             s.queued as f64,
             s.keys as f64,
             s.rate_keys as f64,
-            self.permits.borrow().len() as f64,
+            self.permits.read().len() as f64,
             self.parked.len() as f64,
         ])
     }
@@ -217,7 +218,7 @@ impl RawLimiter {
 impl RawLimiter {
     fn try_acquire_key(&self, key: &String, cost: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grant(key, cost)) {
-            Ok(grant) => self.permits.borrow_mut().insert(grant),
+            Ok(grant) => self.permits.write().insert(grant),
             Err(e) => self.refusal(e),
         }
     }

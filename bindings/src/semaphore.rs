@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
@@ -48,7 +49,7 @@ impl RawSemaphore {
     #[wasm_bindgen(js_name = tryAcquire)]
     pub fn try_acquire(&self, key: String, n: u32) -> Result<f64, JsValue> {
         match self.inner.try_acquire_owned(key, n as usize) {
-            Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
+            Ok(permit) => Ok(self.permits.write().insert(permit)),
             Err(TryAcquireError::NoPermits) => Ok(MUST_WAIT),
             Err(TryAcquireError::TooLarge { requested, limit }) => {
                 Err(too_large(AcquireError::TooLarge { requested, limit }))
@@ -71,7 +72,7 @@ impl RawSemaphore {
     ) -> Result<f64, JsValue> {
         let job = self.inner.acquire_owned(key, n as usize);
         match self.parked.park(ticket, job, notify) {
-            ParkOutcome::Done(Ok(permit)) => Ok(self.permits.borrow_mut().insert(permit)),
+            ParkOutcome::Done(Ok(permit)) => Ok(self.permits.write().insert(permit)),
             ParkOutcome::Done(Err(e)) => Err(too_large(e)),
             ParkOutcome::Parked => Ok(MUST_WAIT),
         }
@@ -82,7 +83,7 @@ impl RawSemaphore {
     pub fn drain(&self) -> Box<[f64]> {
         let finished = self.parked.drain();
         let permits = &self.permits;
-        reports(finished, |p| permits.borrow_mut().insert(p), too_large, &self.errors)
+        reports(finished, |p| permits.write().insert(p), too_large, &self.errors)
     }
 
     /// The error a parked wait failed with (after `drain` reported `-1`).
@@ -98,7 +99,7 @@ impl RawSemaphore {
 
     /// Return the permit `id` (both its key and global share at once).
     pub fn release(&self, id: f64) -> bool {
-        let permit = self.permits.borrow_mut().remove(id);
+        let permit = self.permits.write().remove(id);
         permit.is_some()
     }
 
@@ -117,7 +118,7 @@ impl RawSemaphore {
             s.in_flight as f64,
             s.waiting as f64,
             s.keys as f64,
-            self.permits.borrow().len() as f64,
+            self.permits.read().len() as f64,
             self.parked.len() as f64,
         ])
     }

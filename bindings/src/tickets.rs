@@ -4,6 +4,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 
@@ -137,11 +138,11 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
         if let Some(previous) = self
             .shared
             .jobs
-            .borrow_mut()
+            .write()
             .insert(ticket, Rc::clone(&task))
         {
             // A reused ticket: the older wait is cancelled rather than orphaned.
-            drop(previous.job.borrow_mut().take());
+            drop(previous.job.write().take());
         }
         match poll_task(&task) {
             Some(done) => {
@@ -149,7 +150,7 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
                 ParkOutcome::Done(done)
             }
             None => {
-                let mut held = self.shared.notify.borrow_mut();
+                let mut held = self.shared.notify.write();
                 if held.is_none() {
                     *held = Some(notify.clone());
                 }
@@ -160,11 +161,11 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
 
     /// Drop the wait under `ticket` now; returns whether one was waiting.
     pub(crate) fn cancel(&self, ticket: u32) -> bool {
-        let task = self.shared.jobs.borrow_mut().remove(ticket);
+        let task = self.shared.jobs.write().remove(ticket);
         self.release_notify_if_idle();
         match task {
             Some(task) => {
-                let job = task.job.borrow_mut().take();
+                let job = task.job.write().take();
                 let was_waiting = job.is_some();
                 drop(job); // outside every borrow: dropping may wake others
                 was_waiting
@@ -179,7 +180,7 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
         self.shared.scheduled.set(false);
         let mut finished = Vec::new();
         loop {
-            let batch = core::mem::take(&mut *self.shared.ready.borrow_mut());
+            let batch = core::mem::take(&mut *self.shared.ready.write());
             if batch.is_empty() {
                 return finished;
             }
@@ -195,12 +196,12 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
 
     /// How many waits are parked.
     pub(crate) fn len(&self) -> usize {
-        self.shared.jobs.borrow().len()
+        self.shared.jobs.read().len()
     }
 
     fn forget(&self, task: &Rc<ParkedTask<J>>) {
         {
-            let mut jobs = self.shared.jobs.borrow_mut();
+            let mut jobs = self.shared.jobs.write();
             if jobs.get(task.ticket).is_some_and(|t| Rc::ptr_eq(t, task)) {
                 jobs.remove(task.ticket);
             }
@@ -210,8 +211,8 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
 
     /// Nothing parked: let go of `notify` (and so of the JS limiter).
     fn release_notify_if_idle(&self) {
-        if self.shared.jobs.borrow().is_empty() {
-            let notify = self.shared.notify.borrow_mut().take();
+        if self.shared.jobs.read().is_empty() {
+            let notify = self.shared.notify.write().take();
             drop(notify);
         }
     }
@@ -219,13 +220,13 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
 
 /// Poll `task`'s job (outside every borrow); `Some` once it finished.
 fn poll_task<J: Future + Unpin + 'static>(task: &Rc<ParkedTask<J>>) -> Option<J::Output> {
-    let mut job = task.job.borrow_mut().take()?; // cancelled: nothing to report
+    let mut job = task.job.write().take()?; // cancelled: nothing to report
     let waker = parked_waker(Rc::clone(task));
     let mut cx = Context::from_waker(&waker);
     match Pin::new(&mut job).poll(&mut cx) {
         Poll::Ready(done) => Some(done),
         Poll::Pending => {
-            *task.job.borrow_mut() = Some(job);
+            *task.job.write() = Some(job);
             None
         }
     }
@@ -238,9 +239,9 @@ fn wake_task<J>(task: &Rc<ParkedTask<J>>) {
     let Some(shared) = task.shared.upgrade() else {
         return;
     };
-    shared.ready.borrow_mut().push(Rc::clone(task));
+    shared.ready.write().push(Rc::clone(task));
     if !shared.scheduled.replace(true) {
-        let notify = shared.notify.borrow().clone();
+        let notify = shared.notify.read().clone();
         if let Some(notify) = notify {
             let _ = notify.call0(&JsValue::UNDEFINED);
         }
@@ -304,7 +305,7 @@ pub(crate) fn reports<P, E>(
             Ok(p) => out.push(grant(p)),
             Err(e) => {
                 out.push(FAILED);
-                errors.borrow_mut().push((ticket, to_js(e)));
+                errors.write().push((ticket, to_js(e)));
             }
         }
     }
@@ -314,7 +315,7 @@ pub(crate) fn reports<P, E>(
 /// The error a parked wait under `ticket` failed with (after `drain`
 /// reported [`FAILED`] for it), or `undefined`.
 pub(crate) fn take_error(errors: &RefCell<Vec<(u32, JsValue)>>, ticket: u32) -> JsValue {
-    let mut errors = errors.borrow_mut();
+    let mut errors = errors.write();
     match errors.iter().position(|(t, _)| *t == ticket) {
         Some(at) => errors.swap_remove(at).1,
         None => JsValue::UNDEFINED,
