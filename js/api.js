@@ -15,7 +15,6 @@ const MUST_WAIT = 0;
 /** What `drain` reports for a parked wait that failed (see `takeError`). */
 const FAILED = -1;
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
-const TICKET = Symbol('weir.ticket');
 /** What `fn` of a `run` without a signal receives (one object for all). */
 const NO_SIGNAL = Object.freeze({ signal: undefined });
 /** The wasm limiter behind a `Limiter` (set in its static block). */
@@ -58,54 +57,8 @@ function signalOf(signal) {
 // ------------------------------------------------------------- the two paths
 
 /**
- * Wait on the contended path: the Rust future runs as a Promise under a
- * ticket; an abort cancels the ticket (Rust drops the future at once, freeing
- * its queue place) and rejects with the signal's reason. A permit granted in
- * the same turn as the abort is released, never leaked.
- */
-function waitForPermit(owner, raw, key, cost, signal) {
-  const ticket = (owner[TICKET] = ((owner[TICKET] ?? 0) + 1) >>> 0);
-  const pending = raw.acquire(key, cost, ticket);
-  if (!signal) return pending;
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const onAbort = () => {
-      if (settled) return;
-      settled = true;
-      raw.cancel(ticket);
-      reject(abortReason(signal));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    pending.then(
-      (id) => {
-        signal.removeEventListener('abort', onAbort);
-        if (settled) {
-          if (id !== undefined) raw.release(id);
-          return;
-        }
-        settled = true;
-        resolve(id);
-      },
-      (error) => {
-        signal.removeEventListener('abort', onAbort);
-        if (settled) return;
-        settled = true;
-        reject(error);
-      },
-    );
-  });
-}
-
-/** A permit id (uncontended: one synchronous wasm call) or a Promise of one. */
-function acquirePermit(owner, raw, key, cost, signal) {
-  if (signal?.aborted) return Promise.reject(abortReason(signal));
-  const id = raw.tryAcquire(key, cost);
-  if (id !== MUST_WAIT) return id;
-  return waitForPermit(owner, raw, key, cost, signal);
-}
-
-/**
- * The Limiter's contended path without a Promise from Rust: the wait is
+ * The contended path (Limiter, KeyedSemaphore, RateLimiter), without a
+ * Promise from Rust: the wait is
  * parked in wasm under a ticket, and what settles it waits here, under the
  * same ticket, until a drain (scheduled by the wasm side through `notify`)
  * reports it. Resolves to a permit id; an abort cancels the parked wait at once.
@@ -183,7 +136,8 @@ function runParked(parking, id, fn, resolve) {
 }
 
 /**
- * The wasm side's parking state for one Limiter, and its drain. Tickets are
+ * The wasm side's parking state for one raw limiter (RawLimiter,
+ * RawSemaphore or RawRateLimiter), and its drain. Tickets are
  * small integers, reused; a ticket freed while a drain runs (user code runs
  * inside it) is reused only after the drain, so a report still in the
  * drain's batch can never settle the ticket's next owner.
@@ -905,6 +859,7 @@ export function limitedAsCompleted(source, mapper, opts) {
 /** A global in-flight cap plus a per-key cap; FIFO per key. */
 export class KeyedSemaphore {
   #raw;
+  #parking;
   #limits;
 
   constructor(opts) {
@@ -912,14 +867,19 @@ export class KeyedSemaphore {
     const global = cap(o.global, 'global');
     const perKey = cap(o.perKey, 'perKey');
     this.#raw = new RawSemaphore(global, perKey);
+    this.#parking = parkingFor(this.#raw);
     this.#limits = { global, perKey };
   }
 
   /** Wait for `n` permits of `key`; resolves to a release function. */
   async acquire(key, n = 1, opts) {
     const o = options(opts, 'acquire', ['signal']);
-    let id = acquirePermit(this, this.#raw, keyOf(key), whole(n, 'n'), signalOf(o.signal));
-    if (typeof id !== 'number') id = await id;
+    const signal = signalOf(o.signal);
+    const k = keyOf(key);
+    const c = whole(n, 'n');
+    if (signal?.aborted) throw abortReason(signal);
+    let id = this.#raw.tryAcquire(k, c);
+    if (id === MUST_WAIT) id = await parkForPermit(this.#parking, k, c, signal);
     return releaser(this.#raw, id);
   }
 
@@ -957,6 +917,7 @@ export class KeyedSemaphore {
 /** GCRA token buckets per key (`limit` per `interval` ms, bursts of `burst`). */
 export class RateLimiter {
   #raw;
+  #parking;
 
   constructor(opts) {
     const o = options(opts, 'RateLimiter', ['limit', 'interval', 'burst', 'global']);
@@ -972,6 +933,7 @@ export class RateLimiter {
       throw new TypeError("RateLimiter: option 'burst' needs 'limit' and 'interval'");
     }
     this.#raw = new RawRateLimiter(quotas(o.global, 'global'), perKey);
+    this.#parking = parkingFor(this.#raw);
   }
 
   /** Admit `cost` for `key` now? `{ ok, retryAfterMs }`; a denial consumes nothing. */
@@ -988,8 +950,7 @@ export class RateLimiter {
     const c = whole(cost, 'cost');
     if (signal?.aborted) throw abortReason(signal);
     if (this.#raw.tryAcquire(k, c)) return;
-    const done = await waitForPermit(this, this.#raw, k, c, signal);
-    if (done === undefined) throw abortReason(signal);
+    await parkForPermit(this.#parking, k, c, signal);
   }
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */

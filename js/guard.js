@@ -11,6 +11,8 @@ const GUARD_OPTIONS = [
   'onReject', 'busyRetryAfter',
 ];
 const NS_PER_S = 1e9;
+/** What `drain` reports for a parked wait that failed (see `takeError`). */
+const FAILED = -1;
 const FIGURES = 5; // [limit, remaining, resetNs, retryNs, intervalMs]
 const INNER = Symbol('weir.guard.inner');
 const FAST = Symbol('weir.guard.fast');
@@ -212,7 +214,28 @@ export function guard(handler, opts) {
   // Without quotas the core has no figures to give: pass nothing across.
   const figures = new Float64Array(hasRate ? FIGURES : 0);
   const keyOf = o.key ?? defaultKey(o.keyHeader);
-  let ticket = 0;
+  // Waits parked in wasm under small reused tickets; a drain (scheduled by
+  // the wasm side through `notify`) settles them.
+  const waiting = new Map();
+  const freeTickets = [];
+  let made = 0;
+  const drain = () => {
+    const done = raw.drain();
+    for (let i = 0; i < done.length; i += 2) {
+      const mine = done[i];
+      const id = done[i + 1];
+      const error = id === FAILED ? raw.takeError(mine) : undefined;
+      const settle = waiting.get(mine);
+      if (settle === undefined) {
+        if (id !== FAILED) raw.release(id); // given up on: never leak it
+        continue;
+      }
+      waiting.delete(mine);
+      freeTickets.push(mine);
+      settle(id, error);
+    }
+  };
+  const notify = () => queueMicrotask(drain);
 
   const releaser = (id) => {
     let held = true;
@@ -226,18 +249,33 @@ export function guard(handler, opts) {
 
   /** Wait in the core's bounded queue for at most `queue.timeout` ms. */
   const wait = (key) => {
-    ticket = (ticket + 1) >>> 0;
-    const mine = ticket;
-    const pending = raw.acquire(key, mine);
+    const mine = freeTickets.length !== 0 ? freeTickets.pop() : (made += 1);
+    let id;
+    try {
+      id = raw.acquireOrPark(key, mine, notify);
+    } catch (error) {
+      freeTickets.push(mine);
+      return Promise.reject(error);
+    }
+    if (id !== 0) {
+      freeTickets.push(mine);
+      return Promise.resolve(id);
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         // Still waiting: leave the queue. Otherwise the permit is on its way.
-        if (raw.cancel(mine)) resolve(undefined);
+        if (waiting.get(mine) !== settle) return;
+        waiting.delete(mine);
+        freeTickets.push(mine);
+        raw.cancel(mine);
+        resolve(undefined);
       }, o.queue.timeout);
-      pending.then(
-        (id) => { clearTimeout(timer); resolve(id); },
-        (error) => { clearTimeout(timer); reject(error); },
-      );
+      const settle = (granted, error) => {
+        clearTimeout(timer);
+        if (granted === FAILED) reject(error);
+        else resolve(granted);
+      };
+      waiting.set(mine, settle);
     });
   };
 

@@ -4,18 +4,20 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
 
-use js_sys::Promise;
+use core::cell::RefCell;
+
 use wasm_bindgen::prelude::*;
 use weir::limiter::RateStatus;
-use weir::{Clock, Limiter, LimiterError, LimiterGrant};
+use weir::{Clock, Limiter, LimiterAcquire, LimiterError, LimiterGrant};
 
-use crate::limiter::{limiter_error, new_limiter};
+use crate::limiter::{limiter_error, new_limiter, MUST_WAIT};
 use crate::slab::{release_grant, Permits};
-use crate::tickets::Tickets;
+use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
 use crate::timer::{with_one_clock_read, JsTimer};
 
 /// `admit` answer: over the concurrency caps (ids are ≥ 1, rate denials < 0).
@@ -28,7 +30,8 @@ pub struct RawGuard {
     /// Whether any rate quota is set (else there are no figures to give).
     has_rate: bool,
     permits: Permits<LimiterGrant>,
-    tickets: Tickets,
+    parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
+    errors: RefCell<Vec<(u32, JsValue)>>,
 }
 
 #[wasm_bindgen]
@@ -51,7 +54,8 @@ impl RawGuard {
             inner: Arc::new(inner),
             has_rate,
             permits: Rc::default(),
-            tickets: Tickets::default(),
+            parked: ParkedWaits::default(),
+            errors: RefCell::default(),
         })
     }
 
@@ -63,14 +67,14 @@ impl RawGuard {
     pub fn admit(&self, key: String, figures: &mut [f64]) -> f64 {
         if !self.has_rate {
             return match self.inner.try_acquire_grant(&key, 1) {
-                Ok(grant) => self.permits.borrow_mut().insert(grant),
+                Ok(grant) => self.permits.write().insert(grant),
                 Err(_) => BUSY,
             };
         }
         // One host clock read for the decision and the figures.
         with_one_clock_read(|| {
             let answer = match self.inner.try_acquire_grant(&key, 1) {
-                Ok(grant) => self.permits.borrow_mut().insert(grant),
+                Ok(grant) => self.permits.write().insert(grant),
                 Err(LimiterError::RateLimited { not_until }) => {
                     let wait = not_until.saturating_duration_since(self.inner.timer().now());
                     -(wait.as_nanos().clamp(1, 1 << 53) as f64)
@@ -89,19 +93,44 @@ impl RawGuard {
         self.fill(&String::from(key), figures)
     }
 
-    /// Wait (in the bounded queue) for one permit on `key`: a Promise of a
-    /// permit id, or of `undefined` once [`RawGuard::cancel`] dropped it.
-    /// Rejects with a `QueueFullError` when the queue is full.
-    pub fn acquire(&self, key: String, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire_grant(key, 1);
-        self.tickets
-            .spawn_permit(ticket, &self.permits, waiting, limiter_error)
+    /// Wait (in the bounded queue) for one permit on `key` without a
+    /// Promise: an id when admitted at once, else `0` and the wait is parked
+    /// under `ticket`; finished waits are reported by [`RawGuard::drain`]
+    /// after `notify` was called (as for `RawLimiter.acquireOrPark`). Throws
+    /// a `QueueFullError` when the queue is full.
+    #[wasm_bindgen(js_name = acquireOrPark)]
+    pub fn acquire_or_park(
+        &self,
+        key: String,
+        ticket: u32,
+        notify: &js_sys::Function,
+    ) -> Result<f64, JsValue> {
+        let job = self.inner.acquire_grant(key, 1);
+        match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
+            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.write().insert(grant)),
+            ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
+            ParkOutcome::Parked => Ok(MUST_WAIT),
+        }
+    }
+
+    /// Poll the woken parked waits: flat `[ticket, id, …]` pairs of those
+    /// that finished (an id of `-1`: failed, see `takeError`).
+    pub fn drain(&self) -> Box<[f64]> {
+        let finished = with_one_clock_read(|| self.parked.drain());
+        let permits = &self.permits;
+        reports(finished, |g| permits.write().insert(g), limiter_error, &self.errors)
+    }
+
+    /// The error a parked wait failed with (after `drain` reported `-1`).
+    #[wasm_bindgen(js_name = takeError)]
+    pub fn take_error(&self, ticket: u32) -> JsValue {
+        take_error(&self.errors, ticket)
     }
 
     /// Stop waiting: drops the waiting acquire now. Returns whether it was
     /// still waiting.
     pub fn cancel(&self, ticket: u32) -> bool {
-        self.tickets.cancel(ticket)
+        self.parked.cancel(ticket)
     }
 
     /// Return the permit `id`; `false` for an id already released.
@@ -123,8 +152,8 @@ impl RawGuard {
             s.queued as f64,
             s.keys as f64,
             s.rate_keys as f64,
-            self.permits.borrow().len() as f64,
-            self.tickets.len() as f64,
+            self.permits.read().len() as f64,
+            self.parked.len() as f64,
         ])
     }
 }

@@ -1,4 +1,7 @@
-//! The wasm heap: dlmalloc over `memory.grow`, growing geometrically.
+//! The wasm heap: talc over `memory.grow`, growing geometrically.
+//!
+//! talc instead of dlmalloc: about half the code in the wasm (issue #3's size
+//! target), and as fast on the permit/waiter allocation sizes this crate makes.
 //!
 //! Rust's default wasm allocator grows linear memory by exactly what each
 //! request needs (often one 64 KiB page). Every `memory.grow` is a host call
@@ -11,85 +14,58 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use core::alloc::{GlobalAlloc, Layout};
+use core::alloc::Layout;
 use core::arch::wasm32::{memory_grow, memory_size};
-use core::cell::UnsafeCell;
-use core::ptr;
+use core::ptr::NonNull;
+
+use talc::base::{Talc, CHUNK_UNIT};
+use talc::cell::TalcSyncCell;
+use talc::wasm::WasmBinning;
 
 const PAGE: usize = 64 * 1024;
 const MIN_GROW_PAGES: usize = 16;
 
-/// dlmalloc's system interface: fresh pages from `memory.grow`.
-struct GrowingMemory;
+/// talc's source of memory: fresh pages from `memory.grow`, extending the one
+/// heap when the new pages follow it (nothing else grows this memory).
+#[derive(Debug)]
+struct GrowingMemory {
+    end: Option<NonNull<u8>>,
+}
 
-// SAFETY: the returned regions come from `memory.grow` (zeroed, never
-// handed out twice) and are never released.
-unsafe impl dlmalloc::Allocator for GrowingMemory {
-    fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
-        let needed = size.div_ceil(PAGE);
+// SAFETY: claims or extends only pages `memory.grow` just returned (never
+// handed out twice, never released) and does not allocate.
+unsafe impl talc::source::Source for GrowingMemory {
+    fn acquire<B: talc::base::binning::Binning>(
+        talc: &mut Talc<Self, B>,
+        layout: Layout,
+    ) -> Result<(), ()> {
+        // Enough for the chunk (size, tag, alignment) plus a claim's overhead.
+        let required = layout.size() + layout.align() + 4 * CHUNK_UNIT;
+        let needed = required.div_ceil(PAGE);
         let generous = needed.max(memory_size(0) / 4).max(MIN_GROW_PAGES);
         for pages in [generous, needed] {
             let previous = memory_grow(0, pages);
-            if previous != usize::MAX {
-                return ((previous * PAGE) as *mut u8, pages * PAGE, 0);
+            if previous == usize::MAX {
+                continue;
             }
+            let base = (previous * PAGE) as *mut u8;
+            let bytes = pages * PAGE;
+            if let Some(old_end) = talc.source.end.take() {
+                if old_end.as_ptr() == base {
+                    // SAFETY: `old_end` is the end of our heap and the pages
+                    // from there to `base + bytes` are fresh.
+                    talc.source.end = Some(unsafe { talc.extend(old_end, base.add(bytes)) });
+                    return Ok(());
+                }
+            }
+            // SAFETY: fresh pages, ours alone.
+            talc.source.end = unsafe { talc.claim(base, bytes) };
+            return Ok(());
         }
-        (ptr::null_mut(), 0, 0)
-    }
-
-    fn remap(&self, _ptr: *mut u8, _old: usize, _new: usize, _can_move: bool) -> *mut u8 {
-        ptr::null_mut()
-    }
-
-    fn free_part(&self, _ptr: *mut u8, _old: usize, _new: usize) -> bool {
-        false
-    }
-
-    fn free(&self, _ptr: *mut u8, _size: usize) -> bool {
-        false
-    }
-
-    fn can_release_part(&self, _flags: u32) -> bool {
-        false
-    }
-
-    fn allocates_zeros(&self) -> bool {
-        true
-    }
-
-    fn page_size(&self) -> usize {
-        PAGE
-    }
-}
-
-/// The global allocator of the wasm build.
-struct Heap(UnsafeCell<dlmalloc::Dlmalloc<GrowingMemory>>);
-
-// SAFETY: wasm32-unknown-unknown without the atomics feature has one thread.
-unsafe impl Sync for Heap {}
-
-// SAFETY: forwards to dlmalloc, which upholds the `GlobalAlloc` contract;
-// there is no concurrent access (one thread) and no reentrancy (dlmalloc does
-// not allocate).
-unsafe impl GlobalAlloc for Heap {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        unsafe { (*self.0.get()).malloc(layout.size(), layout.align()) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        unsafe { (*self.0.get()).calloc(layout.size(), layout.align()) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { (*self.0.get()).free(ptr, layout.size(), layout.align()) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        unsafe { (*self.0.get()).realloc(ptr, layout.size(), layout.align(), new_size) }
+        Err(())
     }
 }
 
 #[global_allocator]
-static HEAP: Heap = Heap(UnsafeCell::new(dlmalloc::Dlmalloc::new_with_allocator(
-    GrowingMemory,
-)));
+static HEAP: TalcSyncCell<GrowingMemory, WasmBinning> =
+    TalcSyncCell::new_wasm(GrowingMemory { end: None });

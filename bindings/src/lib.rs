@@ -6,12 +6,15 @@
 //!
 //! Permits live on the Rust side in a [`PermitSlab`] and cross to JS as
 //! integer ids. The uncontended path is one synchronous call to acquire (an id,
-//! or `0` for "must wait") and one to release; only a waiting acquire becomes a
-//! Promise, registered under a ticket so that an `AbortSignal` can drop the
-//! waiting Rust future at once.
+//! or `0` for "must wait") and one to release. A waiting acquire is parked in
+//! wasm under a ticket (`acquireOrPark`): no Promise is made on the Rust side;
+//! the JS side is told (`notify`) to collect finished waits in batches
+//! (`drain`), and `cancel(ticket)` drops a waiting Rust future at once (an
+//! `AbortSignal`, a queue timeout).
 //!
-//! The npm package's JS layer (`js/api.js`) wraps the raw classes exported
-//! here (`RawLimiter`, `RawSemaphore`, `RawRateLimiter`) in the public API.
+//! The npm package's JS layer (`js/api.js`, `js/guard.js`, `js/fetch.js`)
+//! wraps the raw classes exported here (`RawLimiter`, `RawSemaphore`,
+//! `RawRateLimiter`, `RawGuard`, `RawRetry`) in the public API.
 
 #![no_std]
 
@@ -26,6 +29,41 @@ mod prelude {
     pub(crate) use alloc::boxed::Box;
     pub(crate) use alloc::string::String;
     pub(crate) use alloc::vec::Vec;
+}
+
+/// `RefCell` borrows that abort (trap) on a conflict instead of panicking
+/// with a formatted message: keeps `BorrowError`'s `Display` and more of
+/// `core::fmt` out of the wasm (~3 KB). A conflicting borrow is a bug either
+/// way, and the wasm build's panics abort too.
+pub(crate) trait Borrow<T> {
+    fn read(&self) -> core::cell::Ref<'_, T>;
+    fn write(&self) -> core::cell::RefMut<'_, T>;
+}
+
+impl<T> Borrow<T> for core::cell::RefCell<T> {
+    #[inline]
+    fn read(&self) -> core::cell::Ref<'_, T> {
+        match self.try_borrow() {
+            Ok(r) => r,
+            Err(_) => borrow_conflict(),
+        }
+    }
+
+    #[inline]
+    fn write(&self) -> core::cell::RefMut<'_, T> {
+        match self.try_borrow_mut() {
+            Ok(r) => r,
+            Err(_) => borrow_conflict(),
+        }
+    }
+}
+
+#[cold]
+fn borrow_conflict() -> ! {
+    #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
+    core::arch::wasm32::unreachable();
+    #[cfg(not(all(target_arch = "wasm32", not(target_feature = "atomics"))))]
+    panic!("RefCell already borrowed");
 }
 
 mod errors;

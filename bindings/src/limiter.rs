@@ -2,20 +2,20 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
 
 use core::cell::{Cell, RefCell};
 
-use js_sys::Promise;
 use wasm_bindgen::prelude::*;
-use weir::{Clock, Limiter, LimiterConfig, LimiterError, LimiterGrant};
+use weir::{Clock, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant};
 
 use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
 use crate::quota::quotas_from_triples;
 use crate::slab::{release_grant, Permits};
-use crate::tickets::{ParkOutcome, ParkedWaits, Tickets};
+use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
 use crate::timer::{with_one_clock_read, JsTimer};
 
 /// What `tryAcquire` returns when the caller must wait (ids are always ≥ 1).
@@ -27,14 +27,15 @@ pub const FAILED: f64 = -1.0;
 
 /// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
 /// JS glue sees it. Keys are strings; permits are ids from
-/// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire`], returned with
+/// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire_or_park`], returned with
 /// [`RawLimiter::release`].
 #[wasm_bindgen]
 pub struct RawLimiter {
     inner: Arc<Limiter<String, JsTimer>>,
     permits: Permits<LimiterGrant>,
-    tickets: Tickets,
-    parked: ParkedWaits,
+    /// Parked waits: the core's named acquire future itself, unboxed, so a
+    /// million parked waiters stay small.
+    parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
     errors: RefCell<Vec<(u32, JsValue)>>,
     last_error: Cell<Option<JsValue>>,
 }
@@ -55,7 +56,6 @@ impl RawLimiter {
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
-            tickets: Tickets::default(),
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
             last_error: Cell::default(),
@@ -88,7 +88,7 @@ impl RawLimiter {
     #[wasm_bindgen(js_name = tryAcquireMany)]
     pub fn try_acquire_many(&self, key: String, cost: u32, count: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grants(&key, cost, count)) {
-            Ok(grant) => self.permits.borrow_mut().insert(grant),
+            Ok(grant) => self.permits.write().insert(grant),
             Err(e) => self.refusal(e),
         }
     }
@@ -97,7 +97,7 @@ impl RawLimiter {
     #[wasm_bindgen(js_name = permitsOf)]
     pub fn permits_of(&self, id: f64) -> u32 {
         self.permits
-            .borrow_mut()
+            .write()
             .get_mut(id)
             .map_or(0, |grant| grant.permits() as u32)
     }
@@ -108,7 +108,7 @@ impl RawLimiter {
     #[wasm_bindgen(js_name = releasePart)]
     pub fn release_part(&self, id: f64, permits: u32) -> bool {
         let part = {
-            let mut slab = self.permits.borrow_mut();
+            let mut slab = self.permits.write();
             let Some(grant) = slab.get_mut(id) else {
                 return false;
             };
@@ -124,14 +124,6 @@ impl RawLimiter {
         // Outside the slab's borrow: releasing wakes the next waiters.
         self.inner.release(part);
         true
-    }
-
-    /// Wait for `cost` on `key`: a Promise of a permit id (or of `undefined`
-    /// once [`RawLimiter::cancel`] dropped it). `ticket` names this wait.
-    pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire_grant(key, cost);
-        self.tickets
-            .spawn_permit(ticket, &self.permits, waiting, limiter_error)
     }
 
     /// Wait for `cost` on `key` without a Promise: a permit id when it is
@@ -151,7 +143,7 @@ impl RawLimiter {
     ) -> Result<f64, JsValue> {
         let job = self.inner.acquire_grant(key, cost);
         match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
-            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.borrow_mut().insert(grant)),
+            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.write().insert(grant)),
             ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
             ParkOutcome::Parked => Ok(MUST_WAIT),
         }
@@ -162,18 +154,8 @@ impl RawLimiter {
     /// [`take_error`](RawLimiter::take_error) returns the error.
     pub fn drain(&self) -> Box<[f64]> {
         let finished = with_one_clock_read(|| self.parked.drain());
-        let mut out = Vec::with_capacity(finished.len() * 2);
-        for (ticket, done) in finished {
-            out.push(f64::from(ticket));
-            match done {
-                Ok(grant) => out.push(self.permits.borrow_mut().insert(grant)),
-                Err(e) => {
-                    out.push(FAILED);
-                    self.errors.borrow_mut().push((ticket, limiter_error(e)));
-                }
-            }
-        }
-        out.into_boxed_slice()
+        let permits = &self.permits;
+        reports(finished, |g| permits.write().insert(g), limiter_error, &self.errors)
     }
 
     /// The error of the last `tryAcquire` that returned `-1` ([`FAILED`]).
@@ -185,18 +167,13 @@ impl RawLimiter {
     /// The error a parked wait failed with (after `drain` reported `-1`).
     #[wasm_bindgen(js_name = takeError)]
     pub fn take_error(&self, ticket: u32) -> JsValue {
-        let mut errors = self.errors.borrow_mut();
-        match errors.iter().position(|(t, _)| *t == ticket) {
-            Some(at) => errors.swap_remove(at).1,
-            None => JsValue::UNDEFINED,
-        }
+        take_error(&self.errors, ticket)
     }
 
     /// Stop waiting: drops the waiting acquire now, freeing its queue place.
     /// Returns whether it was still waiting.
     pub fn cancel(&self, ticket: u32) -> bool {
-        let parked = self.parked.cancel(ticket);
-        self.tickets.cancel(ticket) || parked
+        self.parked.cancel(ticket)
     }
 
     /// Return the permit `id`. Returns `false` for an id already released.
@@ -232,8 +209,8 @@ impl RawLimiter {
             s.queued as f64,
             s.keys as f64,
             s.rate_keys as f64,
-            self.permits.borrow().len() as f64,
-            (self.tickets.len() + self.parked.len()) as f64,
+            self.permits.read().len() as f64,
+            self.parked.len() as f64,
         ])
     }
 }
@@ -241,7 +218,7 @@ impl RawLimiter {
 impl RawLimiter {
     fn try_acquire_key(&self, key: &String, cost: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grant(key, cost)) {
-            Ok(grant) => self.permits.borrow_mut().insert(grant),
+            Ok(grant) => self.permits.write().insert(grant),
             Err(e) => self.refusal(e),
         }
     }

@@ -5,14 +5,15 @@ use crate::prelude::*;
 
 use alloc::sync::Arc;
 
-use js_sys::Promise;
+use core::cell::RefCell;
+
 use wasm_bindgen::prelude::*;
-use weir::{Clock, Denied, RateLimiter};
+use weir::{Clock, Denied, RateAcquireOwned, RateLimiter};
 
 use crate::errors::{denied_text, range_error};
 use crate::quota::quotas_from_triples;
-use crate::tickets::Tickets;
-use crate::timer::JsTimer;
+use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
+use crate::timer::{with_one_clock_read, JsTimer};
 
 /// GCRA quotas (global and per key) as the JS glue sees them. Nothing is
 /// held after admission, so there are no permit ids: a granted wait resolves
@@ -20,7 +21,8 @@ use crate::timer::JsTimer;
 #[wasm_bindgen]
 pub struct RawRateLimiter {
     inner: Arc<RateLimiter<String, JsTimer>>,
-    tickets: Tickets,
+    parked: ParkedWaits<RateAcquireOwned<String, JsTimer>>,
+    errors: RefCell<Vec<(u32, JsValue)>>,
 }
 
 #[wasm_bindgen]
@@ -32,7 +34,8 @@ impl RawRateLimiter {
         let per_key = quotas_from_triples(per_key, "rate")?;
         Ok(RawRateLimiter {
             inner: Arc::new(RateLimiter::new(&global, &per_key, JsTimer)),
-            tickets: Tickets::default(),
+            parked: ParkedWaits::default(),
+            errors: RefCell::default(),
         })
     }
 
@@ -57,21 +60,43 @@ impl RawRateLimiter {
         Ok(self.check(key, cost)? == 0.0)
     }
 
-    /// Wait (FIFO per key) for `cost`: a Promise of `1`, or of `undefined`
-    /// once [`RawRateLimiter::cancel`] dropped it.
-    pub fn acquire(&self, key: String, cost: u32, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire_owned(key, cost);
-        self.tickets.spawn(ticket, async move {
-            waiting
-                .await
-                .map_err(|e| range_error(&["weir: ", &denied_text(&e)].concat()))?;
-            Ok(JsValue::from_f64(1.0))
-        })
+    /// Wait (FIFO per key) for `cost` without a Promise: `1` when admitted
+    /// at once, else `0` and the wait is parked under `ticket`; finished
+    /// waits are reported by [`RawRateLimiter::drain`] (id `1`) after
+    /// `notify` was called (as for `RawLimiter.acquireOrPark`). Throws a
+    /// `RangeError` when `cost` exceeds a burst.
+    #[wasm_bindgen(js_name = acquireOrPark)]
+    pub fn acquire_or_park(
+        &self,
+        key: String,
+        cost: u32,
+        ticket: u32,
+        notify: &js_sys::Function,
+    ) -> Result<f64, JsValue> {
+        let job = self.inner.acquire_owned(key, cost);
+        match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
+            ParkOutcome::Done(Ok(())) => Ok(1.0),
+            ParkOutcome::Done(Err(e)) => Err(denied_error(e)),
+            ParkOutcome::Parked => Ok(0.0),
+        }
+    }
+
+    /// Poll the woken parked waits: flat `[ticket, 1 | -1, …]` pairs of those
+    /// that finished (`-1`: failed, see `takeError`).
+    pub fn drain(&self) -> Box<[f64]> {
+        let finished = with_one_clock_read(|| self.parked.drain());
+        reports(finished, |()| 1.0, denied_error, &self.errors)
+    }
+
+    /// The error a parked wait failed with (after `drain` reported `-1`).
+    #[wasm_bindgen(js_name = takeError)]
+    pub fn take_error(&self, ticket: u32) -> JsValue {
+        take_error(&self.errors, ticket)
     }
 
     /// Stop waiting: drops the waiting acquire now. Returns whether it waited.
     pub fn cancel(&self, ticket: u32) -> bool {
-        self.tickets.cancel(ticket)
+        self.parked.cancel(ticket)
     }
 
     /// Nothing to release for a rate limiter (tokens are spent for good).
@@ -90,4 +115,8 @@ impl RawRateLimiter {
     pub fn keys(&self) -> f64 {
         self.inner.keys() as f64
     }
+}
+
+fn denied_error(e: Denied) -> JsValue {
+    range_error(&["weir: ", &denied_text(&e)].concat())
 }

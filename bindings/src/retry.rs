@@ -6,6 +6,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use core::cell::{Cell, RefCell};
 use core::time::Duration;
@@ -136,7 +137,7 @@ impl RawRetry {
     /// Use `policy`'s budget from now on (when it differs).
     #[wasm_bindgen(js_name = useBudget)]
     pub fn use_budget(&self, policy: &RawRetryPolicy) {
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = self.inner.write();
         if inner.policy().budget != policy.policy.budget {
             // Validated with the policy.
             let _ = inner.set_budget(policy.policy.budget);
@@ -145,23 +146,23 @@ impl RawRetry {
 
     /// A request for `key` waits for a permit.
     pub fn queued(&self, key: String) {
-        self.inner.borrow_mut().queued(&key, JsTimer.now());
+        self.inner.write().queued(&key, JsTimer.now());
     }
 
     /// A request for `key` stopped waiting.
     pub fn unqueued(&self, key: String) {
-        self.inner.borrow_mut().unqueued(&key, JsTimer.now());
+        self.inner.write().unqueued(&key, JsTimer.now());
     }
 
     /// An attempt goes out (holding a permit); returns its start (ms).
     pub fn sent(&self, key: String, retry: u32) -> f64 {
-        let started = self.inner.borrow_mut().sent(&key, JsTimer.now(), retry);
+        let started = self.inner.write().sent(&key, JsTimer.now(), retry);
         started.as_millis_f64()
     }
 
     /// An attempt of `key` released its permit.
     pub fn done(&self, key: String) {
-        self.inner.borrow_mut().done(&key, JsTimer.now());
+        self.inner.write().done(&key, JsTimer.now());
     }
 
     /// How an attempt ended (`status` 0 = network error) and what next: a
@@ -197,7 +198,7 @@ impl RawRetry {
         };
         let decision = self
             .inner
-            .borrow_mut()
+            .write()
             .decide_with(&policy.policy, &key, now, &attempt);
         match decision {
             Decision::Retry {
@@ -232,7 +233,7 @@ impl RawRetry {
     /// (ms; `NaN` when no sample).
     pub fn snapshot(&self) -> Array {
         let now = JsTimer.now();
-        let rows = self.inner.borrow().all_stats(now);
+        let rows = self.inner.read().all_stats(now);
         let out = Array::new();
         for (key, s) in rows {
             out.push(&JsValue::from_str(&key));
@@ -256,6 +257,6 @@ impl RawRetry {
 
     /// Keys resident.
     pub fn keys(&self) -> u32 {
-        self.inner.borrow().len() as u32
+        self.inner.read().len() as u32
     }
 }

@@ -2,18 +2,21 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 use alloc::sync::Arc;
 
-use js_sys::Promise;
+use core::cell::RefCell;
+
 use wasm_bindgen::prelude::*;
+use weir::semaphore::AcquireOwned;
 use weir::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
 
 use crate::errors::{limit_error_text, range_error, too_large_text};
 use crate::limiter::MUST_WAIT;
 use crate::slab::Permits;
-use crate::tickets::Tickets;
+use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
 
 /// A keyed semaphore (global cap + per-key cap, FIFO per key) as the JS glue
 /// sees it. Keys are strings; permits are ids, returned with
@@ -22,7 +25,8 @@ use crate::tickets::Tickets;
 pub struct RawSemaphore {
     inner: Arc<KeyedSemaphore<String>>,
     permits: Permits<OwnedPermit<String>>,
-    tickets: Tickets,
+    parked: ParkedWaits<AcquireOwned<String>>,
+    errors: RefCell<Vec<(u32, JsValue)>>,
 }
 
 #[wasm_bindgen]
@@ -35,7 +39,8 @@ impl RawSemaphore {
         Ok(RawSemaphore {
             inner: Arc::new(inner),
             permits: Rc::default(),
-            tickets: Tickets::default(),
+            parked: ParkedWaits::default(),
+            errors: RefCell::default(),
         })
     }
 
@@ -44,7 +49,7 @@ impl RawSemaphore {
     #[wasm_bindgen(js_name = tryAcquire)]
     pub fn try_acquire(&self, key: String, n: u32) -> Result<f64, JsValue> {
         match self.inner.try_acquire_owned(key, n as usize) {
-            Ok(permit) => Ok(self.permits.borrow_mut().insert(permit)),
+            Ok(permit) => Ok(self.permits.write().insert(permit)),
             Err(TryAcquireError::NoPermits) => Ok(MUST_WAIT),
             Err(TryAcquireError::TooLarge { requested, limit }) => {
                 Err(too_large(AcquireError::TooLarge { requested, limit }))
@@ -52,22 +57,49 @@ impl RawSemaphore {
         }
     }
 
-    /// Wait for `n` permits of `key`: a Promise of an id (or of `undefined`
-    /// once [`RawSemaphore::cancel`] dropped it).
-    pub fn acquire(&self, key: String, n: u32, ticket: u32) -> Promise {
-        let waiting = self.inner.acquire_owned(key, n as usize);
-        self.tickets
-            .spawn_permit(ticket, &self.permits, waiting, too_large)
+    /// Wait for `n` permits of `key` without a Promise: an id when they are
+    /// granted at once, else `0` ([`MUST_WAIT`]) and the wait is parked under
+    /// `ticket`; finished waits are reported by [`RawSemaphore::drain`] after
+    /// `notify` was called (as for `RawLimiter.acquireOrPark`). Throws a
+    /// `RangeError` when `n` exceeds a cap.
+    #[wasm_bindgen(js_name = acquireOrPark)]
+    pub fn acquire_or_park(
+        &self,
+        key: String,
+        n: u32,
+        ticket: u32,
+        notify: &js_sys::Function,
+    ) -> Result<f64, JsValue> {
+        let job = self.inner.acquire_owned(key, n as usize);
+        match self.parked.park(ticket, job, notify) {
+            ParkOutcome::Done(Ok(permit)) => Ok(self.permits.write().insert(permit)),
+            ParkOutcome::Done(Err(e)) => Err(too_large(e)),
+            ParkOutcome::Parked => Ok(MUST_WAIT),
+        }
+    }
+
+    /// Poll the woken parked waits: flat `[ticket, id, …]` pairs of those
+    /// that finished (an id of `-1`: failed, see `takeError`).
+    pub fn drain(&self) -> Box<[f64]> {
+        let finished = self.parked.drain();
+        let permits = &self.permits;
+        reports(finished, |p| permits.write().insert(p), too_large, &self.errors)
+    }
+
+    /// The error a parked wait failed with (after `drain` reported `-1`).
+    #[wasm_bindgen(js_name = takeError)]
+    pub fn take_error(&self, ticket: u32) -> JsValue {
+        take_error(&self.errors, ticket)
     }
 
     /// Stop waiting: drops the waiting acquire now. Returns whether it waited.
     pub fn cancel(&self, ticket: u32) -> bool {
-        self.tickets.cancel(ticket)
+        self.parked.cancel(ticket)
     }
 
     /// Return the permit `id` (both its key and global share at once).
     pub fn release(&self, id: f64) -> bool {
-        let permit = self.permits.borrow_mut().remove(id);
+        let permit = self.permits.write().remove(id);
         permit.is_some()
     }
 
@@ -86,8 +118,8 @@ impl RawSemaphore {
             s.in_flight as f64,
             s.waiting as f64,
             s.keys as f64,
-            self.permits.borrow().len() as f64,
-            self.tickets.len() as f64,
+            self.permits.read().len() as f64,
+            self.parked.len() as f64,
         ])
     }
 }

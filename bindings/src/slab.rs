@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 
@@ -136,7 +137,7 @@ where
     K: core::hash::Hash + Eq + Clone,
     T: weir::Timer,
 {
-    let grant = permits.borrow_mut().remove(id);
+    let grant = permits.write().remove(id);
     match grant {
         // Outside the slab's borrow: releasing wakes the next waiters.
         Some(grant) => {

@@ -1,7 +1,10 @@
-//! The contended path: Rust futures driven as JS Promises, cancellable by ticket.
+//! The contended path: the core's acquire futures parked under tickets,
+//! polled when woken, their outcomes collected by the JS side in batches.
+//! No Promise is made on the Rust side (no js-sys futures in the wasm).
 
 #[allow(unused_imports)]
 use crate::prelude::*;
+use crate::Borrow as _;
 
 use alloc::rc::Rc;
 
@@ -10,146 +13,9 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 
-use hashbrown::HashMap;
-use js_sys::Promise;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::future_to_promise;
 
-use crate::slab::Permits;
-use crate::timer::JsTimer;
-use weir::{LimiterAcquire, LimiterError, LimiterGrant};
-
-type Job = Pin<Box<dyn Future<Output = Result<JsValue, JsValue>>>>;
-
-#[derive(Default)]
-struct Slot {
-    job: Option<Job>,
-    waker: Option<Waker>,
-}
-
-/// Waiting acquires by ticket (a number the JS side picks, unique per limiter).
-///
-/// [`Tickets::spawn`] turns a future into a Promise; [`Tickets::cancel`] drops
-/// the future at once — synchronously, so its place in the queue is freed
-/// before `cancel` returns — and settles the Promise with `undefined`.
-#[derive(Clone, Default)]
-pub(crate) struct Tickets {
-    slots: Rc<RefCell<HashMap<u32, Rc<RefCell<Slot>>>>>,
-}
-
-impl Tickets {
-    /// Drive `job` to completion as a Promise registered under `ticket`.
-    pub(crate) fn spawn<F>(&self, ticket: u32, job: F) -> Promise
-    where
-        F: Future<Output = Result<JsValue, JsValue>> + 'static,
-    {
-        let slot = Rc::new(RefCell::new(Slot {
-            job: Some(Box::pin(job)),
-            waker: None,
-        }));
-        if let Some(previous) = self.slots.borrow_mut().insert(ticket, Rc::clone(&slot)) {
-            // A reused ticket: the older job is cancelled rather than orphaned.
-            cancel_slot(&previous);
-        }
-        future_to_promise(Driven {
-            slot,
-            ticket,
-            tickets: self.clone(),
-        })
-    }
-
-    /// Drive the acquire `waiting` as a Promise registered under `ticket`: the
-    /// permit it yields goes into `permits` and the Promise resolves to its
-    /// id; an error is rejected as `to_js` turns it.
-    pub(crate) fn spawn_permit<P, E, F>(
-        &self,
-        ticket: u32,
-        permits: &Permits<P>,
-        waiting: F,
-        to_js: fn(E) -> JsValue,
-    ) -> Promise
-    where
-        P: 'static,
-        E: 'static,
-        F: Future<Output = Result<P, E>> + 'static,
-    {
-        let permits = Rc::clone(permits);
-        self.spawn(ticket, async move {
-            let permit = waiting.await.map_err(to_js)?;
-            Ok(JsValue::from_f64(permits.borrow_mut().insert(permit)))
-        })
-    }
-
-    /// Drop the job registered under `ticket`; returns whether one was waiting.
-    pub(crate) fn cancel(&self, ticket: u32) -> bool {
-        let slot = self.slots.borrow_mut().remove(&ticket);
-        match slot {
-            Some(slot) => cancel_slot(&slot),
-            None => false,
-        }
-    }
-
-    /// How many jobs are registered.
-    pub(crate) fn len(&self) -> usize {
-        self.slots.borrow().len()
-    }
-}
-
-fn cancel_slot(slot: &RefCell<Slot>) -> bool {
-    let (job, waker) = {
-        let mut slot = slot.borrow_mut();
-        (slot.job.take(), slot.waker.take())
-    };
-    let was_waiting = job.is_some();
-    drop(job);
-    if let Some(waker) = waker {
-        waker.wake();
-    }
-    was_waiting
-}
-
-struct Driven {
-    slot: Rc<RefCell<Slot>>,
-    ticket: u32,
-    tickets: Tickets,
-}
-
-impl Future for Driven {
-    type Output = Result<JsValue, JsValue>;
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut job = match self.slot.borrow_mut().job.take() {
-            Some(job) => job,
-            None => return Poll::Ready(Ok(JsValue::UNDEFINED)), // cancelled
-        };
-        // Poll outside the borrow: the job may wake or drop other jobs.
-        match job.as_mut().poll(cx) {
-            Poll::Ready(output) => {
-                drop(job);
-                let mut slots = self.tickets.slots.borrow_mut();
-                if slots
-                    .get(&self.ticket)
-                    .is_some_and(|s| Rc::ptr_eq(s, &self.slot))
-                {
-                    slots.remove(&self.ticket);
-                }
-                Poll::Ready(output)
-            }
-            Poll::Pending => {
-                let mut slot = self.slot.borrow_mut();
-                slot.job = Some(job);
-                slot.waker = Some(cx.waker().clone());
-                Poll::Pending
-            }
-        }
-    }
-}
-
-/// What a parked wait resolves to: the core's grant, or why not.
-pub(crate) type Parked = Result<LimiterGrant, LimiterError>;
-
-/// A parked wait: the core's named acquire future itself, unboxed (40 bytes
-/// on wasm32), so a million parked waiters stay small.
-pub(crate) type ParkedJob = LimiterAcquire<String, JsTimer>;
+use crate::limiter::FAILED;
 
 /// Waiting acquires driven without a Promise per wait: the JS side keeps its
 /// own resolver under the ticket, and collects finished waits with
@@ -159,14 +25,13 @@ pub(crate) type ParkedJob = LimiterAcquire<String, JsTimer>;
 /// when its waker fires. Wakes queue the ticket and, once per batch, call the
 /// JS `notify` function, which must only schedule a later `drain` (it runs
 /// while core code may be on the stack, but never under a core lock).
-#[derive(Clone)]
-pub(crate) struct ParkedWaits {
-    shared: Rc<ParkedShared>,
+pub(crate) struct ParkedWaits<J> {
+    shared: Rc<ParkedShared<J>>,
 }
 
-struct ParkedShared {
-    jobs: RefCell<ParkedTable>,
-    ready: RefCell<Vec<Rc<ParkedTask>>>,
+struct ParkedShared<J> {
+    jobs: RefCell<ParkedTable<J>>,
+    ready: RefCell<Vec<Rc<ParkedTask<J>>>>,
     scheduled: Cell<bool>,
     notify: RefCell<Option<js_sys::Function>>,
 }
@@ -178,14 +43,13 @@ const KEEP_TICKET_SLOTS: usize = 1024;
 /// Parked tasks by ticket. The JS glue hands out tickets as small integers
 /// it reuses, so a vector indexed by ticket (4 bytes a waiter) does where a
 /// hash map would cost several times that.
-#[derive(Default)]
-struct ParkedTable {
-    tasks: Vec<Option<Rc<ParkedTask>>>,
+struct ParkedTable<J> {
+    tasks: Vec<Option<Rc<ParkedTask<J>>>>,
     live: usize,
 }
 
-impl ParkedTable {
-    fn insert(&mut self, ticket: u32, task: Rc<ParkedTask>) -> Option<Rc<ParkedTask>> {
+impl<J> ParkedTable<J> {
+    fn insert(&mut self, ticket: u32, task: Rc<ParkedTask<J>>) -> Option<Rc<ParkedTask<J>>> {
         let at = ticket as usize;
         if at >= self.tasks.len() {
             self.tasks.resize(at + 1, None);
@@ -197,7 +61,7 @@ impl ParkedTable {
         previous
     }
 
-    fn remove(&mut self, ticket: u32) -> Option<Rc<ParkedTask>> {
+    fn remove(&mut self, ticket: u32) -> Option<Rc<ParkedTask<J>>> {
         let task = self.tasks.get_mut(ticket as usize)?.take()?;
         self.live -= 1;
         if self.live == 0 && self.tasks.capacity() > KEEP_TICKET_SLOTS {
@@ -207,7 +71,7 @@ impl ParkedTable {
         Some(task)
     }
 
-    fn get(&self, ticket: u32) -> Option<&Rc<ParkedTask>> {
+    fn get(&self, ticket: u32) -> Option<&Rc<ParkedTask<J>>> {
         self.tasks.get(ticket as usize)?.as_ref()
     }
 
@@ -220,27 +84,30 @@ impl ParkedTable {
     }
 }
 
-struct ParkedTask {
+struct ParkedTask<J> {
     ticket: u32,
     queued: Cell<bool>,
-    job: RefCell<Option<ParkedJob>>,
+    job: RefCell<Option<J>>,
     // Weak: a queued task must not keep the whole set alive (and no cycle).
-    shared: alloc::rc::Weak<ParkedShared>,
+    shared: alloc::rc::Weak<ParkedShared<J>>,
 }
 
 /// Outcome of [`ParkedWaits::park`].
-pub(crate) enum ParkOutcome {
+pub(crate) enum ParkOutcome<T> {
     /// Finished on the first poll.
-    Done(Parked),
+    Done(T),
     /// Waiting under its ticket; `drain` will report it.
     Parked,
 }
 
-impl Default for ParkedWaits {
+impl<J> Default for ParkedWaits<J> {
     fn default() -> Self {
         Self {
             shared: Rc::new(ParkedShared {
-                jobs: RefCell::default(),
+                jobs: RefCell::new(ParkedTable {
+                    tasks: Vec::new(),
+                    live: 0,
+                }),
                 ready: RefCell::default(),
                 scheduled: Cell::new(false),
                 notify: RefCell::new(None),
@@ -249,7 +116,7 @@ impl Default for ParkedWaits {
     }
 }
 
-impl ParkedWaits {
+impl<J: Future + Unpin + 'static> ParkedWaits<J> {
     /// Poll `job` once; if it is not finished, park it under `ticket`.
     ///
     /// `notify` (called with no arguments, once per batch of wakes) must only
@@ -259,9 +126,9 @@ impl ParkedWaits {
     pub(crate) fn park(
         &self,
         ticket: u32,
-        job: ParkedJob,
+        job: J,
         notify: &js_sys::Function,
-    ) -> ParkOutcome {
+    ) -> ParkOutcome<J::Output> {
         let task = Rc::new(ParkedTask {
             ticket,
             queued: Cell::new(false),
@@ -271,11 +138,11 @@ impl ParkedWaits {
         if let Some(previous) = self
             .shared
             .jobs
-            .borrow_mut()
+            .write()
             .insert(ticket, Rc::clone(&task))
         {
             // A reused ticket: the older wait is cancelled rather than orphaned.
-            drop(previous.job.borrow_mut().take());
+            drop(previous.job.write().take());
         }
         match poll_task(&task) {
             Some(done) => {
@@ -283,7 +150,7 @@ impl ParkedWaits {
                 ParkOutcome::Done(done)
             }
             None => {
-                let mut held = self.shared.notify.borrow_mut();
+                let mut held = self.shared.notify.write();
                 if held.is_none() {
                     *held = Some(notify.clone());
                 }
@@ -294,11 +161,11 @@ impl ParkedWaits {
 
     /// Drop the wait under `ticket` now; returns whether one was waiting.
     pub(crate) fn cancel(&self, ticket: u32) -> bool {
-        let task = self.shared.jobs.borrow_mut().remove(ticket);
+        let task = self.shared.jobs.write().remove(ticket);
         self.release_notify_if_idle();
         match task {
             Some(task) => {
-                let job = task.job.borrow_mut().take();
+                let job = task.job.write().take();
                 let was_waiting = job.is_some();
                 drop(job); // outside every borrow: dropping may wake others
                 was_waiting
@@ -309,11 +176,11 @@ impl ParkedWaits {
 
     /// Poll every woken wait; returns the finished ones as
     /// `(ticket, outcome)` pairs.
-    pub(crate) fn drain(&self) -> Vec<(u32, Parked)> {
+    pub(crate) fn drain(&self) -> Vec<(u32, J::Output)> {
         self.shared.scheduled.set(false);
         let mut finished = Vec::new();
         loop {
-            let batch = core::mem::take(&mut *self.shared.ready.borrow_mut());
+            let batch = core::mem::take(&mut *self.shared.ready.write());
             if batch.is_empty() {
                 return finished;
             }
@@ -329,12 +196,12 @@ impl ParkedWaits {
 
     /// How many waits are parked.
     pub(crate) fn len(&self) -> usize {
-        self.shared.jobs.borrow().len()
+        self.shared.jobs.read().len()
     }
 
-    fn forget(&self, task: &Rc<ParkedTask>) {
+    fn forget(&self, task: &Rc<ParkedTask<J>>) {
         {
-            let mut jobs = self.shared.jobs.borrow_mut();
+            let mut jobs = self.shared.jobs.write();
             if jobs.get(task.ticket).is_some_and(|t| Rc::ptr_eq(t, task)) {
                 jobs.remove(task.ticket);
             }
@@ -344,74 +211,113 @@ impl ParkedWaits {
 
     /// Nothing parked: let go of `notify` (and so of the JS limiter).
     fn release_notify_if_idle(&self) {
-        if self.shared.jobs.borrow().is_empty() {
-            let notify = self.shared.notify.borrow_mut().take();
+        if self.shared.jobs.read().is_empty() {
+            let notify = self.shared.notify.write().take();
             drop(notify);
         }
     }
 }
 
 /// Poll `task`'s job (outside every borrow); `Some` once it finished.
-fn poll_task(task: &Rc<ParkedTask>) -> Option<Parked> {
-    let mut job = task.job.borrow_mut().take()?; // cancelled: nothing to report
+fn poll_task<J: Future + Unpin + 'static>(task: &Rc<ParkedTask<J>>) -> Option<J::Output> {
+    let mut job = task.job.write().take()?; // cancelled: nothing to report
     let waker = parked_waker(Rc::clone(task));
     let mut cx = Context::from_waker(&waker);
     match Pin::new(&mut job).poll(&mut cx) {
         Poll::Ready(done) => Some(done),
         Poll::Pending => {
-            *task.job.borrow_mut() = Some(job);
+            *task.job.write() = Some(job);
             None
         }
     }
 }
 
-fn wake_task(task: &Rc<ParkedTask>) {
+fn wake_task<J>(task: &Rc<ParkedTask<J>>) {
     if task.queued.replace(true) {
         return;
     }
     let Some(shared) = task.shared.upgrade() else {
         return;
     };
-    shared.ready.borrow_mut().push(Rc::clone(task));
+    shared.ready.write().push(Rc::clone(task));
     if !shared.scheduled.replace(true) {
-        let notify = shared.notify.borrow().clone();
+        let notify = shared.notify.read().clone();
         if let Some(notify) = notify {
             let _ = notify.call0(&JsValue::UNDEFINED);
         }
     }
 }
 
-// A waker over `Rc<ParkedTask>`. wasm32 without threads: nothing is shared
-// across threads, so an `Rc` behind a `RawWaker` is sound here.
-fn parked_waker(task: Rc<ParkedTask>) -> Waker {
+// A waker over `Rc<ParkedTask<J>>`. wasm32 without threads: nothing is
+// shared across threads, so an `Rc` behind a `RawWaker` is sound here.
+fn parked_waker<J>(task: Rc<ParkedTask<J>>) -> Waker {
     let data = Rc::into_raw(task).cast::<()>();
     // SAFETY: `data` comes from `Rc::into_raw` and the vtable functions keep
     // the strong count balanced.
-    unsafe { Waker::from_raw(RawWaker::new(data, &PARKED_VTABLE)) }
+    unsafe { Waker::from_raw(RawWaker::new(data, &ParkedTask::<J>::VTABLE)) }
 }
 
-static PARKED_VTABLE: RawWakerVTable =
-    RawWakerVTable::new(waker_clone, waker_wake, waker_wake_by_ref, waker_drop);
+impl<J> ParkedTask<J> {
+    const VTABLE: RawWakerVTable = RawWakerVTable::new(
+        Self::waker_clone,
+        Self::waker_wake,
+        Self::waker_wake_by_ref,
+        Self::waker_drop,
+    );
 
-unsafe fn waker_clone(data: *const ()) -> RawWaker {
-    // SAFETY: `data` is a live `Rc<ParkedTask>` pointer owned by a waker.
-    unsafe { Rc::increment_strong_count(data.cast::<ParkedTask>()) };
-    RawWaker::new(data, &PARKED_VTABLE)
+    unsafe fn waker_clone(data: *const ()) -> RawWaker {
+        // SAFETY: `data` is a live `Rc<ParkedTask<J>>` pointer owned by a waker.
+        unsafe { Rc::increment_strong_count(data.cast::<Self>()) };
+        RawWaker::new(data, &Self::VTABLE)
+    }
+
+    unsafe fn waker_wake(data: *const ()) {
+        // SAFETY: takes over the waker's strong count.
+        let task = unsafe { Rc::from_raw(data.cast::<Self>()) };
+        wake_task(&task);
+    }
+
+    unsafe fn waker_wake_by_ref(data: *const ()) {
+        // SAFETY: borrows the waker's strong count without releasing it.
+        let task = core::mem::ManuallyDrop::new(unsafe { Rc::from_raw(data.cast::<Self>()) });
+        wake_task(&task);
+    }
+
+    unsafe fn waker_drop(data: *const ()) {
+        // SAFETY: releases the waker's strong count.
+        drop(unsafe { Rc::from_raw(data.cast::<Self>()) });
+    }
 }
 
-unsafe fn waker_wake(data: *const ()) {
-    // SAFETY: takes over the waker's strong count.
-    let task = unsafe { Rc::from_raw(data.cast::<ParkedTask>()) };
-    wake_task(&task);
+/// Finished parked waits as the flat `[ticket, id, …]` pairs `drain`
+/// returns: `grant` turns a success into its id; a failure reports
+/// [`FAILED`] and keeps the JS error (by `to_js`) in `errors` for `takeError`.
+pub(crate) fn reports<P, E>(
+    finished: Vec<(u32, Result<P, E>)>,
+    mut grant: impl FnMut(P) -> f64,
+    to_js: fn(E) -> JsValue,
+    errors: &RefCell<Vec<(u32, JsValue)>>,
+) -> Box<[f64]> {
+    let mut out = Vec::with_capacity(finished.len() * 2);
+    for (ticket, done) in finished {
+        out.push(f64::from(ticket));
+        match done {
+            Ok(p) => out.push(grant(p)),
+            Err(e) => {
+                out.push(FAILED);
+                errors.write().push((ticket, to_js(e)));
+            }
+        }
+    }
+    out.into_boxed_slice()
 }
 
-unsafe fn waker_wake_by_ref(data: *const ()) {
-    // SAFETY: borrows the waker's strong count without releasing it.
-    let task = core::mem::ManuallyDrop::new(unsafe { Rc::from_raw(data.cast::<ParkedTask>()) });
-    wake_task(&task);
-}
-
-unsafe fn waker_drop(data: *const ()) {
-    // SAFETY: releases the waker's strong count.
-    drop(unsafe { Rc::from_raw(data.cast::<ParkedTask>()) });
+/// The error a parked wait under `ticket` failed with (after `drain`
+/// reported [`FAILED`] for it), or `undefined`.
+pub(crate) fn take_error(errors: &RefCell<Vec<(u32, JsValue)>>, ticket: u32) -> JsValue {
+    let mut errors = errors.write();
+    match errors.iter().position(|(t, _)| *t == ticket) {
+        Some(at) => errors.swap_remove(at).1,
+        None => JsValue::UNDEFINED,
+    }
 }

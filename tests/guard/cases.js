@@ -247,6 +247,33 @@ test('queue: a short bounded wait, then admission or a rejection', async ({ weir
   assert.equal(short.stats().inFlight, 0);
 });
 
+test('queue: many waits in a row, each parked and admitted in turn; nothing stays parked', async ({ weir, assert }) => {
+  let active = 0;
+  let peak = 0;
+  const handler = async () => {
+    active += 1;
+    peak = Math.max(peak, active);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    active -= 1;
+    return new Response('ok');
+  };
+  const guarded = weir.guard(handler, { concurrency: 2, queue: { max: 100, timeout: 10_000 } });
+  for (let round = 0; round < 3; round += 1) {
+    // Each body is read as soon as it comes: the permit is held until then.
+    const statuses = await Promise.all(
+      Array.from({ length: 20 }, async () => {
+        const r = await guarded(get(), from('q'));
+        await r.text();
+        return r.status;
+      }),
+    );
+    assert.deepEqual(statuses, Array(20).fill(200));
+  }
+  assert.equal(peak, 2, 'the cap held while waits were parked');
+  const s = guarded.stats();
+  assert.deepEqual([s.inFlight, s.queued, s.waiting, s.permits], [0, 0, 0, 0]);
+});
+
 test('queue: a rate wait longer than the timeout is rejected at once', async ({ weir, assert }) => {
   const guarded = weir.guard(() => new Response('ok'), {
     perKeyRate: { limit: 1, interval: 60_000 },

@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::hash::Hash;
 use core::task::Waker;
 
-use hashbrown::HashMap;
+use crate::hash::HashMap;
 
 use super::error::Denied;
 use super::gcra::{
@@ -112,7 +112,7 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         KeyedGcra {
             quotas: quotas.to_vec(),
             max_cost: quotas.iter().map(Quota::burst).min().unwrap_or(u32::MAX),
-            map: HashMap::new(),
+            map: HashMap::default(),
             sweep_at: MIN_SWEEP,
             floor: Instant::ZERO,
         }

@@ -4,7 +4,7 @@
 use alloc::vec::Vec;
 use core::hash::Hash;
 
-use hashbrown::HashMap;
+use crate::hash::HashMap;
 
 use super::budget::BudgetWindow;
 use super::decision::{Attempt, Decision, GiveUpReason, Outcome};
@@ -91,7 +91,7 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
         Ok(RetryController {
             policy,
             rng: SplitMix64::new(seed),
-            map: HashMap::new(),
+            map: HashMap::default(),
             sweep_at: MIN_SWEEP,
             floor: Instant::ZERO,
         })

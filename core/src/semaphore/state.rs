@@ -5,7 +5,7 @@ use core::fmt;
 use core::hash::{BuildHasher, Hash};
 
 use hashbrown::hash_table::{Entry, HashTable};
-use hashbrown::DefaultHashBuilder;
+use crate::hash::KeyHash;
 
 use super::error::{AcquireError, LimitError, TryAcquireError};
 use super::slots::{KeySlot, WaiterSlot, WaiterStage, NIL};
@@ -151,7 +151,7 @@ pub struct SemaphoreState<K, W> {
     per_key: Option<usize>,
     in_flight: usize,
     waiting: usize,
-    hasher: DefaultHashBuilder,
+    hasher: KeyHash,
     index: HashTable<u32>,
     keys: Vec<KeySlot<K>>,
     free_keys: Vec<u32>,
@@ -212,7 +212,7 @@ impl<K, W> SemaphoreState<K, W> {
             per_key,
             in_flight: 0,
             waiting: 0,
-            hasher: DefaultHashBuilder::default(),
+            hasher: KeyHash::default(),
             index: HashTable::new(),
             keys: Vec::new(),
             free_keys: Vec::new(),
