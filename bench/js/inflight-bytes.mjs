@@ -6,6 +6,7 @@
 // weir keep per request in flight is. Deterministic to a few bytes.
 //
 //   node --expose-gc bench/js/inflight-bytes.mjs <case> [n=4000] [root=this repo]
+//   SNAP=file.heapsnapshot …   also writes a heap snapshot with the n requests in flight
 //
 // Cases:
 //   pool         n async workers awaiting fetch(url), then text()
