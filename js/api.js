@@ -662,11 +662,29 @@ class Completions {
       this.#done(false, error);
       return;
     }
+    if (id === LEASED) {
+      // A leased unit: every such item settles through the same two
+      // callbacks (nothing per item, nor per window slot, kept while it runs).
+      if (out instanceof Promise) out.then(this.#leasedOk, this.#leasedFailed);
+      else Promise.resolve(out).then(this.#leasedOk, this.#leasedFailed);
+      return;
+    }
     const slot = this.#slots.pop() ?? this.#newSlot();
     slot.id = id;
     if (out instanceof Promise) out.then(slot.ok, slot.failed);
     else Promise.resolve(out).then(slot.ok, slot.failed);
   }
+
+  /** How an item holding a leased unit settles. */
+  #leasedOk = (value) => {
+    this.#releaseUnit(LEASED);
+    this.#done(true, value);
+  };
+
+  #leasedFailed = (reason) => {
+    this.#releaseUnit(LEASED);
+    this.#done(false, reason);
+  };
 
   /**
    * Lease up to `window` units of `key` in one core call; this item takes one

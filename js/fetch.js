@@ -164,13 +164,15 @@ export function setHostConnectionLimit(n) {
   hostConnectionLimit = n === undefined ? undefined : wholeNumber(n, 'hostConnectionLimit', 1);
 }
 
-function stateOf(limiter) {
+function stateOf(limiter, rawLimiter) {
   let state = states.get(limiter);
   if (!state) {
     if (hostConnectionLimit !== undefined && limiter.stats().concurrency === Infinity) {
       limiter.setLimits({ concurrency: hostConnectionLimit });
     }
-    state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined };
+    // (Each Flight points here for its limiter, raw limiter and retry state:
+    // one field per request instead of three.)
+    state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined, limiter, rawLimiter };
     states.set(limiter, state);
   }
   return state;
@@ -573,13 +575,13 @@ function leaveFollowers(group) {
  * old-space bytes.
  */
 class Flight {
-  constructor(limiter, rawLimiter, raw, key) {
-    this.limiter = limiter;
-    this.rawLimiter = rawLimiter;
-    this.raw = raw;
+  constructor(state, key, spec) {
+    this.state = state; // the limiter's: `limiter`, `rawLimiter`, `raw` (RawRetry)
     this.key = key;
-    this.permit = 0; // a permit id, or the limiter's release function after a wait
-    this.holding = false; // the current attempt holds `permit`
+    this.spec = spec; // the request's options (a Spec, shared by requests with the same)
+    // The current attempt's permit while it holds one (a permit id, or the
+    // limiter's release function after a wait), else 0.
+    this.permit = 0;
     this.group = null;
     this.timer = undefined;
     this.unlink = noop;
@@ -587,29 +589,22 @@ class Flight {
     this.fetchImpl = undefined;
     this.init = undefined; // what `fetch` is given (weir options stripped, our signal in)
     this.signal = undefined; // the request's own signal, if any
-    this.policy = undefined;
-    this.method = 'GET';
-    this.canReplay = true;
-    this.queueTimeout = undefined;
-    this.bodyTimeout = DEFAULT_BODY_TIMEOUT;
-    this.atHeaders = false; // releaseOn: 'headers'
   }
 
-  /** The current attempt holds `permit` and has been sent. */
+  /** The current attempt holds `permit` (never 0) and has been sent. */
   hold(permit) {
     this.permit = permit;
-    this.holding = true;
   }
 
   /** The current attempt is over: its permit back, the key's figures told (once). */
   finish() {
-    if (!this.holding) return;
-    this.holding = false;
     const permit = this.permit;
+    if (permit === 0) return;
     this.permit = 0;
-    if (typeof permit === 'number') this.rawLimiter.release(permit);
+    const state = this.state;
+    if (typeof permit === 'number') state.rawLimiter.release(permit);
     else permit();
-    this.raw.done(this.key);
+    state.raw.done(this.key);
   }
 
   /** The request is over: out of its follower group, timer stopped, caller's signal unlinked (once). */
@@ -631,7 +626,7 @@ class Flight {
 
   /** Attempt `retry` has been given `permit` and is being sent: its start time for the key's latencies. */
   sent(permit, retry) {
-    const started = this.raw.sent(this.key, retry);
+    const started = this.state.raw.sent(this.key, retry);
     this.hold(permit);
     return started;
   }
@@ -641,8 +636,10 @@ class Flight {
     this.finish();
     const signal = this.signal;
     if (signal?.aborted) throw abortReason(signal);
-    if (this.raw.decide(this.policy.raw, this.key, this.method, 0, retry, undefined, this.canReplay, started) !== 0) throw error;
-    return this.raw.retryAfterMs();
+    const spec = this.spec;
+    const raw = this.state.raw;
+    if (raw.decide(spec.policy.raw, this.key, spec.method, 0, retry, undefined, spec.canReplay, started) !== 0) throw error;
+    return raw.retryAfterMs();
   }
 
   /**
@@ -653,10 +650,11 @@ class Flight {
    */
   answered(response, retry, started) {
     const status = response.status;
-    const policy = this.policy;
-    const raw = this.raw;
+    const spec = this.spec;
+    const policy = spec.policy;
+    const raw = this.state.raw;
     const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
-    const code = raw.decide(policy.raw, this.key, this.method, status, retry, retryAfter, this.canReplay, started);
+    const code = raw.decide(policy.raw, this.key, spec.method, status, retry, retryAfter, spec.canReplay, started);
     if (code === 0) {
       // Read at once: `decide` for another request may run while we wait.
       const afterMs = raw.retryAfterMs();
@@ -664,7 +662,7 @@ class Flight {
       response.body?.cancel().catch(noop);
       this.finish();
       if (pauseMs > 0) {
-        this.limiter.pause(this.key, pauseMs); // the next acquire waits it out
+        this.state.limiter.pause(this.key, pauseMs); // the next acquire waits it out
         return RETRY_NOW;
       }
       return afterMs;
@@ -682,12 +680,12 @@ class Flight {
     this.init = undefined;
     this.fetchImpl = undefined;
     this.signal = undefined;
-    if (this.atHeaders || response.body === null) {
+    if (spec.atHeaders || response.body === null) {
       this.end();
       // (The descriptor is the same object for every response with as many attempts.)
       Object.defineProperty(response, 'attempts', (attemptsDescriptors[retry] ??= { value: retry + 1, enumerable: false }));
     } else {
-      holdUntilBodyDone(response, this, this.bodyTimeout, retry + 1);
+      holdUntilBodyDone(response, this, spec.bodyTimeout, retry + 1);
     }
     return HAND_OVER;
   }
@@ -716,7 +714,56 @@ export function limitedFetch(limiter, rawLimiter, input, init) {
   } catch (error) {
     return Promise.reject(error);
   }
-  return send(flight, input);
+  const permit = permitNow(rawLimiter, flight.key);
+  if (permit === 0) return send(flight, input, 0, QUEUE);
+  // A permit free now (the usual case): the first attempt is a promise chain,
+  // not a suspended async frame. What a request in flight keeps is then its
+  // Flight, two closures and one promise reaction, where `send`'s frame kept
+  // a generator, its registers, the await's closures and two promises; they
+  // live long enough to be promoted, so every byte counts in old space.
+  // Retries and waits continue in `send`.
+  let sent;
+  try {
+    const started = flight.sent(permit, 0);
+    try {
+      // Called as a plain function: hosts (workerd) reject another `this`.
+      const fetchImpl = flight.fetchImpl;
+      sent = Promise.resolve(fetchImpl(input, flight.init));
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    return sent.then(
+      (response) => firstAnswered(flight, input, response, started),
+      (error) => firstFailed(flight, input, error, started),
+    );
+  } catch (error) {
+    flight.detach();
+    return Promise.reject(error);
+  }
+}
+
+/** The first attempt got `response`: hand it over, or go on with the next attempts in `send`. */
+function firstAnswered(flight, input, response, started) {
+  let next;
+  try {
+    next = flight.answered(response, 0, started);
+  } catch (error) {
+    flight.detach();
+    throw error;
+  }
+  return next === HAND_OVER ? response : send(flight, input, 1, next);
+}
+
+/** The first attempt failed with no response: throw, or wait and go on in `send`. */
+function firstFailed(flight, input, error, started) {
+  let wait;
+  try {
+    wait = flight.failed(error, 0, started);
+  } catch (thrown) {
+    flight.detach();
+    throw thrown;
+  }
+  return send(flight, input, 1, wait);
 }
 
 /** Read the options, find the key, wire the signals: the request's Flight. */
@@ -727,12 +774,14 @@ function startFlight(limiter, rawLimiter, input, init) {
     if (typeof init !== 'object') throw new TypeError('fetch: init must be an object');
     if (hasWeirOption(init)) {
       // A copy without the weir options (built, not spread-then-deleted: a
-      // `delete` turns the copy into a slow dictionary object).
-      fetchInit = {};
+      // `delete` turns the copy into a slow dictionary object), or undefined
+      // when there is nothing but weir options: `fetch` is then called with
+      // no init, and no empty object is kept per request.
+      fetchInit = undefined;
       const names = Object.keys(init);
       for (let i = 0; i < names.length; i++) {
         const name = names[i];
-        if (!isWeirOption(name)) fetchInit[name] = init[name];
+        if (!isWeirOption(name)) (fetchInit ??= {})[name] = init[name];
       }
       o = init;
     }
@@ -752,10 +801,11 @@ function startFlight(limiter, rawLimiter, input, init) {
   let key = o.keyOf ? undefined : quickKey(input);
   if (key === undefined) {
     const url = urlOf(input);
-    key = o.keyOf ? String(o.keyOf({ url, method, input, init: fetchInit })) : defaultKey(url);
+    // (`keyOf` is shown an empty init rather than none when only weir options were given.)
+    key = o.keyOf ? String(o.keyOf({ url, method, input, init: o === NO_OPTIONS ? fetchInit : (fetchInit ?? {}) })) : defaultKey(url);
   }
   const canReplay = replayable(input, fetchInit);
-  const state = stateOf(limiter);
+  const state = stateOf(limiter, rawLimiter);
   const raw = state.raw;
   if (policy.hasBudget && state.budget !== policy) {
     raw.useBudget(policy.raw);
@@ -768,7 +818,7 @@ function startFlight(limiter, rawLimiter, input, init) {
   // shared by many requests — limitedAsCompleted's — would pile them up.)
   const userSignal = fetchInit?.signal ?? (typeof Request !== 'undefined' && input instanceof Request ? input.signal : undefined);
   if (userSignal?.aborted) throw abortReason(userSignal);
-  const flight = new Flight(limiter, rawLimiter, raw, key);
+  const flight = new Flight(state, key, specOf(policy, method, canReplay, queueTimeout, bodyTimeout, o.releaseOn === 'headers'));
   let signal;
   let attemptInit = fetchInit;
   if (timeout === undefined && userSignal) {
@@ -788,33 +838,71 @@ function startFlight(limiter, rawLimiter, input, init) {
   flight.fetchImpl = fetchImpl;
   flight.init = attemptInit;
   flight.signal = signal;
-  flight.policy = policy;
-  flight.method = method;
-  flight.canReplay = canReplay;
-  flight.queueTimeout = queueTimeout;
-  flight.bodyTimeout = bodyTimeout;
-  flight.atHeaders = o.releaseOn === 'headers';
   return flight;
+}
+
+/**
+ * A request's options as limiter.fetch reads them (immutable). Requests with
+ * the same options share one: most callers repeat theirs, so the last one
+ * made is reused when it matches.
+ */
+class Spec {
+  constructor(policy, method, canReplay, queueTimeout, bodyTimeout, atHeaders) {
+    this.policy = policy;
+    this.method = method;
+    this.canReplay = canReplay;
+    this.queueTimeout = queueTimeout;
+    this.bodyTimeout = bodyTimeout;
+    this.atHeaders = atHeaders; // releaseOn: 'headers'
+  }
+}
+
+let lastSpec = null;
+
+function specOf(policy, method, canReplay, queueTimeout, bodyTimeout, atHeaders) {
+  const s = lastSpec;
+  if (
+    s !== null &&
+    s.policy === policy &&
+    s.method === method &&
+    s.canReplay === canReplay &&
+    s.queueTimeout === queueTimeout &&
+    s.bodyTimeout === bodyTimeout &&
+    s.atHeaders === atHeaders
+  ) {
+    return s;
+  }
+  return (lastSpec = new Spec(policy, method, canReplay, queueTimeout, bodyTimeout, atHeaders));
 }
 
 /** `Flight#answered`: hand the response over. */
 const HAND_OVER = -1;
 /** `Flight#answered`: retry at once (the key was paused: the next acquire waits it out). */
 const RETRY_NOW = -2;
+/** `send`: no permit is free now for the first attempt, wait for one. */
+const QUEUE = -3;
 
 /**
  * The attempts of `flight`: its response (held until its body is done) or the
  * error. Only the awaits live here; each step is a plain method of the
  * Flight, so this frame (kept while the request is in flight) stays small.
  */
-async function send(flight, input) {
+async function send(flight, input, first, wait) {
   let handedOver = false;
   try {
-    for (let retry = 0; ; retry++) {
+    // QUEUE (no permit was free for the first attempt), or after a first
+    // attempt: RETRY_NOW, or the ms to wait before this one.
+    let queue = wait === QUEUE;
+    if (wait !== QUEUE && wait !== RETRY_NOW) await sleep(wait, flight.signal);
+    for (let retry = first; ; retry++) {
       // A permit id when free now (no Promise, no release closure), else
       // the limiter's release function once the wait is over.
-      let permit = permitNow(flight.rawLimiter, flight.key);
-      if (permit === 0) permit = await waitForPermit(flight.limiter, flight.raw, flight.key, flight.signal, flight.queueTimeout);
+      let permit = queue ? 0 : permitNow(flight.state.rawLimiter, flight.key);
+      queue = false;
+      if (permit === 0) {
+        const state = flight.state;
+        permit = await waitForPermit(state.limiter, state.raw, flight.key, flight.signal, flight.spec.queueTimeout);
+      }
       const started = flight.sent(permit, retry);
       let response;
       try {

@@ -176,40 +176,42 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   const source = lines.stopSignal === stop ? lines : stoppable(lines, stop);
   const save = opts.save;
   // One async function per URL: check, request, read the body, fill the row.
+  // The row is made when the URL is done, not kept (and promoted) while it
+  // is in flight: its fields wait in the frame's registers.
   const mapper = async (line) => {
     const started = performance.now();
-    const row = { url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: null };
     let href;
     try {
       href = checkedUrl(line, save !== undefined && save !== null && save !== '');
     } catch (error) {
-      row.error = error.code === 'ERR_INVALID_URL' ? 'invalid URL' : describe(error);
-      return row;
+      return { url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: error.code === 'ERR_INVALID_URL' ? 'invalid URL' : describe(error) };
     }
-    const state = fetcher.begin(abort);
+    let status = null;
+    let bytes = 0;
+    let attempts = 0;
+    let failure = null;
+    const init = fetcher.begin(abort);
     try {
-      const response = await limiter.fetch(href, state.init);
-      row.status = response.status;
+      const response = await limiter.fetch(href, init);
+      status = response.status;
       if (save) {
-        row.bytes = await consumeBody(response, savePathFor(save, href));
+        bytes = await consumeBody(response, savePathFor(save, href));
       } else {
         // Counted here, not in a helper: one async frame per URL.
         const body = response.body;
-        let bytes = 0;
         if (body !== null) for await (const chunk of body) bytes += chunk.byteLength;
-        row.bytes = bytes;
       }
-      row.attempts = response.attempts ?? state.attempts;
+      attempts = response.attempts ?? fetcher.attemptsOf(init);
     } catch (error) {
-      row.status = null;
-      row.bytes = 0;
-      row.error = describe(error);
-      row.attempts = state.attempts; // attempts actually sent (0 when aborted while queued)
+      status = null;
+      bytes = 0;
+      failure = describe(error);
+      attempts = fetcher.attemptsOf(init); // attempts actually sent (0 when aborted while queued)
     } finally {
-      fetcher.end(state);
+      fetcher.end(init);
     }
-    row.ms = Math.round((performance.now() - started) * 10) / 10;
-    return row;
+    const ms = Math.round((performance.now() - started) * 10) / 10;
+    return { url: line, status, bytes, ms, attempts, error: failure };
   };
 
   for await (const record of limitedAsCompleted(source, mapper, { concurrency: window })) {

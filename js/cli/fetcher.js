@@ -41,6 +41,13 @@ import { abortReason } from '../abort-reason.js';
  */
 const GROUP_SIZE = 16;
 
+// A request's state lives on its limiter.fetch init, under symbols:
+// limiter.fetch copies only string keys into what `fetch` is given, and one
+// object per request in flight is less to keep (and promote) than two.
+const SIGNAL = Symbol('weir.cli.signal');
+const GROUP = Symbol('weir.cli.group');
+const ATTEMPTS = Symbol('weir.cli.attempts');
+
 /** A TimeoutError like AbortSignal.timeout's, naming the option. */
 function timeoutError(ms) {
   return new DOMException(`no complete response within ${ms} ms (--timeout)`, 'TimeoutError');
@@ -57,7 +64,7 @@ function timeoutError(ms) {
  *   rates, retries)? When false it gets no signal (attempts are still aborted by it), and it
  *   releases its permit at the headers (`releaseOn: 'headers'`): the caller's window holds the
  *   slot through the body
- * @returns {{ begin(signal: AbortSignal): { init: object, attempts: number }, end(state: object): void,
+ * @returns {{ begin(signal: AbortSignal): object, attemptsOf(init: object): number, end(init: object): void,
  *   active: number, releasesAtHeaders: boolean, stats(): object }}
  */
 export function createFetcher({ limiter, retries, timeout, method, headers, mayWait = true }) {
@@ -128,16 +135,17 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
 
   /** The attempt of `state` has ended (or is being replaced by a retry). */
   function leave(state) {
-    const group = state.group;
+    const group = state[GROUP];
     if (group === null) return;
-    state.group = null;
+    state[GROUP] = null;
     group.running -= 1;
     if (group.running === 0 && group !== current) live.delete(group);
   }
 
   /** One attempt of the request `state`: a fetch under its group's deadline. */
   function attemptFetch(state, input, init) {
-    if (state.signal.aborted) return Promise.reject(abortReason(state.signal));
+    const stateSignal = state[SIGNAL];
+    if (stateSignal.aborted) return Promise.reject(abortReason(stateSignal));
     if (timeout === Infinity) return bareFetch(state, input, init);
     leave(state);
     const now = performance.now();
@@ -150,8 +158,8 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
     group.deadline = now + timeout;
     group.running += 1;
     group.joined += 1;
-    state.group = group;
-    state.attempts += 1;
+    state[GROUP] = group;
+    state[ATTEMPTS] += 1;
     arm();
     // `init.signal` (limiter.fetch's own, when it was given ours) aborts
     // only when ours does, and ours reaches the group through `link`.
@@ -171,7 +179,7 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
    * a response that arrives after that has its body cancelled.
    */
   function bareFetch(state, input, init) {
-    state.attempts += 1;
+    state[ATTEMPTS] += 1;
     const sent = init?.method !== undefined || init?.headers !== undefined
       ? fetch(input, { method: init.method, headers: init.headers })
       : fetch(input);
@@ -191,38 +199,39 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   }
 
   /**
-   * A request's state and its `limiter.fetch` init (one object each, made
-   * here so the caller's per-URL async function is the only frame). Call
-   * `end(state)` when its body is done or it failed. `init` has only the
-   * options in use (no `method`, `headers` or `signal` key left undefined):
-   * limiter.fetch copies its non-weir keys into what it hands `fetch`.
+   * A request's `limiter.fetch` init, which also carries its state (under
+   * symbols: made here so the caller's per-URL async function is the only
+   * frame). Call `end(init)` when its body is done or it failed. `init` has
+   * only the options in use (no `method`, `headers` or `signal` key left
+   * undefined): limiter.fetch copies its non-weir keys into what it hands
+   * `fetch`.
    */
   function begin(signal) {
     link(signal);
-    const state = { signal, group: null, attempts: 0, init: null };
-    const fetch = (input, fetchInit) => attemptFetch(state, input, fetchInit);
     let init;
+    const fetch = (input, fetchInit) => attemptFetch(init, input, fetchInit);
     if (!plain) {
-      init = { ...(mayWait ? waitingInit : unheldInit), fetch };
+      init = { ...(mayWait ? waitingInit : unheldInit), fetch, [SIGNAL]: signal, [GROUP]: null, [ATTEMPTS]: 0 };
       if (mayWait) init.signal = signal;
     } else if (mayWait) {
-      init = { signal, retry, bodyTimeout: Infinity, fetch };
+      init = { signal, retry, bodyTimeout: Infinity, fetch, [SIGNAL]: signal, [GROUP]: null, [ATTEMPTS]: 0 };
     } else {
-      init = { retry, bodyTimeout: Infinity, releaseOn: 'headers', fetch };
+      init = { retry, bodyTimeout: Infinity, releaseOn: 'headers', fetch, [SIGNAL]: signal, [GROUP]: null, [ATTEMPTS]: 0 };
     }
-    state.init = init;
     active += 1;
-    return state;
+    return init;
   }
 
-  function end(state) {
+  function end(init) {
     active -= 1;
-    leave(state);
+    leave(init);
   }
 
   return {
     begin,
     end,
+    /** Attempts sent so far for the request of `init` (from `begin`). */
+    attemptsOf: (init) => init[ATTEMPTS],
     /** Requests begun and not yet ended (queued, sending or reading a body). */
     get active() {
       return active;

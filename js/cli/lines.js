@@ -10,14 +10,13 @@ export function openInput(input, stdin = process.stdin) {
 }
 
 const DONE = Object.freeze({ value: undefined, done: true });
-const LINE_END = /\r\n|\n|\r/;
 
 /**
  * The URL lines of `stream`, trimmed, without blanks and `#` comments, as an
  * async iterator. Reading pauses while the consumer does not pull: one chunk
- * (64 KiB for a file) is split at a time, and the lines of the current chunk
- * are handed out from an array (an already-settled promise per line, no
- * readline event or async-generator step per line). Line ends as readline's:
+ * (64 KiB for a file) is read at a time, and its lines are cut from it one
+ * by one as they are pulled (an already-settled promise per line, no
+ * readline event or async-generator step per line, no array of lines). Line ends as readline's:
  * `\n`, `\r\n` or a lone `\r`. `return()` closes the stream (not stdin).
  *
  * With `stop` (an AbortSignal), it ends once `stop` aborts, even while a
@@ -31,27 +30,40 @@ export function urlLines(stream, stop) {
     ? stream.iterator({ destroyOnReturn: !keepOpen })
     : stream[Symbol.asyncIterator]();
   const decoder = new TextDecoder();
-  let lines = [];
+  // The current chunk's text; its complete lines end at `limit`, the next
+  // one starts at `at`. Lines are cut one at a time as they are pulled (not
+  // split all at once: an array of a chunk's ~2,000 lines, kept while the
+  // chunk lasts, is more than the lines in flight need).
+  let text = '';
+  let limit = 0;
   let at = 0;
+  let lf = -2; // index of the next '\n' at or after `at` (-1: none left, -2: not looked for)
+  let cr = -2; // the same for '\r'
   let rest = '';
   let ended = false;
   let closed = false;
   let pending = null; // the settle function of a next() waiting for a chunk
 
   function take() {
-    while (at < lines.length) {
-      const line = lines[at++].trim();
+    while (at < limit) {
+      if (lf !== -1 && lf < at) lf = text.indexOf('\n', at);
+      if (cr !== -1 && cr < at) cr = text.indexOf('\r', at);
+      let end = limit; // (a last line with no line end: only at the end of the input)
+      if (lf !== -1 && lf < end) end = lf;
+      if (cr !== -1 && cr < end) end = cr;
+      const line = text.slice(at, end).trim();
+      at = end === cr && text.charCodeAt(end + 1) === 10 ? end + 2 : end + 1;
       if (line === '' || line.charCodeAt(0) === 0x23) continue;
       return { value: line, done: false };
     }
-    lines = [];
+    text = '';
+    limit = 0;
     at = 0;
     return null;
   }
 
-  /** Split a chunk (or the end) into `lines`. */
+  /** Take a chunk (or the end): its complete lines are cut by `take`. */
   function feed(step) {
-    let text;
     if (step.done) {
       ended = true;
       text = rest + decoder.decode();
@@ -60,9 +72,14 @@ export function urlLines(stream, stop) {
       const chunk = step.value;
       text = rest + (typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
     }
-    lines = text.split(LINE_END);
-    if (!ended) rest = lines.pop();
+    if (ended) limit = text.length;
+    else {
+      limit = Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r')) + 1;
+      rest = text.slice(limit);
+    }
     at = 0;
+    lf = -2;
+    cr = -2;
   }
 
   /** Read chunks until there is a line or the end. */
@@ -88,7 +105,9 @@ export function urlLines(stream, stop) {
   async function close() {
     if (closed) return;
     closed = true;
-    lines = [];
+    text = '';
+    limit = 0;
+    at = 0;
     stop?.removeEventListener('abort', onStop);
     await chunks.return?.();
     if (!keepOpen) stream.destroy();
