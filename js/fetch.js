@@ -618,6 +618,16 @@ class Flight {
     this.unlink = noop;
   }
 
+  /**
+   * The request ends without a response handed over (an error, an abort, a
+   * throw while deciding): the permit back if the attempt still holds it,
+   * and the links undone.
+   */
+  abandon() {
+    this.finish();
+    this.detach();
+  }
+
   /** Its body is done: both. */
   end() {
     this.finish();
@@ -737,7 +747,7 @@ export function limitedFetch(limiter, rawLimiter, input, init) {
       (error) => firstFailed(flight, input, error, started),
     );
   } catch (error) {
-    flight.detach();
+    flight.abandon();
     return Promise.reject(error);
   }
 }
@@ -748,7 +758,7 @@ function firstAnswered(flight, input, response, started) {
   try {
     next = flight.answered(response, 0, started);
   } catch (error) {
-    flight.detach();
+    flight.abandon();
     throw error;
   }
   return next === HAND_OVER ? response : send(flight, input, 1, next);
@@ -760,7 +770,7 @@ function firstFailed(flight, input, error, started) {
   try {
     wait = flight.failed(error, 0, started);
   } catch (thrown) {
-    flight.detach();
+    flight.abandon();
     throw thrown;
   }
   return send(flight, input, 1, wait);
@@ -922,7 +932,7 @@ async function send(flight, input, first, wait) {
       if (next !== RETRY_NOW) await sleep(next, flight.signal);
     }
   } finally {
-    if (!handedOver) flight.detach();
+    if (!handedOver) flight.abandon();
   }
 }
 

@@ -135,3 +135,27 @@ test("one caller signal over Node's fetch and a custom fetch: abort reaches ever
   await until(() => hostStats(a).current === 0, 2_000, 'the server to see every request end');
   await rest(limiter);
 });
+
+test('a response that throws while being judged rejects and gives its permit back (first attempt and retries)', async () => {
+  const limiter = new Limiter({ concurrency: 2 });
+  const broken = new Error('headers unreadable');
+  let calls = 0;
+  // A 429 makes limiter.fetch read Retry-After; these headers throw when read.
+  const fetchImpl = async () => {
+    calls += 1;
+    return { status: 429, body: null, headers: { get() { throw broken; } } };
+  };
+  for (const opts of [{}, { retry: { attempts: 3 } }]) {
+    await assert.rejects(limiter.fetch('http://127.0.0.1:9/x', { fetch: fetchImpl, ...opts }), broken);
+    assert.equal(limiter.stats().inFlight, 0, 'the permit came back');
+  }
+  // A queued request (no permit free at first) takes the `send` path.
+  const holdA = limiter.tryAcquire({ key: '127.0.0.1:9' });
+  const holdB = limiter.tryAcquire({ key: '127.0.0.1:9' });
+  const queued = limiter.fetch('http://127.0.0.1:9/x', { fetch: fetchImpl });
+  holdA();
+  await assert.rejects(queued, broken);
+  holdB();
+  assert.equal(limiter.stats().inFlight, 0);
+  assert.equal(calls, 3);
+});
