@@ -86,15 +86,91 @@ function parkForPermit(parking, key, cost, signal) {
 }
 
 /**
- * `limiter.run(fn)` without a signal on the contended path: per waiting
- * call, the Promise returned and its resolve function, kept with `fn` in
- * two arrays under the ticket (no closure, no map entry of its own).
+ * `limiter.run(fn)` without a signal on the contended path. Consecutive
+ * waiting calls share a Cohort (up to COHORT of them): each gets
+ * `cohort.gate.then(cohort.step)`, one derived Promise and one reaction on
+ * the shared gate, instead of a Promise with resolving functions of its
+ * own. `fn` waits in `runs` under the ticket, the cohort and the call's
+ * place in it in `settles` and `places`.
  */
 function parkToRun(parking, key, cost, fn) {
   const id = admitOrPark(parking, key, cost);
   if (id !== MUST_WAIT) return runHolding(parking.raw, id, fn, undefined);
-  parking.runs[parking.parkingTicket] = fn;
-  return new Promise(parking.parkResolve);
+  const ticket = parking.parkingTicket;
+  let cohort = parking.cohort;
+  if (cohort === null || cohort.size === COHORT) cohort = parking.cohort = new Cohort(parking);
+  parking.runs[ticket] = fn;
+  parking.settles[ticket] = cohort;
+  parking.places[ticket] = cohort.size;
+  cohort.size += 1;
+  return cohort.gate.then(cohort.step);
+}
+
+/** How many waiting `run` calls share one gate. */
+const COHORT = 256;
+
+/** What a parked `run` that failed in the core settles with (made into a rejection only when taken). */
+class Failure {
+  constructor(error) {
+    this.error = error;
+  }
+}
+
+/**
+ * Waiting `run` calls sharing one gate Promise. The gate opens when the
+ * first of them is admitted; its reactions then call `step` once per call,
+ * in the order the calls were made (reactions of one Promise run in order),
+ * and each step returns that call's result: the run's Promise when it was
+ * admitted already, else a Promise whose resolve waits in `resolves` for
+ * its admission. Until the gate opens a call holds no resolving functions.
+ */
+class Cohort {
+  constructor(parking) {
+    this.parking = parking;
+    /** Calls that joined. */
+    this.size = 0;
+    /** Steps taken (calls whose Promise has asked for its result). */
+    this.taken = 0;
+    this.open = null;
+    this.gate = new Promise((resolve) => {
+      this.open = resolve;
+    });
+    /** By place: the result of a call admitted before its step. */
+    this.results = [];
+    /** By place: the resolve of a step that came before its call was admitted. */
+    this.resolves = [];
+    this.step = () => this.take();
+  }
+
+  take() {
+    const place = this.taken;
+    this.taken += 1;
+    const result = this.results[place];
+    if (result !== undefined) {
+      this.results[place] = undefined;
+      return result instanceof Failure ? Promise.reject(result.error) : result;
+    }
+    return new Promise((resolve) => {
+      this.resolves[place] = resolve;
+    });
+  }
+
+  /** The call at `place` is admitted (its run's Promise) or failed (a Failure). */
+  settle(place, result) {
+    if (place < this.taken) {
+      const resolve = this.resolves[place];
+      this.resolves[place] = undefined;
+      resolve(result instanceof Failure ? Promise.reject(result.error) : result);
+      return;
+    }
+    this.results[place] = result;
+    if (this.open !== null) {
+      this.open();
+      this.open = null;
+      // Opened: later calls start a cohort of their own.
+      if (this.parking.cohort === this) this.parking.cohort = null;
+    }
+  }
 }
 
 /**
@@ -119,20 +195,24 @@ function admitOrPark(parking, key, cost) {
   return MUST_WAIT;
 }
 
-/** Run `fn` holding permit `id`, settling the parked `run` through `resolve`. */
-function runParked(parking, id, fn, resolve) {
+/**
+ * Run a parked `run`'s `fn` holding permit `id`: the Promise of its result
+ * (the permit goes back when it settles), or a Failure when `fn` throws.
+ */
+function startParked(raw, id, fn) {
   let work;
   try {
     work = fn(NO_SIGNAL);
   } catch (error) {
-    parking.raw.release(id);
-    resolve(Promise.reject(error));
-    return;
+    raw.release(id);
+    return new Failure(error);
   }
-  const slot = parking.slots.pop() ?? parking.newSlot();
-  slot.id = id;
-  slot.resolve = resolve;
-  Promise.resolve(work).then(slot.ok, slot.failed);
+  const done = Promise.resolve(work);
+  const release = () => {
+    raw.release(id);
+  };
+  done.then(release, release);
+  return done;
 }
 
 /**
@@ -147,7 +227,7 @@ function parkingFor(raw) {
     raw,
     /** By ticket: the `fn` of a parked `run`, or `null` for a bare permit wait. */
     runs: [],
-    /** By ticket: `resolve` of a parked `run`, or `settle(id, error)` of a permit wait. */
+    /** By ticket: the Cohort of a parked `run`, or `settle(id, error)` of a permit wait. */
     settles: [],
     free: [],
     freedInDrain: [],
@@ -155,14 +235,12 @@ function parkingFor(raw) {
     made: 0,
     draining: false,
     notify: null,
-    /** Run slots: a permit id and resolve, with callbacks made once. */
-    slots: [],
-    /** The ticket `parkResolve` files its resolve function under. */
+    /** The ticket of the wait parked last (for its caller to file its settler under). */
     parkingTicket: 0,
-    /** The executor of a parked run's Promise: one function for all of them. */
-    parkResolve(resolve) {
-      parking.settles[parking.parkingTicket] = resolve;
-    },
+    /** By ticket: a parked `run`'s place in its Cohort. */
+    places: [],
+    /** The Cohort that waiting `run` calls join, until it is full or opens. */
+    cohort: null,
     take() {
       return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
     },
@@ -172,20 +250,8 @@ function parkingFor(raw) {
     forget(ticket) {
       parking.runs[ticket] = undefined;
       parking.settles[ticket] = undefined;
+      parking.places[ticket] = undefined;
       parking.give(ticket);
-    },
-    newSlot() {
-      const slot = { id: 0, resolve: null, ok: null, failed: null };
-      const done = () => {
-        raw.release(slot.id);
-        const { resolve } = slot;
-        slot.resolve = null;
-        parking.slots.push(slot);
-        return resolve;
-      };
-      slot.ok = (value) => done()(value);
-      slot.failed = (error) => done()(Promise.reject(error));
-      return slot;
     },
   };
   const drain = () => {
@@ -204,15 +270,15 @@ function parkingFor(raw) {
           continue;
         }
         const fn = runs[ticket];
+        const place = parking.places[ticket];
         parking.forget(ticket);
-        if (id === FAILED) {
-          const error = raw.takeError(ticket);
-          if (fn === null) settle(FAILED, error);
-          else settle(Promise.reject(error));
-        } else if (fn === null) {
-          settle(id, undefined);
+        if (fn !== null) {
+          // A parked `run`: `settle` is its Cohort.
+          settle.settle(place, id === FAILED ? new Failure(raw.takeError(ticket)) : startParked(raw, id, fn));
+        } else if (id === FAILED) {
+          settle(FAILED, raw.takeError(ticket));
         } else {
-          runParked(parking, id, fn, settle);
+          settle(id, undefined);
         }
       }
     } finally {

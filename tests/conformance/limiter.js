@@ -269,3 +269,40 @@ test('limiter: per-key rate bounds admissions per window (upper bound)', async (
   assert.ok(started >= 3, 'the key refilled, the global quota had one left');
   assert.atMost(started, 3 + Math.floor((performance.now() - begin) / 333), 'the global 3/s quota caps the total');
 });
+
+test('limiter: hundreds of queued runs, admitted out of order across keys, each settle with their own outcome', async ({ weir, assert, deferred, settle }) => {
+  const limiter = new weir.Limiter({ concurrency: 2, perKey: 1 });
+  const holdA = deferred();
+  const holdB = deferred();
+  const first = [limiter.run(() => holdA.promise, { key: 'a' }), limiter.run(() => holdB.promise, { key: 'b' })];
+  const keyOf = (i) => (i % 3 === 0 ? 'a' : 'b');
+  const queued = [];
+  for (let i = 0; i < 600; i++) {
+    queued.push(
+      limiter.run(() => {
+        if (i % 7 === 0) throw new Error(`sync ${i}`);
+        if (i % 11 === 0) return Promise.reject(new Error(`async ${i}`));
+        return i % 5 === 0 ? Promise.resolve(i) : i;
+      }, { key: keyOf(i) }),
+    );
+  }
+  const outcome = (i) =>
+    i % 7 === 0 ? { status: 'rejected', message: `sync ${i}` }
+      : i % 11 === 0 ? { status: 'rejected', message: `async ${i}` }
+        : { status: 'fulfilled', value: i };
+  const seen = (r) => (r.status === 'fulfilled' ? { status: r.status, value: r.value } : { status: r.status, message: r.reason.message });
+  await settle();
+  assert.equal(limiter.stats().queued, 600);
+  // Key b's waiters (two of every three) go first while key a stays held.
+  holdB.resolve('b');
+  const bs = queued.filter((_, i) => keyOf(i) === 'b');
+  const bDone = await Promise.allSettled(bs);
+  const bIndexes = queued.map((_, i) => i).filter((i) => keyOf(i) === 'b');
+  assert.deepEqual(bDone.map(seen), bIndexes.map(outcome), "key b's runs, each its own outcome");
+  assert.equal(limiter.stats().queued, 200, "key a's runs still wait");
+  holdA.resolve('a');
+  const all = await Promise.allSettled(queued);
+  assert.deepEqual(all.map(seen), queued.map((_, i) => outcome(i)), 'every run, its own outcome');
+  assert.deepEqual(await Promise.all(first), ['a', 'b']);
+  assert.deepEqual([limiter.stats().inFlight, limiter.stats().queued], [0, 0], 'nothing left behind');
+});
