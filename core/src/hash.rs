@@ -129,7 +129,7 @@ mod tests {
             tags[(x >> 57) as usize] += 1;
         }
         assert!(buckets.iter().all(|&c| c <= 10), "{:?}", buckets.iter().max());
-        assert!(tags.iter().all(|&c| c >= 8 && c <= 60), "{tags:?}");
+        assert!(tags.iter().all(|&c| (8..=60).contains(&c)), "{tags:?}");
         let mut sorted = hashes.clone();
         sorted.sort_unstable();
         sorted.dedup();
