@@ -183,7 +183,6 @@ impl RawRetry {
         started_ms: f64,
     ) -> f64 {
         let now = JsTimer.now();
-        let unix_secs = (js_sys::Date::now() / 1000.0) as u64;
         let attempt = Attempt {
             method,
             outcome: if status == 0 {
@@ -192,7 +191,9 @@ impl RawRetry {
                 Outcome::Status(status)
             },
             retry,
-            retry_after: retry_after.and_then(|v| parse_retry_after(&v, unix_secs)),
+            // The wall clock is read only for a `Retry-After` (an HTTP date
+            // needs it); most answers have none.
+            retry_after: retry_after.as_deref().and_then(retry_after_now),
             replayable,
             started: Instant::from_millis_f64(started_ms),
         };
@@ -259,4 +260,11 @@ impl RawRetry {
     pub fn keys(&self) -> u32 {
         self.inner.read().len() as u32
     }
+}
+
+/// `Retry-After: value` as a delay from now (wall clock for HTTP dates).
+#[cold]
+#[inline(never)]
+fn retry_after_now(value: &str) -> Option<Duration> {
+    parse_retry_after(value, (js_sys::Date::now() / 1000.0) as u64)
 }

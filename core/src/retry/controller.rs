@@ -274,12 +274,32 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
         key: &K,
         now: Instant,
     ) -> &'m mut KeyState {
-        if !map.contains_key(key) && map.len() + 1 >= *sweep_at {
-            sweep(map, sweep_at, budget, now);
+        // A resident key (nearly every call) costs one lookup and no copy of
+        // the key; only a new key is cloned, after a sweep if one is due.
+        if !map.contains_key(key) {
+            Self::insert_new(map, sweep_at, budget, key, now);
         }
-        let state = map.entry(key.clone()).or_default();
+        let Some(state) = map.get_mut(key) else {
+            unreachable!("the key was just inserted")
+        };
         state.last_active = now;
         state
+    }
+
+    /// Makes room if due (a sweep) and inserts `key`, absent, with no history.
+    #[cold]
+    #[inline(never)]
+    fn insert_new(
+        map: &mut HashMap<K, KeyState>,
+        sweep_at: &mut usize,
+        budget: &super::BudgetPolicy,
+        key: &K,
+        now: Instant,
+    ) {
+        if map.len() + 1 >= *sweep_at {
+            sweep(map, sweep_at, budget, now);
+        }
+        map.insert(key.clone(), KeyState::default());
     }
 }
 
