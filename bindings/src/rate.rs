@@ -46,7 +46,7 @@ impl RawRateLimiter {
         match self.inner.check(&String::from(key), cost) {
             Ok(()) => Ok(0.0),
             Err(Denied::NotUntil(at)) => {
-                let ms = (at - JsTimer.now()).as_nanos() as f64 / 1e6;
+                let ms = weir::time::duration_nanos(at - JsTimer.now()) as f64 / 1e6;
                 // Never report "0 ms" for a denial.
                 Ok(ms.max(f64::MIN_POSITIVE))
             }

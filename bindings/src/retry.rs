@@ -51,7 +51,9 @@ fn millis(ms: f64, name: &str) -> Result<Duration, JsValue> {
 }
 
 fn as_ms(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1e6
+    // u64 nanos (exact: every duration here comes from u64 nanos), not
+    // u128: on wasm32 that is a libcall.
+    weir::time::duration_nanos(d) as f64 / 1e6
 }
 
 /// A validated retry policy (per call or per limiter).
