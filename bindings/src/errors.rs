@@ -12,6 +12,14 @@ pub(crate) fn range_error(message: &str) -> JsValue {
     RangeError::new(message).into()
 }
 
+/// A `RangeError` whose message is `parts` joined. Out of line and cold:
+/// one copy of the joining instead of one per error site.
+#[cold]
+#[inline(never)]
+pub(crate) fn range_error_of(parts: &[&str]) -> JsValue {
+    range_error(&parts.concat())
+}
+
 /// An `Error` whose `name` is `name`.
 pub(crate) fn named_error(name: &str, message: &str) -> JsValue {
     let error = Error::new(message);

@@ -10,7 +10,7 @@ use core::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Denied, RateAcquireOwned, RateLimiter};
 
-use crate::errors::{denied_text, range_error};
+use crate::errors::{denied_text, range_error_of};
 use crate::quota::quotas_from_triples;
 use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
 use crate::timer::{with_one_clock_read, JsTimer};
@@ -50,7 +50,7 @@ impl RawRateLimiter {
                 // Never report "0 ms" for a denial.
                 Ok(ms.max(f64::MIN_POSITIVE))
             }
-            Err(e) => Err(range_error(&["weir: ", &denied_text(&e)].concat())),
+            Err(e) => Err(range_error_of(&["weir: ", &denied_text(&e)])),
         }
     }
 
@@ -118,5 +118,5 @@ impl RawRateLimiter {
 }
 
 fn denied_error(e: Denied) -> JsValue {
-    range_error(&["weir: ", &denied_text(&e)].concat())
+    range_error_of(&["weir: ", &denied_text(&e)])
 }

@@ -19,7 +19,7 @@ use weir::retry::{
 };
 use weir::{Clock, Instant};
 
-use crate::errors::{js_number, range_error};
+use crate::errors::{js_number, range_error_of};
 use crate::timer::JsTimer;
 
 /// `decide` answer codes (first element): retry, or why not.
@@ -37,15 +37,12 @@ fn reason_code(reason: GiveUpReason) -> f64 {
 
 fn millis(ms: f64, name: &str) -> Result<Duration, JsValue> {
     if !(ms.is_finite() && ms >= 0.0) {
-        return Err(range_error(
-            &[
-                "option '",
-                name,
-                "' must be a finite number of milliseconds >= 0, got ",
-                &js_number(ms),
-            ]
-            .concat(),
-        ));
+        return Err(range_error_of(&[
+            "option '",
+            name,
+            "' must be a finite number of milliseconds >= 0, got ",
+            &js_number(ms),
+        ]));
     }
     Ok(Duration::from_nanos((ms * 1e6) as u64))
 }
@@ -103,7 +100,7 @@ impl RawRetryPolicy {
 /// A `RangeError` naming the option at fault. Built by concatenation, not
 /// `format!`/`Display`: those would pull `core::fmt` into the wasm.
 fn policy_error(e: &PolicyError) -> JsValue {
-    range_error(&["invalid option 'retry.", js_name(e.field), "': ", e.problem].concat())
+    range_error_of(&["invalid option 'retry.", js_name(e.field), "': ", e.problem])
 }
 
 fn js_name(field: &str) -> &str {
