@@ -21,6 +21,8 @@ pub(crate) fn range_error_of(parts: &[&str]) -> JsValue {
 }
 
 /// An `Error` whose `name` is `name`.
+#[cold]
+#[inline(never)]
 pub(crate) fn named_error(name: &str, message: &str) -> JsValue {
     let error = Error::new(message);
     error.set_name(name);
@@ -54,6 +56,8 @@ pub(crate) fn js_number(x: f64) -> String {
 }
 
 /// The text of a core limiter error.
+#[cold]
+#[inline(never)]
 pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
     use weir::LimiterError::*;
     match *e {
@@ -85,6 +89,8 @@ pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
 }
 
 /// The text of a core rate denial.
+#[cold]
+#[inline(never)]
 pub(crate) fn denied_text(e: &weir::Denied) -> String {
     match *e {
         weir::Denied::NotUntil(at) => {
@@ -102,6 +108,8 @@ pub(crate) fn denied_text(e: &weir::Denied) -> String {
 }
 
 /// The text of a weighted acquire larger than its limit.
+#[cold]
+#[inline(never)]
 pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
     [
         "requested ",
@@ -113,6 +121,8 @@ pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
 }
 
 /// The text of a zero semaphore limit.
+#[cold]
+#[inline(never)]
 pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
     [
         e.limit_name(),
@@ -122,6 +132,8 @@ pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
 }
 
 /// The text of an invalid limiter option.
+#[cold]
+#[inline(never)]
 pub(crate) fn config_error_text(e: &weir::ConfigError) -> String {
     ["invalid limiter option `", e.field, "`: ", e.problem].concat()
 }

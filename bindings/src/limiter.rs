@@ -262,6 +262,8 @@ pub(crate) fn new_limiter(
 /// A core limiter error as the JS exception `RawLimiter` and `RawGuard` throw:
 /// `QueueFullError`, a `RangeError` for a cost no limit can ever admit, else
 /// a `LimiterError`.
+#[cold]
+#[inline(never)]
 pub(crate) fn limiter_error(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(

@@ -117,6 +117,8 @@ impl RawRateLimiter {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn denied_error(e: Denied) -> JsValue {
     range_error_of(&["weir: ", &denied_text(&e)])
 }

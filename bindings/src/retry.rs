@@ -99,6 +99,8 @@ impl RawRetryPolicy {
 
 /// A `RangeError` naming the option at fault. Built by concatenation, not
 /// `format!`/`Display`: those would pull `core::fmt` into the wasm.
+#[cold]
+#[inline(never)]
 fn policy_error(e: &PolicyError) -> JsValue {
     range_error_of(&["invalid option 'retry.", js_name(e.field), "': ", e.problem])
 }

@@ -125,6 +125,8 @@ impl RawSemaphore {
 }
 
 /// A weighted acquire larger than its cap, as a `RangeError`.
+#[cold]
+#[inline(never)]
 fn too_large(AcquireError::TooLarge { requested, limit }: AcquireError) -> JsValue {
     range_error_of(&["weir: ", &too_large_text(requested, limit)])
 }
