@@ -234,10 +234,9 @@ impl RawRetry {
     /// (ms; `NaN` when no sample).
     pub fn snapshot(&self) -> Array {
         let now = JsTimer.now();
-        let rows = self.inner.read().all_stats(now);
         let out = Array::new();
-        for (key, s) in rows {
-            out.push(&JsValue::from_str(&key));
+        self.inner.read().for_each_stats(now, |key, s| {
+            out.push(&JsValue::from_str(key));
             for v in [
                 f64::from(s.in_flight),
                 f64::from(s.queued),
@@ -252,7 +251,7 @@ impl RawRetry {
             ] {
                 out.push(&JsValue::from_f64(v));
             }
-        }
+        });
         out
     }
 
