@@ -25,7 +25,10 @@ else
   echo "build.sh: esbuild not installed (npm install); js/wasm/weir_wasm.js left unminified" >&2
   cp "$out/weir_wasm.js" js/wasm/weir_wasm.js
 fi
-wasm-opt -Oz --converge --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+# -ocimfs 100: functions with one caller are inlined into it only up to 100
+# bytes (binaryen's default: any size). -1.3 KB gzip, the same uncontended
+# path (bench/README.md, "Package size", session 6).
+wasm-opt -Oz --converge -ocimfs 100 --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/weir_wasm_bg.wasm" -o js/wasm/weir_wasm_bg.wasm
 echo "built js/wasm/weir_wasm_bg.wasm ($(wc -c < js/wasm/weir_wasm_bg.wasm) bytes)"

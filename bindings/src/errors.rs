@@ -12,7 +12,17 @@ pub(crate) fn range_error(message: &str) -> JsValue {
     RangeError::new(message).into()
 }
 
+/// A `RangeError` whose message is `parts` joined. Out of line and cold:
+/// one copy of the joining instead of one per error site.
+#[cold]
+#[inline(never)]
+pub(crate) fn range_error_of(parts: &[&str]) -> JsValue {
+    range_error(&parts.concat())
+}
+
 /// An `Error` whose `name` is `name`.
+#[cold]
+#[inline(never)]
 pub(crate) fn named_error(name: &str, message: &str) -> JsValue {
     let error = Error::new(message);
     error.set_name(name);
@@ -46,6 +56,8 @@ pub(crate) fn js_number(x: f64) -> String {
 }
 
 /// The text of a core limiter error.
+#[cold]
+#[inline(never)]
 pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
     use weir::LimiterError::*;
     match *e {
@@ -77,6 +89,8 @@ pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
 }
 
 /// The text of a core rate denial.
+#[cold]
+#[inline(never)]
 pub(crate) fn denied_text(e: &weir::Denied) -> String {
     match *e {
         weir::Denied::NotUntil(at) => {
@@ -94,6 +108,8 @@ pub(crate) fn denied_text(e: &weir::Denied) -> String {
 }
 
 /// The text of a weighted acquire larger than its limit.
+#[cold]
+#[inline(never)]
 pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
     [
         "requested ",
@@ -105,6 +121,8 @@ pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
 }
 
 /// The text of a zero semaphore limit.
+#[cold]
+#[inline(never)]
 pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
     [
         e.limit_name(),
@@ -114,6 +132,8 @@ pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
 }
 
 /// The text of an invalid limiter option.
+#[cold]
+#[inline(never)]
 pub(crate) fn config_error_text(e: &weir::ConfigError) -> String {
     ["invalid limiter option `", e.field, "`: ", e.problem].concat()
 }

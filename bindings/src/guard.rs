@@ -77,7 +77,7 @@ impl RawGuard {
                 Ok(grant) => self.permits.write().insert(grant),
                 Err(LimiterError::RateLimited { not_until }) => {
                     let wait = not_until.saturating_duration_since(self.inner.timer().now());
-                    -(wait.as_nanos().clamp(1, 1 << 53) as f64)
+                    -(weir::time::duration_nanos(wait).clamp(1, 1 << 53) as f64)
                 }
                 // Busy, or a queue/size error that cannot happen at cost 1.
                 Err(_) => BUSY,
@@ -173,8 +173,8 @@ fn write_figures(s: &RateStatus, out: &mut [f64]) {
     let values = [
         f64::from(s.quota.limit()),
         f64::from(s.remaining),
-        s.reset_after.as_nanos() as f64,
-        s.retry_after.as_nanos() as f64,
+        weir::time::duration_nanos(s.reset_after) as f64,
+        weir::time::duration_nanos(s.retry_after) as f64,
         s.quota.interval().as_secs_f64() * 1e3,
     ];
     for (slot, value) in out.iter_mut().zip(values) {

@@ -12,7 +12,9 @@ use core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant};
 
-use crate::errors::{config_error_text, decimal, limiter_error_text, named_error, range_error};
+use crate::errors::{
+    config_error_text, decimal, limiter_error_text, named_error, range_error, range_error_of,
+};
 use crate::quota::quotas_from_triples;
 use crate::slab::{release_grant, Permits};
 use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
@@ -260,6 +262,8 @@ pub(crate) fn new_limiter(
 /// A core limiter error as the JS exception `RawLimiter` and `RawGuard` throw:
 /// `QueueFullError`, a `RangeError` for a cost no limit can ever admit, else
 /// a `LimiterError`.
+#[cold]
+#[inline(never)]
 pub(crate) fn limiter_error(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(
@@ -267,7 +271,7 @@ pub(crate) fn limiter_error(e: LimiterError) -> JsValue {
             &["weir: queue full (maxQueue = ", &decimal(max as u64), ")"].concat(),
         ),
         LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
-            range_error(&["weir: ", &limiter_error_text(&e)].concat())
+            range_error_of(&["weir: ", &limiter_error_text(&e)])
         }
         other => named_error(
             "LimiterError",

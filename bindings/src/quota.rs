@@ -8,57 +8,48 @@ use core::time::Duration;
 use wasm_bindgen::JsValue;
 use weir::Quota;
 
-use crate::errors::{js_number, quota_error_text, range_error};
+use crate::errors::{js_number, quota_error_text, range_error_of};
 
 /// Parse `[limit, intervalMs, burst]` triples (`burst` 0 = default) into quotas.
 /// `option` names the JS option in error messages.
 pub(crate) fn quotas_from_triples(triples: &[f64], option: &str) -> Result<Vec<Quota>, JsValue> {
     if triples.len() % 3 != 0 {
-        return Err(range_error(&[option, ": malformed quota list"].concat()));
+        return Err(range_error_of(&[option, ": malformed quota list"]));
     }
     triples
         .chunks_exact(3)
         .map(|t| {
             let (limit, interval_ms, burst) = (t[0], t[1], t[2]);
             let limit = whole_u32(limit).ok_or_else(|| {
-                range_error(
-                    &[
-                        option,
-                        ".limit must be a whole number in 1..2^32, got ",
-                        &js_number(limit),
-                    ]
-                    .concat(),
-                )
+                range_error_of(&[
+                    option,
+                    ".limit must be a whole number in 1..2^32, got ",
+                    &js_number(limit),
+                ])
             })?;
             if !(interval_ms.is_finite() && interval_ms > 0.0) {
-                return Err(range_error(
-                    &[
-                        option,
-                        ".interval must be a positive number of milliseconds, got ",
-                        &js_number(interval_ms),
-                    ]
-                    .concat(),
-                ));
+                return Err(range_error_of(&[
+                    option,
+                    ".interval must be a positive number of milliseconds, got ",
+                    &js_number(interval_ms),
+                ]));
             }
             let interval = Duration::from_nanos(round_to_u64(interval_ms * 1e6).max(1));
             let quota = Quota::new(limit, interval)
-                .map_err(|e| range_error(&[option, ": ", quota_error_text(&e)].concat()))?;
+                .map_err(|e| range_error_of(&[option, ": ", quota_error_text(&e)]))?;
             if burst == 0.0 {
                 return Ok(quota);
             }
             let burst = whole_u32(burst).ok_or_else(|| {
-                range_error(
-                    &[
-                        option,
-                        ".burst must be a whole number in 1..2^32, got ",
-                        &js_number(burst),
-                    ]
-                    .concat(),
-                )
+                range_error_of(&[
+                    option,
+                    ".burst must be a whole number in 1..2^32, got ",
+                    &js_number(burst),
+                ])
             })?;
             quota
                 .with_burst(burst)
-                .map_err(|e| range_error(&[option, ".burst: ", quota_error_text(&e)].concat()))
+                .map_err(|e| range_error_of(&[option, ".burst: ", quota_error_text(&e)]))
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use core::cell::RefCell;
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Denied, RateAcquireOwned, RateLimiter};
 
-use crate::errors::{denied_text, range_error};
+use crate::errors::{denied_text, range_error_of};
 use crate::quota::quotas_from_triples;
 use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
 use crate::timer::{with_one_clock_read, JsTimer};
@@ -46,11 +46,11 @@ impl RawRateLimiter {
         match self.inner.check(&String::from(key), cost) {
             Ok(()) => Ok(0.0),
             Err(Denied::NotUntil(at)) => {
-                let ms = (at - JsTimer.now()).as_nanos() as f64 / 1e6;
+                let ms = weir::time::duration_nanos(at - JsTimer.now()) as f64 / 1e6;
                 // Never report "0 ms" for a denial.
                 Ok(ms.max(f64::MIN_POSITIVE))
             }
-            Err(e) => Err(range_error(&["weir: ", &denied_text(&e)].concat())),
+            Err(e) => Err(range_error_of(&["weir: ", &denied_text(&e)])),
         }
     }
 
@@ -117,6 +117,8 @@ impl RawRateLimiter {
     }
 }
 
+#[cold]
+#[inline(never)]
 fn denied_error(e: Denied) -> JsValue {
-    range_error(&["weir: ", &denied_text(&e)].concat())
+    range_error_of(&["weir: ", &denied_text(&e)])
 }

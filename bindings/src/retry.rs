@@ -19,7 +19,7 @@ use weir::retry::{
 };
 use weir::{Clock, Instant};
 
-use crate::errors::{js_number, range_error};
+use crate::errors::{js_number, range_error_of};
 use crate::timer::JsTimer;
 
 /// `decide` answer codes (first element): retry, or why not.
@@ -37,21 +37,20 @@ fn reason_code(reason: GiveUpReason) -> f64 {
 
 fn millis(ms: f64, name: &str) -> Result<Duration, JsValue> {
     if !(ms.is_finite() && ms >= 0.0) {
-        return Err(range_error(
-            &[
-                "option '",
-                name,
-                "' must be a finite number of milliseconds >= 0, got ",
-                &js_number(ms),
-            ]
-            .concat(),
-        ));
+        return Err(range_error_of(&[
+            "option '",
+            name,
+            "' must be a finite number of milliseconds >= 0, got ",
+            &js_number(ms),
+        ]));
     }
     Ok(Duration::from_nanos((ms * 1e6) as u64))
 }
 
 fn as_ms(d: Duration) -> f64 {
-    d.as_nanos() as f64 / 1e6
+    // u64 nanos (exact: every duration here comes from u64 nanos), not
+    // u128: on wasm32 that is a libcall.
+    weir::time::duration_nanos(d) as f64 / 1e6
 }
 
 /// A validated retry policy (per call or per limiter).
@@ -100,8 +99,10 @@ impl RawRetryPolicy {
 
 /// A `RangeError` naming the option at fault. Built by concatenation, not
 /// `format!`/`Display`: those would pull `core::fmt` into the wasm.
+#[cold]
+#[inline(never)]
 fn policy_error(e: &PolicyError) -> JsValue {
-    range_error(&["invalid option 'retry.", js_name(e.field), "': ", e.problem].concat())
+    range_error_of(&["invalid option 'retry.", js_name(e.field), "': ", e.problem])
 }
 
 fn js_name(field: &str) -> &str {
@@ -234,10 +235,9 @@ impl RawRetry {
     /// (ms; `NaN` when no sample).
     pub fn snapshot(&self) -> Array {
         let now = JsTimer.now();
-        let rows = self.inner.read().all_stats(now);
         let out = Array::new();
-        for (key, s) in rows {
-            out.push(&JsValue::from_str(&key));
+        self.inner.read().for_each_stats(now, |key, s| {
+            out.push(&JsValue::from_str(key));
             for v in [
                 f64::from(s.in_flight),
                 f64::from(s.queued),
@@ -252,7 +252,7 @@ impl RawRetry {
             ] {
                 out.push(&JsValue::from_f64(v));
             }
-        }
+        });
         out
     }
 

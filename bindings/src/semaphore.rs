@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use weir::semaphore::AcquireOwned;
 use weir::{AcquireError, KeyedSemaphore, OwnedPermit, TryAcquireError};
 
-use crate::errors::{limit_error_text, range_error, too_large_text};
+use crate::errors::{limit_error_text, range_error, range_error_of, too_large_text};
 use crate::limiter::MUST_WAIT;
 use crate::slab::Permits;
 use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
@@ -125,6 +125,8 @@ impl RawSemaphore {
 }
 
 /// A weighted acquire larger than its cap, as a `RangeError`.
+#[cold]
+#[inline(never)]
 fn too_large(AcquireError::TooLarge { requested, limit }: AcquireError) -> JsValue {
-    range_error(&["weir: ", &too_large_text(requested, limit)].concat())
+    range_error_of(&["weir: ", &too_large_text(requested, limit)])
 }

@@ -166,7 +166,9 @@ impl JsSleep {
             }
         });
         // Whole milliseconds, rounded up, at least 1: a frozen clock must not spin.
-        let ms = (self.deadline - now).as_nanos().div_ceil(1_000_000).max(1) as f64;
+        let ms = weir::time::duration_nanos(self.deadline - now)
+            .div_ceil(1_000_000)
+            .max(1) as f64;
         let handle = set_timeout(callback.as_ref().unchecked_ref(), ms);
         self.armed = Some(Armed {
             handle,

@@ -49,7 +49,7 @@ impl BudgetPolicy {
                 "must be a finite number >= 0",
             ));
         }
-        if self.window.as_nanos() < BUDGET_SLOTS as u128 {
+        if crate::time::duration_nanos(self.window) < BUDGET_SLOTS as u64 {
             return Err(PolicyError::new(
                 "budget.window",
                 "must be greater than zero",

@@ -242,11 +242,18 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
 
     /// Every resident key with its figures.
     pub fn all_stats(&self, now: Instant) -> Vec<(K, FetchStats)> {
+        let mut all = Vec::with_capacity(self.map.len());
+        self.for_each_stats(now, |k, s| all.push((k.clone(), s)));
+        all
+    }
+
+    /// Calls `f` with every resident key and its figures (as
+    /// [`all_stats`](Self::all_stats), without collecting them).
+    pub fn for_each_stats(&self, now: Instant, mut f: impl FnMut(&K, FetchStats)) {
         let now = now.max(self.floor);
-        self.map
-            .iter()
-            .map(|(k, s)| (k.clone(), figures(s, now)))
-            .collect()
+        for (k, s) in &self.map {
+            f(k, figures(s, now));
+        }
     }
 
     /// Drops every idle key now (see the type's docs).

@@ -46,7 +46,9 @@ impl LatencyHistogram {
 
     /// Counts one latency.
     pub fn record(&mut self, latency: Duration) {
-        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        // Whole µs, in u64 (not `as_micros`' u128). Past u64::MAX ns both land
+        // in the last bucket.
+        let micros = crate::time::duration_nanos(latency) / 1_000;
         let i = bucket_of(micros);
         if self.counts[i] == u32::MAX {
             // Saturated: halve everything, keeping the shape (recent-biased).

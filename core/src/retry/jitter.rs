@@ -80,5 +80,5 @@ pub fn full_jitter(
 }
 
 pub(crate) fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    crate::time::duration_nanos(d)
 }

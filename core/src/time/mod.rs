@@ -110,7 +110,15 @@ impl Sub<Instant> for Instant {
 /// A duration as whole nanoseconds, saturating at `u64::MAX` (≈ 584 years).
 #[inline]
 pub fn duration_nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+    // The same as `u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)`, in u64
+    // arithmetic: `as_nanos` multiplies in u128, a libcall (`__multi3`) on
+    // wasm32, inlined at every use.
+    const MAX_SECS: u64 = u64::MAX / 1_000_000_000;
+    let secs = d.as_secs();
+    if secs > MAX_SECS {
+        return u64::MAX;
+    }
+    (secs * 1_000_000_000).saturating_add(u64::from(d.subsec_nanos()))
 }
 
 /// A monotonic clock.
@@ -161,5 +169,31 @@ impl<T: Timer + ?Sized> Timer for alloc::sync::Arc<T> {
     #[inline]
     fn sleep_until(&self, deadline: Instant) -> Self::Sleep {
         (**self).sleep_until(deadline)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_nanos_saturates_like_as_nanos() {
+        let max_secs = u64::MAX / 1_000_000_000;
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::new(1, 999_999_999),
+            Duration::from_nanos(u64::MAX),
+            Duration::from_nanos(u64::MAX - 1),
+            Duration::new(max_secs, 0),
+            Duration::new(max_secs, 709_551_615),
+            Duration::new(max_secs, 709_551_616),
+            Duration::new(max_secs, 999_999_999),
+            Duration::new(max_secs + 1, 0),
+            Duration::MAX,
+        ] {
+            let want = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            assert_eq!(duration_nanos(d), want, "{d:?}");
+        }
     }
 }
