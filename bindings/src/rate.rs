@@ -50,7 +50,7 @@ impl RawRateLimiter {
                 // Never report "0 ms" for a denial.
                 Ok(ms.max(f64::MIN_POSITIVE))
             }
-            Err(e) => Err(range_error_of(&["weir: ", &denied_text(&e)])),
+            Err(e) => Err(denied_error(e)),
         }
     }
 
