@@ -118,7 +118,12 @@ impl RawGuard {
     pub fn drain(&self) -> Box<[f64]> {
         let finished = with_one_clock_read(|| self.parked.drain());
         let permits = &self.permits;
-        reports(finished, |g| permits.write().insert(g), limiter_error, &self.errors)
+        reports(
+            finished,
+            |g| permits.write().insert(g),
+            limiter_error,
+            &self.errors,
+        )
     }
 
     /// The error a parked wait failed with (after `drain` reported `-1`).

@@ -157,7 +157,12 @@ impl RawLimiter {
     pub fn drain(&self) -> Box<[f64]> {
         let finished = with_one_clock_read(|| self.parked.drain());
         let permits = &self.permits;
-        reports(finished, |g| permits.write().insert(g), limiter_error, &self.errors)
+        reports(
+            finished,
+            |g| permits.write().insert(g),
+            limiter_error,
+            &self.errors,
+        )
     }
 
     /// The error of the last `tryAcquire` that returned `-1` ([`FAILED`]).

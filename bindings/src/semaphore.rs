@@ -83,7 +83,12 @@ impl RawSemaphore {
     pub fn drain(&self) -> Box<[f64]> {
         let finished = self.parked.drain();
         let permits = &self.permits;
-        reports(finished, |p| permits.write().insert(p), too_large, &self.errors)
+        reports(
+            finished,
+            |p| permits.write().insert(p),
+            too_large,
+            &self.errors,
+        )
     }
 
     /// The error a parked wait failed with (after `drain` reported `-1`).

@@ -135,12 +135,7 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
             job: RefCell::new(Some(job)),
             shared: Rc::downgrade(&self.shared),
         });
-        if let Some(previous) = self
-            .shared
-            .jobs
-            .write()
-            .insert(ticket, Rc::clone(&task))
-        {
+        if let Some(previous) = self.shared.jobs.write().insert(ticket, Rc::clone(&task)) {
             // A reused ticket: the older wait is cancelled rather than orphaned.
             drop(previous.job.write().take());
         }

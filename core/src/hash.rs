@@ -120,7 +120,9 @@ mod tests {
     #[test]
     fn distinct_short_keys_rarely_share_a_bucket_or_a_tag() {
         let h = KeyHash::default();
-        let hashes: Vec<u64> = (0..4096).map(|i| h.hash_one(format!("host{i}.example.com"))).collect();
+        let hashes: Vec<u64> = (0..4096)
+            .map(|i| h.hash_one(format!("host{i}.example.com")))
+            .collect();
         // Low 12 bits (a 4096-bucket table) and the top 7 bits (the tag).
         let mut buckets = [0u32; 4096];
         let mut tags = [0u32; 128];
@@ -128,7 +130,11 @@ mod tests {
             buckets[(x & 4095) as usize] += 1;
             tags[(x >> 57) as usize] += 1;
         }
-        assert!(buckets.iter().all(|&c| c <= 10), "{:?}", buckets.iter().max());
+        assert!(
+            buckets.iter().all(|&c| c <= 10),
+            "{:?}",
+            buckets.iter().max()
+        );
         assert!(tags.iter().all(|&c| (8..=60).contains(&c)), "{tags:?}");
         let mut sorted = hashes.clone();
         sorted.sort_unstable();

@@ -56,7 +56,9 @@ fn args() -> Args {
             "--in-flight" => a.in_flight = value(),
             "--max-delay-ms" => a.max_delay_ms = value() as u64,
             "--rounds" => a.rounds = value().max(1),
-            other => panic!("unknown flag {other} (--requests --in-flight --max-delay-ms --rounds)"),
+            other => {
+                panic!("unknown flag {other} (--requests --in-flight --max-delay-ms --rounds)")
+            }
         }
     }
     a
@@ -195,7 +197,11 @@ fn main() {
                     let before = mw.host_stats(&addr.to_string());
                     let r = run_weir(&limited, &url, &a).await;
                     let after = mw.host_stats(&addr.to_string());
-                    assert_eq!(after.sent - before.sent, a.requests as u64, "every request sent once");
+                    assert_eq!(
+                        after.sent - before.sent,
+                        a.requests as u64,
+                        "every request sent once"
+                    );
                     assert_eq!(after.in_flight, 0);
                     if best_weir.as_ref().is_none_or(|b| r.elapsed < b.elapsed) {
                         best_weir = Some(r);
@@ -245,5 +251,8 @@ fn report(a: &Args, pool: &Round, weir: &Round, stats: weir_reqwest::HostStats) 
         "ideal bound at the server's mean delay: {ideal:.0} req/s; weir's core figures for the host: p50 {:?}, p95 {:?}, p99 {:?}, sent {}, retried {}",
         stats.p50, stats.p95, stats.p99, stats.sent, stats.retried
     );
-    println!("ratio weir ÷ pool = {:.3} (target ≥ 0.98)", rate(weir) / rate(pool));
+    println!(
+        "ratio weir ÷ pool = {:.3} (target ≥ 0.98)",
+        rate(weir) / rate(pool)
+    );
 }

@@ -8,9 +8,9 @@ use core::hash::Hash;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
+use crate::hash::HashMap;
 use alloc::collections::VecDeque;
 use futures_core::{FusedStream, Stream};
-use crate::hash::HashMap;
 
 use super::{Iter, Slots, ZeroLimit};
 
@@ -88,7 +88,10 @@ where
         slots: Slots::new(limit),
         // At most `limit` keys are counted at once. Twice that keeps every
         // insert within hashbrown's in-place rehash, so it never reallocates.
-        counts: HashMap::with_capacity_and_hasher(limit.saturating_mul(2).saturating_add(2), Default::default()),
+        counts: HashMap::with_capacity_and_hasher(
+            limit.saturating_mul(2).saturating_add(2),
+            Default::default(),
+        ),
         waiting: VecDeque::with_capacity(lookahead),
         lookahead,
         per_key,

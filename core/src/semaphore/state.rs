@@ -4,8 +4,8 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::hash::{BuildHasher, Hash};
 
-use hashbrown::hash_table::{Entry, HashTable};
 use crate::hash::KeyHash;
+use hashbrown::hash_table::{Entry, HashTable};
 
 use super::error::{AcquireError, LimitError, TryAcquireError};
 use super::slots::{KeySlot, WaiterSlot, WaiterStage, NIL};
