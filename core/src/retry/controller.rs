@@ -281,8 +281,9 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
         key: &K,
         now: Instant,
     ) -> &'m mut KeyState {
-        // A resident key (nearly every call) costs one lookup and no copy of
-        // the key; only a new key is cloned, after a sweep if one is due.
+        // A resident key (nearly every call) costs two lookups and no copy
+        // of the key (hashing a host name twice is cheaper than allocating
+        // a copy); only a new key is cloned, after a sweep if one is due.
         if !map.contains_key(key) {
             Self::insert_new(map, sweep_at, budget, key, now);
         }
