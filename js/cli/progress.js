@@ -133,6 +133,7 @@ export class Progress {
       p50: this.latency.percentile(50),
       p95: this.latency.percentile(95),
       p99: this.latency.percentile(99),
+      timed: this.latency.count, // responses the percentiles are taken over
       meanMs: this.latency.mean,
       retries: s.retries,
       status429: s.status429,
@@ -148,7 +149,7 @@ export function formatSummary(sum) {
   return [
     `${sum.interrupted ? 'interrupted after' : 'done:'} ${sum.done} URLs in ${(sum.elapsedMs / 1000).toFixed(1)} s (${sum.reqPerSec.toFixed(1)} req/s)`,
     `status: ${statuses}`,
-    `latency: p50 ${fmtMs(sum.p50)}, p95 ${fmtMs(sum.p95)}, p99 ${fmtMs(sum.p99)}`,
+    sum.timed === 0 ? 'latency: no response' : `latency: p50 ${fmtMs(sum.p50)}, p95 ${fmtMs(sum.p95)}, p99 ${fmtMs(sum.p99)}`,
     `retries: ${sum.retries}, 429s seen: ${sum.status429}, peak RSS: ${(sum.peakRssBytes / MB).toFixed(1)} MB`,
   ];
 }

@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError, parseDelayRange, parseDuration, parseFetchArgs, parseHeader, parseRate } from '../../js/cli/args.js';
 import { Histogram } from '../../js/cli/histogram.js';
+import { formatSummary } from '../../js/cli/progress.js';
 import { countUrlLines } from '../../js/cli/lines.js';
 import { fileNameFor, savePathFor } from '../../js/cli/names.js';
 import { tempDir } from './helpers.mjs';
@@ -133,4 +134,13 @@ test('ndjsonRow is JSON.stringify(row) plus a newline', async () => {
     { url: 'http://b/', status: 429, bytes: 1e21, ms: 1234567.8, attempts: 3, error: null },
   ];
   for (const row of rows) assert.equal(ndjsonRow(row), `${JSON.stringify(row)}\n`);
+});
+
+test('formatSummary: percentiles when responses were timed, "no response" when none', () => {
+  const base = { done: 1, elapsedMs: 100, reqPerSec: 10, byStatus: { error: 1 }, retries: 2, status429: 0, peakRssBytes: 50 * 2 ** 20, interrupted: false };
+  const none = formatSummary({ ...base, timed: 0, p50: 0, p95: 0, p99: 0 });
+  assert.equal(none[2], 'latency: no response');
+  assert.match(none[1], /^status: error: 1$/);
+  const some = formatSummary({ ...base, byStatus: { 200: 3 }, timed: 3, p50: 12.3, p95: 40, p99: 41 });
+  assert.match(some[2], /^latency: p50 12\.3 ms, p95 40\.0 ms, p99 41\.0 ms$/);
 });
