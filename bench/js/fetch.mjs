@@ -5,7 +5,7 @@
 //
 //   node bench/js/fetch.mjs [requests=20000] [inflight=1000] [--rounds 3] [--variants pool,p-map,weir,weir-no-signal] [--delay 0-300]
 //
-// `--delay MIN-MAX` (ms) sets the server's random delay. The default, 0–300,
+// `--delay MIN-MAX` (ms, a trailing `ms` allowed) sets the server's random delay. The default, 0–300,
 // asks for ~6,700 requests/s at 1,000 in flight, more than a 2-core machine
 // serving itself can do: there the clients are CPU-bound and the ratios are
 // ratios of CPU per request. `--delay 0-3000` (the seed article's server)
@@ -34,7 +34,7 @@ const rounds = Number(flag('--rounds', 3));
 const variants = flag('--variants', 'pool,p-map,weir,weir-no-signal').split(',');
 if (!variants.includes('pool')) throw new Error('--variants must include pool (the baseline)');
 const delayText = flag('--delay', '0-300');
-const [minDelay, maxDelay] = delayText.split('-').map(Number);
+const [minDelay, maxDelay] = delayText.replace(/ms$/, '').split('-').map(Number); // `0-300` or `0-300ms`, as cli.mjs takes it
 if (!(minDelay >= 0 && maxDelay >= minDelay)) throw new Error(`--delay must be MIN-MAX in ms, got ${delayText}`);
 
 const server = spawn(process.execPath, [here('./fetch-server.mjs'), String(minDelay), String(maxDelay)], {
