@@ -65,7 +65,7 @@ impl BudgetPolicy {
     }
 
     fn slot_nanos(&self) -> u64 {
-        super::jitter::duration_nanos(self.window) / BUDGET_SLOTS as u64
+        crate::time::duration_nanos(self.window) / BUDGET_SLOTS as u64
     }
 }
 

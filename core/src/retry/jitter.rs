@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 
+use crate::time::duration_nanos;
+
 /// SplitMix64: a tiny, fast, seedable PRNG (not for secrets). Seeded by the
 /// caller so that back-off sequences are reproducible in tests.
 ///
@@ -77,8 +79,4 @@ pub fn full_jitter(
 ) -> Duration {
     let ceiling = duration_nanos(backoff_ceiling(base, max_delay, retry));
     Duration::from_nanos(rng.below_or_eq(ceiling))
-}
-
-pub(crate) fn duration_nanos(d: Duration) -> u64 {
-    crate::time::duration_nanos(d)
 }
