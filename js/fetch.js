@@ -619,16 +619,10 @@ class Flight {
   }
 
   /**
-   * The request ends without a response handed over (an error, an abort, a
-   * throw while deciding): the permit back if the attempt still holds it,
-   * and the links undone.
+   * The request is over: its body is done, or it ends without a response
+   * handed over (an error, an abort, a throw while deciding). The permit
+   * back if the attempt still holds it, and the links undone.
    */
-  abandon() {
-    this.finish();
-    this.detach();
-  }
-
-  /** Its body is done: both. */
   end() {
     this.finish();
     this.detach();
@@ -747,7 +741,7 @@ export function limitedFetch(limiter, rawLimiter, input, init) {
       (error) => firstFailed(flight, input, error, started),
     );
   } catch (error) {
-    flight.abandon();
+    flight.end();
     return Promise.reject(error);
   }
 }
@@ -758,7 +752,7 @@ function firstAnswered(flight, input, response, started) {
   try {
     next = flight.answered(response, 0, started);
   } catch (error) {
-    flight.abandon();
+    flight.end();
     throw error;
   }
   return next === HAND_OVER ? response : send(flight, input, 1, next);
@@ -770,7 +764,7 @@ function firstFailed(flight, input, error, started) {
   try {
     wait = flight.failed(error, 0, started);
   } catch (thrown) {
-    flight.abandon();
+    flight.end();
     throw thrown;
   }
   return send(flight, input, 1, wait);
@@ -932,7 +926,7 @@ async function send(flight, input, first, wait) {
       if (next !== RETRY_NOW) await sleep(next, flight.signal);
     }
   } finally {
-    if (!handedOver) flight.abandon();
+    if (!handedOver) flight.end();
   }
 }
 
