@@ -4,7 +4,7 @@
 // the asCompleted pull loop. It imports no host API and is shared by every
 // loader (node.js, deno.js, browser.js, workerd.js), which initialise the
 // wasm before any of this is called.
-import { RawLimiter, RawSemaphore, RawRateLimiter } from './wasm/weir_wasm.js';
+import { RawLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
 import { optionChecks } from './options.js';
 import { abortReason } from './abort-reason.js';
@@ -17,6 +17,8 @@ const FAILED = -1;
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 /** What `fn` of a `run` without a signal receives (one object for all). */
 const NO_SIGNAL = Object.freeze({ signal: undefined });
+/** No rate quotas (RawLimiter's `rate`/`perKeyRate` arguments). */
+const NO_QUOTAS = new Float64Array(0);
 /** The wasm limiter behind a `Limiter` (set in its static block). */
 let rawOf;
 
@@ -216,8 +218,8 @@ function startParked(raw, id, fn) {
 }
 
 /**
- * The wasm side's parking state for one raw limiter (RawLimiter,
- * RawSemaphore or RawRateLimiter), and its drain. Tickets are
+ * The wasm side's parking state for one RawLimiter (of a Limiter,
+ * KeyedSemaphore or RateLimiter), and its drain. Tickets are
  * small integers, reused; a ticket freed while a drain runs (user code runs
  * inside it) is reused only after the drain, so a report still in the
  * drain's batch can never settle the ticket's next owner.
@@ -950,7 +952,7 @@ export class KeyedSemaphore {
     const o = options(opts, 'KeyedSemaphore', ['global', 'perKey']);
     const global = cap(o.global, 'global');
     const perKey = cap(o.perKey, 'perKey');
-    this.#raw = new RawSemaphore(global, perKey);
+    this.#raw = new RawLimiter(global, perKey, NO_QUOTAS, NO_QUOTAS, undefined);
     this.#parking = parkingFor(this.#raw);
     this.#limits = { global, perKey };
   }
@@ -961,16 +963,15 @@ export class KeyedSemaphore {
     const signal = signalOf(o.signal);
     const k = keyOf(key);
     const c = whole(n, 'n');
-    if (signal?.aborted) throw abortReason(signal);
-    let id = this.#raw.tryAcquire(k, c);
-    if (id === MUST_WAIT) id = await parkForPermit(this.#parking, k, c, signal);
-    return releaser(this.#raw, id);
+    return releaser(this.#raw, await limiterPermit(this.#parking, k, c, signal));
   }
 
   /** `n` permits of `key` now, or `null`. */
   tryAcquire(key, n = 1) {
-    const id = this.#raw.tryAcquire(keyOf(key), whole(n, 'n'));
-    return id === MUST_WAIT ? null : releaser(this.#raw, id);
+    const raw = this.#raw;
+    const id = raw.tryAcquire(keyOf(key), whole(n, 'n'));
+    if (id === FAILED) throw raw.lastError();
+    return id === MUST_WAIT ? null : releaser(raw, id);
   }
 
   /** Change the caps; omitted options keep their value. */
@@ -985,7 +986,7 @@ export class KeyedSemaphore {
 
   /** `{ inFlight, waiting, keys, global, perKey }` now. */
   stats() {
-    const s = this.#raw.stats();
+    const s = this.#raw.stats(); // [inFlight, queued, keys, …]
     return {
       inFlight: s[0],
       waiting: s[1],
@@ -1016,13 +1017,14 @@ export class RateLimiter {
     } else if (o.burst !== undefined) {
       throw new TypeError("RateLimiter: option 'burst' needs 'limit' and 'interval'");
     }
-    this.#raw = new RawRateLimiter(quotas(o.global, 'global'), perKey);
+    this.#raw = new RawLimiter(undefined, undefined, quotas(o.global, 'global'), perKey, undefined);
     this.#parking = parkingFor(this.#raw);
   }
 
   /** Admit `cost` for `key` now? `{ ok, retryAfterMs }`; a denial consumes nothing. */
   check(key, cost = 1) {
     const retryAfterMs = this.#raw.check(keyOf(key), whole(cost, 'cost'));
+    if (retryAfterMs === FAILED) throw this.#raw.lastError();
     return { ok: retryAfterMs === 0, retryAfterMs };
   }
 
@@ -1032,9 +1034,9 @@ export class RateLimiter {
     const signal = signalOf(o.signal);
     const k = keyOf(key);
     const c = whole(cost, 'cost');
-    if (signal?.aborted) throw abortReason(signal);
-    if (this.#raw.tryAcquire(k, c)) return;
-    await parkForPermit(this.#parking, k, c, signal);
+    // Admitted work holds nothing here (no concurrency caps): the permit
+    // goes straight back.
+    this.#raw.release(await limiterPermit(this.#parking, k, c, signal));
   }
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
@@ -1045,7 +1047,7 @@ export class RateLimiter {
 
   /** `{ keys }`: keys with state now. */
   stats() {
-    return { keys: this.#raw.keys() };
+    return { keys: this.#raw.stats()[3] }; // [inFlight, queued, keys, rateKeys, …]
   }
 }
 

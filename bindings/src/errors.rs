@@ -88,49 +88,6 @@ pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
     }
 }
 
-/// The text of a core rate denial.
-#[cold]
-#[inline(never)]
-pub(crate) fn denied_text(e: &weir::Denied) -> String {
-    match *e {
-        weir::Denied::NotUntil(at) => {
-            ["rate limited until ", &decimal(at.as_nanos()), " ns"].concat()
-        }
-        weir::Denied::ExceedsBurst { cost, burst } => [
-            "cost ",
-            &decimal(cost.into()),
-            " exceeds the burst ",
-            &decimal(burst.into()),
-            " and can never be admitted",
-        ]
-        .concat(),
-    }
-}
-
-/// The text of a weighted acquire larger than its limit.
-#[cold]
-#[inline(never)]
-pub(crate) fn too_large_text(requested: usize, limit: usize) -> String {
-    [
-        "requested ",
-        &decimal(requested as u64),
-        " permits but the limit is ",
-        &decimal(limit as u64),
-    ]
-    .concat()
-}
-
-/// The text of a zero semaphore limit.
-#[cold]
-#[inline(never)]
-pub(crate) fn limit_error_text(e: &weir::LimitError) -> String {
-    [
-        e.limit_name(),
-        " limit must be at least 1 or unlimited, got 0",
-    ]
-    .concat()
-}
-
 /// The text of an invalid limiter option.
 #[cold]
 #[inline(never)]

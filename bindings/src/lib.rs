@@ -13,8 +13,9 @@
 //! `AbortSignal`, a queue timeout).
 //!
 //! The npm package's JS layer (`js/api.js`, `js/guard.js`, `js/fetch.js`)
-//! wraps the raw classes exported here (`RawLimiter`, `RawSemaphore`,
-//! `RawRateLimiter`, `RawGuard`, `RawRetry`) in the public API.
+//! wraps the raw classes exported here (`RawLimiter`, `RawGuard`, `RawRetry`)
+//! in the public API; `KeyedSemaphore` and `RateLimiter` are `RawLimiter`s
+//! with only concurrency caps or only rate quotas.
 
 #![no_std]
 
@@ -72,16 +73,12 @@ mod guard;
 mod heap;
 mod limiter;
 mod quota;
-mod rate;
 mod retry;
-mod semaphore;
 mod slab;
 mod tickets;
 mod timer;
 
 pub use limiter::{RawLimiter, MUST_WAIT};
-pub use rate::RawRateLimiter;
-pub use semaphore::RawSemaphore;
 pub use slab::PermitSlab;
 pub use timer::{JsSleep, JsTimer};
 

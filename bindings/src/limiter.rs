@@ -151,6 +151,29 @@ impl RawLimiter {
         }
     }
 
+    /// Admit `cost` for `key` now and give back at once whatever
+    /// concurrency permits that took (`RateLimiter.check`: rate tokens are
+    /// spent, nothing is held) → `0`. Otherwise, consuming nothing: the
+    /// milliseconds until a rate quota or pause allows it (`> 0`),
+    /// `Infinity` when only a release of concurrency permits could, or `-1`
+    /// ([`FAILED`]) for a cost no limit can ever admit (the `RangeError` is
+    /// then [`lastError`](RawLimiter::last_error)).
+    pub fn check(&self, key: String, cost: u32) -> f64 {
+        with_one_clock_read(|| match self.inner.try_acquire_grant(&key, cost) {
+            Ok(grant) => {
+                self.inner.release(grant);
+                0.0
+            }
+            Err(LimiterError::RateLimited { not_until }) => {
+                let ms = weir::time::duration_nanos(not_until - JsTimer.now()) as f64 / 1e6;
+                // Never report "0 ms" for a denial.
+                ms.max(f64::MIN_POSITIVE)
+            }
+            Err(LimiterError::Busy) => f64::INFINITY,
+            Err(e) => self.refusal(e),
+        })
+    }
+
     /// Poll the woken parked waits. Returns flat `[ticket, id, …]` pairs for
     /// those that finished; an id of `-1` means it failed and
     /// [`take_error`](RawLimiter::take_error) returns the error.
