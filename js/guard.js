@@ -1,9 +1,9 @@
 // `guard(handler, options)`: shed load with 429 (or 503) + Retry-After
 // instead of queueing. The guard maps a request to a key, asks the Rust core
-// (`RawGuard`) to admit it, and maps the answer to a Response. It makes no
+// (a `RawLimiter`) to admit it, and maps the answer to a Response. It makes no
 // limiting decision of its own and imports no host API, so it serves workerd,
 // Deno, Bun, service workers and (through `toNodeHandler`) Node alike.
-import { RawGuard } from './wasm/weir_wasm.js';
+import { RawLimiter } from './wasm/weir_wasm.js';
 import { optionChecks } from './options.js';
 
 const GUARD_OPTIONS = [
@@ -209,7 +209,7 @@ function withHeaders(response, rate) {
 export function guard(handler, opts) {
   if (typeof handler !== 'function') throw new TypeError("guard: 'handler' must be a function");
   const o = checkOptions(opts);
-  const raw = new RawGuard(o.concurrency, o.perKey, o.rate, o.perKeyRate, o.queue?.max);
+  const raw = new RawLimiter(o.concurrency, o.perKey, o.rate, o.perKeyRate, o.queue?.max);
   const hasRate = o.rate.length > 0 || o.perKeyRate.length > 0;
   // Without quotas the core has no figures to give: pass nothing across.
   const figures = new Float64Array(hasRate ? FIGURES : 0);
@@ -252,7 +252,7 @@ export function guard(handler, opts) {
     const mine = freeTickets.length !== 0 ? freeTickets.pop() : (made += 1);
     let id;
     try {
-      id = raw.acquireOrPark(key, mine, notify);
+      id = raw.acquireOrPark(key, 1, mine, notify);
     } catch (error) {
       freeTickets.push(mine);
       return Promise.reject(error);

@@ -13,9 +13,10 @@
 //! `AbortSignal`, a queue timeout).
 //!
 //! The npm package's JS layer (`js/api.js`, `js/guard.js`, `js/fetch.js`)
-//! wraps the raw classes exported here (`RawLimiter`, `RawGuard`, `RawRetry`)
-//! in the public API; `KeyedSemaphore` and `RateLimiter` are `RawLimiter`s
-//! with only concurrency caps or only rate quotas.
+//! wraps the raw classes exported here (`RawLimiter`, `RawRetry`) in the
+//! public API: `Limiter`, `KeyedSemaphore` (only concurrency caps),
+//! `RateLimiter` (only rate quotas) and `guard` (its `admit`, in guard.rs)
+//! are each a `RawLimiter`.
 
 #![no_std]
 

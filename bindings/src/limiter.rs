@@ -33,8 +33,8 @@ pub const FAILED: f64 = -1.0;
 /// [`RawLimiter::release`].
 #[wasm_bindgen]
 pub struct RawLimiter {
-    inner: Arc<Limiter<String, JsTimer>>,
-    permits: Permits<LimiterGrant>,
+    pub(crate) inner: Arc<Limiter<String, JsTimer>>,
+    pub(crate) permits: Permits<LimiterGrant>,
     /// Parked waits: the core's named acquire future itself, unboxed, so a
     /// million parked waiters stay small.
     parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
@@ -266,11 +266,10 @@ impl RawLimiter {
     }
 }
 
-/// The core limiter from the flat constructor arguments `RawLimiter` and
-/// `RawGuard` share: `rate` and `per_key_rate` are `[limit, intervalMs, burst
-/// (0 = limit)]` triples; `None` caps are unlimited. Bad options throw a
-/// `RangeError`.
-pub(crate) fn new_limiter(
+/// The core limiter from `RawLimiter`'s flat constructor arguments: `rate`
+/// and `per_key_rate` are `[limit, intervalMs, burst (0 = limit)]` triples;
+/// `None` caps are unlimited. Bad options throw a `RangeError`.
+fn new_limiter(
     concurrency: Option<u32>,
     per_key: Option<u32>,
     rate: &[f64],
@@ -287,12 +286,12 @@ pub(crate) fn new_limiter(
     Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
 }
 
-/// A core limiter error as the JS exception `RawLimiter` and `RawGuard` throw:
+/// A core limiter error as the JS exception `RawLimiter` throws:
 /// `QueueFullError`, a `RangeError` for a cost no limit can ever admit, else
 /// a `LimiterError`.
 #[cold]
 #[inline(never)]
-pub(crate) fn limiter_error(e: LimiterError) -> JsValue {
+fn limiter_error(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(
             "QueueFullError",
