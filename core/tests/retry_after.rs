@@ -121,6 +121,13 @@ fn the_three_date_forms_agree() {
 }
 
 #[test]
+fn whitespace_runs_count_as_one_space() {
+    let later = Some(NOV_6_1994 + 90);
+    assert_eq!(parse_http_date("  Sun,  06 Nov\t1994 08:51:07  GMT ", NOV_6_1994), later);
+    assert_eq!(parse_http_date("Sunday,   06-Nov-94 08:51:07 GMT", NOV_6_1994), later);
+}
+
+#[test]
 fn past_dates_mean_now() {
     assert_eq!(
         parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", NOV_6_1994),
@@ -176,6 +183,12 @@ fn garbage_is_ignored() {
         "Sunday, 06-Nov-94-1 08:49:37 GMT",
         "Sun Nov  6 08:49:37 1994 GMT",
         "Sun Nov 123 08:49:37 1994",
+        "Sun Nov  6 08:49:37 94",
+        "Sun, 06 Nov 1994 08:49:37 GMTZ",
+        "Sunday, 06-Nov-94 08:49:37",
+        "Sun, 06-Nov 1994 08:49:37 GMT",
+        ", 06 Nov 1994 08:49:37 GMT",
+        "Sun, 06 Nov 1994 8:49:37 GMT",
         "١٢٣",
     ] {
         assert_eq!(parse_retry_after(bad, NOV_6_1994), None, "{bad:?}");

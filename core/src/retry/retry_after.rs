@@ -44,84 +44,140 @@ pub fn parse_retry_after(value: &str, now_unix_secs: u64) -> Option<Duration> {
 
 /// Seconds since the Unix epoch for an HTTP-date in any of its three forms.
 /// Two-digit RFC 850 years more than 50 years ahead of `now` are read as the
-/// previous century (RFC 9110 §5.6.7).
+/// previous century (RFC 9110 §5.6.7). Runs of whitespace count as one space.
 pub fn parse_http_date(value: &str, now_unix_secs: u64) -> Option<u64> {
-    let mut words = value.split_ascii_whitespace();
-    let first = words.next()?;
-    let (day, month, year, time) = if let Some(weekday) = first.strip_suffix(',') {
-        let second = words.next()?;
-        if weekday.len() == 3 {
-            // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-            let month = month_number(words.next()?)?;
-            let year = number(words.next()?, 4)?;
-            (number(second, 2)?, month, year, words.next()?)
-        } else {
+    let mut c = Cursor(value.as_bytes());
+    c.spaces();
+    c.weekday()?;
+    let (day, month, year, time) = if c.eat(b',') {
+        c.space()?;
+        let day = c.digits(2, 2)?;
+        let fields = if c.eat(b'-') {
             // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
-            let mut parts = second.split('-');
-            let day = number(parts.next()?, 2)?;
-            let month = month_number(parts.next()?)?;
-            let yy = number(parts.next()?, 2)?;
-            if parts.next().is_some() {
-                return None;
-            }
-            (day, month, full_year(yy, now_unix_secs), words.next()?)
-        }
+            let month = c.month()?;
+            c.expect(b'-')?;
+            let year = full_year(c.digits(2, 2)?, now_unix_secs);
+            c.space()?;
+            (day, month, year, c.time()?)
+        } else {
+            // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+            c.space()?;
+            let month = c.month()?;
+            c.space()?;
+            let year = c.digits(4, 4)?;
+            c.space()?;
+            (day, month, year, c.time()?)
+        };
+        c.space()?;
+        c.literal(b"GMT")?;
+        fields
     } else {
         // asctime: Sun Nov  6 08:49:37 1994 (day space-padded or not)
-        let month = month_number(words.next()?)?;
-        let day_text = words.next()?;
-        let day = number_upto(day_text, 2)?;
-        let time = words.next()?;
-        let year = number(words.next()?, 4)?;
-        if words.next().is_some() {
-            return None;
-        }
-        return to_unix(year, month, day, time);
+        c.space()?;
+        let month = c.month()?;
+        c.space()?;
+        let day = c.digits(1, 2)?;
+        c.space()?;
+        let time = c.time()?;
+        c.space()?;
+        (day, month, c.digits(4, 4)?, time)
     };
-    if words.next() != Some("GMT") || words.next().is_some() {
+    c.spaces();
+    if !c.0.is_empty() || year < 1970 || day == 0 || day > days_in_month(year, month) {
         return None;
     }
-    to_unix(year, month, day, time)
+    Some(days_since_epoch(year, month, day) * 86_400 + time)
 }
 
-fn to_unix(year: u64, month: u64, day: u64, time: &str) -> Option<u64> {
-    let mut hms = time.split(':');
-    let h = number(hms.next()?, 2)?;
-    let m = number(hms.next()?, 2)?;
-    let s = number(hms.next()?, 2)?;
-    // 60 allows a leap second.
-    if hms.next().is_some() || h > 23 || m > 59 || s > 60 {
-        return None;
+/// The unread rest of an HTTP-date.
+struct Cursor<'a>(&'a [u8]);
+
+impl Cursor<'_> {
+    fn peek(&self) -> u8 {
+        self.0.first().copied().unwrap_or(0)
     }
-    if year < 1970 || !(1..=31).contains(&day) || day > days_in_month(year, month) {
-        return None;
+
+    fn eat(&mut self, byte: u8) -> bool {
+        let hit = self.peek() == byte;
+        if hit {
+            self.0 = &self.0[1..];
+        }
+        hit
     }
-    Some(days_since_epoch(year, month, day) * 86_400 + h * 3_600 + m * 60 + s)
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        self.eat(byte).then_some(())
+    }
+
+    fn literal(&mut self, text: &[u8]) -> Option<()> {
+        self.0 = self.0.strip_prefix(text)?;
+        Some(())
+    }
+
+    /// Whitespace, if any.
+    fn spaces(&mut self) {
+        while self.peek().is_ascii_whitespace() {
+            self.0 = &self.0[1..];
+        }
+    }
+
+    /// At least one whitespace character.
+    #[inline(never)]
+    fn space(&mut self) -> Option<()> {
+        self.peek().is_ascii_whitespace().then_some(())?;
+        self.spaces();
+        Some(())
+    }
+
+    /// A day name (letters, not checked against the calendar).
+    fn weekday(&mut self) -> Option<()> {
+        let len = self
+            .0
+            .iter()
+            .take_while(|b| b.is_ascii_alphabetic())
+            .count();
+        self.0 = &self.0[len..];
+        (len > 0).then_some(())
+    }
+
+    /// `min` to `max` ASCII digits, not followed by another.
+    #[inline(never)]
+    fn digits(&mut self, min: usize, max: usize) -> Option<u64> {
+        let mut n = 0;
+        let mut len = 0;
+        while self.peek().is_ascii_digit() {
+            if len == max {
+                return None;
+            }
+            n = n * 10 + u64::from(self.peek() - b'0');
+            len += 1;
+            self.0 = &self.0[1..];
+        }
+        (len >= min).then_some(n)
+    }
+
+    /// `Jan` … `Dec` as 1 … 12.
+    fn month(&mut self) -> Option<u64> {
+        const MONTHS: &[u8; 36] = b"JanFebMarAprMayJunJulAugSepOctNovDec";
+        let name = self.0.get(..3)?;
+        let at = MONTHS.chunks(3).position(|m| m == name)?;
+        self.0 = &self.0[3..];
+        Some(at as u64 + 1)
+    }
+
+    /// `hh:mm:ss` as seconds into the day (60 allows a leap second).
+    fn time(&mut self) -> Option<u64> {
+        let h = self.digits(2, 2)?;
+        self.expect(b':')?;
+        let m = self.digits(2, 2)?;
+        self.expect(b':')?;
+        let s = self.digits(2, 2)?;
+        (h <= 23 && m <= 59 && s <= 60).then_some(h * 3_600 + m * 60 + s)
+    }
 }
 
 fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Exactly `len` ASCII digits.
-fn number(s: &str, len: usize) -> Option<u64> {
-    (s.len() == len).then_some(())?;
-    number_upto(s, len)
-}
-
-/// One to `len` ASCII digits.
-fn number_upto(s: &str, len: usize) -> Option<u64> {
-    if !all_digits(s) || s.len() > len {
-        return None;
-    }
-    Some(s.bytes().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
-}
-
-fn month_number(s: &str) -> Option<u64> {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    MONTHS.iter().position(|m| *m == s).map(|i| i as u64 + 1)
 }
 
 fn is_leap(year: u64) -> bool {
