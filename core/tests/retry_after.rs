@@ -123,8 +123,14 @@ fn the_three_date_forms_agree() {
 #[test]
 fn whitespace_runs_count_as_one_space() {
     let later = Some(NOV_6_1994 + 90);
-    assert_eq!(parse_http_date("  Sun,  06 Nov\t1994 08:51:07  GMT ", NOV_6_1994), later);
-    assert_eq!(parse_http_date("Sunday,   06-Nov-94 08:51:07 GMT", NOV_6_1994), later);
+    assert_eq!(
+        parse_http_date("  Sun,  06 Nov\t1994 08:51:07  GMT ", NOV_6_1994),
+        later
+    );
+    assert_eq!(
+        parse_http_date("Sunday,   06-Nov-94 08:51:07 GMT", NOV_6_1994),
+        later
+    );
 }
 
 #[test]
