@@ -1034,9 +1034,14 @@ export class RateLimiter {
     const signal = signalOf(o.signal);
     const k = keyOf(key);
     const c = whole(cost, 'cost');
+    if (signal?.aborted) throw abortReason(signal);
+    const raw = this.#raw;
+    const wait = raw.check(k, c);
+    if (wait === 0) return;
+    if (wait === FAILED) throw raw.lastError();
     // Admitted work holds nothing here (no concurrency caps): the permit
     // goes straight back.
-    this.#raw.release(await limiterPermit(this.#parking, k, c, signal));
+    raw.release(await parkForPermit(this.#parking, k, c, signal));
   }
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */

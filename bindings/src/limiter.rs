@@ -151,19 +151,16 @@ impl RawLimiter {
         }
     }
 
-    /// Admit `cost` for `key` now and give back at once whatever
-    /// concurrency permits that took (`RateLimiter.check`: rate tokens are
-    /// spent, nothing is held) → `0`. Otherwise, consuming nothing: the
-    /// milliseconds until a rate quota or pause allows it (`> 0`),
-    /// `Infinity` when only a release of concurrency permits could, or `-1`
-    /// ([`FAILED`]) for a cost no limit can ever admit (the `RangeError` is
-    /// then [`lastError`](RawLimiter::last_error)).
+    /// Admit `cost` for `key` now and let it go at once (`RateLimiter.check`;
+    /// `weir::Limiter::try_pass`): rate tokens are spent, nothing is held →
+    /// `0`. Otherwise, consuming nothing: the milliseconds until a rate quota
+    /// or pause allows it (`> 0`), `Infinity` when only a release of
+    /// concurrency permits could, or `-1` ([`FAILED`]) for a cost no limit
+    /// can ever admit (the `RangeError` is then
+    /// [`lastError`](RawLimiter::last_error)).
     pub fn check(&self, key: String, cost: u32) -> f64 {
-        with_one_clock_read(|| match self.inner.try_acquire_grant(&key, cost) {
-            Ok(grant) => {
-                self.inner.release(grant);
-                0.0
-            }
+        with_one_clock_read(|| match self.inner.try_pass(&key, cost) {
+            Ok(()) => 0.0,
             Err(LimiterError::RateLimited { not_until }) => {
                 let ms = weir::time::duration_nanos(not_until - JsTimer.now()) as f64 / 1e6;
                 // Never report "0 ms" for a denial.

@@ -136,6 +136,38 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
         Ok(LimiterGrant(grant))
     }
 
+    /// Admits `cost` units of work for `key` now and lets them go at once:
+    /// a momentary admission, as a rate limiter's `check` is. Rate tokens are
+    /// spent; nothing is held. Answers as [`try_acquire`](Self::try_acquire)
+    /// does, and does not jump ahead of waiters either.
+    ///
+    /// Without concurrency caps nobody ever waits for a permit. The
+    /// concurrency state is then not touched at all: one rate check, no copy
+    /// of the key.
+    ///
+    /// ```
+    /// use weir::{Limiter, LimiterConfig, LimiterError, ManualClock, Quota};
+    /// let limiter = Limiter::new(
+    ///     LimiterConfig { per_key_rate: vec![Quota::per_second(2).unwrap()], ..Default::default() },
+    ///     ManualClock::new(),
+    /// ).unwrap();
+    /// assert!(limiter.try_pass(&"k", 1).is_ok());
+    /// assert!(limiter.try_pass(&"k", 1).is_ok());
+    /// assert!(matches!(limiter.try_pass(&"k", 1), Err(LimiterError::RateLimited { .. })));
+    /// assert_eq!((limiter.stats().in_flight, limiter.stats().keys), (0, 0));
+    /// ```
+    pub fn try_pass(&self, key: &K, cost: u32) -> Result<(), LimiterError> {
+        if self.limits() != (None, None) {
+            let grant = self.try_acquire_grant(key, cost)?;
+            self.release(grant);
+            return Ok(());
+        }
+        if self.rate_engaged() {
+            self.rate.check(key, cost).map_err(denied)?;
+        }
+        Ok(())
+    }
+
     /// [`try_acquire_grant`](Self::try_acquire_grant) of `cost` up to `count`
     /// times over, in one lock: a grant of `k * cost` permits with
     /// `1 <= k <= count`, as many as the caps allow now (the same rules: no
