@@ -1,11 +1,14 @@
 //! The combined `Limiter`: caps, quotas, pauses and the bounded queue,
 //! driven by hand over a `ManualClock` (no sleeps, no wall clock).
 
+#[path = "support/mod.rs"]
+mod support;
+use support::manual_limiter;
+
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
-use std::sync::Arc;
 
 use futures::task::noop_waker;
 use weir::{Clock, Instant, Limiter, LimiterConfig, LimiterError, ManualClock, Quota};
@@ -17,17 +20,9 @@ fn poll<T>(f: &mut Fut<'_, T>) -> Poll<T> {
     f.as_mut().poll(&mut Context::from_waker(&waker))
 }
 
-fn limiter(config: LimiterConfig) -> (Arc<Limiter<&'static str, ManualClock>>, ManualClock) {
-    let clock = ManualClock::new();
-    (
-        Arc::new(Limiter::new(config, clock.clone()).unwrap()),
-        clock,
-    )
-}
-
 #[test]
 fn global_and_per_key_caps_hold_and_release_together() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(3),
         per_key: Some(2),
         ..Default::default()
@@ -52,7 +47,7 @@ fn global_and_per_key_caps_hold_and_release_together() {
 
 #[test]
 fn waiter_is_admitted_when_a_permit_returns() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         ..Default::default()
     });
@@ -73,7 +68,7 @@ fn waiter_is_admitted_when_a_permit_returns() {
 
 #[test]
 fn per_key_rate_admits_exactly_at_the_not_until_instant() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         per_key_rate: vec![Quota::per_second(2).unwrap().with_burst(1).unwrap()],
         ..Default::default()
     });
@@ -96,7 +91,7 @@ fn per_key_rate_admits_exactly_at_the_not_until_instant() {
 
 #[test]
 fn a_paused_key_waits_without_holding_capacity_others_go_on() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         ..Default::default()
     });
@@ -120,7 +115,7 @@ fn a_paused_key_waits_without_holding_capacity_others_go_on() {
 
 #[test]
 fn max_queue_rejects_at_once_and_a_dropped_waiter_frees_its_place() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         max_queue: Some(1),
         ..Default::default()
@@ -148,7 +143,7 @@ fn max_queue_rejects_at_once_and_a_dropped_waiter_frees_its_place() {
 
 #[test]
 fn impossible_costs_are_errors_not_hangs() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(4),
         rate: vec![Quota::per_second(10).unwrap().with_burst(5).unwrap()],
         ..Default::default()
@@ -161,7 +156,7 @@ fn impossible_costs_are_errors_not_hangs() {
         })
     ));
     assert!(l.try_acquire("a", 4).is_ok());
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         rate: vec![Quota::per_second(10).unwrap().with_burst(5).unwrap()],
         ..Default::default()
     });
@@ -198,7 +193,7 @@ fn bad_configuration_names_the_field() {
 
 #[test]
 fn raising_limits_at_runtime_wakes_waiters_lowering_revokes_nothing() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         ..Default::default()
     });
@@ -226,7 +221,7 @@ fn raising_limits_at_runtime_wakes_waiters_lowering_revokes_nothing() {
 #[test]
 fn starts_obey_the_global_quota_in_every_window() {
     // 5 per 100 ms, burst 2; 40 acquires from 4 keys; start instants recorded.
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         concurrency: Some(8),
         rate: vec![Quota::new(5, Duration::from_millis(100))
             .unwrap()
@@ -273,7 +268,7 @@ fn starts_obey_the_global_quota_in_every_window() {
 
 #[test]
 fn idle_rate_keys_are_evicted_on_request() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         per_key_rate: vec![Quota::per_second(10).unwrap()],
         ..Default::default()
     });

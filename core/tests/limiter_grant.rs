@@ -3,15 +3,18 @@
 //! giving back what it holds when dropped at each stage. Driven by hand over
 //! a `ManualClock`.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::manual_limiter;
+
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 use core::time::Duration;
-use std::sync::Arc;
 
 use futures::task::noop_waker;
 use weir::{
-    Instant, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant, ManualClock, Quota,
+    Instant, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant, ManualClock, Quota,
 };
 
 type Acq = LimiterAcquire<&'static str, ManualClock>;
@@ -19,14 +22,6 @@ type Acq = LimiterAcquire<&'static str, ManualClock>;
 fn poll(f: &mut Acq) -> Poll<Result<LimiterGrant, LimiterError>> {
     let waker = noop_waker();
     Pin::new(f).poll(&mut Context::from_waker(&waker))
-}
-
-fn limiter(config: LimiterConfig) -> (Arc<Limiter<&'static str, ManualClock>>, ManualClock) {
-    let clock = ManualClock::new();
-    (
-        Arc::new(Limiter::new(config, clock.clone()).unwrap()),
-        clock,
-    )
 }
 
 fn granted(p: Poll<Result<LimiterGrant, LimiterError>>) -> LimiterGrant {
@@ -38,7 +33,7 @@ fn granted(p: Poll<Result<LimiterGrant, LimiterError>>) -> LimiterGrant {
 
 #[test]
 fn grants_count_like_permits_and_release_lets_the_next_waiter_in() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(2),
         per_key: Some(1),
         ..Default::default()
@@ -65,7 +60,7 @@ fn grants_count_like_permits_and_release_lets_the_next_waiter_in() {
 
 #[test]
 fn a_rate_denial_after_the_permits_gives_them_back() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         per_key_rate: vec![Quota::per_second(1).unwrap()],
         ..Default::default()
@@ -81,7 +76,7 @@ fn a_rate_denial_after_the_permits_gives_them_back() {
 
 #[test]
 fn dropped_while_waiting_for_permits_leaves_the_queue() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         max_queue: Some(1),
         ..Default::default()
@@ -102,7 +97,7 @@ fn dropped_while_waiting_for_permits_leaves_the_queue() {
 
 #[test]
 fn granted_but_dropped_before_claimed_passes_the_permit_on() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         ..Default::default()
     });
@@ -121,7 +116,7 @@ fn granted_but_dropped_before_claimed_passes_the_permit_on() {
 
 #[test]
 fn dropped_while_paused_holds_nothing_and_leaves_the_queue() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         concurrency: Some(1),
         ..Default::default()
     });
@@ -138,7 +133,7 @@ fn dropped_while_paused_holds_nothing_and_leaves_the_queue() {
 
 #[test]
 fn dropped_while_waiting_for_tokens_returns_its_permits() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         concurrency: Some(2),
         rate: vec![Quota::per_second(1).unwrap()],
         ..Default::default()
@@ -162,7 +157,7 @@ fn dropped_while_waiting_for_tokens_returns_its_permits() {
 
 #[test]
 fn too_large_and_exceeding_burst_fail_at_once() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(2),
         per_key_rate: vec![Quota::per_second(5).unwrap().with_burst(3).unwrap()],
         ..Default::default()

@@ -1,25 +1,20 @@
 //! `Limiter::try_pass`: a momentary admission (spend rate tokens, hold
 //! nothing), with and without concurrency caps. Driven over a `ManualClock`.
 
+#[path = "support/mod.rs"]
+mod support;
+use support::manual_limiter;
+
 use core::future::Future;
 use core::task::{Context, Poll};
 use core::time::Duration;
 
 use futures::task::noop_waker;
-use std::sync::Arc;
-use weir::{Clock, Limiter, LimiterConfig, LimiterError, ManualClock, Quota};
-
-fn limiter(config: LimiterConfig) -> (Arc<Limiter<&'static str, ManualClock>>, ManualClock) {
-    let clock = ManualClock::new();
-    (
-        Arc::new(Limiter::new(config, clock.clone()).unwrap()),
-        clock,
-    )
-}
+use weir::{Clock, LimiterConfig, LimiterError, Quota};
 
 #[test]
 fn without_caps_it_spends_tokens_and_leaves_no_concurrency_state() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         per_key_rate: vec![Quota::new(2, Duration::from_millis(100)).unwrap()],
         ..Default::default()
     });
@@ -43,7 +38,7 @@ fn without_caps_it_spends_tokens_and_leaves_no_concurrency_state() {
 
 #[test]
 fn without_quotas_or_caps_everything_passes() {
-    let (l, _) = limiter(LimiterConfig::default());
+    let (l, _) = manual_limiter(LimiterConfig::default());
     for _ in 0..1000 {
         assert_eq!(l.try_pass(&"k", 7), Ok(()));
     }
@@ -52,7 +47,7 @@ fn without_quotas_or_caps_everything_passes() {
 
 #[test]
 fn a_pause_holds_passes_for_its_key_only() {
-    let (l, clock) = limiter(LimiterConfig::default());
+    let (l, clock) = manual_limiter(LimiterConfig::default());
     l.pause_until(&"a", clock.now() + Duration::from_secs(1));
     assert!(matches!(
         l.try_pass(&"a", 1),
@@ -65,7 +60,7 @@ fn a_pause_holds_passes_for_its_key_only() {
 
 #[test]
 fn with_caps_it_needs_a_free_permit_and_gives_it_back() {
-    let (l, _) = limiter(LimiterConfig {
+    let (l, _) = manual_limiter(LimiterConfig {
         concurrency: Some(2),
         per_key: Some(1),
         ..Default::default()
@@ -85,7 +80,7 @@ fn with_caps_it_needs_a_free_permit_and_gives_it_back() {
 
 #[test]
 fn it_does_not_jump_ahead_of_a_waiter_for_rate_tokens() {
-    let (l, clock) = limiter(LimiterConfig {
+    let (l, clock) = manual_limiter(LimiterConfig {
         per_key_rate: vec![Quota::new(1, Duration::from_millis(10)).unwrap()],
         ..Default::default()
     });

@@ -52,25 +52,23 @@ pub fn parse_http_date(value: &str, now_unix_secs: u64) -> Option<u64> {
     let (day, month, year, time) = if c.eat(b',') {
         c.space()?;
         let day = c.digits(2, 2)?;
-        let fields = if c.eat(b'-') {
+        let (month, year) = if c.eat(b'-') {
             // RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
             let month = c.month()?;
             c.expect(b'-')?;
-            let year = full_year(c.digits(2, 2)?, now_unix_secs);
-            c.space()?;
-            (day, month, year, c.time()?)
+            (month, full_year(c.digits(2, 2)?, now_unix_secs))
         } else {
             // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
             c.space()?;
             let month = c.month()?;
             c.space()?;
-            let year = c.digits(4, 4)?;
-            c.space()?;
-            (day, month, year, c.time()?)
+            (month, c.digits(4, 4)?)
         };
         c.space()?;
+        let time = c.time()?;
+        c.space()?;
         c.literal(b"GMT")?;
-        fields
+        (day, month, year, time)
     } else {
         // asctime: Sun Nov  6 08:49:37 1994 (day space-padded or not)
         c.space()?;

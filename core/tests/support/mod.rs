@@ -286,3 +286,15 @@ impl Future for Spin {
 pub fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {
     Pin::new(fut).poll(&mut Context::from_waker(waker))
 }
+
+/// A `Limiter` on a fresh `ManualClock` (and the clock, to move it by hand).
+pub fn manual_limiter(
+    config: weir::LimiterConfig,
+) -> (
+    Arc<weir::Limiter<&'static str, weir::ManualClock>>,
+    weir::ManualClock,
+) {
+    let clock = weir::ManualClock::new();
+    let limiter = weir::Limiter::new(config, clock.clone()).unwrap();
+    (Arc::new(limiter), clock)
+}
