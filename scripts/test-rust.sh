@@ -6,9 +6,9 @@ export PATH="$HOME/.cargo/bin:$PATH"
 set -x
 cargo test --workspace
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy -p weir-wasm --target wasm32-unknown-unknown -- -D warnings
-cargo build -p weir --no-default-features --target wasm32-unknown-unknown
-cargo build -p weir --no-default-features --target thumbv7em-none-eabihf
+cargo clippy -p weir-limiter-wasm --target wasm32-unknown-unknown -- -D warnings
+cargo build -p weir-limiter --no-default-features --target wasm32-unknown-unknown
+cargo build -p weir-limiter --no-default-features --target thumbv7em-none-eabihf
 # loom models of the places where threads meet (semaphore, rate limiter, as_completed's ready set)
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p weir --release --test loom_semaphore --test loom_rate
-RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p weir --release --lib loom_tests
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p weir-limiter --release --test loom_semaphore --test loom_rate
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test -p weir-limiter --release --lib loom_tests

@@ -1,4 +1,4 @@
-//! # weir-wasm — weir for JavaScript hosts
+//! # weir-limiter-wasm — weir for JavaScript hosts
 //!
 //! wasm-bindgen bindings of the `weir` limiter core for Node, Deno, browsers
 //! and workerd. The host supplies only time: [`JsTimer`] (`performance.now()`

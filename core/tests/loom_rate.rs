@@ -1,7 +1,7 @@
 //! Loom models: concurrent checks never over-admit; a head waiter leaving
 //! while the next one polls never loses the timer hand-over.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p weir --test rate_loom --release`.
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p weir-limiter --test rate_loom --release`.
 #![cfg(loom)]
 
 use core::future::Future;

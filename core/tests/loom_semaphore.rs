@@ -1,7 +1,7 @@
 //! Loom models of the keyed semaphore: threads acquiring, releasing and
 //! cancelling never lose a permit, never lose a wake-up and never exceed a cap.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p weir --test loom_semaphore --release`.
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p weir-limiter --test loom_semaphore --release`.
 #![cfg(loom)]
 
 use std::future::Future;

@@ -1,4 +1,4 @@
-//! # weir-reqwest — per-host limits and polite retries for reqwest
+//! # weir-limiter-reqwest — per-host limits and polite retries for reqwest
 //!
 //! A [`reqwest_middleware::Middleware`] that puts every request through a
 //! [`weir::Limiter`] keyed by the target host (`host:port`):

@@ -1,7 +1,7 @@
 //! An axum server on 127.0.0.1 that sheds load per client IP.
 //!
 //! ```text
-//! cargo run -p weir-tower --example guarded_server
+//! cargo run -p weir-limiter-tower --example guarded_server
 //! curl -i http://127.0.0.1:3000/            # 200, RateLimit-* headers
 //! for i in $(seq 12); do curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:3000/slow & done
 //! ```

@@ -1,4 +1,4 @@
-//! # weir-tower — shed load per client with 429 + `Retry-After`
+//! # weir-limiter-tower — shed load per client with 429 + `Retry-After`
 //!
 //! A tower [`Layer`](tower_layer::Layer) that puts every request through a
 //! [`weir::Limiter`] keyed by the client (its IP address by default) and,
