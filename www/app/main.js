@@ -142,6 +142,21 @@ form.addEventListener('input', (e) => {
   view.preset = null;
   for (const b of $('presets').children) b.classList.remove('on');
 });
+// The caps apply at once to a run in progress (limiter.setLimits).
+for (const name of ['concurrency', 'perKey']) {
+  form.elements[name].addEventListener('change', () => {
+    if (view.status !== 'running') return;
+    try {
+      const plan = planOf(readForm(), env.hosts.map((h) => h.name));
+      run.setLimits({ concurrency: plan.limiter.concurrency, perKey: plan.limiter.perKey });
+      views.plan = run.plan;
+      view.plan = run.plan;
+      $('error').textContent = '';
+    } catch (error) {
+      $('error').textContent = error.message;
+    }
+  });
+}
 form.elements.simulated.addEventListener('change', () => {
   env = form.elements.simulated.checked || !live ? simEnv : live;
   showMode();

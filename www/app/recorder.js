@@ -9,7 +9,10 @@
 // - `inFlight[h]` counts attempts between the call to fetch and the end of
 //   their body, so it never exceeds the permits the limiter has handed out;
 // - per-tick peaks (`max` columns) are the largest value seen during the tick,
-//   not a sample at its end: a cap that was exceeded for 1 ms shows.
+//   not a sample at its end: a cap that was exceeded for 1 ms shows;
+// - the caps (`cap`, `perKeyCap`) are sampled from limiter.stats() every
+//   tick, never copied from the settings: a limit that changes while it runs
+//   (setLimits, or an adaptive limit) is drawn as it changes.
 import { Histogram } from '../../js/cli/histogram.js';
 
 const MERGE = { max: Math.max, last: (a, b) => b, mean: (a, b) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : (a + b) / 2) };

@@ -66,12 +66,13 @@ export class Run {
   }
 
   /**
-   * The caps over time, for charts. An adaptive limit, when the Limiter has
-   * one, is read here and drawn as it changes (see Recorder#tick's `cap`).
+   * Change the caps while it runs (limiter.setLimits); '' or undefined = no
+   * cap. The charts sample limiter.stats() every tick, so the cap lines move
+   * with it (as an adaptive limit would).
    */
-  limits() {
-    const s = this.limiter.stats();
-    return { concurrency: s.concurrency, perKey: s.perKey };
+  setLimits({ concurrency, perKey }) {
+    this.limiter.setLimits({ concurrency, perKey });
+    this.plan = { ...this.plan, limiter: { ...this.plan.limiter, concurrency, perKey } };
   }
 
   stop() {
