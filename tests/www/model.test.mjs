@@ -122,3 +122,17 @@ test('time series: bounded; compaction keeps peaks and means', () => {
   assert.deepEqual(ts, [...ts].sort((a, b) => a - b), 'times stay in order');
   assert.ok(ts[c.n - 1] >= 90, `the series reaches the last ticks (${ts[c.n - 1]})`);
 });
+
+test('host model: a request from before a reset leaves uncounted', () => {
+  const host = new HostModel(profileOf('api'));
+  const old = host.arrive(0);
+  host.arrive(1);
+  host.reset();
+  const fresh = host.arrive(2);
+  host.leave(200, old.epoch);
+  assert.equal(host.stats().current, 1, 'the old request did not lower the new count');
+  host.leave(200, fresh.epoch);
+  const s = host.stats();
+  assert.deepEqual([s.current, s.maxConcurrent, s.total], [0, 1, 1]);
+  assert.deepEqual(s.statuses, { 200: 1 });
+});

@@ -124,8 +124,9 @@ function assertCapsHeld({ preset, state, server }) {
     assert.ok(h.peak <= perKey, `${h.name}: ${h.peak} in flight in the page, cap ${perKey}`);
     assert.equal(at.total, h.admits, `${h.name}: the host saw every attempt the page admitted, and no other`);
   }
-  const inFlight = state.perHost.reduce((a, h) => a + h.peak, 0);
-  assert.ok(inFlight > 0);
+  const global = preset.settings.concurrency;
+  assert.ok(server.total.maxConcurrent <= global, `${server.total.maxConcurrent} at once at all hosts together, global cap ${global}`);
+  assert.ok(server.total.maxConcurrent >= Math.min(global, perKey), 'the run did fill its permits');
 }
 
 /** In every window w (ms): count ≤ burst + rate·(w + slack) for each quota. */
@@ -206,9 +207,12 @@ test('www bursts: two global quotas at once hold the admitted rate, at the hosts
   const arrivals = preset.settings.hosts.flatMap((name) => server.hosts[name].arrivals);
   assertWithinQuotas(arrivals, quotas, JITTER_MS, 'all hosts, at the hosts');
   assertWithinQuotas(state.admits.map(([t]) => t), quotas, JITTER_MS / 4, 'all hosts, admitted by the page');
-  // The burst went out at once: the first 30 within a few hundred ms.
-  const first = [...arrivals].sort((a, b) => a - b);
-  assert.ok(first[quotas[0].burst - 1] - first[0] < 500, 'the burst of the first quota went out at once');
+  // The bursts let well over the steady rate (20/s) through in the first
+  // second (the quotas allow up to 60 there, a steady 20/s would give ~20).
+  const admits = state.admits.map(([t]) => t).sort((a, b) => a - b);
+  const steady = Math.min(...quotas.map((q) => (q.limit * 1000) / q.interval));
+  const firstSecond = admits.filter((t) => t < admits[0] + 1000).length;
+  assert.ok(firstSecond >= 1.5 * steady, `${firstSecond} admitted in the first second, steady rate ${steady}/s`);
   // Then the run is held to the tighter long-run rate (20/s): the bound and
   // the achieved rate agree.
   assert.ok(state.summary.ofBound > 0.8 && state.summary.ofBound <= 1.05, `achieved/bound = ${state.summary.ofBound}`);

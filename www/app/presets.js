@@ -40,7 +40,7 @@ export const PRESETS = [
       weights: { limited: 2 },
       requests: 180,
       window: 180,
-      concurrency: 12,
+      concurrency: 10,
       perKey: 4,
       rate: '',
       perKeyRate: '',

@@ -22,12 +22,12 @@ export function simulatedHosts() {
       const answer = host.model.arrive(performance.now() - t0);
       const onAbort = () => {
         clearTimeout(timer);
-        host.model.leave(0);
+        host.model.leave(0, answer.epoch);
         reject(signal.reason);
       };
       const timer = setTimeout(() => {
         signal?.removeEventListener('abort', onAbort);
-        host.model.leave(answer.status);
+        host.model.leave(answer.status, answer.epoch);
         const headers = answer.status === 429 ? { 'retry-after': String(answer.retryAfter) } : {};
         resolve(new Response(answer.status === 429 ? 'Too Many Requests' : 'Hello, World!', { status: answer.status, headers }));
       }, answer.delayMs);

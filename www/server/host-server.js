@@ -4,8 +4,9 @@
 // the CORS headers a page on another port needs to read the answer and its
 // Retry-After.
 //
-// Invariants: the model sees every request exactly once on arrival and once
-// on leaving (answered or the socket closed); it listens on loopback only.
+// Invariants: the model (and `totals`, shared by every host of one www
+// server) sees every request exactly once on arrival and once on leaving
+// (answered or the socket closed); it listens on loopback only.
 import http from 'node:http';
 import { HostModel } from '../shared/host-model.js';
 
@@ -19,8 +20,10 @@ const BODY = Buffer.from('Hello, World!');
  * Start `profile` on a free port of 127.0.0.1.
  * @param {import('../shared/profiles.js').Profile} profile
  * @param {() => number} clock  ms, shared by every host of one www server
+ * @param {() => { current: number, maxConcurrent: number }} totalsNow  in flight at all
+ *   hosts together (the object of the moment: a request leaves the one it arrived in)
  */
-export async function startHost(profile, clock) {
+export async function startHost(profile, clock, totalsNow) {
   const model = new HostModel(profile);
   const server = http.createServer((req, res) => {
     req.resume();
@@ -30,13 +33,17 @@ export async function startHost(profile, clock) {
       return;
     }
     const answer = model.arrive(clock());
+    const counted = totalsNow();
+    counted.current += 1;
+    if (counted.current > counted.maxConcurrent) counted.maxConcurrent = counted.current;
     let timer;
     let left = false;
     const leave = (status) => {
       if (left) return;
       left = true;
       clearTimeout(timer);
-      model.leave(status);
+      model.leave(status, answer.epoch);
+      counted.current -= 1;
     };
     res.on('close', () => leave(res.headersSent ? res.statusCode : 0));
     const reply = () => {

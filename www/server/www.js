@@ -10,7 +10,8 @@
 //   /                     www/index.html;  /style.css, /app/*, /shared/*  from www/
 //   /js/*                 the package's js/ (the page imports its browser entry)
 //   GET  /api/hosts       [{ name, about, url }]
-//   GET  /api/stats       { now, hosts: { name: HostModel#stats() } }  (what the hosts saw)
+//   GET  /api/stats       { now, total: { current, maxConcurrent }, hosts: { name: HostModel#stats() } }
+//                         (what the hosts saw; `total` = in flight at all hosts together)
 //   POST /api/reset       forget every host's counters and cooldowns
 //
 // Invariants: loopback only; only files under www/ (index.html, style.css,
@@ -49,15 +50,19 @@ function fileFor(path) {
 export async function startWww({ port = 0 } = {}) {
   const started = performance.now();
   const clock = () => performance.now() - started;
-  const hosts = await Promise.all(PROFILES.map((p) => startHost(p, clock)));
+  // In flight at all hosts together. A reset starts a new object, so requests
+  // still in flight leave the old one (as the models forget theirs).
+  let totals = { current: 0, maxConcurrent: 0 };
+  const hosts = await Promise.all(PROFILES.map((p) => startHost(p, clock, () => totals)));
 
   const stats = () => {
     const out = {};
     for (const h of hosts) out[h.name] = h.model.stats();
-    return { now: clock(), hosts: out };
+    return { now: clock(), total: { ...totals }, hosts: out };
   };
   const reset = () => {
     for (const h of hosts) h.model.reset();
+    totals = { current: 0, maxConcurrent: 0 };
   };
 
   const server = http.createServer(async (req, res) => {

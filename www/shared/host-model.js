@@ -11,7 +11,9 @@
 //   remaining seconds, rounded up) and is counted with its offset into the
 //   cooldown: a client that honours Retry-After only sends into a cooldown
 //   what it had sent before the first 429 reached it (small offsets);
-// - memory is bounded: arrival stamps, cooldowns and offsets are fixed rings.
+// - memory is bounded: arrival stamps, cooldowns and offsets are fixed rings;
+// - a request that arrived before a `reset` leaves uncounted (its answer
+//   carries the epoch it arrived in).
 import { sampleLatency } from './profiles.js';
 
 const RING = 16384;
@@ -52,6 +54,7 @@ export class HostModel {
 
   /** Forget every counter and any cooldown. */
   reset() {
+    this.epoch = (this.epoch ?? 0) + 1;
     this.current = 0;
     this.maxConcurrent = 0;
     this.total = 0;
@@ -68,8 +71,9 @@ export class HostModel {
   }
 
   /**
-   * A request arrives at `now` (ms): `{ status, delayMs, retryAfter }`
-   * (`retryAfter` in whole seconds for a 429). Call `leave` when answered.
+   * A request arrives at `now` (ms): `{ status, delayMs, retryAfter, epoch }`
+   * (`retryAfter` in whole seconds for a 429). Call `leave(status, epoch)`
+   * when it has been answered.
    */
   arrive(now) {
     this.current += 1;
@@ -83,7 +87,7 @@ export class HostModel {
         this.cooldownArrivals += 1;
         this.offsets.push(offset);
         if (offset > this.maxCooldownOffset) this.maxCooldownOffset = offset;
-        return { status: 429, delayMs: 0, retryAfter: Math.max(1, Math.ceil((this.coolUntil - now) / 1000)) };
+        return { status: 429, delayMs: 0, retryAfter: Math.max(1, Math.ceil((this.coolUntil - now) / 1000)), epoch: this.epoch };
       }
       // The oldest of the last `rate` accepted arrivals: within 1 s means this
       // one would be the (rate+1)-th in a second.
@@ -93,16 +97,17 @@ export class HostModel {
         this.coolUntil = now + limit.retryAfter * 1000;
         this.cooldowns.push(now);
         this.cooldowns.push(this.coolUntil);
-        return { status: 429, delayMs: 0, retryAfter: limit.retryAfter };
+        return { status: 429, delayMs: 0, retryAfter: limit.retryAfter, epoch: this.epoch };
       }
       this.accepted[this.acceptedAt] = now;
       this.acceptedAt = (this.acceptedAt + 1) % this.accepted.length;
     }
-    return { status: 200, delayMs: sampleLatency(this.profile, this.current, this.random), retryAfter: 0 };
+    return { status: 200, delayMs: sampleLatency(this.profile, this.current, this.random), retryAfter: 0, epoch: this.epoch };
   }
 
-  /** The request answered with `status` has left. */
-  leave(status) {
+  /** The request answered with `status` has left (uncounted if it arrived before a reset). */
+  leave(status, epoch = this.epoch) {
+    if (epoch !== this.epoch) return;
     this.current -= 1;
     this.statuses[status] = (this.statuses[status] ?? 0) + 1;
   }
