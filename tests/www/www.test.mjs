@@ -62,6 +62,32 @@ async function runPreset(id) {
   return { preset, state, server: www.stats() };
 }
 
+/**
+ * Start "slow-host", lower the per-host cap to 1 while it runs (the form's
+ * field applies it with limiter.setLimits), count at the hosts from then on,
+ * then press Stop.
+ */
+async function changeCapsThenStop() {
+  await page.click('#presets button[data-id="slow-host"]');
+  await page.click('#start');
+  await page.waitForFunction(() => (window.weirView.progress?.done ?? 0) >= 40, null, { timeout: 30_000, polling: 50 });
+  await page.fill('[name=perKey]', '1');
+  await page.dispatchEvent('[name=perKey]', 'change');
+  // What arrived before the change may still be at the hosts: count afresh.
+  www.reset();
+  await page.waitForTimeout(2500);
+  const server = www.stats();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SCREENS, 'slow-host-cap-lowered.png') });
+  await page.click('#stop');
+  await page.waitForFunction(() => window.weirView.status !== 'running', null, { timeout: 10_000, polling: 50 });
+  const state = await page.evaluate(() => {
+    const v = window.weirView;
+    return { status: v.status, summary: v.summary, plan: v.plan, limiter: v.limiterStats() };
+  });
+  return { server, state };
+}
+
 before(async () => {
   mkdirSync(SCREENS, { recursive: true });
   www = await startWww();
@@ -91,6 +117,7 @@ before(async () => {
   runs['retry-after'] = await runPreset('retry-after');
   runs.quota = await runPreset('quota');
   runs.bursts = await runPreset('bursts');
+  runs.live = await changeCapsThenStop();
   // Phone width: the page lays out in one column and still draws.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.evaluate(() => window.scrollTo(0, 0));
@@ -216,4 +243,17 @@ test('www bursts: two global quotas at once hold the admitted rate, at the hosts
   // Then the run is held to the tighter long-run rate (20/s): the bound and
   // the achieved rate agree.
   assert.ok(state.summary.ofBound > 0.8 && state.summary.ofBound <= 1.05, `achieved/bound = ${state.summary.ofBound}`);
+});
+
+test('www live caps: a per-host cap lowered while it runs holds at the hosts; Stop ends the run with nothing left', () => {
+  const { server, state } = runs.live;
+  assert.equal(state.plan.limiter.perKey, 1, 'the page applied the new cap');
+  const arrived = Object.values(server.hosts).reduce((a, h) => a + h.total, 0);
+  assert.ok(arrived > 5, `requests went on after the change (${arrived})`);
+  for (const [name, h] of Object.entries(server.hosts)) {
+    assert.ok(h.maxConcurrent <= 1, `${name}: ${h.maxConcurrent} at once after the cap went down to 1`);
+  }
+  assert.equal(state.status, 'stopped');
+  assert.ok(state.summary.done < state.summary.requests, 'stopped before the end');
+  assert.deepEqual([state.limiter.inFlight, state.limiter.queued], [0, 0], 'no permit held, nobody waiting');
 });

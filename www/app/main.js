@@ -62,6 +62,8 @@ const view = {
   marks429: () => run?.rec.marks429.toArray() ?? [],
   /** Cooldowns seen in the limiter: [from ms, to ms, host index]. */
   cooldowns: () => run?.rec.cooldownList() ?? [],
+  /** The limiter's own figures now: { inFlight, queued, keys, … }. */
+  limiterStats: () => run?.limiter.stats() ?? null,
   applyPreset: (id) => applyPreset(id),
   start: () => start(),
   stop: () => run?.stop(),

@@ -52,6 +52,9 @@ export class Run {
     this.state = 'running';
     this.started = performance.now();
     this.ended = null;
+    // The widest caps of the run (they may change while it runs): the
+    // Little's-law bound must hold for all of it.
+    this.widest = { concurrency: plan.limiter.concurrency ?? Infinity, perKey: plan.limiter.perKey ?? Infinity };
   }
 
   /** The limiter's per-host fetch figures, in host order. */
@@ -73,6 +76,8 @@ export class Run {
   setLimits({ concurrency, perKey }) {
     this.limiter.setLimits({ concurrency, perKey });
     this.plan = { ...this.plan, limiter: { ...this.plan.limiter, concurrency, perKey } };
+    this.widest.concurrency = Math.max(this.widest.concurrency, concurrency ?? Infinity);
+    this.widest.perKey = Math.max(this.widest.perKey, perKey ?? Infinity);
   }
 
   stop() {
@@ -153,8 +158,8 @@ export class Run {
     // Little's law: throughput = mean in flight / mean time held. In flight is
     // at most the global cap, the per-host caps (and the browser's
     // connections per host) summed, and the pull window.
-    const perHost = Math.min(plan.limiter.perKey ?? Infinity, env.connectionsPerHost);
-    const inFlightCap = Math.min(plan.limiter.concurrency ?? Infinity, perHost * plan.hosts.length, plan.window);
+    const perHost = Math.min(this.widest.perKey, env.connectionsPerHost);
+    const inFlightCap = Math.min(this.widest.concurrency, perHost * plan.hosts.length, plan.window);
     const littleBound = mean > 0 ? inFlightCap / (mean / 1000) : Infinity;
     // Quotas: at most burst + rate·T admitted in T seconds, for each quota.
     const within = (quotas) =>
