@@ -43,6 +43,8 @@ export class TimeChart {
     this.height = opts.height ?? 130;
     this.unit = opts.unit ?? '';
     this.canvas = document.createElement('canvas');
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', box.closest('figure')?.querySelector('figcaption')?.textContent ?? 'time chart');
     this.canvas.style.height = `${this.height}px`;
     this.legend = document.createElement('div');
     this.legend.className = 'legend';

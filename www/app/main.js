@@ -233,6 +233,8 @@ form.addEventListener('submit', (e) => {
 $('stop').addEventListener('click', () => run?.stop());
 window.addEventListener('resize', () => render());
 
+// On a narrow screen the settings fold away: the preset, Start and the charts come first.
+if (window.matchMedia('(max-width: 900px)').matches) $('settings').open = false;
 showMode();
 view.hosts = env.hosts;
 applyPreset(PRESETS[0].id);
