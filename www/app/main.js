@@ -196,10 +196,11 @@ async function start() {
     $('error').textContent = error.message;
     return false;
   }
-  Object.assign(view, { status: 'running', settings, plan, summary: null, server: null });
+  Object.assign(view, { status: 'running', settings, plan, summary: null, server: null, progress: { done: 0, requests: plan.requests, attempts: 0 } });
   $('start').disabled = true;
   $('stop').disabled = false;
-  views.reset(plan, env.hosts, origins);
+  views.reset(plan);
+  render();
   const poll = setInterval(pollServer, 1000);
   const timer = setInterval(render, 200);
   const summary = await run.start();
