@@ -118,6 +118,7 @@ before(async () => {
   runs.quota = await runPreset('quota');
   runs.bursts = await runPreset('bursts');
   runs.live = await changeCapsThenStop();
+  problems.push(...(await page.evaluate(() => window.weirView.errors)).map((e) => `weirView.errors: ${e}`));
   // Phone width: the page lays out in one column and still draws.
   await page.setViewportSize({ width: 390, height: 844 });
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -92,6 +92,7 @@ function showMode() {
   badge.className = simulated ? 'badge sim' : 'badge live';
   form.elements.simulated.checked = simulated;
   form.elements.simulated.disabled = !live;
+  view.hosts = env.hosts;
 }
 
 // ------------------------------------------------------------- the controls
@@ -237,7 +238,6 @@ window.addEventListener('resize', () => render());
 // On a narrow screen the settings fold away: the preset, Start and the charts come first.
 if (window.matchMedia('(max-width: 900px)').matches) $('settings').open = false;
 showMode();
-view.hosts = env.hosts;
 applyPreset(PRESETS[0].id);
 views.empty(PROFILES);
 view.ready = true;
