@@ -17,6 +17,18 @@ use crate::time::Instant;
 pub(crate) struct Tat(u128);
 
 impl Tat {
+    /// A TAT from its scaled value.
+    #[inline]
+    pub(crate) fn from_scaled(scaled: u128) -> Self {
+        Tat(scaled)
+    }
+
+    /// The scaled value.
+    #[inline]
+    pub(crate) fn scaled(self) -> u128 {
+        self.0
+    }
+
     /// Would `cost` be admitted at `now`? `Ok(new TAT)` or `Err(the first
     /// instant it would be)`. The caller guarantees `cost <= burst`.
     #[inline]
