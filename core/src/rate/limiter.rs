@@ -101,7 +101,7 @@ impl<K: Hash + Eq> DerefMut for Locked<'_, K> {
 
 impl<K: Hash + Eq> Drop for Locked<'_, K> {
     fn drop(&mut self) {
-        if !self.fast.is_enabled() {
+        if !self.fast.is_eligible() {
             return;
         }
         if let Some(tat) = self.guard.only_the_cell() {
@@ -325,7 +325,11 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         state.global_paused_until = state.global_paused_until.max(until);
     }
 
-    /// How many keys hold state (recently used, paused, or waited on).
+    /// How many keys hold state (recently used, paused, or waited on). With
+    /// a single global quota and no other, keys hold state only while paused
+    /// or waited on, and an idle one is dropped by the next locked step when
+    /// at most 8 are resident (by [`evict_idle`](Self::evict_idle) or the
+    /// amortised sweep otherwise).
     pub fn keys(&self) -> usize {
         self.state.lock().keyed.len()
     }
@@ -535,13 +539,11 @@ impl<K: Hash + Eq> State<K> {
             return None;
         };
         let floor = self.keyed.floor();
-        if self.waiting != 0 || self.global_paused_until > floor {
-            return None;
-        }
         if !self.keyed.is_empty() && self.keyed.len() <= 8 {
             self.keyed.evict_idle(floor);
         }
-        self.keyed.is_empty().then_some(tat)
+        let plain = self.waiting == 0 && self.global_paused_until <= floor && self.keyed.is_empty();
+        plain.then_some(tat)
     }
 }
 

@@ -39,7 +39,10 @@ const LOCKED: u64 = u64::MAX;
 pub(crate) struct FastCell {
     pair: AtomicPair,
     quota: Quota,
-    /// False when the limiter is not eligible: the pair stays [`LOCKED`].
+    /// The limiter has exactly one quota, global.
+    eligible: bool,
+    /// Eligible, and the build and CPU have a 16-byte CAS whose backlog
+    /// word can hold the quota's tolerance. Else the pair stays [`LOCKED`].
     enabled: bool,
 }
 
@@ -47,19 +50,27 @@ impl FastCell {
     /// The cell of a limiter with these quotas: enabled only for exactly one
     /// global quota whose tolerance fits, on a CPU with a 16-byte CAS.
     pub(crate) fn new(global: &[Quota], per_key: &[Quota]) -> Self {
-        let (quota, enabled) = match (global, per_key) {
-            ([quota], []) => (
-                *quota,
-                SUPPORTED && quota.tolerance() < u128::from(LOCKED) && AtomicPair::available(),
-            ),
+        let (quota, eligible) = match (global, per_key) {
+            ([quota], []) => (*quota, true),
             _ => (Quota::per_second(1).expect("a valid quota"), false),
         };
+        let enabled = eligible
+            && SUPPORTED
+            && quota.tolerance() < u128::from(LOCKED)
+            && AtomicPair::available();
         let backlog = if enabled { 0 } else { LOCKED };
         FastCell {
             pair: AtomicPair::new([0, backlog]),
             quota,
+            eligible,
             enabled,
         }
+    }
+
+    /// Whether the limiter has exactly one quota, global (whatever the CPU).
+    #[inline]
+    pub(crate) fn is_eligible(&self) -> bool {
+        self.eligible
     }
 
     /// Whether this limiter has a lock-free path at all.

@@ -139,8 +139,8 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Barrier};
 
-    /// Readings never decrease, and track the OS clock to within a
-    /// millisecond per second (calibration error) over a short span.
+    /// Readings never decrease, and track the OS clock to within 0.1 %
+    /// (calibration error) over a short span.
     #[test]
     fn fast_clock_is_monotonic_and_tracks_the_os_clock() {
         let clock = FastClock::new();
@@ -155,12 +155,10 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         let fast = clock.now().as_nanos() - start.as_nanos();
         let real = os.elapsed().as_nanos() as u64;
-        // `fast` started a little after `os` and ended a little before.
-        assert!(fast <= real, "fast {fast} ns > os {real} ns");
-        assert!(
-            fast + real / 1_000 + 2_000_000 >= real,
-            "fast {fast} ns, os {real} ns"
-        );
+        // `fast` started a little after `os` and ended a little before; the
+        // calibration may be off by some 100 ppm on a loaded machine.
+        let slack = real / 1_000 + 2_000_000;
+        assert!(fast.abs_diff(real) <= slack, "fast {fast} ns, os {real} ns");
     }
 
     /// Two threads (free to run on both cores) read one clock in lock step:
