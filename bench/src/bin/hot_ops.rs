@@ -50,13 +50,17 @@ fn main() {
         "sem_u64" => {
             let sem = weir::KeyedSemaphore::<u64>::new(Some(1024), Some(64)).unwrap();
             for i in 0..n {
-                drop(black_box(sem.try_acquire(black_box(U64_KEYS[i & 7]), 1).unwrap()));
+                drop(black_box(
+                    sem.try_acquire(black_box(U64_KEYS[i & 7]), 1).unwrap(),
+                ));
             }
         }
         "sem_str" => {
             let sem = weir::KeyedSemaphore::<&str>::new(Some(1024), Some(64)).unwrap();
             for i in 0..n {
-                drop(black_box(sem.try_acquire(black_box(STR_KEYS[i & 7]), 1).unwrap()));
+                drop(black_box(
+                    sem.try_acquire(black_box(STR_KEYS[i & 7]), 1).unwrap(),
+                ));
             }
         }
         "tokio_sem" => {

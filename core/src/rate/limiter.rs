@@ -100,10 +100,17 @@ impl<K: Hash + Eq> DerefMut for Locked<'_, K> {
 }
 
 impl<K: Hash + Eq> Drop for Locked<'_, K> {
+    #[inline]
     fn drop(&mut self) {
-        if !self.fast.is_eligible() {
-            return;
+        if self.fast.is_eligible() {
+            self.hand_back();
         }
+    }
+}
+
+impl<K: Hash + Eq> Locked<'_, K> {
+    #[cold]
+    fn hand_back(&mut self) {
         if let Some(tat) = self.guard.only_the_cell() {
             self.fast.hand_back(self.guard.keyed.floor(), tat);
         }
@@ -190,7 +197,6 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     }
 
     /// `decide` on the locked path.
-    #[inline(never)]
     fn decide_slow(&self, key: &K, now: Instant, cost: u32, commit: bool) -> Result<(), Denied> {
         let mut state = self.lock();
         let now = state.keyed.clamp(now);

@@ -15,11 +15,12 @@
 //!   [`take_over`](FastCell::take_over) moves the state into the locked
 //!   state, [`hand_back`](FastCell::hand_back) moves it back once nothing
 //!   but the cell is left (no pause in force, no waiter, no key resident);
-//! - **same arithmetic, same decisions.** A check on the pair computes the
-//!   clamped `now` and calls the very [`Tat::decide`] of the locked path, so
-//!   it admits, denies and answers "not until" exactly as the locked path
-//!   would from the same state; a denial and a peek still record the floor,
-//!   as the locked path's clamp does;
+//! - **same arithmetic, same decisions.** A check on the pair clamps `now`
+//!   to the floor and applies the very rule of the locked path ([`admit`],
+//!   which [`Tat::decide`] applies too) in the frame of `now`, so it admits,
+//!   denies and answers "not until" exactly as the locked path would from
+//!   the same state; a denial and a peek still record the floor, as the
+//!   locked path's clamp does;
 //! - **linearisable.** A check takes effect at its successful
 //!   compare-and-swap (denials and peeks included, so a torn load is never
 //!   acted on). A check that finds the pair handed over goes to the lock;
@@ -27,7 +28,7 @@
 //!   interval` scaled), which the pair can hold only when it is below
 //!   `u64::MAX`: other quotas always take the locked path.
 
-use super::gcra::Tat;
+use super::gcra::{admit, Tat};
 use super::pair::{AtomicPair, SUPPORTED};
 use super::quota::Quota;
 use crate::time::Instant;
@@ -39,6 +40,8 @@ const LOCKED: u64 = u64::MAX;
 pub(crate) struct FastCell {
     pair: AtomicPair,
     quota: Quota,
+    /// The quota's tolerance (scaled), below `u64::MAX` when enabled.
+    tolerance: u128,
     /// The limiter has exactly one quota, global.
     eligible: bool,
     /// Eligible, and the build and CPU have a 16-byte CAS whose backlog
@@ -62,6 +65,7 @@ impl FastCell {
         FastCell {
             pair: AtomicPair::new([0, backlog]),
             quota,
+            tolerance: quota.tolerance(),
             eligible,
             enabled,
         }
@@ -94,8 +98,8 @@ impl FastCell {
         cost: u32,
         commit: bool,
     ) -> Option<Result<(), Instant>> {
-        if !self.is_enabled() {
-            return None;
+        if !SUPPORTED {
+            return None; // (when not enabled, the pair says LOCKED)
         }
         let quota = &self.quota;
         let mut current = self.pair.load();
@@ -104,21 +108,25 @@ impl FastCell {
             if backlog == LOCKED {
                 return None;
             }
-            // The locked path's clamp, then its decision.
+            // The locked path's clamp, then its rule, in the frame of `now`:
+            // the TAT (floor + backlog) runs `ahead` of now.
             let now = now.max(Instant::from_nanos(floor));
-            let tat =
-                Tat::from_scaled(quota.scaled(Instant::from_nanos(floor)) + u128::from(backlog));
-            let (next, result) = match tat.decide(quota, now, cost) {
+            let elapsed = Instant::from_nanos(now.as_nanos() - floor);
+            let ahead = u128::from(backlog).saturating_sub(quota.scaled(elapsed));
+            let span = quota.span(u64::from(cost));
+            let (ahead, result) = match admit(ahead, span, self.tolerance) {
                 Ok(admitted) if commit => (admitted, Ok(())),
-                Ok(_) => (tat, Ok(())),
-                Err(at) => (tat, Err(at)),
+                Ok(_) => (ahead, Ok(())),
+                Err(over) => {
+                    let at = quota.instant_at_or_after(quota.scaled(now) + over);
+                    (ahead, Err(at))
+                }
             };
-            // ≤ the tolerance (admitted: by the decision; otherwise the TAT
-            // is unchanged and `now` only moved up), so it fits and is not LOCKED.
-            let next_backlog = next.scaled().saturating_sub(quota.scaled(now)) as u64;
+            // ≤ the tolerance (admitted: by the rule; otherwise at most the
+            // old backlog), so it fits and is not LOCKED.
             match self
                 .pair
-                .compare_exchange(current, [now.as_nanos(), next_backlog])
+                .compare_exchange(current, [now.as_nanos(), ahead as u64])
             {
                 Ok(()) => return Some(result),
                 Err(found) => current = found,

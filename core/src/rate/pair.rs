@@ -74,23 +74,27 @@ mod imp {
         ) -> Result<(), [u64; 2]> {
             let ptr = self.words.get().cast::<u64>();
             let (lo, hi): (u64, u64);
+            let swapped: u8;
             // SAFETY: `ptr` is 16-byte aligned and live; the caller checked
             // that the CPU has `cmpxchg16b`. `rbx` is reserved by LLVM, so
-            // the new low word is swapped into it and `rbx` restored after.
+            // the new low word is swapped into it and `rbx` restored after
+            // (`mov` and `xchg` leave ZF, the swap's outcome, alone).
             unsafe {
                 core::arch::asm!(
                     "xchg {rbx_tmp}, rbx",
                     "lock cmpxchg16b xmmword ptr [{ptr}]",
+                    "sete {swapped}",
                     "mov rbx, {rbx_tmp}",
                     ptr = in(reg) ptr,
                     rbx_tmp = inout(reg) new[0] => _,
+                    swapped = out(reg_byte) swapped,
                     in("rcx") new[1],
                     inout("rax") current[0] => lo,
                     inout("rdx") current[1] => hi,
                     options(nostack),
                 );
             }
-            if [lo, hi] == current {
+            if swapped != 0 {
                 Ok(())
             } else {
                 Err([lo, hi])

@@ -20,7 +20,15 @@ impl WakeList {
     }
 
     /// Wakes everyone collected. Call only with no lock held.
+    #[inline]
     pub(crate) fn wake_all(self) {
+        // `rest` is filled only after `first`: nothing collected, nothing to do.
+        if self.first.is_some() {
+            self.wake_each();
+        }
+    }
+
+    fn wake_each(self) {
         if let Some(first) = self.first {
             first.wake();
         }

@@ -3,31 +3,29 @@
 //! clock otherwise.
 //!
 //! Invariants:
-//! - readings of one clock (and of its copies) never decrease, on any core:
-//!   the counter path is taken only on x86-64 when the CPU reports an
-//!   invariant TSC (constant rate through power states) and `rdtscp`, and,
-//!   on Linux, when the kernel itself has chosen `tsc` as its clocksource
-//!   (it does so only after its cross-CPU synchronisation check passed, and
-//!   switches away if its watchdog later sees the TSC drift); everywhere
-//!   else the OS monotonic clock is read (as [`StdClock`](super::StdClock)
-//!   does);
-//! - the counter is read with `rdtscp`, which waits until every earlier load
-//!   is globally visible: a reading taken after observing another thread's
-//!   reading is never smaller than it (a plain `rdtsc` may execute ahead of
-//!   that load);
+//! - one counter for every core: the counter path is taken only on x86-64
+//!   when the CPU reports an invariant TSC (constant rate through power
+//!   states) and `rdtscp`, and, on Linux, when the kernel itself has chosen
+//!   `tsc` as its clocksource (it does so only after its cross-CPU
+//!   synchronisation check passed, and switches away if its watchdog later
+//!   sees the TSC drift); everywhere else the OS monotonic clock is read (as
+//!   [`StdClock`](super::StdClock) does);
+//! - readings on one thread never decrease. The counter is read with plain
+//!   `rdtsc`, which is not ordered with memory accesses: a reading taken
+//!   just after seeing another thread's reading may come out a few
+//!   nanoseconds below it (an `rdtscp` or `lfence` would order it, at about
+//!   twice the cost of the read, measured on the development machine). Every
+//!   algorithm here clamps `now` to the latest instant it has seen, so such
+//!   a reading counts as time standing still: never an extra admission;
 //! - the counter is scaled to nanoseconds by quanta's calibration against
 //!   the OS monotonic clock (done once per process, on the first clock built);
 //! - the origin is the clock's creation; copies share it.
-//!
-//! Every algorithm in this crate tolerates a clock that stands still or
-//! steps back (it clamps to the latest instant it has seen), so even a
-//! counter that drifted across sockets could only make decisions stricter.
 
 use super::{Clock, Instant, StdClock};
 
 /// The fastest monotonic clock the platform offers, measured from the moment
-/// it was created: a calibrated TSC read (≈ 4 ns on x86-64, against ≈ 20–30 ns
-/// for `std::time::Instant::now`) where it is safe, else [`StdClock`].
+/// it was created: a calibrated TSC read (as fast as quanta's, about a third
+/// of `std::time::Instant::now`'s cost) where it is safe, else [`StdClock`].
 ///
 /// ```
 /// use weir::{Clock, FastClock, Quota, RateLimiter};
@@ -96,14 +94,15 @@ impl Clock for FastClock {
     }
 }
 
-/// The TSC, read once every earlier load is globally visible.
+/// The TSC (unordered with memory accesses; see the module docs).
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn read_counter() -> u64 {
-    let mut aux = 0u32;
-    // SAFETY: `rdtscp` exists (checked by `counter_is_trusted` before any
-    // `Source::Counter` is built) and only writes `aux`.
-    unsafe { core::arch::x86_64::__rdtscp(&mut aux) }
+    // SAFETY: `rdtsc` exists on every x86-64 CPU and has no side effects.
+    #[allow(unused_unsafe)]
+    unsafe {
+        core::arch::x86_64::_rdtsc()
+    }
 }
 
 /// Whether the counter may be used: the CPU has an invariant TSC and
@@ -161,11 +160,12 @@ mod tests {
         assert!(fast.abs_diff(real) <= slack, "fast {fast} ns, os {real} ns");
     }
 
-    /// Two threads (free to run on both cores) read one clock in lock step:
-    /// a reading taken after another thread's reading (ordered by a
-    /// release/acquire hand-off) is never smaller.
+    /// Two threads (free to run on both cores) read one clock in turn: a
+    /// reading taken after seeing another thread's reading is never more
+    /// than a few microseconds below it (an unsynchronised TSC would be off
+    /// by far more; `rdtsc` may run a few ns ahead of the load).
     #[test]
-    fn readings_handed_between_threads_never_go_back() {
+    fn readings_handed_between_threads_agree_across_cores() {
         use std::sync::atomic::{AtomicU64, Ordering};
         let clock = FastClock::new();
         let shared = Arc::new(AtomicU64::new(0));
@@ -178,7 +178,10 @@ mod tests {
                     for _ in 0..50_000 {
                         let seen = shared.load(Ordering::Acquire);
                         let t = clock.now().as_nanos();
-                        assert!(t >= seen, "read {t} after another thread read {seen}");
+                        assert!(
+                            t + 10_000 >= seen,
+                            "read {t} after another thread read {seen}"
+                        );
                         shared.fetch_max(t, Ordering::AcqRel);
                     }
                 })
