@@ -47,88 +47,140 @@ fn main() {
     let case = args.next().expect("usage: hot_ops CASE N");
     let n: usize = args.next().expect("usage: hot_ops CASE N").parse().unwrap();
     match case.as_str() {
-        "sem_u64" => {
-            let sem = weir::KeyedSemaphore::<u64>::new(Some(1024), Some(64)).unwrap();
-            for i in 0..n {
-                drop(black_box(
-                    sem.try_acquire(black_box(U64_KEYS[i & 7]), 1).unwrap(),
-                ));
-            }
-        }
-        "sem_str" => {
-            let sem = weir::KeyedSemaphore::<&str>::new(Some(1024), Some(64)).unwrap();
-            for i in 0..n {
-                drop(black_box(
-                    sem.try_acquire(black_box(STR_KEYS[i & 7]), 1).unwrap(),
-                ));
-            }
-        }
-        "tokio_sem" => {
-            let sem = tokio::sync::Semaphore::new(1024);
-            for _ in 0..n {
-                drop(black_box(sem.try_acquire().unwrap()));
-            }
-        }
-        "gov_keyed_u64" => {
-            let gov = governor::DefaultKeyedRateLimiter::<u64>::keyed(governor_quota());
-            for i in 0..n {
-                black_box(gov.check_key(&black_box(U64_KEYS[i & 7])).is_ok());
-            }
-        }
-        "gcra_direct_fake" => {
-            let clock = AtomicClock::new();
-            clock.advance(Duration::from_secs(1));
-            let l = weir::RateLimiter::<(), _>::new(&[weir_quota()], &[], clock);
-            for _ in 0..n {
-                black_box(l.check(&(), black_box(1)).is_ok());
-            }
-        }
-        "gcra_keyed_fake" => {
-            let clock = AtomicClock::new();
-            clock.advance(Duration::from_secs(1));
-            let l = weir::RateLimiter::<u64, _>::new(&[], &[weir_quota()], clock);
-            for i in 0..n {
-                black_box(l.check(&black_box(U64_KEYS[i & 7]), black_box(1)).is_ok());
-            }
-        }
-        "gov_direct_fake" => {
-            let clock = governor::clock::FakeRelativeClock::default();
-            clock.advance(Duration::from_secs(1));
-            let l = governor::RateLimiter::direct_with_clock(governor_quota(), clock);
-            for _ in 0..n {
-                black_box(l.check().is_ok());
-            }
-        }
-        "gov_keyed_fake" => {
-            let clock = governor::clock::FakeRelativeClock::default();
-            clock.advance(Duration::from_secs(1));
-            let l: weir_bench::GovernorFakeKeyed<u64> =
-                governor::RateLimiter::new(governor_quota(), Default::default(), clock);
-            for i in 0..n {
-                black_box(l.check_key(&black_box(U64_KEYS[i & 7])).is_ok());
-            }
-        }
-        "fast_clock" => {
-            use weir::Clock as _;
-            let clock = weir::FastClock::new();
-            for _ in 0..n {
-                black_box(clock.now());
-            }
-        }
-        "std_clock" => {
-            use weir::Clock as _;
-            let clock = weir::StdClock::new();
-            for _ in 0..n {
-                black_box(clock.now());
-            }
-        }
-        "quanta_clock" => {
-            use governor::clock::Clock as _;
-            let clock = governor::clock::QuantaClock::default();
-            for _ in 0..n {
-                black_box(clock.now());
-            }
-        }
+        "sem_u64" => sem_u64(n),
+        "sem_one_key" => sem_one_key(n),
+        "std_mutex_pair" => std_mutex_pair(n),
+        "sem_str" => sem_str(n),
+        "tokio_sem" => tokio_sem(n),
+        "gov_keyed_u64" => gov_keyed_u64(n),
+        "gcra_direct_fake" => gcra_direct_fake(n),
+        "gcra_keyed_fake" => gcra_keyed_fake(n),
+        "gov_direct_fake" => gov_direct_fake(n),
+        "gov_keyed_fake" => gov_keyed_fake(n),
+        "fast_clock" => fast_clock(n),
+        "std_clock" => std_clock(n),
+        "quanta_clock" => quanta_clock(n),
         other => panic!("unknown case {other}"),
+    }
+}
+
+#[inline(never)]
+fn sem_u64(n: usize) {
+    let sem = weir::KeyedSemaphore::<u64>::new(Some(1024), Some(64)).unwrap();
+    for i in 0..n {
+        drop(black_box(
+            sem.try_acquire(black_box(U64_KEYS[i & 7]), 1).unwrap(),
+        ));
+    }
+}
+
+#[inline(never)]
+fn sem_one_key(n: usize) {
+    let sem = weir::KeyedSemaphore::<u64>::new(Some(1024), Some(64)).unwrap();
+    for _ in 0..n {
+        drop(black_box(sem.try_acquire(black_box(7), 1).unwrap()));
+    }
+}
+
+#[inline(never)]
+fn std_mutex_pair(n: usize) {
+    let m = std::sync::Mutex::new(0u64);
+    for _ in 0..n {
+        *black_box(&m).lock().unwrap() += 1;
+        *black_box(&m).lock().unwrap() -= 1;
+    }
+}
+
+#[inline(never)]
+fn sem_str(n: usize) {
+    let sem = weir::KeyedSemaphore::<&str>::new(Some(1024), Some(64)).unwrap();
+    for i in 0..n {
+        drop(black_box(
+            sem.try_acquire(black_box(STR_KEYS[i & 7]), 1).unwrap(),
+        ));
+    }
+}
+
+#[inline(never)]
+fn tokio_sem(n: usize) {
+    let sem = tokio::sync::Semaphore::new(1024);
+    for _ in 0..n {
+        drop(black_box(sem.try_acquire().unwrap()));
+    }
+}
+
+#[inline(never)]
+fn gov_keyed_u64(n: usize) {
+    let gov = governor::DefaultKeyedRateLimiter::<u64>::keyed(governor_quota());
+    for i in 0..n {
+        black_box(gov.check_key(&black_box(U64_KEYS[i & 7])).is_ok());
+    }
+}
+
+#[inline(never)]
+fn gcra_direct_fake(n: usize) {
+    let clock = AtomicClock::new();
+    clock.advance(Duration::from_secs(1));
+    let l = weir::RateLimiter::<(), _>::new(&[weir_quota()], &[], clock);
+    for _ in 0..n {
+        black_box(l.check(&(), black_box(1)).is_ok());
+    }
+}
+
+#[inline(never)]
+fn gcra_keyed_fake(n: usize) {
+    let clock = AtomicClock::new();
+    clock.advance(Duration::from_secs(1));
+    let l = weir::RateLimiter::<u64, _>::new(&[], &[weir_quota()], clock);
+    for i in 0..n {
+        black_box(l.check(&black_box(U64_KEYS[i & 7]), black_box(1)).is_ok());
+    }
+}
+
+#[inline(never)]
+fn gov_direct_fake(n: usize) {
+    let clock = governor::clock::FakeRelativeClock::default();
+    clock.advance(Duration::from_secs(1));
+    let l = governor::RateLimiter::direct_with_clock(governor_quota(), clock);
+    for _ in 0..n {
+        black_box(l.check().is_ok());
+    }
+}
+
+#[inline(never)]
+fn gov_keyed_fake(n: usize) {
+    let clock = governor::clock::FakeRelativeClock::default();
+    clock.advance(Duration::from_secs(1));
+    let l: weir_bench::GovernorFakeKeyed<u64> =
+        governor::RateLimiter::new(governor_quota(), Default::default(), clock);
+    for i in 0..n {
+        black_box(l.check_key(&black_box(U64_KEYS[i & 7])).is_ok());
+    }
+}
+
+#[inline(never)]
+fn fast_clock(n: usize) {
+    use weir::Clock as _;
+    let clock = weir::FastClock::new();
+    for _ in 0..n {
+        black_box(clock.now());
+    }
+}
+
+#[inline(never)]
+fn std_clock(n: usize) {
+    use weir::Clock as _;
+    let clock = weir::StdClock::new();
+    for _ in 0..n {
+        black_box(clock.now());
+    }
+}
+
+#[inline(never)]
+fn quanta_clock(n: usize) {
+    use governor::clock::Clock as _;
+    let clock = governor::clock::QuantaClock::default();
+    for _ in 0..n {
+        black_box(clock.now());
     }
 }

@@ -152,6 +152,8 @@ pub struct SemaphoreStats {
 pub struct SemaphoreState<K, W> {
     global: Option<usize>,
     per_key: Option<usize>,
+    /// The smallest finite cap (`usize::MAX` when both are unlimited).
+    max_request: usize,
     in_flight: usize,
     waiting: usize,
     hasher: KeyHash,
@@ -207,6 +209,13 @@ fn check_limits(global: Option<usize>, per_key: Option<usize>) -> Result<(), Lim
     Ok(())
 }
 
+/// The largest request the caps allow: the smallest finite one.
+fn max_request(global: Option<usize>, per_key: Option<usize>) -> usize {
+    global
+        .unwrap_or(usize::MAX)
+        .min(per_key.unwrap_or(usize::MAX))
+}
+
 /// `used + n <= limit` without overflow (`None` is unlimited).
 #[inline]
 fn fits(limit: Option<usize>, used: usize, n: usize) -> bool {
@@ -223,6 +232,7 @@ impl<K, W> SemaphoreState<K, W> {
         Ok(SemaphoreState {
             global,
             per_key,
+            max_request: max_request(global, per_key),
             in_flight: 0,
             waiting: 0,
             hasher: KeyHash::default(),
@@ -341,6 +351,7 @@ impl<K, W> SemaphoreState<K, W> {
         check_limits(global, per_key)?;
         self.global = global;
         self.per_key = per_key;
+        self.max_request = max_request(global, per_key);
         for slot in 0..self.keys.len() as u32 {
             if self.keys[slot as usize].key.is_none() {
                 continue;
@@ -376,13 +387,10 @@ impl<K, W> SemaphoreState<K, W> {
     // ---- internals -------------------------------------------------------
 
     /// The smallest finite limit, if `n` exceeds it.
+    #[inline]
     fn check_size(&self, n: usize) -> Result<(), AcquireError> {
-        let limit = match (self.global, self.per_key) {
-            (Some(g), Some(k)) => g.min(k),
-            (Some(l), None) | (None, Some(l)) => l,
-            (None, None) => return Ok(()),
-        };
-        if n > limit {
+        if n > self.max_request {
+            let limit = self.max_request;
             return Err(AcquireError::TooLarge {
                 requested: n,
                 limit,
