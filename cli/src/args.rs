@@ -67,6 +67,13 @@ fn concurrency(t: &str) -> Result<usize, String> {
 fn retries(t: &str) -> Result<u32, String> {
     values::whole(t, 0, 100).map(|n| n as u32)
 }
+/// `--timeout`: per attempt, or `None` (`--timeout none`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout(pub Option<Duration>);
+
+fn timeout(t: &str) -> Result<Timeout, String> {
+    values::parse_timeout(t).map(Timeout)
+}
 fn progress(t: &str) -> Result<Progress, String> {
     match t {
         "auto" => Ok(Progress::Auto),
@@ -96,18 +103,18 @@ pub struct FetchArgs {
     /// The URL list, `-` for stdin.
     #[arg(value_name = "FILE", default_value = "-")]
     pub input: String,
-    #[arg(long, value_name = "N", default_value = "100", value_parser = concurrency)]
+    #[arg(long, value_name = "N", default_value = "100", value_parser = concurrency, allow_negative_numbers = true)]
     pub concurrency: usize,
-    #[arg(long = "per-host", value_name = "N", value_parser = concurrency)]
+    #[arg(long = "per-host", value_name = "N", value_parser = concurrency, allow_negative_numbers = true)]
     pub per_host: Option<usize>,
     #[arg(long, value_name = "RATE", value_parser = values::parse_rate)]
     pub rate: Vec<Rate>,
     #[arg(long = "per-host-rate", value_name = "RATE", value_parser = values::parse_rate)]
     pub per_host_rate: Vec<Rate>,
-    #[arg(long, value_name = "N", default_value = "2", value_parser = retries)]
+    #[arg(long, value_name = "N", default_value = "2", value_parser = retries, allow_negative_numbers = true)]
     pub retries: u32,
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = values::parse_timeout)]
-    pub timeout: Option<Duration>,
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = timeout)]
+    pub timeout: Timeout,
     #[arg(long, value_name = "M", default_value = "GET", value_parser = values::parse_method)]
     pub method: String,
     #[arg(long, value_name = "'K: V'", value_parser = values::parse_header)]
@@ -221,7 +228,7 @@ mod tests {
         assert_eq!(f.concurrency, 100);
         assert_eq!(f.per_host, None);
         assert_eq!(f.retries, 2);
-        assert_eq!(f.timeout, Some(Duration::from_secs(30)));
+        assert_eq!(f.timeout.0, Some(Duration::from_secs(30)));
         assert_eq!(f.method, "GET");
         assert_eq!(f.progress, Progress::Auto);
         let f = fetch(&[
@@ -245,7 +252,7 @@ mod tests {
         assert_eq!(f.per_host_rate[0].burst, Some(1));
         assert_eq!(f.header[1], ("B".to_owned(), "2".to_owned()));
         assert_eq!(f.per_host, Some(4));
-        assert_eq!(f.timeout, None);
+        assert_eq!(f.timeout.0, None);
         assert!(f.keyed());
     }
 

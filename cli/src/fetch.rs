@@ -503,7 +503,7 @@ pub async fn run(args: FetchArgs) -> i32 {
         client,
         method,
         headers,
-        timeout: args.timeout,
+        timeout: args.timeout.0,
         save,
         abort: abort.clone(),
     });

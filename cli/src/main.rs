@@ -51,17 +51,21 @@ fn main() {
             std::process::exit(code);
         }
     };
+    // One thread by default: a bulk fetcher waits on the network, and on one
+    // thread it uses less memory and less CPU per request than on a
+    // multi-threaded runtime (bench/README.md, "The native weir").
+    // WEIR_THREADS=N (N > 1) runs N worker threads, e.g. for many TLS handshakes.
     let threads = std::env::var("WEIR_THREADS")
         .ok()
         .and_then(|t| t.parse::<usize>().ok())
-        .filter(|&t| t > 0);
-    let mut builder = match threads {
-        Some(1) => tokio::runtime::Builder::new_current_thread(),
-        _ => tokio::runtime::Builder::new_multi_thread(),
+        .unwrap_or(1);
+    let mut builder = if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
     };
-    if let Some(t) = threads.filter(|&t| t > 1) {
-        builder.worker_threads(t);
-    }
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
