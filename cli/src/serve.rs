@@ -60,8 +60,8 @@ impl Stats {
         format!(
             "{{\"total\":{},\"current\":{},\"maxConcurrent\":{},\"uptimeMs\":{:.1},\"hosts\":{{}}}}",
             self.total.load(Ordering::Relaxed),
-            // This request is counted while it reads the figures.
-            self.current.load(Ordering::Relaxed).saturating_sub(1),
+            // (this request included, as the JS server counts it)
+            self.current.load(Ordering::Relaxed),
             self.max.load(Ordering::Relaxed),
             self.started.elapsed().as_secs_f64() * 1000.0
         )
