@@ -261,11 +261,17 @@ mod tests {
         for (args, name) in [
             (&["fetch", "--concurrency", "0"][..], "--concurrency"),
             (&["fetch", "--rate", "4294967296/s"], "--rate"),
-            (&["fetch", "--per-host-rate", "5000000000/s"], "--per-host-rate"),
+            (
+                &["fetch", "--per-host-rate", "5000000000/s"],
+                "--per-host-rate",
+            ),
             (&["fetch", "--bogus"], "--bogus"),
             (&["fetch", "a.txt", "b.txt"], "b.txt"),
             (&["fetch", "--timeout"], "--timeout"),
-            (&["fetch", "--concurrency", "1", "--concurrency", "2"], "--concurrency"),
+            (
+                &["fetch", "--concurrency", "1", "--concurrency", "2"],
+                "--concurrency",
+            ),
             (&["serve", "--429-rate", "2"], "--429-rate"),
             (&["demo", "--target", "ftp://x"], "--target"),
             (&["frobnicate"], "frobnicate"),
@@ -275,7 +281,10 @@ mod tests {
             let text = e.to_string();
             assert!(text.contains(name), "{args:?}: {text}");
         }
-        assert_eq!(parse(&["--help"]).unwrap_err().kind(), ErrorKind::DisplayHelp);
+        assert_eq!(
+            parse(&["--help"]).unwrap_err().kind(),
+            ErrorKind::DisplayHelp
+        );
     }
 
     #[test]

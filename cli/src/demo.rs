@@ -73,9 +73,17 @@ async fn start_server(args: &DemoArgs) -> Result<(String, Server), String> {
 
 /// `maxConcurrent` from the server's `/__weir/stats`.
 async fn server_max_concurrent(url: &str) -> Option<u64> {
-    let body = reqwest::get(format!("{url}/__weir/stats")).await.ok()?.text().await.ok()?;
+    let body = reqwest::get(format!("{url}/__weir/stats"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
     let at = body.find("\"maxConcurrent\":")? + "\"maxConcurrent\":".len();
-    let digits: String = body[at..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = body[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -164,14 +172,26 @@ pub async fn run(args: DemoArgs) -> i32 {
     } else {
         f64::INFINITY
     };
-    let of_bound = if bound > 0.0 { s.req_per_sec / bound } else { 0.0 };
+    let of_bound = if bound > 0.0 {
+        s.req_per_sec / bound
+    } else {
+        0.0
+    };
     let of_server = if server_bound.is_finite() {
         s.req_per_sec / server_bound
     } else {
         0.0
     };
-    let cpu_per_req = if s.done > 0 { cpu_ms / s.done as f64 } else { 0.0 };
-    let cpu_share = if secs > 0.0 { cpu_ms / (secs * 1000.0) } else { 0.0 };
+    let cpu_per_req = if s.done > 0 {
+        cpu_ms / s.done as f64
+    } else {
+        0.0
+    };
+    let cpu_share = if secs > 0.0 {
+        cpu_ms / (secs * 1000.0)
+    } else {
+        0.0
+    };
     let peak_mb = s.peak_rss_bytes as f64 / (1024.0 * 1024.0);
     if args.json {
         let mut statuses = String::from("{");
@@ -185,7 +205,13 @@ pub async fn run(args: DemoArgs) -> i32 {
         statuses.push('}');
         let mut server_json = String::new();
         json_string(&mut server_json, &where_);
-        let finite = |x: f64| if x.is_finite() { format!("{x}") } else { "null".to_owned() };
+        let finite = |x: f64| {
+            if x.is_finite() {
+                format!("{x}")
+            } else {
+                "null".to_owned()
+            }
+        };
         println!(
             "{{\"client\":\"native\",\"requests\":{},\"concurrency\":{},\"delayMs\":[{lo},{hi}],\"server\":{server_json},\
 \"seconds\":{secs},\"reqPerSec\":{},\"meanLatencyMs\":{},\"littleBound\":{bound},\"ofBound\":{of_bound},\

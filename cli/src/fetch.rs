@@ -86,7 +86,10 @@ fn describe(e: &reqwest_middleware::Error, timeout: Option<Duration>) -> String 
 fn describe_reqwest(e: &reqwest::Error, timeout: Option<Duration>) -> String {
     if e.is_timeout() {
         return match timeout {
-            Some(t) => format!("TimeoutError: no complete answer within --timeout ({} ms)", t.as_millis()),
+            Some(t) => format!(
+                "TimeoutError: no complete answer within --timeout ({} ms)",
+                t.as_millis()
+            ),
             None => "TimeoutError: timed out".to_owned(),
         };
     }
@@ -235,20 +238,21 @@ where
     loop {
         // A row ready now joins the batch; otherwise the batch goes out
         // before we wait.
-        let next = match std::future::poll_fn(|cx| Poll::Ready(results.as_mut().poll_next(cx))).await {
-            Poll::Ready(r) => r,
-            Poll::Pending => {
-                if let Err(e) = flush(&mut rows, &mut buffer).await {
-                    if e.kind() == std::io::ErrorKind::BrokenPipe {
-                        output_closed = true;
-                    } else {
-                        output_error = Some(e);
+        let next =
+            match std::future::poll_fn(|cx| Poll::Ready(results.as_mut().poll_next(cx))).await {
+                Poll::Ready(r) => r,
+                Poll::Pending => {
+                    if let Err(e) = flush(&mut rows, &mut buffer).await {
+                        if e.kind() == std::io::ErrorKind::BrokenPipe {
+                            output_closed = true;
+                        } else {
+                            output_error = Some(e);
+                        }
+                        break;
                     }
-                    break;
+                    results.next().await
                 }
-                results.next().await
-            }
-        };
+            };
         let Some(row) = next else { break };
         progress.record(&row);
         if let Rows::To(_) = rows {
@@ -344,15 +348,23 @@ pub fn sampler(limits: &LimitMiddleware) -> Arc<dyn Fn() -> Sample + Send + Sync
             s.status_429 += h.status_429;
         }
         hosts.retain(|(_, h)| h.queued > 0);
-        hosts.sort_by(|a, b| b.1.queued.cmp(&a.1.queued));
-        s.busiest = hosts.into_iter().take(3).map(|(k, h)| (k, h.queued)).collect();
+        hosts.sort_by_key(|(_, h)| std::cmp::Reverse(h.queued));
+        s.busiest = hosts
+            .into_iter()
+            .take(3)
+            .map(|(k, h)| (k, h.queued))
+            .collect();
         s
     })
 }
 
 /// Installs Ctrl-C handling: the first press fires `stop` (no new URLs),
 /// the second fires `abort` (in-flight requests too).
-pub fn on_interrupt(progress: &Progress, stop: &Signal, abort: &Signal) -> tokio::task::JoinHandle<()> {
+pub fn on_interrupt(
+    progress: &Progress,
+    stop: &Signal,
+    abort: &Signal,
+) -> tokio::task::JoinHandle<()> {
     let (progress, stop, abort) = (progress.clone(), stop.clone(), abort.clone());
     tokio::spawn(async move {
         loop {
@@ -360,7 +372,8 @@ pub fn on_interrupt(progress: &Progress, stop: &Signal, abort: &Signal) -> tokio
                 return;
             }
             if progress.interrupt() == 1 {
-                progress.note("interrupted: finishing in-flight requests (Ctrl-C again to abort them)");
+                progress
+                    .note("interrupted: finishing in-flight requests (Ctrl-C again to abort them)");
                 stop.fire();
             } else {
                 progress.note("aborting in-flight requests");
@@ -378,7 +391,9 @@ fn count_lines(path: &Path, progress: &Progress, cancel: Arc<AtomicBool>) {
     let progress = progress.clone();
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let Ok(mut f) = std::fs::File::open(&path) else { return };
+        let Ok(mut f) = std::fs::File::open(&path) else {
+            return;
+        };
         let mut buf = vec![0u8; 1 << 20];
         let (mut count, mut at_start, mut content) = (0u64, true, false);
         loop {

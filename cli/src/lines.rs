@@ -293,7 +293,13 @@ mod tests {
             assert!(s.buf.capacity() <= 8192, "{}", s.buf.capacity());
         }
         s.feed(b"\nok\n");
-        assert!(matches!(s.next_line(), Some(Line::TooLong { bytes: 4_096_000, .. })));
+        assert!(matches!(
+            s.next_line(),
+            Some(Line::TooLong {
+                bytes: 4_096_000,
+                ..
+            })
+        ));
         assert_eq!(s.next_line(), Some(Line::Url("ok".into())));
     }
 
@@ -301,8 +307,14 @@ mod tests {
     async fn reads_lazily_from_an_async_reader() {
         let data: &[u8] = b"http://a/1\nhttp://a/2\n";
         let mut l = Lines::new(data);
-        assert_eq!(l.next().await.unwrap(), Some(Line::Url("http://a/1".into())));
-        assert_eq!(l.next().await.unwrap(), Some(Line::Url("http://a/2".into())));
+        assert_eq!(
+            l.next().await.unwrap(),
+            Some(Line::Url("http://a/1".into()))
+        );
+        assert_eq!(
+            l.next().await.unwrap(),
+            Some(Line::Url("http://a/2".into()))
+        );
         assert_eq!(l.next().await.unwrap(), None);
         assert_eq!(l.next().await.unwrap(), None);
     }

@@ -56,7 +56,11 @@ pub fn file_name_for(url: &str) -> String {
     let readable: String = trimmed.chars().take(MAX_READABLE).collect();
     let digest = Sha256::digest(url.as_bytes());
     let hash: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
-    let readable = if readable.is_empty() { "index" } else { &readable };
+    let readable = if readable.is_empty() {
+        "index"
+    } else {
+        &readable
+    };
     format!("{readable}-{hash}")
 }
 
@@ -65,7 +69,10 @@ pub fn save_path(dir: &Path, url: &str) -> Result<PathBuf, String> {
     let name = file_name_for(url);
     let path = dir.join(&name);
     if path.parent() != Some(dir) || name.contains('/') || name.starts_with('.') {
-        return Err(format!("refusing to write outside {}: {name}", dir.display()));
+        return Err(format!(
+            "refusing to write outside {}: {name}",
+            dir.display()
+        ));
     }
     Ok(path)
 }
@@ -110,7 +117,10 @@ mod tests {
         assert_eq!(distinct.len(), urls.len());
         for n in &names {
             assert!(n.len() <= 120, "{n}");
-            assert!(!n.contains("..") && !n.contains('/') && !n.starts_with('.'), "{n}");
+            assert!(
+                !n.contains("..") && !n.contains('/') && !n.starts_with('.'),
+                "{n}"
+            );
             assert!(n.chars().next().unwrap().is_ascii_alphanumeric(), "{n}");
         }
         let dir = Path::new("/tmp/out");

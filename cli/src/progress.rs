@@ -298,7 +298,11 @@ impl Progress {
         Summary {
             done: t.done,
             elapsed,
-            req_per_sec: if secs > 0.0 { t.done as f64 / secs } else { 0.0 },
+            req_per_sec: if secs > 0.0 {
+                t.done as f64 / secs
+            } else {
+                0.0
+            },
             by_status: t.by_status.clone(),
             errors: t.errors,
             p50: t.latency.percentile(50.0),
@@ -373,7 +377,10 @@ mod tests {
             error: None,
         };
         p.record(&ok);
-        p.record(&Row { status: Some(503), ..ok.clone() });
+        p.record(&Row {
+            status: Some(503),
+            ..ok.clone()
+        });
         p.record(&Row::failed("x", "invalid URL"));
         let s = p.finish();
         assert_eq!(s.done, 3);

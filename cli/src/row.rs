@@ -110,12 +110,18 @@ mod tests {
             text(&row),
             "{\"url\":\"http://h/a\\\"b\\\\c\\u0001\",\"status\":200,\"bytes\":13,\"ms\":12.3,\"attempts\":1,\"error\":null}\n"
         );
-        let row = Row { ms: 7.0, ..Row::failed("x y", "invalid URL") };
+        let row = Row {
+            ms: 7.0,
+            ..Row::failed("x y", "invalid URL")
+        };
         assert_eq!(
             text(&row),
             "{\"url\":\"x y\",\"status\":null,\"bytes\":0,\"ms\":7,\"attempts\":0,\"error\":\"invalid URL\"}\n"
         );
-        let row = Row { ms: 0.04, ..Row::failed("é\t", "e") };
+        let row = Row {
+            ms: 0.04,
+            ..Row::failed("é\t", "e")
+        };
         assert!(text(&row).contains("\"url\":\"é\\t\",") && text(&row).contains("\"ms\":0,"));
     }
 }

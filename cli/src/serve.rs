@@ -185,7 +185,10 @@ async fn handle(
 
 /// Binds 127.0.0.1:`port` (0: any free port) and serves until the returned
 /// task is dropped or aborted. Returns the bound address.
-pub async fn start(port: u16, target: Target) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+pub async fn start(
+    port: u16,
+    target: Target,
+) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let stats = Arc::new(Stats {
@@ -222,7 +225,10 @@ pub async fn run(args: ServeArgs) -> i32 {
     let (addr, task) = match start(args.port, target).await {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("weir serve: --port: cannot listen on 127.0.0.1:{} ({e})", args.port);
+            eprintln!(
+                "weir serve: --port: cannot listen on 127.0.0.1:{} ({e})",
+                args.port
+            );
             return 2;
         }
     };

@@ -81,7 +81,9 @@ impl Rate {
 /// `,burst=N` (default burst: the count, e.g. 20 for `20/s`).
 pub fn parse_rate(text: &str) -> Result<Rate, String> {
     let expected = || {
-        format!("expected a rate like 20/s, 600/min, 5/h or 1/ms, optionally ',burst=N', got '{text}'")
+        format!(
+            "expected a rate like 20/s, 600/min, 5/h or 1/ms, optionally ',burst=N', got '{text}'"
+        )
     };
     let (main, burst) = match text.split_once(',') {
         Some((m, b)) => (m, Some(b)),
@@ -108,7 +110,8 @@ pub fn parse_rate(text: &str) -> Result<Rate, String> {
         }
     };
     let interval_ms = times * unit;
-    if !(interval_ms > 0.0) || interval_ms > MAX_MS {
+    // (NaN cannot come out of the parse: digits only.)
+    if interval_ms <= 0.0 || interval_ms > MAX_MS {
         return Err(format!(
             "the interval must be positive and at most 365 days, got '{text}'"
         ));
@@ -144,7 +147,7 @@ pub fn parse_duration_ms(text: &str) -> Result<f64, String> {
         unit_ms(unit).ok_or_else(expected)?
     };
     let ms = n * unit;
-    if !(ms > 0.0) || ms > MAX_MS {
+    if ms <= 0.0 || ms > MAX_MS {
         return Err(format!(
             "the duration must be positive and at most 365 days, got '{text}'"
         ));
