@@ -66,9 +66,12 @@ struct KeyState {
 ///     retry.decide(&"api.example:443", now, &attempt),
 ///     Decision::Retry { after: Duration::from_secs(2), pause_key_until: Some(now + Duration::from_secs(2)) },
 /// );
-/// // A POST is not repeated:
+/// // A POST is not repeated, but its Retry-After still pauses the key:
 /// let post = Attempt { method: "POST", ..attempt };
-/// assert_eq!(retry.decide(&"api.example:443", now, &post), Decision::GiveUp(GiveUpReason::MethodNotRetryable));
+/// assert_eq!(
+///     retry.decide(&"api.example:443", now, &post),
+///     Decision::GiveUp { reason: GiveUpReason::MethodNotRetryable, pause_key_until: Some(now + Duration::from_secs(2)) },
+/// );
 /// let stats = retry.stats(&"api.example:443", now).unwrap();
 /// assert_eq!((stats.sent, stats.retried, stats.status_429), (1, 1, 2));
 /// # Ok::<(), weir::retry::PolicyError>(())
@@ -158,11 +161,14 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
     /// whether to try again. Checks, in order: the outcome is retryable
     /// (status in the set, or a network error), the method may be repeated,
     /// the body can be replayed, attempts remain, and the key's budget allows
-    /// one more retry (spent only when the answer is `Retry`).
+    /// one more retry (spent only when the answer is `Retry`, and not by a
+    /// retry the server scheduled with a `Retry-After`: the pause paces it).
     ///
-    /// With a `Retry-After`, the wait is that delay capped by `max_delay`, and
-    /// the key is to be paused until then; otherwise it is full-jitter
-    /// back-off from the seeded PRNG.
+    /// With a `Retry-After` (on a status the policy retries), the wait is
+    /// that delay capped by `max_delay`, and the key is to be paused until
+    /// then — also when the answer is to give up (attempts or budget spent,
+    /// a method not repeated): the server asked the whole host to wait.
+    /// Otherwise the wait is full-jitter back-off from the seeded PRNG.
     pub fn decide(&mut self, key: &K, now: Instant, attempt: &Attempt<'_>) -> Decision {
         // Swap in a placeholder (empty `Vec`s allocate nothing) to lend the
         // policy out while `self` is borrowed mutably.
@@ -208,29 +214,41 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
             Outcome::NetworkError => state.network_errors += 1,
             Outcome::Status(_) => {}
         }
-        if let Err(reason) = verdict {
-            return Decision::GiveUp(reason);
+        // Every `Retry-After` of a status the policy retries pauses the key,
+        // whether this request is retried or not.
+        let retry_after = match attempt.outcome {
+            Outcome::Status(status) if policy.retries_status(status) => {
+                attempt.retry_after.map(|wait| wait.min(max))
+            }
+            _ => None,
+        };
+        let pause_key_until = retry_after.filter(|d| !d.is_zero()).map(|d| now + d);
+        if let Some(until) = pause_key_until {
+            state.cooldown_until = state.cooldown_until.max(until);
         }
-        if !state.budget.try_spend(&budget, now) {
-            return Decision::GiveUp(GiveUpReason::BudgetExhausted);
+        // The budget stops storms of retries nobody asked for. A retry the
+        // server scheduled (its `Retry-After` pauses the key) is paced by
+        // that pause instead, and spends nothing.
+        let verdict = verdict.and_then(|()| {
+            if pause_key_until.is_some() || state.budget.try_spend(&budget, now) {
+                Ok(())
+            } else {
+                Err(GiveUpReason::BudgetExhausted)
+            }
+        });
+        if let Err(reason) = verdict {
+            return Decision::GiveUp {
+                reason,
+                pause_key_until,
+            };
         }
         state.retried += 1;
-        match attempt.retry_after {
-            Some(wait) => {
-                let after = wait.min(max);
-                let pause_key_until = (!after.is_zero()).then(|| now + after);
-                if let Some(until) = pause_key_until {
-                    state.cooldown_until = state.cooldown_until.max(until);
-                }
-                Decision::Retry {
-                    after,
-                    pause_key_until,
-                }
-            }
-            None => Decision::Retry {
-                after: full_jitter(base, max, attempt.retry, &mut self.rng),
-                pause_key_until: None,
+        Decision::Retry {
+            after: match retry_after {
+                Some(after) => after,
+                None => full_jitter(base, max, attempt.retry, &mut self.rng),
             },
+            pause_key_until,
         }
     }
 
