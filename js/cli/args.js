@@ -1,5 +1,8 @@
-// Command-line parsing for `weir`: plain argv → validated options. Every bad
-// argument throws a UsageError naming it; bin/weir.js turns that into exit 2.
+// Command-line parsing for `weir`: argv → validated options, split by
+// `node:util`'s parseArgs. Every bad argument throws a UsageError naming it;
+// js/cli/main.js turns that into exit 2. The forms and bounds are those of the
+// native `weir` (cli/src/values.rs): one command line means the same to both.
+import { parseArgs } from 'node:util';
 
 /** A bad command line: the message names the argument; exit code 2. */
 export class UsageError extends Error {
@@ -12,16 +15,36 @@ export class UsageError extends Error {
 
 const UNIT_MS = { ms: 1, s: 1000, sec: 1000, m: 60_000, min: 60_000, h: 3_600_000, hr: 3_600_000 };
 
-/** `20/s`, `600/min`, `5/h`, `1/ms`, `10/2s` → `{ limit, interval }` (interval in ms). */
+const MAX_U32 = 0xffffffff;
+
+/** The longest rate interval and duration: 365 days (ms). */
+export const MAX_MS = 365 * 24 * 3_600_000;
+
+/**
+ * `20/s`, `600/min`, `5/h`, `1/ms`, `10/2s`, each optionally followed by
+ * `,burst=N` → `{ limit, interval }` (interval in ms) plus `burst` when
+ * given. The default burst is the count (`20/s` admits 20 at once).
+ */
 export function parseRate(text, name) {
-  const m = /^\s*(\d+)\s*\/\s*(\d*(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)\s*$/.exec(String(text));
-  if (!m) throw new UsageError(`${name}: expected a rate like 20/s, 600/min, 5/h or 1/ms, got '${text}'`);
+  const m = /^\s*(\d+)\s*\/\s*(\d*(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)\s*(?:,\s*burst\s*=\s*(\S*?)\s*)?$/.exec(String(text));
+  if (!m) {
+    throw new UsageError(`${name}: expected a rate like 20/s, 600/min, 5/h or 1/ms, optionally ',burst=N', got '${text}'`);
+  }
   const limit = Number(m[1]);
   const times = m[2] === '' ? 1 : Number(m[2]);
   const interval = times * UNIT_MS[m[3]];
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new UsageError(`${name}: the count must be at least 1, got '${text}'`);
-  if (!(interval > 0)) throw new UsageError(`${name}: the interval must be positive, got '${text}'`);
-  return { limit, interval };
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_U32) {
+    throw new UsageError(`${name}: the count must be from 1 to ${MAX_U32}, got '${text}'`);
+  }
+  if (!(interval > 0) || interval > MAX_MS) {
+    throw new UsageError(`${name}: the interval must be positive and at most 365 days, got '${text}'`);
+  }
+  if (m[4] === undefined) return { limit, interval };
+  const burst = /^\d[\d_]*$/.test(m[4]) ? Number(m[4].replace(/_/g, '')) : NaN;
+  if (!(burst >= 1 && burst <= MAX_U32)) {
+    throw new UsageError(`${name}: burst: must be from 1 to ${MAX_U32}, got '${text}'`);
+  }
+  return { limit, interval, burst };
 }
 
 /** `20s`, `500ms`, `2m`, `1h`, bare seconds `20` → milliseconds. */
@@ -29,7 +52,9 @@ export function parseDuration(text, name) {
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h|hr)?\s*$/.exec(String(text));
   if (!m) throw new UsageError(`${name}: expected a duration like 20s, 500ms or 2m, got '${text}'`);
   const ms = Number(m[1]) * UNIT_MS[m[2] ?? 's'];
-  if (!(ms > 0) || !Number.isFinite(ms)) throw new UsageError(`${name}: the duration must be positive, got '${text}'`);
+  if (!(ms > 0) || ms > MAX_MS) {
+    throw new UsageError(`${name}: the duration must be positive and at most 365 days, got '${text}'`);
+  }
   return ms;
 }
 
@@ -52,6 +77,7 @@ export function parseDelayRange(text, name) {
   const lo = Number(m[1]) * unit;
   const hi = (m[2] === undefined ? Number(m[1]) : Number(m[2])) * unit;
   if (hi < lo) throw new UsageError(`${name}: the range must be low-high, got '${text}'`);
+  if (hi > MAX_MS) throw new UsageError(`${name}: the delay must be at most 365 days, got '${text}'`);
   return [lo, hi];
 }
 
@@ -84,42 +110,47 @@ export function parseHeader(text, name) {
 }
 
 /**
- * Split argv by a spec `{ '--name': { value: bool, repeat: bool } }`.
- * Accepts `--name value` and `--name=value`; `-` alone and words are positionals;
- * `--` ends options. Returns `{ values: { '--name': string | string[] | true }, positionals }`.
+ * Split argv by a spec `{ '--name': { value: bool, repeat: bool } }` with
+ * `node:util`'s parseArgs (strict: unknown options, missing values and
+ * values that look like options are errors). Accepts `--name value` and
+ * `--name=value`; `-` alone and words are positionals; `--` ends options.
+ * A non-repeatable option given twice is an error (parseArgs would keep the
+ * last). Returns `{ values: { '--name': string | string[] | true }, positionals }`.
  */
 export function splitArgs(argv, spec, command) {
-  const values = {};
-  const positionals = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === '--') {
-      positionals.push(...argv.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith('-') || arg === '-') {
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf('=');
-    const name = eq < 0 ? arg : arg.slice(0, eq);
-    const opt = spec[name];
-    if (!opt) {
-      throw new UsageError(`${name}: unknown option for 'weir ${command}' (see 'weir ${command} --help')`);
-    }
-    let value = true;
-    if (opt.value) {
-      if (eq >= 0) value = arg.slice(eq + 1);
-      else if (i + 1 < argv.length) value = argv[++i];
-      else throw new UsageError(`${name}: missing value`);
-    } else if (eq >= 0) {
-      throw new UsageError(`${name}: takes no value`);
-    }
-    if (opt.repeat) (values[name] ??= []).push(value);
-    else if (name in values) throw new UsageError(`${name}: given more than once`);
-    else values[name] = value;
+  const options = {};
+  for (const [flag, opt] of Object.entries(spec)) {
+    // Every value option collects all its occurrences; counted below.
+    options[flag.slice(2)] = opt.value ? { type: 'string', multiple: true } : { type: 'boolean', multiple: true };
   }
-  return { values, positionals };
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(argError(error, command));
+  }
+  const values = {};
+  for (const [key, list] of Object.entries(parsed.values)) {
+    const flag = `--${key}`;
+    if (!spec[flag].repeat && list.length > 1) throw new UsageError(`${flag}: given more than once`);
+    values[flag] = spec[flag].repeat ? list : list[0];
+  }
+  return { values, positionals: parsed.positionals };
+}
+
+/** parseArgs' error as a message that starts with the argument at fault. */
+function argError(error, command) {
+  const flag = /'(-{1,2}[^' ]+)/.exec(error.message)?.[1];
+  switch (error.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `${flag ?? error.message}: unknown option for 'weir ${command}' (see 'weir ${command} --help')`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      if (/argument missing/.test(error.message)) return `${flag}: missing value`;
+      if (/ambiguous/.test(error.message)) return `${flag}: missing value (to give a value starting with '-', write ${flag}=VALUE)`;
+      return `${flag ?? command}: ${error.message}`;
+    default:
+      return error.message;
+  }
 }
 
 const FETCH_SPEC = {
@@ -188,9 +219,24 @@ const DEMO_SPEC = {
   '--concurrency': { value: true },
   '--delay': { value: true },
   '--server': { value: true },
+  '--target': { value: true },
   '--json': { value: false },
   '--help': { value: false },
 };
+
+/** `--target`: an http(s) URL, without a trailing `/`. */
+function parseTarget(text) {
+  let url;
+  try {
+    url = new URL(text);
+  } catch {
+    url = null;
+  }
+  if (url === null || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new UsageError(`--target: expected an http(s) URL, got '${text}'`);
+  }
+  return String(text).replace(/\/+$/, '');
+}
 
 /** Options of `weir demo`. */
 export function parseDemoArgs(argv) {
@@ -203,6 +249,7 @@ export function parseDemoArgs(argv) {
   }
   return {
     requests: v['--requests'] === undefined ? 100_000 : parseWhole(v['--requests'], '--requests', 1, 1e10),
+    target: v['--target'] === undefined ? undefined : parseTarget(v['--target']),
     concurrency: v['--concurrency'] === undefined ? 1000 : parseWhole(v['--concurrency'], '--concurrency', 1, 100_000),
     delayMs: v['--delay'] === undefined ? [0, 300] : parseDelayRange(v['--delay'], '--delay'),
     server,

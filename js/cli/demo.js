@@ -43,6 +43,17 @@ export async function childTarget(delay) {
   };
 }
 
+/** A server already running (`--target URL`): never started or closed here. */
+function externalTarget(url) {
+  return {
+    url,
+    async stats() {
+      return (await fetch(`${url}/__weir/stats`)).json();
+    },
+    close: async () => {},
+  };
+}
+
 async function inProcessTarget(delayMs) {
   const t = await startTarget({ delayMs });
   return { url: t.url, stats: async () => t.stats(), close: () => t.close() };
@@ -54,7 +65,11 @@ async function* demoUrls(base, n) {
 
 /** The demo numbers (also what `--json` prints). */
 export async function demo(opts, { stderr = process.stderr } = {}) {
-  const target = opts.server === 'child' ? await childTarget(`${opts.delayMs[0]}-${opts.delayMs[1]}ms`) : await inProcessTarget(opts.delayMs);
+  const target = opts.target
+    ? externalTarget(opts.target)
+    : opts.server === 'child'
+      ? await childTarget(`${opts.delayMs[0]}-${opts.delayMs[1]}ms`)
+      : await inProcessTarget(opts.delayMs);
   const fetchOpts = {
     concurrency: opts.concurrency,
     perHost: undefined,
@@ -100,10 +115,11 @@ export async function demo(opts, { stderr = process.stderr } = {}) {
   const meanDelayS = (opts.delayMs[0] + opts.delayMs[1]) / 2 / 1000;
   const serverBound = meanDelayS > 0 ? opts.concurrency / meanDelayS : Infinity;
   return {
+    client: 'node',
     requests: summary.done,
     concurrency: opts.concurrency,
     delayMs: opts.delayMs,
-    server: opts.server,
+    server: opts.target ?? opts.server,
     seconds: summary.elapsedMs / 1000,
     reqPerSec: summary.reqPerSec,
     meanLatencyMs: summary.meanMs,
@@ -124,7 +140,7 @@ export async function runDemo(opts, { stdout = process.stdout, stderr = process.
   if (!opts.json) {
     stderr.write(
       `weir demo: ${opts.requests} requests, ${opts.concurrency} in flight, server delay ` +
-        `${opts.delayMs[0]}-${opts.delayMs[1]} ms (${opts.server})\n`,
+        `${opts.delayMs[0]}-${opts.delayMs[1]} ms (${opts.target ?? opts.server})\n`,
     );
   }
   const r = await demo(opts, { stderr });

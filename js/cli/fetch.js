@@ -4,10 +4,10 @@
 // goes through `limiter.fetch` (per-host caps, rates, retries).
 import { createWriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
-import { mkdir, open, writeFile } from 'node:fs/promises';
+import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { Limiter, limitedAsCompleted } from '../node.js';
 import { createFetcher } from './fetcher.js';
-import { countUrlLines, openInput, urlLines } from './lines.js';
+import { MAX_LINE, countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';
 import { Progress, formatSummary } from './progress.js';
 
@@ -16,14 +16,21 @@ import { Progress, formatSummary } from './progress.js';
  * buffer and returns nothing, or a promise to await when the stream wants us
  * to wait; the buffer goes out when it reaches 64 KiB or at the next turn of
  * the event loop, whichever comes first. `await flush()`, `await end()`.
+ *
+ * A failed stream (EPIPE: the reader of a pipe went away, `| head -1`) never
+ * throws here: `onError(error)` is called once, later writes are dropped,
+ * and `failed` holds the error for the caller to report (or not) at the end.
  */
-export function lineWriter(stream, { close = false, limit = 1 << 16 } = {}) {
+export function lineWriter(stream, { close = false, limit = 1 << 16, onError = () => {} } = {}) {
   let failed = null;
   let buffer = '';
   let scheduled = null;
   let waiting = null; // the promise of a pending 'drain'
   stream.on('error', (error) => {
+    if (failed !== null) return;
     failed = error;
+    buffer = '';
+    onError(error);
   });
   const drained = () => {
     if (waiting === null) {
@@ -57,8 +64,11 @@ export function lineWriter(stream, { close = false, limit = 1 << 16 } = {}) {
     out();
   };
   return {
+    get failed() {
+      return failed;
+    },
     write(text) {
-      if (failed) throw failed;
+      if (failed) return undefined;
       buffer += text;
       if (buffer.length >= limit) {
         if (!out()) return drained();
@@ -70,11 +80,10 @@ export function lineWriter(stream, { close = false, limit = 1 << 16 } = {}) {
     },
     async flush() {
       if (!out()) await drained();
-      if (failed) throw failed;
     },
     async end() {
       out();
-      if (!close) return;
+      if (!close || failed) return;
       await new Promise((resolve) => stream.end(resolve));
     },
   };
@@ -170,7 +179,6 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   // With per-host limits, look ahead one window so a saturated host does not
   // hold every slot (the limiter queues the look-ahead per host).
   const window = keyed ? opts.concurrency * 2 : opts.concurrency;
-  if (opts.save) await mkdir(opts.save, { recursive: true });
   setMaxListeners(0, abort); // one listener per request in flight
 
   const source = lines.stopSignal === stop ? lines : stoppable(lines, stop);
@@ -179,6 +187,10 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   // The row is made when the URL is done, not kept (and promoted) while it
   // is in flight: its fields wait in the frame's registers.
   const mapper = async (line) => {
+    if (typeof line !== 'string') {
+      // A line over the length cap (lines.js): a row, never a request.
+      return { url: line.prefix, status: null, bytes: 0, ms: 0, attempts: 0, error: `line too long (${line.length} characters; the limit is ${MAX_LINE}, 1 MiB)` };
+    }
     const started = performance.now();
     let href;
     try {
@@ -357,8 +369,45 @@ export function onInterrupt(progress, stop, abort) {
   return () => process.off('SIGINT', handler);
 }
 
+/**
+ * The checks of `weir fetch`'s paths that parsing cannot do: `--save` must be
+ * a directory (created if missing), FILE a readable file (not a directory),
+ * `--output` writable. Returns an error message naming the argument, or null.
+ */
+async function checkPaths(opts) {
+  if (opts.save) {
+    const found = await stat(opts.save).catch(() => null);
+    if (found !== null && !found.isDirectory()) return `--save: ${opts.save} exists and is not a directory`;
+    try {
+      await mkdir(opts.save, { recursive: true });
+    } catch (error) {
+      return `--save: cannot create ${opts.save} (${error.code ?? error.message})`;
+    }
+  }
+  if (opts.input !== '-') {
+    const found = await stat(opts.input).catch((error) => error);
+    if (found instanceof Error) return `${opts.input}: cannot read (${found.code ?? found.message})`;
+    if (found.isDirectory()) return `${opts.input}: is a directory (FILE must be a file of URLs, or - for stdin)`;
+  }
+  return null;
+}
+
 /** `weir fetch` with parsed options; resolves to the exit code. */
 export async function runFetch(opts, { stdin = process.stdin, stdout = process.stdout, stderr = process.stderr } = {}) {
+  const bad = await checkPaths(opts);
+  if (bad !== null) {
+    stderr.write(`weir fetch: ${bad}\n`);
+    return 2;
+  }
+  let outFile = null;
+  if (opts.output) {
+    try {
+      outFile = await open(opts.output, 'w');
+    } catch (error) {
+      stderr.write(`weir fetch: --output: cannot write ${opts.output} (${error.code ?? error.message})\n`);
+      return 2;
+    }
+  }
   const { limiter, fetcher } = limiterFor(opts);
   const mode = opts.progress === 'auto' ? (stderr.isTTY ? 'bar' : 'lines') : opts.progress;
   const intervalMs = Number(process.env.WEIR_PROGRESS_MS) || undefined;
@@ -370,9 +419,17 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
     },
     () => {},
   );
-  const out = opts.output ? lineWriter(createWriteStream(opts.output), { close: true }) : lineWriter(stdout);
   const stop = new AbortController();
   const abort = new AbortController();
+  // The rows' reader went away (EPIPE) or the output failed: stop pulling
+  // and drop the requests in flight; reported (or not, for EPIPE) at the end.
+  const onError = (error) => {
+    stop.abort();
+    abort.abort(error);
+  };
+  const out = outFile
+    ? lineWriter(outFile.createWriteStream(), { close: true, onError })
+    : lineWriter(stdout, { onError });
   const uninstall = onInterrupt(progress, stop, abort);
   let input;
   try {
@@ -390,6 +447,7 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
     return 2;
   }
   let summary;
+  let readError = null;
   try {
     summary = await fetchAll({
       lines: urlLines(input, stop.signal),
@@ -401,12 +459,28 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
       limiter,
       fetcher,
     });
+  } catch (error) {
+    // The input failed mid-way (a system error reading FILE or stdin).
+    if (error?.syscall === undefined) throw error;
+    readError = error;
   } finally {
     counting.abort();
     uninstall();
     // A stdin that stays open (stopped by Ctrl-C mid-read) must not keep us alive.
     if (input === stdin) stdin.destroy();
     await out.end();
+  }
+  if (readError !== null) {
+    progress.finish();
+    stderr.write(`weir fetch: ${opts.input}: read error (${readError.code ?? readError.message})\n`);
+    return 1;
+  }
+  if (out.failed) {
+    progress.finish();
+    // A closed pipe ends the run quietly, as other Unix tools do.
+    if (out.failed.code === 'EPIPE') return 0;
+    stderr.write(`weir fetch: cannot write the rows (${out.failed.code ?? out.failed.message})\n`);
+    return 1;
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
   if (abort.signal.aborted && opts.timeout === Infinity) {

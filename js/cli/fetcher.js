@@ -53,6 +53,9 @@ function timeoutError(ms) {
   return new DOMException(`no complete response within ${ms} ms (--timeout)`, 'TimeoutError');
 }
 
+/** The longest delay Node's setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * @param {object} o
  * @param {import('../api.js').Limiter} o.limiter
@@ -99,7 +102,9 @@ export function createFetcher({ limiter, retries, timeout, method, headers, mayW
   function arm() {
     if (timer !== null || live.size === 0) return;
     const first = live.values().next().value;
-    timer = setTimeout(sweep, Math.max(0, first.deadline - performance.now()));
+    // Node's timers fire at once beyond 2^31 - 1 ms: a longer wait is taken
+    // in pieces (sweep re-arms until the deadline has come).
+    timer = setTimeout(sweep, Math.min(MAX_TIMER_MS, Math.max(0, first.deadline - performance.now())));
     timer.unref?.();
   }
 

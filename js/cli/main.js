@@ -7,8 +7,9 @@ export const USAGE = `usage: weir <command> [options]
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
       --concurrency N       in flight at most (default 100)
       --per-host N          in flight per host:port at most (default unlimited)
-      --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h
-      --per-host-rate 5/s   rate per host; repeatable
+      --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
+                            bursts of up to the count by default, or say so: --rate 20/s,burst=5
+      --per-host-rate 5/s   rate per host; repeatable; ,burst=N as for --rate
       --retries N           retries on 429/503/network errors (default 2; Retry-After honoured)
       --timeout 20s         per attempt, from admission to the end of the body (default 30s;
                             time queued for a host or a rate is not counted; 'none': no timeout,
@@ -20,8 +21,10 @@ export const USAGE = `usage: weir <command> [options]
       --progress MODE       auto (bar on a terminal, lines otherwise), bar, lines, none
   weir serve [--port P] [--delay 0-300ms] [--429-rate R]
                         the local target server ("Hello, World!" after a random delay), 127.0.0.1 only
-  weir demo [--requests N] [--concurrency L] [--delay 0-300ms] [--server child|in-process] [--json]
+  weir demo [--requests N] [--concurrency L] [--delay 0-300ms] [--server child|in-process]
+            [--target URL] [--json]
                         the seed scenario (100,000 requests, 1,000 in flight) against a local server
+                        (or the server at --target)
 `;
 
 /** Run `weir` with `argv` (without node and the script); resolves to the exit code. */

@@ -2,12 +2,20 @@
 import { startTarget } from '../server/target.js';
 
 /** Run the target server until SIGINT/SIGTERM; resolves to the exit code. */
-export async function runServe(opts, { stdout = process.stdout } = {}) {
-  const target = await startTarget({
-    port: opts.port,
-    delayMs: opts.delayMs,
-    status429Rate: opts.status429Rate,
-  });
+export async function runServe(opts, { stdout = process.stdout, stderr = process.stderr } = {}) {
+  let target;
+  try {
+    target = await startTarget({
+      port: opts.port,
+      delayMs: opts.delayMs,
+      status429Rate: opts.status429Rate,
+    });
+  } catch (error) {
+    if (error?.syscall !== 'listen') throw error;
+    // A port in use or not ours to take: the user's argument, not a bug.
+    stderr.write(`weir serve: --port: cannot listen on 127.0.0.1:${opts.port} (${error.code})\n`);
+    return 2;
+  }
   const [lo, hi] = opts.delayMs;
   stdout.write(
     `weir serve: listening on ${target.url} (delay ${lo}-${hi} ms, 429 rate ${opts.status429Rate}; ` +

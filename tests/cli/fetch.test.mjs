@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { maxInWindow, startTarget } from '../../js/server/target.js';
-import { liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
+import { childTarget } from '../../js/cli/demo.js';
+import { CLI, liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
 
 const ROW_KEYS = ['attempts', 'bytes', 'error', 'ms', 'status', 'url'];
 
@@ -316,7 +317,7 @@ test('bad arguments: a message naming the argument, exit 2', async () => {
     [['fetch', '--method', 'G E T'], /--method/],
     [['fetch', '--bogus'], /--bogus/],
     [['fetch', 'a.txt', 'b.txt'], /b\.txt/],
-    [['fetch', '--timeout'], /--timeout: missing value/],
+    [['fetch', '--timeout'], /--timeout/],
     [['fetch', '/no/such/file.txt'], /no\/such\/file\.txt/],
     [['serve', '--delay', '300-0ms'], /--delay/],
     [['serve', '--429-rate', '2'], /--429-rate/],
@@ -399,34 +400,53 @@ test(`a second Ctrl-C aborts in-flight requests; each still gets a row ${extra.j
 });
 }
 
-test('memory stays flat: 10^5 input lines vs 10^4 (live heap and peak RSS)', async () => {
-  const t = await startTarget({ delayMs: 0 });
+// 10^4 / 10^5 lines, one in ten to the network, 200 in flight, for both.
+const MEM = { sizes: [10_000, 100_000], every: 10, concurrency: '200' };
+const SIZES = MEM.sizes;
+
+test(`memory stays flat: ${SIZES[1]} input lines vs ${SIZES[0]} (${CLI === 'js' ? 'live heap and ' : ''}peak RSS)`, async () => {
+  // A 10-30 ms answer: both runs fill all 200 slots (200 connections open).
+  // For the native CLI the server runs in a process of its own, as in bench/.
+  const t = CLI === 'js' ? await startTarget({ delayMs: [10, 30] }) : await childTarget('10-30ms');
   const dir = await tempDir();
+  const [small, big] = SIZES;
   try {
     const rss = {};
     const heap = {};
-    for (const n of [10_000, 100_000]) {
+    for (const n of SIZES) {
       const path = join(dir, `urls-${n}.txt`);
-      // Every line is read and becomes a row; one in ten goes to the network.
+      // Every line is read and becomes a row; one in MEM.every goes to the network.
       const lines = [];
-      for (let i = 0; i < n; i++) lines.push(i % 10 === 0 ? `${t.url}/${i}` : `invalid url ${i}`);
+      for (let i = 0; i < n; i++) lines.push(i % MEM.every === 0 ? `${t.url}/${i}` : `invalid url ${i}`);
       await writeFile(path, `${lines.join('\n')}\n`);
-      const r = await run(['fetch', path, '--concurrency', '200', '--output', '/dev/null'], {
+      const r = await run(['fetch', path, '--concurrency', MEM.concurrency, '--output', '/dev/null'], {
         nodeArgs: ['--expose-gc'],
         env: { WEIR_REPORT_HEAP: '1' },
       });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`done: ${n} URLs`));
       rss[n] = peakRssOf(r.stderr);
-      heap[n] = liveHeapOf(r.stderr);
+      if (CLI === 'js') heap[n] = liveHeapOf(r.stderr);
     }
-    assert.equal(t.stats().total, 11_000);
-    const seen = `live heap ${heap[10_000]} / ${heap[100_000]} MB, peak RSS ${rss[10_000]} / ${rss[100_000]} MB at 10^4 / 10^5`;
-    // Nothing per URL survives: a leak of even 50 bytes a line would add 4.5 MB.
-    assert.ok(heap[100_000] <= heap[10_000] + 4, seen);
-    // Peak RSS also reflects when V8 chooses to collect: bounded ratio with slack.
-    assert.ok(rss[100_000] <= rss[10_000] * 2, seen);
-    console.log(`# ${seen}`);
+    // (a child server counts the stats request too)
+    assert.equal((await t.stats()).total - (CLI === 'js' ? 0 : 1), (small + big) / MEM.every);
+    if (CLI === 'js') {
+      const seen = `live heap ${heap[small]} / ${heap[big]} MB, peak RSS ${rss[small]} / ${rss[big]} MB at ${small} / ${big} lines`;
+      // Nothing per URL survives: a leak of even 50 bytes a line would add 4.5 MB.
+      assert.ok(heap[big] <= heap[small] + 4, seen);
+      // Peak RSS also reflects when V8 chooses to collect: bounded ratio with slack.
+      assert.ok(rss[big] <= rss[small] * 2, seen);
+      console.log(`# ${seen}`);
+    } else {
+      // No garbage collector, but the connections' buffers grow over their
+      // first ~50 responses (12 → 15 MB here, bench/README.md), and runs
+      // under this test runner have shown ~30 more bytes a line held (not
+      // seen when the same binary runs from a shell): the same 2× bound as
+      // the JS CLI's RSS, which a leak of 150 bytes a line would break.
+      const seen = `peak RSS ${rss[small]} / ${rss[big]} MB at ${small} / ${big} lines`;
+      assert.ok(rss[big] <= rss[small] * 2, seen);
+      console.log(`# ${seen}`);
+    }
   } finally {
     await t.close();
     await rm(dir, { recursive: true, force: true });

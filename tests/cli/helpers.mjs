@@ -1,5 +1,10 @@
-// Shared helpers of the CLI end-to-end tests: run `bin/weir.js` as a real
+// Shared helpers of the CLI end-to-end tests: run a `weir` binary as a real
 // child process against the local target server on 127.0.0.1.
+//
+// WEIR_CLI picks the binary: `js` (default; `node bin/weir.js`) or `native`
+// (the Rust `weir`, WEIR_NATIVE_BIN or target/cli/weir as built by
+// scripts/build-cli.sh). The same tests run on both, so their interfaces
+// cannot drift.
 import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,9 +13,22 @@ import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
 
+/** Which `weir` the tests run: 'js' or 'native'. */
+export const CLI = process.env.WEIR_CLI ?? 'js';
+if (CLI !== 'js' && CLI !== 'native') throw new Error(`WEIR_CLI must be js or native, got '${CLI}'`);
+
+/** The native binary. */
+export const NATIVE_BIN = process.env.WEIR_NATIVE_BIN ?? fileURLToPath(new URL('../../target/cli/weir', import.meta.url));
+
+/** The command line that runs `weir args…` (`nodeArgs` only reach the JS CLI). */
+export function command(args, nodeArgs = []) {
+  return CLI === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, BIN, ...args]];
+}
+
 /** Start `weir args…`; returns { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }. */
 export function start(args, { input, env = {}, nodeArgs = [] } = {}) {
-  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args], {
+  const [file, argv] = command(args, nodeArgs);
+  const child = spawn(file, argv, {
     env: { ...process.env, WEIR_PROGRESS_MS: '200', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -22,6 +40,8 @@ export function start(args, { input, env = {}, nodeArgs = [] } = {}) {
   child.stderr.setEncoding('utf8').on('data', (d) => {
     stderr += d;
   });
+  // A child that exits before reading its stdin (bad arguments) is no error here.
+  child.stdin.on('error', () => {});
   if (input !== undefined) child.stdin.end(input);
   const done = new Promise((resolve) => {
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));

@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError, parseDelayRange, parseDuration, parseFetchArgs, parseHeader, parseRate } from '../../js/cli/args.js';
+import { UsageError, parseDelayRange, parseDuration, parseFetchArgs, parseHeader, parseRate, splitArgs } from '../../js/cli/args.js';
 import { Histogram } from '../../js/cli/histogram.js';
 import { formatSummary } from '../../js/cli/progress.js';
-import { countUrlLines } from '../../js/cli/lines.js';
+import { Readable } from 'node:stream';
+import { countUrlLines, urlLines } from '../../js/cli/lines.js';
 import { fileNameFor, savePathFor } from '../../js/cli/names.js';
 import { tempDir } from './helpers.mjs';
 
@@ -19,6 +20,49 @@ test('parseRate: units /ms /s /min /h and multiples', () => {
   assert.deepEqual(parseRate('10/2s', '--rate'), { limit: 10, interval: 2000 });
   for (const bad of ['0/s', '20', '20/fortnight', '-1/s', 'x/s']) {
     assert.throws(() => parseRate(bad, '--rate'), (e) => e instanceof UsageError && /--rate/.test(e.message), bad);
+  }
+});
+
+test('parseRate: ,burst=N, and the bounds of a u32 count and a 365-day interval', () => {
+  assert.deepEqual(parseRate('20/s,burst=5', '--rate'), { limit: 20, interval: 1000, burst: 5 });
+  assert.deepEqual(parseRate('20/s, burst = 40', '--rate'), { limit: 20, interval: 1000, burst: 40 });
+  assert.deepEqual(parseRate('4294967295/s', '--rate'), { limit: 4294967295, interval: 1000 });
+  for (const bad of ['4294967296/s', '5000000000/s', '20/s,burst=0', '20/s,burst', '20/s,bust=3', '1/9999999h', '20/0s']) {
+    assert.throws(() => parseRate(bad, '--rate'), (e) => e instanceof UsageError && /^--rate: /.test(e.message), bad);
+  }
+});
+
+test('splitArgs (node:util parseArgs): each mistake names its argument', () => {
+  const spec = { '--n': { value: true }, '--r': { value: true, repeat: true }, '--flag': { value: false } };
+  assert.deepEqual(splitArgs(['a', '--n=1', '--r', 'x', '--r', 'y', '--flag', '-', '--', '--n'], spec, 'fetch'), {
+    values: { '--n': '1', '--r': ['x', 'y'], '--flag': true },
+    positionals: ['a', '-', '--n'],
+  });
+  for (const [argv, message] of [
+    [['--bogus'], /^--bogus: unknown option for 'weir fetch'/],
+    [['--n'], /^--n: missing value$/],
+    [['--n', '-3'], /^--n: missing value \(to give a value starting with '-', write --n=VALUE\)$/],
+    [['--n', '1', '--n', '2'], /^--n: given more than once$/],
+  ]) {
+    assert.throws(() => splitArgs(argv, spec, 'fetch'), (e) => e instanceof UsageError && message.test(e.message), argv.join(' '));
+  }
+});
+
+test('urlLines: lines over the cap are one item each, in linear time; the rest survive any chunking', async () => {
+  const lines = async (chunks, max) => {
+    const out = [];
+    for await (const l of urlLines(Readable.from(chunks.map((c) => Buffer.from(c))), undefined, max)) out.push(l);
+    return out;
+  };
+  const input = `# c\n a \r\nb\rc\r\r\n\n  \n#x\n${'h'.repeat(50)}\nd\n${'h'.repeat(30)}`;
+  for (let size = 1; size <= input.length; size += 3) {
+    const chunks = [];
+    for (let i = 0; i < input.length; i += size) chunks.push(input.slice(i, i + size));
+    const got = await lines(chunks, 20);
+    assert.deepEqual(got.filter((l) => typeof l === 'string'), ['a', 'b', 'c', 'd'], `chunks of ${size}`);
+    const long = got.filter((l) => typeof l !== 'string');
+    assert.deepEqual(long.map((l) => l.length), [50, 30], `chunks of ${size}`);
+    assert.ok(long.every((l) => l.tooLong && l.prefix.startsWith('hhh') && l.prefix.endsWith('…')));
   }
 });
 
