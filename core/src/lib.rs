@@ -21,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod adaptive;
 pub mod as_completed;
 pub mod hash;
 pub mod limiter;
