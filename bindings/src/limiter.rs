@@ -279,6 +279,7 @@ fn new_limiter(
         rate: quotas_from_triples(rate, "rate")?,
         per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
         max_queue: max_queue.map(|n| n as usize),
+        adaptive: None,
     };
     Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
 }
