@@ -12,7 +12,7 @@
 use core::time::Duration;
 
 use super::sample::{Outcome, Sample};
-use super::window::Window;
+use super::window::{bound, Window};
 use super::AdaptiveStats;
 use crate::time::{duration_nanos, Instant};
 
@@ -61,14 +61,14 @@ impl Aimd {
             return self.limit();
         }
         if sample.outcome.is_overload() {
-            self.limit = (self.limit * BACKOFF).clamp(self.min, self.max);
+            self.limit = bound(self.limit * BACKOFF, self.min, self.max);
             self.window = Window::open(now);
         } else if sample.outcome == Outcome::Ok {
             let rtt = duration_nanos(sample.rtt);
             self.sample_rtt = Some(rtt);
             self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
             if f64::from(sample.in_flight) * 2.0 >= self.limit {
-                self.limit = (self.limit + 1.0 / self.limit).clamp(self.min, self.max);
+                self.limit = bound(self.limit + 1.0 / self.limit, self.min, self.max);
             }
         }
         self.limit()

@@ -47,6 +47,12 @@ impl AdaptiveLimit {
     /// they do not probe in step).
     pub fn with_seed(config: AdaptiveConfig, seed: u64) -> Result<Self, AdaptiveConfigError> {
         config.validate()?;
+        Ok(Self::from_valid(config, seed))
+    }
+
+    /// [`with_seed`](Self::with_seed) for a config already validated (no
+    /// error path: keeps panic formatting out of small builds).
+    pub(crate) fn from_valid(config: AdaptiveConfig, seed: u64) -> Self {
         let AdaptiveConfig {
             min, max, initial, ..
         } = config;
@@ -54,7 +60,7 @@ impl AdaptiveLimit {
             Algorithm::Gradient => Inner::Gradient(Gradient::new(min, max, initial, seed)),
             Algorithm::Aimd => Inner::Aimd(Aimd::new(min, max, initial)),
         };
-        Ok(AdaptiveLimit { config, inner })
+        AdaptiveLimit { config, inner }
     }
 
     /// The config it was built from.

@@ -14,7 +14,7 @@
 use core::time::Duration;
 
 use super::sample::Sample;
-use super::window::Window;
+use super::window::{bound, Window};
 use super::AdaptiveStats;
 use crate::retry::SplitMix64;
 use crate::time::Instant;
@@ -159,7 +159,7 @@ impl Gradient {
         self.base_rtt = Some(base);
 
         let threshold = base as f64 * (1.0 + TOLERANCE) + NOISE_K * self.window.std_error_ns();
-        self.gradient = (threshold / mean as f64).clamp(GRADIENT_FLOOR, 1.0);
+        self.gradient = bound(threshold / mean as f64, GRADIENT_FLOOR, 1.0);
         let mut next = self.limit;
         if self.gradient < 1.0 {
             next = self.limit * self.gradient;
@@ -181,7 +181,7 @@ impl Gradient {
         if self.probe_in == 0 || self.stuck >= STUCK_WINDOWS {
             self.probe_in = PROBE_WINDOWS + self.rng.below_or_eq(PROBE_WINDOWS - 1);
             self.stuck = 0;
-            let saved = next.clamp(self.min, self.max);
+            let saved = bound(next, self.min, self.max);
             self.probing = Some(saved);
             next = saved / 2.0;
         }
@@ -190,7 +190,7 @@ impl Gradient {
 
     /// Clamp and apply a new limit; a new window opens at `now`.
     fn set_limit(&mut self, limit: f64, now: Instant) {
-        self.limit = limit.clamp(self.min, self.max);
+        self.limit = bound(limit, self.min, self.max);
         self.window = Window::open(now);
     }
 }

@@ -131,7 +131,7 @@ impl<K: Hash + Eq + Clone> KeyedAdaptive<K> {
             }
             let seed = self.next_seed;
             self.next_seed = self.next_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let limit = AdaptiveLimit::with_seed(self.config, seed).expect("validated");
+            let limit = AdaptiveLimit::from_valid(self.config, seed);
             self.map.insert(
                 key.clone(),
                 Entry {
@@ -140,7 +140,9 @@ impl<K: Hash + Eq + Clone> KeyedAdaptive<K> {
                 },
             );
         }
-        let entry = self.map.get_mut(key).expect("present");
+        let Some(entry) = self.map.get_mut(key) else {
+            return self.limit_of(key);
+        };
         entry.last_seen = now;
         let own = entry.limit.on_sample(now, sample);
         self.global.map_or(own, |g| own.min(g))

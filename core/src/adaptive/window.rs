@@ -78,6 +78,14 @@ impl Window {
     }
 }
 
+/// `x` bounded to `[lo, hi]` (`lo <= hi`). Not `f64::clamp`: its
+/// assertion formats floats, which would pull float formatting into the
+/// wasm build (~15 KB).
+#[inline]
+pub(crate) fn bound(x: f64, lo: f64, hi: f64) -> f64 {
+    x.max(lo).min(hi)
+}
+
 /// Square root by Newton's method (`f64::sqrt` is not in `core`).
 pub(crate) fn sqrt(x: f64) -> f64 {
     if x <= 0.0 || x.is_nan() {

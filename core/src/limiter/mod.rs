@@ -102,9 +102,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// A limiter enforcing `config`, reading and sleeping on `timer`.
     pub fn new(config: LimiterConfig, timer: T) -> Result<Self, ConfigError> {
         config.validate()?;
-        let adaptive = config
-            .adaptive
-            .map(|a| AdaptiveLimit::new(a).expect("validated"));
+        let adaptive = config.adaptive.map(|a| AdaptiveLimit::from_valid(a, 0));
         let concurrency = match &adaptive {
             Some(a) => Some(cap(a.limit(), config.concurrency)),
             None => config.concurrency,
