@@ -308,7 +308,7 @@ function stoppable(lines, stop) {
 /** Build the limiter and fetcher for parsed `weir fetch` options. */
 export function limiterFor(opts) {
   const limiter = new Limiter({
-    concurrency: opts.concurrency,
+    concurrency: opts.adaptive ? { adaptive: { max: opts.concurrency } } : opts.concurrency,
     perKey: opts.perHost,
     rate: opts.rate.length ? opts.rate : undefined,
     perKeyRate: opts.perHostRate.length ? opts.perHostRate : undefined,
@@ -321,7 +321,9 @@ export function limiterFor(opts) {
     headers: opts.headers,
     // Requests wait inside limiter.fetch only for per-host caps, rates and
     // retry back-offs: the unkeyed window equals the limiter's concurrency.
-    mayWait: opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
+    // With `--concurrency auto` the window is the cap's maximum: requests
+    // wait inside limiter.fetch for the cap in force.
+    mayWait: opts.adaptive || opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
   });
   return { limiter, fetcher };
 }
