@@ -1,7 +1,7 @@
 // Benchmark: `concurrency: { adaptive }` against a real HTTP server with a
 // capacity knee, side by side with hand-tuned fixed caps.
 //
-//   node bench/js/adaptive.mjs [--capacity 50] [--delay 90-110] [--seconds 20] [--demand 400]
+//   node bench/js/adaptive.mjs [--capacity 50] [--delay 90-110] [--seconds 20] [--demand 400] [--only adaptive]
 //
 // The target server (js/server/target.js, its own process) serves at most
 // `--capacity` requests at once, each after a random delay in `--delay`
@@ -47,6 +47,10 @@ async function drive(concurrency) {
   const end = start + seconds * 1000;
   const half = start + (seconds * 1000) / 2;
   let done = 0;
+  const limits = []; // the cap every 100 ms of the measured half
+  const sampler = setInterval(() => {
+    if (performance.now() >= half) limits.push(limiter.stats().concurrency);
+  }, 100);
   const worker = async () => {
     while (performance.now() < end) {
       const res = await limiter.fetch(`${url}/`, { fetch: timed, retry: { attempts: 1 } });
@@ -55,16 +59,18 @@ async function drive(concurrency) {
     }
   };
   await Promise.all(Array.from({ length: demand }, worker));
+  clearInterval(sampler);
   const steady = rtts.filter(([at]) => at >= half).map(([, rtt]) => rtt).sort((a, b) => a - b);
   const q = (p) => steady[Math.min(steady.length - 1, Math.floor(p * steady.length))];
   return {
     rps: done / ((performance.now() - half) / 1000),
     p50: q(0.5),
     p99: q(0.99),
-    limit: limiter.stats().concurrency,
+    limits: `${Math.min(...limits)}–${Math.max(...limits)}`,
   };
 }
 
+const only = flag('--only', undefined);
 const contenders = [
   ['fixed 0.5C', Math.round(capacity / 2)],
   ['fixed C', capacity],
@@ -73,6 +79,7 @@ const contenders = [
 ];
 const results = [];
 for (const [name, concurrency] of contenders) {
+  if (only !== undefined && name !== 'fixed C' && !name.startsWith(only)) continue;
   results.push([name, await drive(concurrency)]);
 }
 server.stdin.end();
@@ -80,11 +87,11 @@ const best = results.find(([name]) => name === 'fixed C')[1];
 console.log(
   `\ncapacity ${capacity}, delay ${minDelay}-${maxDelay} ms, ${demand} calls outstanding, ${seconds} s each (second half measured)\n`,
 );
-console.log('| contender | limit at the end | req/s | × fixed C | p50 ms | p99 ms | p99 × fixed C |');
+console.log('| contender | cap (measured half) | req/s | × fixed C | p50 ms | p99 ms | p99 × fixed C |');
 console.log('|:--|--:|--:|--:|--:|--:|--:|');
 for (const [name, r] of results) {
   console.log(
-    `| ${name} | ${r.limit} | ${r.rps.toFixed(1)} | ${(r.rps / best.rps).toFixed(3)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.p99 / best.p99).toFixed(2)} |`,
+    `| ${name} | ${r.limits} | ${r.rps.toFixed(1)} | ${(r.rps / best.rps).toFixed(3)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${(r.p99 / best.p99).toFixed(2)} |`,
   );
 }
 const auto = results.at(-1)[1];
