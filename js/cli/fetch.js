@@ -336,7 +336,7 @@ export function sampler(limiter, fetcher) {
     // Unheld responses leave the limiter at their headers: count the
     // requests whose body is still being read too.
     const inFlight = fetcher.releasesAtHeaders ? fetcher.active : l.inFlight;
-    return { inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts };
+    return { inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts, cap: l.adaptive?.limit };
   };
 }
 
