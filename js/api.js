@@ -380,6 +380,65 @@ function runHolding(raw, id, fn, signal) {
 
 // ------------------------------------------------------------------ Limiter
 
+/** `RawLimiter.report`'s outcome codes, by index. */
+const OUTCOMES = ['ok', 'dropped', '429', '503', 'timeout', 'cancelled'];
+const ADAPTIVE_OPTIONS = ['min', 'max', 'initial', 'algorithm'];
+
+/** `concurrency: { adaptive: { min, max, initial, algorithm } }` as the
+ * `[min, max, initial, algorithm]` row the core takes (it checks the
+ * order of the three); `undefined` for a plain cap. */
+function adaptiveOf(concurrency) {
+  if (concurrency === null || typeof concurrency !== 'object') return undefined;
+  const c = options(concurrency, 'concurrency', ['adaptive']);
+  const a = options(c.adaptive ?? {}, 'concurrency.adaptive', ADAPTIVE_OPTIONS);
+  const min = a.min === undefined ? 1 : whole(a.min, 'concurrency.adaptive.min');
+  const max = a.max === undefined ? 1000 : whole(a.max, 'concurrency.adaptive.max');
+  const initial = a.initial === undefined ? Math.min(Math.max(10, min), max) : whole(a.initial, 'concurrency.adaptive.initial');
+  const algorithm = a.algorithm === undefined ? 'gradient' : a.algorithm;
+  if (algorithm !== 'gradient' && algorithm !== 'aimd') {
+    throw new RangeError("option 'concurrency.adaptive.algorithm' must be 'gradient' or 'aimd'");
+  }
+  return [min, max, initial, algorithm === 'aimd' ? 1 : 0];
+}
+
+/** The outcome an error of a task means: an HTTP 429/503 (`status` or
+ * `response.status`) is overload, a `TimeoutError` a timeout, an
+ * `AbortError` a cancellation; anything else was served (its RTT counts). */
+function outcomeOfError(error) {
+  const status = error?.status ?? error?.response?.status;
+  if (status === 429) return 2;
+  if (status === 503) return 3;
+  if (error?.name === 'TimeoutError') return 4;
+  if (error?.name === 'AbortError') return 5;
+  return 0;
+}
+
+/** `fn`, timed from its start to its settling and reported to the adaptive cap. */
+function timed(raw, fn) {
+  return (context) => {
+    const inFlight = raw.stats()[0];
+    const start = performance.now();
+    const report = (code) => raw.report(performance.now() - start, inFlight, code);
+    let work;
+    try {
+      work = Promise.resolve(fn(context));
+    } catch (error) {
+      report(outcomeOfError(error));
+      throw error;
+    }
+    return work.then(
+      (value) => {
+        report(0);
+        return value;
+      },
+      (error) => {
+        report(outcomeOfError(error));
+        throw error;
+      },
+    );
+  };
+}
+
 const LIMITER_OPTIONS = ['concurrency', 'perKey', 'rate', 'perKeyRate', 'maxQueue'];
 const RUN_OPTIONS = ['key', 'cost', 'signal'];
 
@@ -391,6 +450,7 @@ export class Limiter {
   #raw;
   #limits;
   #parking;
+  #adaptive;
 
   static {
     rawOf = (limiter) => limiter.#raw;
@@ -398,14 +458,33 @@ export class Limiter {
 
   constructor(opts) {
     const o = options(opts, 'Limiter', LIMITER_OPTIONS);
-    const concurrency = cap(o.concurrency, 'concurrency');
+    const adaptive = adaptiveOf(o.concurrency);
+    const concurrency = adaptive ? undefined : cap(o.concurrency, 'concurrency');
     const perKey = cap(o.perKey, 'perKey');
     const rate = quotas(o.rate, 'rate');
     const perKeyRate = quotas(o.perKeyRate, 'perKeyRate');
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
-    this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue);
+    this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive);
     this.#limits = { concurrency, perKey };
+    this.#adaptive = adaptive !== undefined;
     this.#parking = parkingFor(this.#raw);
+  }
+
+  /**
+   * Feed the adaptive cap (`concurrency: { adaptive }`) one finished
+   * request: `rtt` in ms, `inFlight` when it started (itself included),
+   * `outcome` `'ok'` (default), `'dropped'`, `'429'`, `'503'`, `'timeout'`
+   * or `'cancelled'`. Returns the limit after it (`undefined` when not
+   * adaptive). `run` reports by itself.
+   */
+  report(sample) {
+    const o = options(sample, 'report', ['rtt', 'inFlight', 'outcome']);
+    if (typeof o.rtt !== 'number' || !(o.rtt >= 0)) throw new RangeError("report: 'rtt' must be a number >= 0");
+    const inFlight = whole(o.inFlight, 'inFlight', 0);
+    const code = OUTCOMES.indexOf(o.outcome === undefined ? 'ok' : String(o.outcome));
+    if (code < 0) throw new RangeError(`report: 'outcome' must be one of ${OUTCOMES.join(', ')}`);
+    const limit = this.#raw.report(o.rtt, inFlight, code);
+    return limit < 0 ? undefined : limit;
   }
 
   /** Run `fn({signal})` once admitted for `key`; resolves to its result. */
@@ -418,6 +497,7 @@ export class Limiter {
     let id;
     try {
       if (typeof fn !== 'function') throw new TypeError("run: 'fn' must be a function");
+      if (this.#adaptive) fn = timed(this.#raw, fn);
       if (opts === undefined) {
         key = '';
         cost = 1;
@@ -477,7 +557,9 @@ export class Limiter {
     const next = { ...this.#limits };
     if ('concurrency' in o) next.concurrency = cap(o.concurrency, 'concurrency');
     if ('perKey' in o) next.perKey = cap(o.perKey, 'perKey');
-    this.#raw.setLimits(next.concurrency, next.perKey);
+    // An adaptive cap stays where it is unless `concurrency` is given.
+    const concurrency = next.concurrency ?? (this.#adaptive ? this.#raw.adaptiveStats()[0] : undefined);
+    this.#raw.setLimits(concurrency, next.perKey);
     this.#limits = next;
   }
 
@@ -486,10 +568,14 @@ export class Limiter {
     this.#raw.pauseFor(keyOf(key), pauseMs(ms));
   }
 
-  /** `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now. */
+  /**
+   * `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now; with
+   * an adaptive cap, `concurrency` is its current limit and `adaptive` is
+   * `{ limit, minRtt, sampleRtt, gradient }` (RTTs in ms, NaN until measured).
+   */
   stats() {
     const s = this.#raw.stats();
-    return {
+    const stats = {
       inFlight: s[0],
       queued: s[1],
       keys: s[2],
@@ -497,6 +583,12 @@ export class Limiter {
       concurrency: this.#limits.concurrency ?? Infinity,
       perKey: this.#limits.perKey ?? Infinity,
     };
+    if (this.#adaptive) {
+      const [limit, minRtt, sampleRtt, gradient] = this.#raw.adaptiveStats();
+      stats.concurrency = limit;
+      stats.adaptive = { limit, minRtt, sampleRtt, gradient };
+    }
+    return stats;
   }
 }
 

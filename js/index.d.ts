@@ -12,9 +12,25 @@ export interface Quota {
 /** A cap: a whole number >= 1, or `Infinity`/`null`/`undefined` for none. */
 export type Cap = number | null | undefined;
 
+/**
+ * An adaptive global cap: it follows the round-trip times and 429/503s of
+ * the work it admits (`run` reports by itself; else `Limiter.report`).
+ * Gradient (default): finds the concurrency where latency starts to rise;
+ * AIMD: backs off on 429/503 only.
+ */
+export interface AdaptiveOptions {
+  /** Default 1. */
+  min?: number;
+  /** Default 1000. */
+  max?: number;
+  /** Default 10 (within [min, max]). */
+  initial?: number;
+  algorithm?: 'gradient' | 'aimd';
+}
+
 export interface LimiterOptions {
-  /** Global in-flight cap. */
-  concurrency?: Cap;
+  /** Global in-flight cap, or `{ adaptive }` for one that finds itself. */
+  concurrency?: Cap | { adaptive: AdaptiveOptions };
   /** In-flight cap per key. */
   perKey?: Cap;
   /** Quota(s) shared by all keys; all must allow. */
@@ -45,9 +61,14 @@ export interface LimiterStats {
   queued: number;
   keys: number;
   rateKeys: number;
+  /** The cap in force (with `adaptive`, its current limit). */
   concurrency: number;
   perKey: number;
+  /** With an adaptive cap: its limit, minimum RTT and last window's RTT (ms, NaN until measured), gradient. */
+  adaptive?: { limit: number; minRtt: number; sampleRtt: number; gradient: number };
 }
+
+export type AdaptiveOutcome = 'ok' | 'dropped' | '429' | '503' | 'timeout' | 'cancelled';
 
 export type Settled<R> =
   | { status: 'fulfilled'; value: R }
@@ -88,6 +109,8 @@ export class Limiter {
   setLimits(options: { concurrency?: Cap; perKey?: Cap }): void;
   /** Holds every acquire for `key` for `ms` milliseconds (e.g. from `Retry-After`). */
   pause(key: string | number, ms: number): void;
+  /** Feeds the adaptive cap one finished request; the limit after it (`undefined` when not adaptive). */
+  report(sample: { rtt: number; inFlight: number; outcome?: AdaptiveOutcome }): number | undefined;
   stats(): LimiterStats;
   /**
    * `fetch` under this limiter: same arguments and result as `fetch`. Key =
