@@ -236,7 +236,7 @@ async fn gcra_lua_matches_core_to_the_nanosecond() {
     let schedules = std::env::var("WEIR_DIFF_SCHEDULES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(300);
+        .unwrap_or(200);
     let mut decisions = 0;
     for i in 0..schedules {
         decisions += run_schedule(&mut con, base.wrapping_mul(1_000_003).wrapping_add(i), 60).await;
