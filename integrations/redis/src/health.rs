@@ -3,9 +3,12 @@
 //!
 //! Invariants: `mode` is `Degraded` from a failed call until the next call
 //! that succeeds, and every switch back to `Ok` is counted in `recoveries`;
-//! the p99 latency is over the last [`WINDOW`] successful calls.
+//! while degraded, at most one call per probe interval goes to the server
+//! (the others fail at once with the last error, so the failure policy acts
+//! without waiting out a timeout each time); the p99 latency is over the last
+//! [`WINDOW`] successful calls.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::StoreError;
 
@@ -48,6 +51,8 @@ pub struct Health {
     next: usize,
     mode: Mode,
     recoveries: u64,
+    /// When the last call to the server started while degraded (or failed).
+    last_probe: Option<Instant>,
 }
 
 impl Default for Health {
@@ -60,6 +65,7 @@ impl Default for Health {
             next: 0,
             mode: Mode::Ok,
             recoveries: 0,
+            last_probe: None,
         }
     }
 }
@@ -80,12 +86,29 @@ impl Health {
         }
     }
 
-    /// A call failed.
-    pub fn failure(&mut self, error: StoreError) {
+    /// A call failed at `now`.
+    pub fn failure(&mut self, error: StoreError, now: Instant) {
         self.round_trips += 1;
         self.errors += 1;
         self.last_error = Some(error);
         self.mode = Mode::Degraded;
+        self.last_probe = Some(now);
+    }
+
+    /// May a call go to the server at `now`? `Err(last error)` while degraded
+    /// and a probe was sent less than `probe_every` ago; otherwise the call
+    /// goes (and, while degraded, counts as the probe).
+    pub fn admit_call(&mut self, now: Instant, probe_every: Duration) -> Result<(), StoreError> {
+        if self.mode == Mode::Ok {
+            return Ok(());
+        }
+        match (self.last_probe, &self.last_error) {
+            (Some(t), Some(e)) if now.saturating_duration_since(t) < probe_every => Err(e.clone()),
+            _ => {
+                self.last_probe = Some(now);
+                Ok(())
+            }
+        }
     }
 
     /// The current mode.
@@ -127,8 +150,9 @@ mod tests {
             op: "rate",
             cause: StoreFailure::Timeout(Duration::from_millis(200)),
         };
-        h.failure(e.clone());
-        h.failure(e.clone());
+        let t0 = Instant::now();
+        h.failure(e.clone(), t0);
+        h.failure(e.clone(), t0);
         assert_eq!(h.mode(), Mode::Degraded);
         h.success(Duration::from_micros(300));
         let s = h.stats();
@@ -138,6 +162,31 @@ mod tests {
         );
         assert_eq!(s.last_error, Some(e));
         assert_eq!(s.latency_p99, Duration::from_micros(300));
+    }
+
+    #[test]
+    fn one_probe_per_interval_while_degraded() {
+        let mut h = Health::default();
+        let t0 = Instant::now();
+        let every = Duration::from_millis(100);
+        assert!(h.admit_call(t0, every).is_ok());
+        let e = StoreError {
+            op: "lease",
+            cause: StoreFailure::Redis("refused".into()),
+        };
+        h.failure(e.clone(), t0);
+        assert_eq!(
+            h.admit_call(t0 + Duration::from_millis(99), every),
+            Err(e.clone())
+        );
+        assert!(h.admit_call(t0 + every, every).is_ok(), "the probe");
+        assert_eq!(
+            h.admit_call(t0 + every, every),
+            Err(e),
+            "one probe at a time"
+        );
+        h.success(Duration::from_micros(200));
+        assert!(h.admit_call(t0 + every, every).is_ok());
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! - every call settles within `timeout` (then it is a [`StoreError`]), so
 //!   nothing built on the store hangs whatever the server does;
 //! - there are no retries here beyond the `NOSCRIPT` reload: the caller's
-//!   failure policy decides;
+//!   failure policy decides; while the store is degraded, one call per
+//!   `timeout` probes it and the others fail at once (see [`Health`]);
 //! - a listener task holds a pub/sub subscription to the release channel and
 //!   wakes every local lease waiter on each release; whenever its subscription
 //!   is (re)made it wakes them too, since releases may have been missed.
@@ -115,6 +116,14 @@ impl RedisStore {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
+        if let Err(e) = self
+            .health
+            .lock()
+            .unwrap()
+            .admit_call(std::time::Instant::now(), self.options.timeout)
+        {
+            return Err(e);
+        }
         let start = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(self.options.timeout, f(self.con.clone())).await;
         let result = match outcome {
@@ -135,7 +144,7 @@ impl RedisStore {
         let mut health = self.health.lock().unwrap();
         match &result {
             Ok(_) => health.success(start.elapsed()),
-            Err(e) => health.failure(e.clone()),
+            Err(e) => health.failure(e.clone(), std::time::Instant::now()),
         }
         result
     }
