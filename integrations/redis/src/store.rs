@@ -116,14 +116,10 @@ impl RedisStore {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        if let Err(e) = self
-            .health
+        self.health
             .lock()
             .unwrap()
-            .admit_call(std::time::Instant::now(), self.options.timeout)
-        {
-            return Err(e);
-        }
+            .admit_call(std::time::Instant::now(), self.options.timeout)?;
         let start = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(self.options.timeout, f(self.con.clone())).await;
         let result = match outcome {
