@@ -268,7 +268,7 @@ fn starts_obey_the_global_quota_in_every_window() {
 
 #[test]
 fn idle_rate_keys_are_evicted_on_request() {
-    let (l, clock) = manual_limiter(LimiterConfig {
+    let (l, clock) = manual_limiter::<&'static str>(LimiterConfig {
         per_key_rate: vec![Quota::per_second(10).unwrap()],
         ..Default::default()
     });
@@ -276,7 +276,7 @@ fn idle_rate_keys_are_evicted_on_request() {
         .map(|i| &*Box::leak(format!("client-{i}").into_boxed_str()))
         .collect();
     for key in &keys {
-        drop(l.try_acquire(key, 1).unwrap());
+        drop(l.try_acquire(*key, 1).unwrap());
     }
     assert!(l.stats().rate_keys > 0);
     l.evict_idle();

@@ -132,17 +132,17 @@ fn dropped_while_paused_holds_nothing_and_leaves_the_queue() {
 }
 
 #[test]
-fn dropped_while_waiting_for_tokens_returns_its_permits() {
+fn waiting_for_tokens_holds_no_permit_and_dropping_leaves_the_queue() {
     let (l, clock) = manual_limiter(LimiterConfig {
         concurrency: Some(2),
         rate: vec![Quota::per_second(1).unwrap()],
         ..Default::default()
     });
     let first = l.try_acquire_grant(&"a", 1).unwrap();
-    // Holds a permit while it waits for the next token (1 s away).
+    // Waits for the next token (1 s away) holding no permit.
     let mut second = l.acquire_grant("b", 1);
     assert!(poll(&mut second).is_pending());
-    assert_eq!(l.stats().in_flight, 2);
+    assert_eq!((l.stats().in_flight, l.stats().queued), (1, 1));
     drop(second);
     assert_eq!((l.stats().in_flight, l.stats().queued), (1, 0));
     // A waiter that does get its token finishes with its permits.

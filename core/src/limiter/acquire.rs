@@ -2,9 +2,20 @@
 //! named future (no boxed sub-futures unless a sleep is needed).
 //!
 //! Stages, in admission order (see the module docs of `limiter`):
-//! `Start` → `Pause` (only when the rate state is engaged) → `Permits` →
-//! `Rate` (only when engaged) → done. The queue place taken when the first
-//! attempt fails is held until the acquire finishes or is dropped.
+//! `Start` → `Rate` (only when the rate state is engaged) → `Permits` →
+//! done. The queue place taken when the first attempt fails is held until
+//! the acquire finishes or is dropped.
+//!
+//! Invariants:
+//! - no concurrency permit is held while waiting for time: `Rate` holds
+//!   nothing; when the tokens turn out to be gone once the permits are
+//!   granted (other keys spent a global quota meanwhile, a pause came), the
+//!   permits go straight back and the wait returns to `Rate`;
+//! - FIFO per key: the rate wait keeps its place at the head of the key's
+//!   rate queue from the moment it is ready until its tokens are taken, so
+//!   later waiters of the key stay behind it;
+//! - all or nothing: the tokens of every quota are taken in one step, at the
+//!   instant the permits are granted (work starts obey every quota).
 
 use core::fmt;
 use core::future::Future;
@@ -13,7 +24,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll};
 
 use super::{denied, Limiter, LimiterError, LimiterGrant};
-use crate::rate::RateWait;
+use crate::rate::{Denied, RateWait};
 use crate::semaphore::{AcquireError, Request};
 use crate::sync::Ordering;
 use crate::Timer;
@@ -26,12 +37,12 @@ use alloc::sync::Arc;
 enum Stage<K, S> {
     /// Not yet polled: nothing taken, not queued.
     Start(K),
-    /// Waiting out a pause on the key, holding nothing.
-    Pause(Box<RateWait<K, S>>),
-    /// Waiting for concurrency permits.
-    Permits(Request<K>),
-    /// Permits held; waiting for rate tokens.
-    Rate(LimiterGrant, Box<RateWait<K, S>>),
+    /// Waiting (holding nothing) until the key's pause is over and its rate
+    /// tokens are there, as the head of the key's rate queue.
+    Rate(Box<RateWait<K, S>>),
+    /// Waiting for concurrency permits; with the rate state engaged, the
+    /// ready rate wait keeps its place meanwhile.
+    Permits(Request<K>, Option<Box<RateWait<K, S>>>),
     /// Finished (or between stages).
     Done,
 }
@@ -83,8 +94,8 @@ impl<K: Hash + Eq + Clone, T: Timer> LimiterAcquire<K, T> {
     pub fn key(&self) -> Option<&K> {
         match &self.stage {
             Stage::Start(key) => Some(key),
-            Stage::Pause(wait) | Stage::Rate(_, wait) => Some(wait.key()),
-            Stage::Permits(request) => request.key(),
+            Stage::Rate(wait) => Some(wait.key()),
+            Stage::Permits(request, _) => request.key(),
             Stage::Done => None,
         }
     }
@@ -128,52 +139,76 @@ impl<K: Hash + Eq + Clone, T: Timer> Future for LimiterAcquire<K, T> {
                     }
                     this.queued = true;
                     this.stage = if this.limiter.rate_engaged() {
-                        Stage::Pause(Box::new(RateWait::new(key, 0)))
+                        Stage::Rate(Box::new(RateWait::holding(key, this.cost)))
                     } else {
-                        Stage::Permits(Request::new(key, this.cost as usize))
+                        Stage::Permits(Request::new(key, this.cost as usize), None)
                     };
                 }
-                Stage::Pause(mut wait) => match wait.poll(&this.limiter.rate, cx) {
+                Stage::Rate(mut wait) => match wait.poll(&this.limiter.rate, cx) {
                     Poll::Pending => {
-                        this.stage = Stage::Pause(wait);
+                        this.stage = Stage::Rate(wait);
                         return Poll::Pending;
                     }
                     Poll::Ready(Err(d)) => return this.finish(Err(denied(d))),
                     Poll::Ready(Ok(())) => {
-                        let request = Request::new((*wait).into_key(), this.cost as usize);
-                        this.stage = Stage::Permits(request);
+                        // Ready, still first in the key's rate queue.
+                        let request = Request::new(wait.key().clone(), this.cost as usize);
+                        this.stage = Stage::Permits(request, Some(wait));
                     }
                 },
-                Stage::Permits(mut request) => {
+                Stage::Permits(mut request, wait) => {
                     match request.poll_grant(&this.limiter.semaphore, cx) {
                         Poll::Pending => {
-                            this.stage = Stage::Permits(request);
+                            this.stage = Stage::Permits(request, wait);
                             return Poll::Pending;
                         }
                         Poll::Ready(Err(AcquireError::TooLarge { requested, limit })) => {
+                            if let Some(mut wait) = wait {
+                                wait.cancel(&this.limiter.rate);
+                            }
                             return this.finish(Err(LimiterError::TooLarge { requested, limit }));
                         }
                         Poll::Ready(Ok(grant)) => {
                             let grant = LimiterGrant(grant);
-                            if !this.limiter.rate_engaged() {
-                                return this.finish(Ok(grant));
+                            let taken = match wait {
+                                Some(mut wait) => match wait.take(&this.limiter.rate) {
+                                    Ok(()) => Ok(()),
+                                    Err(_) => Err(wait),
+                                },
+                                // The rate state was engaged (a pause) while
+                                // this waited for permits only.
+                                None if this.limiter.rate_engaged() => {
+                                    match this.limiter.rate.check(
+                                        request.key().expect("key present until taken"),
+                                        this.cost,
+                                    ) {
+                                        Ok(()) => Ok(()),
+                                        Err(Denied::ExceedsBurst { cost, burst }) => {
+                                            this.limiter.release(grant);
+                                            return this.finish(Err(LimiterError::ExceedsBurst {
+                                                cost,
+                                                burst,
+                                            }));
+                                        }
+                                        Err(Denied::NotUntil(_)) => Err(Box::new(
+                                            RateWait::holding(request.take_key(), this.cost),
+                                        )),
+                                    }
+                                }
+                                None => Ok(()),
+                            };
+                            match taken {
+                                Ok(()) => return this.finish(Ok(grant)),
+                                Err(wait) => {
+                                    // The tokens went elsewhere: no permit is
+                                    // held while waiting for them.
+                                    this.limiter.release(grant);
+                                    this.stage = Stage::Rate(wait);
+                                }
                             }
-                            let wait = Box::new(RateWait::new(request.take_key(), this.cost));
-                            this.stage = Stage::Rate(grant, wait);
                         }
                     }
                 }
-                Stage::Rate(grant, mut wait) => match wait.poll(&this.limiter.rate, cx) {
-                    Poll::Pending => {
-                        this.stage = Stage::Rate(grant, wait);
-                        return Poll::Pending;
-                    }
-                    Poll::Ready(Err(d)) => {
-                        this.limiter.release(grant);
-                        return this.finish(Err(denied(d)));
-                    }
-                    Poll::Ready(Ok(())) => return this.finish(Ok(grant)),
-                },
                 Stage::Done => panic!("limiter acquire polled after completion"),
             }
         }
@@ -184,11 +219,12 @@ impl<K: Hash + Eq + Clone, T: Timer> Drop for LimiterAcquire<K, T> {
     fn drop(&mut self) {
         match core::mem::replace(&mut self.stage, Stage::Done) {
             Stage::Start(_) | Stage::Done => {}
-            Stage::Pause(mut wait) => wait.cancel(&self.limiter.rate),
-            Stage::Permits(mut request) => request.cancel(&self.limiter.semaphore),
-            Stage::Rate(grant, mut wait) => {
-                wait.cancel(&self.limiter.rate);
-                self.limiter.release(grant);
+            Stage::Rate(mut wait) => wait.cancel(&self.limiter.rate),
+            Stage::Permits(mut request, wait) => {
+                request.cancel(&self.limiter.semaphore);
+                if let Some(mut wait) = wait {
+                    wait.cancel(&self.limiter.rate);
+                }
             }
         }
         self.leave_queue();

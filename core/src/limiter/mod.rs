@@ -3,12 +3,16 @@
 //!
 //! Admission order for a waiting acquire, chosen so that nothing waiting for
 //! one key holds capacity another key could use:
-//! 1. wait out a pause on the key (`pause_until`, e.g. from `Retry-After`),
-//!    holding nothing;
+//! 1. wait, holding nothing, until the key's pause (`pause_until`, e.g. from
+//!    `Retry-After`) is over and its rate tokens are there, as the head of
+//!    the key's rate queue (FIFO per key);
 //! 2. take the concurrency permits (global + per key; FIFO per key,
-//!    round-robin across keys);
-//! 3. take the rate tokens (global + per-key quotas, all at once), so that the
-//!    instants work *starts* obey every quota exactly.
+//!    round-robin across keys), keeping that place;
+//! 3. take the rate tokens (global + per-key quotas, all at once) at the
+//!    instant the permits are granted, so that the instants work *starts*
+//!    obey every quota exactly. If they went to other keys meanwhile, the
+//!    permits go straight back and the wait returns to step 1: no permit is
+//!    ever held while waiting for time.
 
 mod acquire;
 mod config;

@@ -35,9 +35,15 @@ enum Phase {
 /// The state shared by both acquire futures; the limiter is passed in.
 /// One rate wait, driven against a borrowed limiter by the public futures
 /// here and by the combined limiter's acquire.
+///
+/// A *holding* wait (see [`Acquire::holding`]) resolves when it is the head
+/// of its key's queue and `cost` is admissible, but keeps its place and
+/// consumes nothing until [`Acquire::take`].
 pub(crate) struct Acquire<K, S> {
     key: K,
     cost: u32,
+    /// Resolve when ready, keeping the place (no consuming).
+    hold: bool,
     phase: Phase,
     /// The head waiter's sleep and its deadline (only the head has one).
     sleep: Option<(Instant, Pin<Box<S>>)>,
@@ -48,19 +54,50 @@ impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
         Acquire {
             key,
             cost,
+            hold: false,
             phase: Phase::Start,
             sleep: None,
+        }
+    }
+
+    /// A wait that queues even when `cost` would pass now, resolves once it
+    /// is the key's head and `cost` is admissible, and then holds that place
+    /// (consuming nothing) until [`take`](Self::take) or cancel.
+    pub(crate) fn holding(key: K, cost: u32) -> Self {
+        Acquire {
+            hold: true,
+            ..Acquire::new(key, cost)
+        }
+    }
+
+    /// A ready holding wait consumes its `cost` now and leaves the queue
+    /// (waking the next head), or — when capacity went to others meanwhile
+    /// (global quotas, a new pause) — answers when to try again, still
+    /// holding its place: poll it again to sleep until then.
+    pub(crate) fn take<T: Timer<Sleep = S>>(
+        &mut self,
+        limiter: &RateLimiter<K, T>,
+    ) -> Result<(), Instant> {
+        let Phase::Queued(id) = self.phase else {
+            panic!("take on a rate wait that holds no place");
+        };
+        match limiter.poll_queued(&self.key, id, self.cost, None, true) {
+            HeadPoll::Granted(next) => {
+                if let Some(next) = next {
+                    next.wake();
+                }
+                self.phase = Phase::Done;
+                self.sleep = None;
+                Ok(())
+            }
+            HeadPoll::NotUntil(at) => Err(at),
+            HeadPoll::Queued => unreachable!("a ready holder is the head of its key"),
         }
     }
 
     /// The key waited for.
     pub(crate) fn key(&self) -> &K {
         &self.key
-    }
-
-    /// The key back, once the wait is over (finished or cancelled).
-    pub(crate) fn into_key(self) -> K {
-        self.key
     }
 
     pub(crate) fn poll<T: Timer<Sleep = S>>(
@@ -71,6 +108,17 @@ impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
         for _ in 0..MAX_RECHECKS {
             let deadline = match self.phase {
                 Phase::Done => panic!("rate acquire polled after completion"),
+                Phase::Start if self.hold => match limiter.join(&self.key, self.cost, cx.waker()) {
+                    Err(denied) => return self.finish(Err(denied)),
+                    Ok((id, poll)) => {
+                        self.phase = Phase::Queued(id);
+                        match poll {
+                            HeadPoll::Granted(_) => return Poll::Ready(Ok(())),
+                            HeadPoll::Queued => return Poll::Pending,
+                            HeadPoll::NotUntil(deadline) => deadline,
+                        }
+                    }
+                },
                 Phase::Start => match limiter.first_poll(&self.key, self.cost, cx.waker()) {
                     Err(denied) => return self.finish(Err(denied)),
                     Ok(FirstPoll::Granted) => return self.finish(Ok(())),
@@ -83,7 +131,18 @@ impl<K: Hash + Eq + Clone, S: Future<Output = ()>> Acquire<K, S> {
                     }
                 },
                 Phase::Queued(id) => {
-                    match limiter.poll_queued(&self.key, id, self.cost, cx.waker()) {
+                    match limiter.poll_queued(
+                        &self.key,
+                        id,
+                        self.cost,
+                        Some(cx.waker()),
+                        !self.hold,
+                    ) {
+                        // A holder stays queued: ready, nothing consumed.
+                        HeadPoll::Granted(_) if self.hold => {
+                            self.sleep = None;
+                            return Poll::Ready(Ok(()));
+                        }
                         HeadPoll::Granted(next) => {
                             if let Some(next) = next {
                                 next.wake();

@@ -363,8 +363,58 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         Ok(FirstPoll::Queued(id, is_head.then_some(deadline)))
     }
 
-    /// A later poll of queued waiter `id`: as head, try to take capacity.
-    pub(crate) fn poll_queued(&self, key: &K, id: u64, cost: u32, waker: &Waker) -> HeadPoll {
+    /// Joins `key`'s queue as a holder: a place that, once at the head and
+    /// admissible, is *ready* — it keeps its place and consumes nothing until
+    /// [`poll_queued`](Self::poll_queued) with `take` (the combined limiter
+    /// takes its concurrency permits in between, so that no permit is held
+    /// while waiting for time, and no later waiter of the key overtakes).
+    /// As head: [`HeadPoll::Granted`] (ready, `None`) or
+    /// [`HeadPoll::NotUntil`]; behind others: [`HeadPoll::Queued`].
+    pub(crate) fn join(
+        &self,
+        key: &K,
+        cost: u32,
+        waker: &Waker,
+    ) -> Result<(u64, HeadPoll), Denied> {
+        self.exceeds(cost)?;
+        let now = self.timer.now();
+        let mut state = self.state.lock();
+        let now = state.keyed.clamp(now);
+        let id = state.next_id;
+        state.next_id += 1;
+        state.waiting += 1;
+        let entry = state.keyed.entry(key, now);
+        let is_head = entry.queue.is_empty();
+        entry.queue.push_back(Waiter {
+            id,
+            cost,
+            waker: Some(waker.clone()),
+        });
+        entry.queued_cost += u64::from(cost);
+        if !is_head {
+            return Ok((id, HeadPoll::Queued));
+        }
+        // Alone in the queue: decide as if nobody were ahead.
+        Ok(match state.decide(&self.global_quotas, key, now, cost, 0) {
+            Ok(()) => (id, HeadPoll::Granted(None)),
+            Err(at) => (id, HeadPoll::NotUntil(at)),
+        })
+    }
+
+    /// A later poll of queued waiter `id`: as head, see whether `cost` is
+    /// admissible now. With `take`, consume it and leave the queue
+    /// ([`HeadPoll::Granted`] carries the new head's waker); without, only
+    /// answer (a holder from [`join`](Self::join): `Granted(None)` = ready,
+    /// still queued). `waker` replaces the one stored for a waiter behind the
+    /// head.
+    pub(crate) fn poll_queued(
+        &self,
+        key: &K,
+        id: u64,
+        cost: u32,
+        waker: Option<&Waker>,
+        take: bool,
+    ) -> HeadPoll {
         let now = self.timer.now();
         // Declared before the guard, so dropped after it: wakers are dropped unlocked.
         let mut stale: Option<Waker> = None;
@@ -376,7 +426,9 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         };
         let is_head = entry.queue.front().is_some_and(|w| w.id == id);
         if !is_head {
-            if let Some(w) = entry.queue.iter_mut().find(|w| w.id == id) {
+            let found =
+                waker.and_then(|waker| Some((waker, entry.queue.iter_mut().find(|w| w.id == id)?)));
+            if let Some((waker, w)) = found {
                 match &mut w.waker {
                     Some(old) if old.will_wake(waker) => {}
                     slot => {
@@ -389,6 +441,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             return HeadPoll::Queued;
         }
         match state.decide(&self.global_quotas, key, now, cost, 0) {
+            Ok(()) if !take => HeadPoll::Granted(None),
             Ok(()) => {
                 state.commit(&self.global_quotas, key, now, cost);
                 state.waiting -= 1;
