@@ -20,6 +20,9 @@ pub enum StoreFailure {
     Timeout(Duration),
     /// The client or the server answered with an error.
     Redis(String),
+    /// Not sent: the store is degraded and a probe went out less than a
+    /// timeout ago; the last error that made it so.
+    Degraded(Box<StoreError>),
 }
 
 impl fmt::Display for StoreError {
@@ -33,6 +36,11 @@ impl fmt::Display for StoreError {
                 )
             }
             StoreFailure::Redis(e) => write!(f, "weir redis store: {} call failed: {e}", self.op),
+            StoreFailure::Degraded(last) => write!(
+                f,
+                "weir redis store: {} call not sent: the store is degraded (last error: {last})",
+                self.op
+            ),
         }
     }
 }

@@ -116,10 +116,17 @@ impl RedisStore {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
-        self.health
+        let refused = self
+            .health
             .lock()
             .unwrap()
-            .admit_call(std::time::Instant::now(), self.options.timeout)?;
+            .admit_call(std::time::Instant::now(), self.options.timeout);
+        if let Err(last) = refused {
+            return Err(StoreError {
+                op,
+                cause: StoreFailure::Degraded(Box::new(last)),
+            });
+        }
         let start = tokio::time::Instant::now();
         let outcome = tokio::time::timeout(self.options.timeout, f(self.con.clone())).await;
         let result = match outcome {

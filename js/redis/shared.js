@@ -1,0 +1,267 @@
+// SharedAdmission: a Limiter's options enforced across every process that
+// shares a RedisStore prefix. The JS twin of integrations/redis/src/limiter.rs.
+//
+// Admission, in the core's order (pause, then permits, then rate tokens):
+// 1. the Limiter's own wasm limiter (caps only) orders this process's
+//    waiters — FIFO per key, round-robin across keys — and bounds the queue;
+// 2. shared caps: a lease (lease.lua); a waiter sleeps until a release is
+//    published or the earliest lease expires, whichever is first — never on
+//    a fixed interval; a holder renews at a third of leaseMs;
+// 3. shared quotas and pauses: one gcra.lua call; a denial names the exact
+//    wait, cached ("denied until T") so the key's other callers in this
+//    process cost no round trip until T; one caller per key at a time talks
+//    to the store (FIFO per key).
+// On a StoreError the onStoreError policy decides: 'closed' rejects with it,
+// 'open' admits, 'local' admits through an in-memory Limiter with the same
+// options divided by localShare, until the store answers again.
+
+import { Keys, intervalNs } from './keys.js';
+
+const POLICIES = ['closed', 'open', 'local'];
+const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Quota triples [limit, intervalMs, burst (0 = limit)] divided by `share`. */
+function divide(triples, share) {
+  const out = [];
+  for (let i = 0; i < triples.length; i += 3) {
+    const burst = triples[i + 2] === 0 ? triples[i] : triples[i + 2];
+    out.push({
+      limit: Math.max(1, Math.floor(triples[i] / share)),
+      interval: triples[i + 1],
+      burst: Math.max(1, Math.floor(burst / share)),
+    });
+  }
+  return out;
+}
+
+export class SharedAdmission {
+  #store;
+  #keys;
+  #caps;
+  #rate;
+  #perKeyRate;
+  #policy;
+  #share;
+  #hooks;
+  #maxCost;
+  #fallback;
+  #lanes = new Map();
+  #denied = new Map();
+  #ids = 0;
+  #process = `${process.pid}:${Date.now()}:${Math.random().toString(36).slice(2, 8)}`;
+
+  /**
+   * @param store the RedisStore
+   * @param limits { concurrency, perKey, rate, perKeyRate (quota triples), onStoreError, localShare }
+   * @param hooks { acquireLocal(key, cost, signal) -> Promise<release>, makeLocal(opts) -> Limiter }
+   */
+  constructor(store, limits, hooks) {
+    const policy = limits.onStoreError ?? 'closed';
+    if (!POLICIES.includes(policy)) {
+      throw new RangeError(`option 'onStoreError' must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, got ${String(policy)}`);
+    }
+    const share = limits.localShare ?? 1;
+    if (!Number.isInteger(share) || share < 1) {
+      throw new RangeError(`option 'localShare' must be a whole number >= 1, got ${share}`);
+    }
+    this.#store = store;
+    this.#policy = policy;
+    this.#share = share;
+    this.#hooks = hooks;
+    this.#caps = { concurrency: limits.concurrency, perKey: limits.perKey };
+    this.#rate = limits.rate;
+    this.#perKeyRate = limits.perKeyRate;
+    this.#keys = new Keys(store.prefix, limits.concurrency !== undefined || limits.rate.length > 0);
+    let maxCost = Infinity;
+    for (const t of [limits.rate, limits.perKeyRate]) {
+      for (let i = 0; i < t.length; i += 3) maxCost = Math.min(maxCost, t[i + 2] === 0 ? t[i] : t[i + 2]);
+    }
+    this.#maxCost = maxCost;
+    if (this.#hasCaps()) store.subscribe();
+  }
+
+  #hasCaps() {
+    return this.#caps.concurrency !== undefined || this.#caps.perKey !== undefined;
+  }
+
+  /** `fn({signal})` once admitted; resolves to its result. */
+  async run(fn, key, cost, signal) {
+    const release = await this.acquire(key, cost, signal);
+    try {
+      return await fn(signal === undefined ? { signal: undefined } : { signal });
+    } finally {
+      release();
+    }
+  }
+
+  /** Wait for admission everywhere; resolves to a release function. */
+  async acquire(key, cost, signal) {
+    if (cost > this.#maxCost) {
+      throw new RangeError(`cost ${cost} exceeds a quota's burst (${this.#maxCost}): it can never be admitted`);
+    }
+    const releaseLocal = await this.#hooks.acquireLocal(key, cost, signal);
+    let lease;
+    let fallback;
+    try {
+      try {
+        if (this.#hasCaps()) lease = await this.#takeLease(key, cost, signal);
+        await this.#takeRate(key, cost, signal);
+      } catch (error) {
+        if (error?.name !== 'StoreError') throw error;
+        fallback = await this.#onFailure(error, key, cost, signal);
+      }
+    } catch (error) {
+      releaseLocal();
+      if (lease) this.#release(lease);
+      throw error;
+    }
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      releaseLocal();
+      fallback?.();
+      if (lease) this.#release(lease);
+    };
+    release[disposeSymbol] = release;
+    return release;
+  }
+
+  async #onFailure(error, key, cost, signal) {
+    if (this.#policy === 'closed') throw error;
+    if (this.#policy === 'open') return undefined;
+    this.#fallback ??= this.#hooks.makeLocal({
+      concurrency: this.#caps.concurrency === undefined ? undefined : Math.max(1, Math.floor(this.#caps.concurrency / this.#share)),
+      perKey: this.#caps.perKey === undefined ? undefined : Math.max(1, Math.floor(this.#caps.perKey / this.#share)),
+      rate: divide(this.#rate, this.#share),
+      perKeyRate: divide(this.#perKeyRate, this.#share),
+    });
+    return await this.#fallback.acquire({ key, cost, signal });
+  }
+
+  #leaseSets(key) {
+    const sets = [];
+    const caps = [];
+    if (this.#caps.concurrency !== undefined) {
+      sets.push(this.#keys.globalLeases());
+      caps.push(this.#caps.concurrency);
+    }
+    if (this.#caps.perKey !== undefined) {
+      sets.push(this.#keys.keyLeases(key));
+      caps.push(this.#caps.perKey);
+    }
+    return { sets, caps };
+  }
+
+  async #takeLease(key, cost, signal) {
+    const { sets, caps } = this.#leaseSets(key);
+    const id = `${this.#process}:${this.#ids++}`;
+    const store = this.#store;
+    for (;;) {
+      const generation = store.releases; // read before the attempt: no release is missed
+      const r = await store.call('lease', 'lease', sets, ['', 'acquire', id, cost, Math.ceil(store.leaseMs), '', ...caps]);
+      if (Number(r[0]) === 1) {
+        const lease = { sets, id, cost, timer: undefined };
+        lease.timer = setInterval(() => this.#renew(lease), store.leaseMs / 3);
+        lease.timer.unref?.();
+        return lease;
+      }
+      const earliest = Number(r[2]);
+      if (earliest < 0) {
+        throw new RangeError(`cost ${cost} exceeds the cap ${caps[Number(r[1]) - 1]}: it can never be admitted`);
+      }
+      await store.waitRelease(generation, Math.max(0, earliest - Number(r[3])) + 1, signal);
+    }
+  }
+
+  #renew(lease) {
+    this.#store
+      .call('renew', 'lease', lease.sets, ['', 'renew', lease.id, lease.cost, Math.ceil(this.#store.leaseMs), ''])
+      .then((r) => {
+        if (Number(r[0]) !== 1) clearInterval(lease.timer); // lost: it had expired
+      })
+      .catch(() => {}); // counted in stats; the lease may expire
+  }
+
+  #release(lease) {
+    clearInterval(lease.timer);
+    this.#store
+      .call('release', 'lease', lease.sets, ['', 'release', lease.id, lease.cost, 0, this.#keys.releaseChannel()])
+      .catch(() => {}); // counted in stats; the lease expires by itself
+  }
+
+  #cells(key) {
+    const keys = [];
+    const args = [];
+    const add = (t, name) => {
+      for (let i = 0; i < t.length; i += 3) {
+        keys.push(name(t[i], t[i + 1], t[i + 2]));
+        args.push(t[i], String(intervalNs(t[i + 1])), t[i + 2] === 0 ? t[i] : t[i + 2]);
+      }
+    };
+    add(this.#rate, (l, iv, b) => this.#keys.globalRate(l, iv, b));
+    add(this.#perKeyRate, (l, iv, b) => this.#keys.keyRate(key, l, iv, b));
+    return { keys, args, n: keys.length };
+  }
+
+  async #takeRate(key, cost, signal) {
+    // FIFO per key within the process: chain on the lane's tail.
+    const previous = this.#lanes.get(key);
+    let done;
+    const mine = new Promise((resolve) => (done = resolve));
+    this.#lanes.set(key, mine);
+    try {
+      if (previous !== undefined) await previous;
+      const { keys, args, n } = this.#cells(key);
+      keys.push(this.#keys.pause(key), this.#keys.pauseAll());
+      for (;;) {
+        const until = this.#denied.get(key);
+        if (until !== undefined) {
+          const left = until - performance.now();
+          if (left > 0) await sleep(left, signal);
+          this.#denied.delete(key);
+        }
+        const r = await this.#store.call('rate', 'gcra', keys, ['', cost, '1', this.#store.ttlSlackMs, n, ...args]);
+        if (Number(r[0]) === 1) return;
+        if (String(r[1]) === '-1') throw new RangeError(`cost ${cost} exceeds a quota's burst: it can never be admitted`);
+        const waitMs = Number(BigInt(r[1])) / 1e6;
+        this.#denied.set(key, performance.now() + waitMs);
+        if (this.#denied.size > 4096) {
+          const now = performance.now();
+          for (const [k, t] of this.#denied) if (t <= now) this.#denied.delete(k);
+        }
+      }
+    } finally {
+      done();
+      if (this.#lanes.get(key) === mine) this.#lanes.delete(key);
+    }
+  }
+
+  /** Hold every process's acquires of `key` for `ms` (a shared cooldown). */
+  pause(key, ms) {
+    const store = this.#store;
+    return store
+      .call('pause', 'pause', [this.#keys.pause(key)], ['', String(BigInt(Math.round(ms * 1e6))), '', store.ttlSlackMs])
+      .then(() => undefined);
+  }
+
+  /** The store's counters. */
+  stats() {
+    return this.#store.stats();
+  }
+}
