@@ -9,8 +9,8 @@
 //    a fixed interval; a holder renews at a third of leaseMs;
 // 3. shared quotas and pauses: one gcra.lua call; a denial names the exact
 //    wait, cached ("denied until T") so the key's other callers in this
-//    process cost no round trip until T; one caller per key at a time talks
-//    to the store (FIFO per key).
+//    process cost no round trip until T; while anyone of this process waits
+//    on the key, callers queue FIFO and one at a time talks to the store.
 // On a StoreError the onStoreError policy decides: 'closed' rejects with it,
 // 'open' admits, 'local' admits through an in-memory Limiter with the same
 // options divided by localShare, until the store answers again.
@@ -219,32 +219,45 @@ export class SharedAdmission {
     return { keys, args, n: keys.length };
   }
 
+  /** One gcra.lua call: true when admitted; else the denial is cached. */
+  async #tryRate(key, cost) {
+    const { keys, args, n } = this.#cells(key);
+    keys.push(this.#keys.pause(key), this.#keys.pauseAll());
+    const r = await this.#store.call('rate', 'gcra', keys, ['', cost, '1', this.#store.ttlSlackMs, n, ...args]);
+    if (Number(r[0]) === 1) return true;
+    if (String(r[1]) === '-1') throw new RangeError(`cost ${cost} exceeds a quota's burst: it can never be admitted`);
+    const now = performance.now();
+    const until = now + Number(BigInt(r[1])) / 1e6;
+    this.#denied.set(key, Math.max(until, this.#denied.get(key) ?? 0));
+    if (this.#denied.size > 4096) {
+      for (const [k, t] of this.#denied) if (t <= now) this.#denied.delete(k);
+    }
+    return false;
+  }
+
   async #takeRate(key, cost, signal) {
-    // FIFO per key within the process: chain on the lane's tail.
+    // Nobody of this process waits on the key and it is not known denied:
+    // straight to the store (concurrent callers' calls pipeline on the
+    // connection, and the server takes them in the order they were sent).
+    if (!this.#lanes.has(key) && !((this.#denied.get(key) ?? 0) > performance.now())) {
+      if (await this.#tryRate(key, cost)) return;
+    }
+    // Otherwise queue: FIFO per key within the process, one caller at a time
+    // talking to the store, and none before the cached "denied until".
     const previous = this.#lanes.get(key);
     let done;
     const mine = new Promise((resolve) => (done = resolve));
     this.#lanes.set(key, mine);
     try {
       if (previous !== undefined) await previous;
-      const { keys, args, n } = this.#cells(key);
-      keys.push(this.#keys.pause(key), this.#keys.pauseAll());
       for (;;) {
         const until = this.#denied.get(key);
         if (until !== undefined) {
           const left = until - performance.now();
           if (left > 0) await sleep(left, signal);
-          this.#denied.delete(key);
+          if (this.#denied.get(key) === until) this.#denied.delete(key);
         }
-        const r = await this.#store.call('rate', 'gcra', keys, ['', cost, '1', this.#store.ttlSlackMs, n, ...args]);
-        if (Number(r[0]) === 1) return;
-        if (String(r[1]) === '-1') throw new RangeError(`cost ${cost} exceeds a quota's burst: it can never be admitted`);
-        const waitMs = Number(BigInt(r[1])) / 1e6;
-        this.#denied.set(key, performance.now() + waitMs);
-        if (this.#denied.size > 4096) {
-          const now = performance.now();
-          for (const [k, t] of this.#denied) if (t <= now) this.#denied.delete(k);
-        }
+        if (await this.#tryRate(key, cost)) return;
       }
     } finally {
       done();

@@ -9,8 +9,9 @@
 //!    is first — never on a fixed interval;
 //! 3. the shared quotas and pauses: one `gcra.lua` call; a denial names the
 //!    exact wait, which is cached locally ("denied until T") so the key's
-//!    other callers in this process cost no round trip until T. One caller per
-//!    key talks to the store at a time (FIFO per key within the process).
+//!    other callers in this process cost no round trip until T. While anyone
+//!    of this process waits on the key, callers queue FIFO and one at a time
+//!    talks to the store.
 //!
 //! The rule (GCRA, all-or-none) is the core's, computed by the script to the
 //! nanosecond (see the differential test). When a store call fails or times
@@ -392,45 +393,72 @@ impl SharedLimiter {
         cost: u32,
         wait: bool,
     ) -> Result<(), Result<SharedError, StoreError>> {
-        let lane = self.lane(key);
-        let _turn = if wait {
-            lane.lock().await
-        } else {
-            match lane.try_lock() {
-                Ok(turn) => turn,
-                Err(_) => {
-                    return Err(Ok(SharedError::RateLimited {
-                        retry_after: Duration::ZERO,
-                    }))
+        let now = tokio::time::Instant::now();
+        let cached = self.denied.lock().unwrap().denied_until(key, now);
+        if let Some(until) = cached.filter(|_| !wait) {
+            return Err(Ok(SharedError::RateLimited {
+                retry_after: until - now,
+            }));
+        }
+        // Nobody of this process waits on the key and it is not known
+        // denied: straight to the store (concurrent callers' calls pipeline
+        // on the connection; the server takes them in the order sent).
+        let queued = self.lane_busy(key);
+        if cached.is_none() && !queued {
+            match self.try_rate(key, cost).await? {
+                None => return Ok(()),
+                Some(retry_after) if !wait => {
+                    return Err(Ok(SharedError::RateLimited { retry_after }))
                 }
+                Some(_) => {}
             }
-        };
+        } else if !wait {
+            // A try never jumps ahead of this process's waiters.
+            return Err(Ok(SharedError::RateLimited {
+                retry_after: Duration::ZERO,
+            }));
+        }
+        // Queue: FIFO per key within the process, one caller at a time
+        // talking to the store, and none before the cached "denied until".
+        let lane = self.lane(key);
+        let _turn = lane.lock().await;
         loop {
             let now = tokio::time::Instant::now();
             let cached = self.denied.lock().unwrap().denied_until(key, now);
             if let Some(until) = cached {
-                if !wait {
-                    return Err(Ok(SharedError::RateLimited {
-                        retry_after: until - now,
-                    }));
-                }
                 tokio::time::sleep_until(until).await;
             }
-            let reply = self.rate_call(key, cost).await.map_err(Err)?;
-            if reply.admitted {
+            if self.try_rate(key, cost).await?.is_none() {
                 return Ok(());
             }
-            let Some(wait_for) = reply.wait else {
-                return Err(Ok(SharedError::ExceedsBurst { cost }));
-            };
-            let now = tokio::time::Instant::now();
-            self.denied.lock().unwrap().deny(key, now + wait_for, now);
-            if !wait {
-                return Err(Ok(SharedError::RateLimited {
-                    retry_after: wait_for,
-                }));
-            }
         }
+    }
+
+    /// One `gcra.lua` call: `None` when admitted, else the wait (cached).
+    async fn try_rate(
+        &self,
+        key: &str,
+        cost: u32,
+    ) -> Result<Option<Duration>, Result<SharedError, StoreError>> {
+        let reply = self.rate_call(key, cost).await.map_err(Err)?;
+        if reply.admitted {
+            return Ok(None);
+        }
+        let Some(wait_for) = reply.wait else {
+            return Err(Ok(SharedError::ExceedsBurst { cost }));
+        };
+        let now = tokio::time::Instant::now();
+        self.denied.lock().unwrap().deny(key, now + wait_for, now);
+        Ok(Some(wait_for))
+    }
+
+    /// True while a caller of this process waits in `key`'s lane.
+    fn lane_busy(&self, key: &str) -> bool {
+        self.lanes
+            .lock()
+            .unwrap()
+            .get(key)
+            .is_some_and(|lane| Arc::strong_count(lane) > 1)
     }
 
     /// Hold every process's acquires of `key` for `pause` (a shared
