@@ -18,6 +18,16 @@
 import { Keys, intervalNs } from './keys.js';
 
 const POLICIES = ['closed', 'open', 'local'];
+const E9 = 1_000_000_000n;
+const MAX_SECS = 1n << 52n;
+
+/** A scaled value (ns × limit) as [seconds, ns, fraction] (gcra.lua's radix). */
+function radix(scaled, limit) {
+  const l = BigInt(limit);
+  const ns = scaled / l;
+  const secs = ns / E9 < MAX_SECS ? ns / E9 : MAX_SECS;
+  return [String(secs), String(ns % E9), String(scaled % l)];
+}
 const disposeSymbol = Symbol.dispose ?? Symbol.for('Symbol.dispose');
 
 function sleep(ms, signal) {
@@ -205,13 +215,21 @@ export class SharedAdmission {
       .catch(() => {}); // counted in stats; the lease expires by itself
   }
 
-  #cells(key) {
+  /**
+   * The cells of `key` for `cost`: keys and the script's per-cell arguments —
+   * limit, span(cost) and the tolerance in the script's radix (seconds, ns,
+   * fraction of 1/limit ns), computed exactly with BigInt (see gcra.lua).
+   */
+  #cells(key, cost) {
     const keys = [];
     const args = [];
     const add = (t, name) => {
       for (let i = 0; i < t.length; i += 3) {
-        keys.push(name(t[i], t[i + 1], t[i + 2]));
-        args.push(t[i], String(intervalNs(t[i + 1])), t[i + 2] === 0 ? t[i] : t[i + 2]);
+        const limit = t[i];
+        const burst = t[i + 2] === 0 ? limit : t[i + 2];
+        const iv = intervalNs(t[i + 1]);
+        keys.push(name(limit, t[i + 1], t[i + 2]));
+        args.push(limit, ...radix(BigInt(cost) * iv, limit), ...radix(BigInt(burst) * iv, limit));
       }
     };
     add(this.#rate, (l, iv, b) => this.#keys.globalRate(l, iv, b));
@@ -221,11 +239,10 @@ export class SharedAdmission {
 
   /** One gcra.lua call: true when admitted; else the denial is cached. */
   async #tryRate(key, cost) {
-    const { keys, args, n } = this.#cells(key);
+    const { keys, args, n } = this.#cells(key, cost);
     keys.push(this.#keys.pause(key), this.#keys.pauseAll());
-    const r = await this.#store.call('rate', 'gcra', keys, ['', cost, '1', this.#store.ttlSlackMs, n, ...args]);
+    const r = await this.#store.call('rate', 'gcra', keys, ['', '1', this.#store.ttlSlackMs, '0', n, ...args]);
     if (Number(r[0]) === 1) return true;
-    if (String(r[1]) === '-1') throw new RangeError(`cost ${cost} exceeds a quota's burst: it can never be admitted`);
     const now = performance.now();
     const until = now + Number(BigInt(r[1])) / 1e6;
     this.#denied.set(key, Math.max(until, this.#denied.get(key) ?? 0));

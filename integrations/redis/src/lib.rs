@@ -35,5 +35,5 @@ pub use health::{Mode, StoreStats};
 pub use limiter::{SharedConfig, SharedLimiter};
 pub use permit::SharedPermit;
 pub use policy::FailurePolicy;
-pub use rate::{Cell, RateCall, RateReply};
+pub use rate::{Cell, Figures, RateCall, RateReply};
 pub use store::{RedisStore, StoreOptions};

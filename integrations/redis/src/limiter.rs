@@ -228,6 +228,7 @@ impl SharedLimiter {
                     pauses: &pauses,
                     cost,
                     commit: true,
+                    figures: false,
                     now: None,
                     ttl_slack_ms: slack,
                 }
