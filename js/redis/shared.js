@@ -71,6 +71,7 @@ export class SharedAdmission {
   #maxCost;
   #fallback;
   #lanes = new Map();
+  #args = new Map();
   #denied = new Map();
   #ids = 0;
   #process = `${process.pid}:${Date.now()}:${Math.random().toString(36).slice(2, 8)}`;
@@ -216,32 +217,41 @@ export class SharedAdmission {
   }
 
   /**
-   * The cells of `key` for `cost`: keys and the script's per-cell arguments —
-   * limit, span(cost) and the tolerance in the script's radix (seconds, ns,
-   * fraction of 1/limit ns), computed exactly with BigInt (see gcra.lua).
+   * The script's arguments for `cost`: per cell its limit, span(cost) and
+   * tolerance in the script's radix (seconds, ns, fraction of 1/limit ns),
+   * computed exactly with BigInt (see gcra.lua); cached per cost.
    */
-  #cells(key, cost) {
-    const keys = [];
-    const args = [];
-    const add = (t, name) => {
+  #argsFor(cost) {
+    let args = this.#args.get(cost);
+    if (args !== undefined) return args;
+    args = ['', '1', this.#store.ttlSlackMs, '0', 0];
+    for (const t of [this.#rate, this.#perKeyRate]) {
       for (let i = 0; i < t.length; i += 3) {
         const limit = t[i];
         const burst = t[i + 2] === 0 ? limit : t[i + 2];
         const iv = intervalNs(t[i + 1]);
-        keys.push(name(limit, t[i + 1], t[i + 2]));
         args.push(limit, ...radix(BigInt(cost) * iv, limit), ...radix(BigInt(burst) * iv, limit));
+        args[4]++;
       }
-    };
-    add(this.#rate, (l, iv, b) => this.#keys.globalRate(l, iv, b));
-    add(this.#perKeyRate, (l, iv, b) => this.#keys.keyRate(key, l, iv, b));
-    return { keys, args, n: keys.length };
+    }
+    if (this.#args.size < 64) this.#args.set(cost, args);
+    return args;
+  }
+
+  /** The keys of `key`'s cells (globals first) and its pause. */
+  #cellKeys(key) {
+    const keys = [];
+    const t = this.#rate;
+    for (let i = 0; i < t.length; i += 3) keys.push(this.#keys.globalRate(t[i], t[i + 1], t[i + 2]));
+    const k = this.#perKeyRate;
+    for (let i = 0; i < k.length; i += 3) keys.push(this.#keys.keyRate(key, k[i], k[i + 1], k[i + 2]));
+    keys.push(this.#keys.pause(key));
+    return keys;
   }
 
   /** One gcra.lua call: true when admitted; else the denial is cached. */
   async #tryRate(key, cost) {
-    const { keys, args, n } = this.#cells(key, cost);
-    keys.push(this.#keys.pause(key), this.#keys.pauseAll());
-    const r = await this.#store.call('rate', 'gcra', keys, ['', '1', this.#store.ttlSlackMs, '0', n, ...args]);
+    const r = await this.#store.call('rate', 'gcra', this.#cellKeys(key), this.#argsFor(cost));
     if (Number(r[0]) === 1) return true;
     const now = performance.now();
     const until = now + Number(BigInt(r[1])) / 1e6;

@@ -12,7 +12,8 @@ client.on('error', () => {});
 const wallNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
 
 if (env.WEIR_CHILD === 'quota') {
-  const store = new RedisStore(client, { prefix: env.WEIR_PREFIX });
+  // A generous timeout: this test is about sharing, not about a loaded machine's latency.
+  const store = new RedisStore(client, { prefix: env.WEIR_PREFIX, timeoutMs: 2000 });
   const limiter = new Limiter({
     store,
     perKeyRate: { limit: Number(env.WEIR_LIMIT), interval: 1000, burst: Number(env.WEIR_BURST) },

@@ -58,11 +58,14 @@ test('three Node processes and one native share one quota', { skip: SKIP }, asyn
     const per = outs.map((o) => o.split('\n').filter((l) => l.startsWith('WEIR ')).map((l) => BigInt(l.slice(5))));
     const all = per.flat().sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     assert.ok(per.every((p) => p.length > 0), `every process was admitted: ${per.map((p) => p.length)}`);
-    // Sliding windows: at most burst + rate·w (+1 for timestamps taken a round trip late).
+    // Sliding windows: at most burst + rate·w. The instants are the clients'
+    // (taken when the reply was handled, after the server decided), so a
+    // window may look shorter by their jitter: allowed 50 ms of it (rate·0.05).
+    const jitter = LIMIT * 0.05;
     for (let i = 0; i < all.length; i++) {
       for (let j = i; j < all.length; j++) {
         const w = Number(all[j] - all[i]) / 1e9;
-        assert.ok(j - i + 1 <= BURST + LIMIT * w + 1, `${j - i + 1} admitted within ${w} s`);
+        assert.ok(j - i + 1 <= BURST + LIMIT * w + jitter, `${j - i + 1} admitted within ${w} s`);
       }
     }
     // Over the whole run (first to last admission, about RUN_MS when every

@@ -204,8 +204,9 @@ impl SharedLimiter {
         global.chain(keyed).collect()
     }
 
+    /// The pauses that hold `key` (no API pauses every key: one key read).
     fn pause_keys(&self, key: &str) -> Vec<String> {
-        vec![self.keys.pause(key), self.keys.pause_all()]
+        vec![self.keys.pause(key)]
     }
 
     fn permit_id(&self) -> String {

@@ -201,12 +201,13 @@ async fn processes_share_one_quota() {
         .map(|l| l.parse().unwrap())
         .collect();
     admitted.sort_unstable();
-    // 100/s, burst 10: over any window w, at most 10 + 100·w (+1 for the
-    // client-side timestamps, taken a round trip after the server decided).
+    // 100/s, burst 10: over any window w, at most 10 + 100·w. The instants
+    // are the clients' (taken after the server decided), so a window may look
+    // shorter by their jitter: allowed 50 ms of it (100·0.05 units).
     let per_ns = 100.0 / 1e9;
     for (i, &a) in admitted.iter().enumerate() {
         for (j, &b) in admitted.iter().enumerate().skip(i) {
-            let allowed = 10.0 + per_ns * (b - a) as f64 + 1.0;
+            let allowed = 10.0 + per_ns * (b - a) as f64 + 5.0;
             assert!(
                 ((j - i + 1) as f64) <= allowed,
                 "{} admitted in {} ns",
