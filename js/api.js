@@ -381,7 +381,7 @@ export class Limiter {
       // Shared limits: this process's wasm limiter keeps the caps (its order
       // and queue); the store enforces caps, quotas and pauses fleet-wide.
       if (typeof o.store?.attach !== 'function') {
-        throw new TypeError("option 'store' must be a store, e.g. new RedisStore(client) from 'weir-limiter/redis'");
+        throw new TypeError("option 'store' must be a store, e.g. new RedisStore(client) from 'weir/redis'");
       }
       const hooks = {
         acquireLocal: (key, cost, signal) => this.#acquireLocal(key, cost, signal),

@@ -23,6 +23,12 @@ export interface LimiterOptions {
   perKeyRate?: Quota | Quota[];
   /** How many acquires may wait at once; beyond it they reject with a `QueueFullError`. */
   maxQueue?: Cap | 0;
+  /** Shared limits across processes: a `RedisStore` from 'weir/redis' (Node / Deno). */
+  store?: import('./redis/index.js').RedisStore;
+  /** With a store, when a store call fails or times out. Default 'closed'. */
+  onStoreError?: 'closed' | 'open' | 'local';
+  /** With `onStoreError: 'local'`: this process's share is 1/localShare of the limits. Default 1. */
+  localShare?: number;
 }
 
 export interface RunOptions {
@@ -47,6 +53,8 @@ export interface LimiterStats {
   rateKeys: number;
   concurrency: number;
   perKey: number;
+  /** With a store: its counters and mode. */
+  store?: import('./redis/index.js').StoreStats;
 }
 
 export type Settled<R> =
