@@ -254,7 +254,8 @@ export class SharedAdmission {
     const r = await this.#store.call('rate', 'gcra', this.#cellKeys(key), this.#argsFor(cost));
     if (Number(r[0]) === 1) return true;
     const now = performance.now();
-    const until = now + Number(BigInt(r[1])) / 1e6;
+    // The wait as (seconds, ns), exact integers.
+    const until = now + Number(r[1]) * 1e3 + Number(r[2]) / 1e6;
     this.#denied.set(key, Math.max(until, this.#denied.get(key) ?? 0));
     if (this.#denied.size > 4096) {
       for (const [k, t] of this.#denied) if (t <= now) this.#denied.delete(k);

@@ -40,7 +40,7 @@ if (env.WEIR_CHILD === 'quota') {
   await store.close();
   client.disconnect();
 } else if (env.WEIR_CHILD === 'holder') {
-  const store = new RedisStore(client, { prefix: env.WEIR_PREFIX, leaseMs: Number(env.WEIR_LEASE_MS) });
+  const store = new RedisStore(client, { prefix: env.WEIR_PREFIX, leaseMs: Number(env.WEIR_LEASE_MS), timeoutMs: 1000 });
   const limiter = new Limiter({ store, perKey: 1 });
   await limiter.acquire({ key: 'only' });
   process.stdout.write('WEIR held\n');

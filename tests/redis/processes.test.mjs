@@ -88,7 +88,7 @@ test('a SIGKILLed holder\'s permit comes back within leaseMs + 10%', { skip: SKI
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const { client, close } = await CLIENTS.ioredis(server.url);
-  const store = new RedisStore(client, { prefix: 'h:', leaseMs: LEASE });
+  const store = new RedisStore(client, { prefix: 'h:', leaseMs: LEASE, timeoutMs: 1000 });
   try {
     await new Promise((resolve, reject) => {
       let out = '';

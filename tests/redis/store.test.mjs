@@ -23,7 +23,8 @@ for (const kind of Object.keys(CLIENTS)) {
     });
     async function limiter(opts, storeOpts = {}) {
       const { client, close } = await CLIENTS[kind](server.url);
-      const store = new RedisStore(client, { prefix: `t-${kind}:`, ttlSlackMs: 20, ...storeOpts });
+      // A generous timeout: these tests are about sharing, not a loaded machine's latency.
+      const store = new RedisStore(client, { prefix: `t-${kind}:`, ttlSlackMs: 20, timeoutMs: 2000, ...storeOpts });
       open.push(async () => {
         await store.close();
         await close();
@@ -168,8 +169,8 @@ test('a 429 seen by one limiter cools the host for another (shared pause)', { sk
   const url = `http://127.0.0.1:${http.address().port}/`;
   const { client: c1, close: close1 } = await CLIENTS.ioredis(server.url);
   const { client: c2, close: close2 } = await CLIENTS.ioredis(server.url);
-  const s1 = new RedisStore(c1, { prefix: 'p:' });
-  const s2 = new RedisStore(c2, { prefix: 'p:' });
+  const s1 = new RedisStore(c1, { prefix: 'p:', timeoutMs: 2000 });
+  const s2 = new RedisStore(c2, { prefix: 'p:', timeoutMs: 2000 });
   const a = new Limiter({ store: s1, perKey: 4 });
   const b = new Limiter({ store: s2, perKey: 4 });
   try {

@@ -29,16 +29,18 @@
 -- ARGV[5]      n, the number of cells
 -- ARGV[6..]    per cell: limit, span s, span n, span f, tolerance s, n, f
 --
--- Returns { admitted (1|0), wait_ns, now_ns [, paused_until_ns, tat_1, ..., tat_n] }
---   wait_ns: on denial the time until the request would pass, else "0";
---   with ARGV[4] == "1": the pause in force ("0" when none) and each cell's
---   TAT after this call ("s:n:f"; "0:0:0" for a full cell).
+-- Returns integers (each below 2^53, exact as Redis integer replies):
+--   { admitted (1|0), wait s, wait ns, now s, now ns
+--     [, paused-until s, ns (0, 0: none), then per cell its TAT s, ns, f] }
+--   wait: on denial the time until the request would pass, else 0, 0;
+--   the pause and the TATs (after this call) only with ARGV[4] == "1".
 
 local E9 = 1000000000
 
-local function fmt_ns(s, n)
-  if s == 0 then return string.format("%d", n) end
-  return string.format("%d%09d", s, n)
+-- "s:n:f" (tostring is exact for integers below 10^14; beyond, %d).
+local function fmt_tat(s, n, f)
+  if s >= 1e14 then return string.format("%d:%d:%d", s, n, f) end
+  return s .. ":" .. n .. ":" .. f
 end
 
 local function parse_ns(str)
@@ -139,26 +141,27 @@ if admitted and commit then
       local ds, dn = fs - now_s, fn - now_n
       if dn < 0 then dn = dn + E9; ds = ds - 1 end
       local ms = ds * 1000 + math.ceil(dn / 1000000)
-      redis.call("SET", KEYS[i], string.format("%d:%d:%d", c[5], c[6], c[7]), "PX", ms + slack)
+      redis.call("SET", KEYS[i], fmt_tat(c[5], c[6], c[7]), "PX", ms + slack)
     end
     c[2], c[3], c[4] = c[5], c[6], c[7]
   end
 end
 
-local wait = "0"
+local out = { admitted and 1 or 0, 0, 0, now_s, now_n }
 if not admitted then
   local ds, dn = wait_s - now_s, wait_n - now_n
   if dn < 0 then dn = dn + E9; ds = ds - 1 end
-  wait = fmt_ns(ds, dn)
+  out[2], out[3] = ds, dn
 end
-local out = { admitted and 1 or 0, wait, fmt_ns(now_s, now_n) }
 if figures then
-  local paused = "0"
-  if pause_s > now_s or (pause_s == now_s and pause_n > now_n) then paused = fmt_ns(pause_s, pause_n) end
-  out[4] = paused
+  if pause_s > now_s or (pause_s == now_s and pause_n > now_n) then
+    out[6], out[7] = pause_s, pause_n
+  else
+    out[6], out[7] = 0, 0
+  end
   for i = 1, n do
     local c = tats[i]
-    out[4 + i] = string.format("%d:%d:%d", c[2], c[3], c[4])
+    out[5 + 3 * i], out[6 + 3 * i], out[7 + 3 * i] = c[2], c[3], c[4]
   end
 end
 return out

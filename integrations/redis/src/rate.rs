@@ -132,43 +132,46 @@ impl RateCall<'_> {
                 figures: None,
             });
         }
-        let raw: Vec<String> = self.invocation().invoke_async(con).await?;
+        let raw: Vec<i64> = self.invocation().invoke_async(con).await?;
         self.decode(&raw)
     }
 
-    fn decode(&self, raw: &[String]) -> RedisResult<RateReply> {
-        let bad = |what: &str| {
-            redis::RedisError::from((
-                redis::ErrorKind::Parse,
-                "weir gcra.lua: unexpected reply",
-                format!("{what} in {raw:?}"),
-            ))
-        };
-        let ns = |i: usize| -> RedisResult<u64> {
+    fn decode(&self, raw: &[i64]) -> RedisResult<RateReply> {
+        let field = |i: usize| -> RedisResult<u64> {
             raw.get(i)
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| bad("a nanosecond count"))
+                .and_then(|&v| u64::try_from(v).ok())
+                .ok_or_else(|| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::Parse,
+                        "weir gcra.lua: unexpected reply",
+                        format!("field {i} of {raw:?}"),
+                    ))
+                })
         };
-        let now = Instant::from_nanos(ns(2)?);
+        // (seconds, ns) pairs to whole nanoseconds (saturating).
+        let ns = |i: usize| -> RedisResult<u64> {
+            Ok(field(i)?
+                .saturating_mul(1_000_000_000)
+                .saturating_add(field(i + 1)?))
+        };
+        let now = Instant::from_nanos(ns(3)?);
         let figures = if self.figures {
-            let paused = Instant::from_nanos(ns(3)?);
+            let paused = Instant::from_nanos(ns(5)?);
             let mut tats = Vec::with_capacity(self.cells.len());
             for (i, cell) in self.cells.iter().enumerate() {
-                let s = raw.get(4 + i).ok_or_else(|| bad("a TAT"))?;
-                let mut parts = s.split(':').map(|p| p.parse::<u128>());
-                let (Some(Ok(secs)), Some(Ok(n)), Some(Ok(f))) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(bad("a TAT"));
-                };
-                tats.push(((secs * E9) + n) * u128::from(cell.quota.limit()) + f);
+                let at = 7 + 3 * i;
+                let (secs, n, f) = (field(at)?, field(at + 1)?, field(at + 2)?);
+                tats.push(
+                    (u128::from(secs) * E9 + u128::from(n)) * u128::from(cell.quota.limit())
+                        + u128::from(f),
+                );
             }
             Some(figures(self.cells, &tats, now, paused))
         } else {
             None
         };
         Ok(RateReply {
-            admitted: raw.first().map(String::as_str) == Some("1"),
+            admitted: raw.first() == Some(&1),
             wait: Some(Duration::from_nanos(ns(1)?)),
             now,
             figures,

@@ -25,7 +25,7 @@ fn limiter(url: &str, prefix: &str, lease: Duration, limits: LimiterConfig) -> A
         StoreOptions {
             prefix: prefix.into(),
             lease,
-            timeout: Duration::from_millis(500),
+            timeout: Duration::from_secs(2),
             ttl_slack: Duration::from_millis(200),
         },
     )
