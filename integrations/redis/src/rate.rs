@@ -182,7 +182,7 @@ impl RateCall<'_> {
 /// `ceil(scaled / limit)` as an instant (the core's `instant_at_or_after`).
 fn at_or_after(scaled: u128, limit: u32) -> Instant {
     let limit = u128::from(limit);
-    let ns = scaled / limit + u128::from(scaled % limit != 0);
+    let ns = scaled / limit + u128::from(!scaled.is_multiple_of(limit));
     Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
