@@ -925,7 +925,10 @@ class Completions {
 
   /**
    * Stop pulling, abort what is in flight, close the source (awaiting its
-   * `return()`); other waiting `next()` calls then get `DONE`.
+   * `return()`, unless a read-ahead pull of an async source is still
+   * pending: an async generator queues `return()` behind that pull, which
+   * may never settle, so it is called but not awaited); other waiting
+   * `next()` calls then get `DONE`.
    */
   #close() {
     this.#closed = true;
@@ -945,6 +948,10 @@ class Completions {
         closing = Promise.resolve(this.#iterator.return());
       } catch (error) {
         closing = Promise.reject(error);
+      }
+      if (this.#pulling) {
+        closing.catch(() => {});
+        closing = Promise.resolve();
       }
     } else {
       closing = Promise.resolve();

@@ -659,17 +659,16 @@ class Flight {
     const raw = this.state.raw;
     const retryAfter = policy.statuses.has(status) ? response.headers.get('retry-after') ?? undefined : undefined;
     const code = raw.decide(policy.raw, this.key, spec.method, status, retry, retryAfter, spec.canReplay, started);
+    // Read at once: `decide` for another request may run while we wait.
+    const pauseMs = raw.pauseMs();
+    // Retried or not, a `Retry-After` holds the whole host (before this
+    // permit goes back, so no queued request slips out in between).
+    if (pauseMs > 0) this.state.limiter.pause(this.key, pauseMs);
     if (code === 0) {
-      // Read at once: `decide` for another request may run while we wait.
       const afterMs = raw.retryAfterMs();
-      const pauseMs = raw.pauseMs();
       response.body?.cancel().catch(noop);
       this.finish();
-      if (pauseMs > 0) {
-        this.state.limiter.pause(this.key, pauseMs); // the next acquire waits it out
-        return RETRY_NOW;
-      }
-      return afterMs;
+      return pauseMs > 0 ? RETRY_NOW : afterMs; // with a pause, the next acquire waits it out
     }
     const signal = this.signal;
     if (signal?.aborted) {

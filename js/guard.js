@@ -476,6 +476,9 @@ async function pipeBody(body, res) {
     }
   };
   res.once('close', onClose);
+  // The client may be gone already (before the handler answered): 'close'
+  // has fired and will not fire again.
+  if (res.destroyed) onClose();
   // The head goes out with the first chunk; if that is slow to come (a
   // streamed body), send the head on its own so the client sees it.
   let next = reader.read();
@@ -492,7 +495,7 @@ async function pipeBody(body, res) {
       if (done || closed) break;
       const ok = res.write(value);
       next = reader.read();
-      if (!ok) {
+      if (!ok && !res.destroyed) {
         await new Promise((resolve) => {
           const go = () => { res.off('drain', go); res.off('close', go); resolve(); };
           res.once('drain', go);

@@ -202,18 +202,18 @@ impl RawRetry {
             .inner
             .write()
             .decide_with(&policy.policy, &key, now, &attempt);
+        let pause_ms = decision
+            .pause_key_until()
+            .map_or(0.0, |until| as_ms(until - now));
         match decision {
-            Decision::Retry {
-                after,
-                pause_key_until,
-            } => {
-                self.last_retry.set((
-                    as_ms(after),
-                    pause_key_until.map_or(0.0, |until| as_ms(until - now)),
-                ));
+            Decision::Retry { after, .. } => {
+                self.last_retry.set((as_ms(after), pause_ms));
                 RETRY
             }
-            Decision::GiveUp(reason) => reason_code(reason),
+            Decision::GiveUp { reason, .. } => {
+                self.last_retry.set((0.0, pause_ms));
+                reason_code(reason)
+            }
         }
     }
 
@@ -223,8 +223,8 @@ impl RawRetry {
         self.last_retry.get().0
     }
 
-    /// After a `decide` that answered 0 (retry): pause the key this many ms
-    /// (0 = no pause).
+    /// After any `decide`: pause the key this many ms (0 = no pause). A
+    /// `Retry-After` pauses the key whether the request is retried or not.
     #[wasm_bindgen(js_name = pauseMs)]
     pub fn pause_ms(&self) -> f64 {
         self.last_retry.get().1

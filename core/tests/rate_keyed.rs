@@ -122,6 +122,13 @@ fn paused_and_waited_on_keys_stay_resident() {
     );
     clock.set(ns(10_000_000_000));
     limiter.evict_idle();
+    assert_eq!(
+        limiter.keys(),
+        1,
+        "easing back in after the pause (1 s steps)"
+    );
+    clock.set(ns(16_000_000_000));
+    limiter.evict_idle();
     assert_eq!(limiter.keys(), 0);
 }
 

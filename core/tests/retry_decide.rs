@@ -54,7 +54,7 @@ fn successes_and_other_statuses_are_final() {
     for status in [200, 204, 301, 404, 500, 502] {
         assert_eq!(
             c.decide(&KEY, at(1), &get(Outcome::Status(status), 0)),
-            Decision::GiveUp(GiveUpReason::NotRetryable),
+            Decision::give_up(GiveUpReason::NotRetryable),
             "{status}"
         );
     }
@@ -81,7 +81,7 @@ fn retryable_statuses_and_network_errors_back_off_with_jitter() {
     // The 4th attempt (3 retries made) is the last.
     assert_eq!(
         c.decide(&KEY, at(1), &get(Outcome::Status(503), 3)),
-        Decision::GiveUp(GiveUpReason::AttemptsExhausted)
+        Decision::give_up(GiveUpReason::AttemptsExhausted)
     );
 }
 
@@ -93,7 +93,7 @@ fn one_attempt_means_no_retry() {
     });
     assert_eq!(
         c.decide(&KEY, at(0), &get(Outcome::Status(429), 0)),
-        Decision::GiveUp(GiveUpReason::AttemptsExhausted)
+        Decision::give_up(GiveUpReason::AttemptsExhausted)
     );
 }
 
@@ -117,7 +117,7 @@ fn only_idempotent_methods_are_retried_by_default() {
         };
         assert_eq!(
             c.decide(&KEY, at(0), &a),
-            Decision::GiveUp(GiveUpReason::MethodNotRetryable)
+            Decision::give_up(GiveUpReason::MethodNotRetryable)
         );
     }
     // …unless the policy says otherwise.
@@ -145,7 +145,7 @@ fn streamed_bodies_are_not_replayed() {
     };
     assert_eq!(
         c.decide(&KEY, at(0), &a),
-        Decision::GiveUp(GiveUpReason::BodyNotReplayable)
+        Decision::give_up(GiveUpReason::BodyNotReplayable)
     );
 }
 
@@ -217,7 +217,7 @@ fn the_budget_caps_retries_per_key() {
     assert_eq!(granted, 2 + 3);
     assert_eq!(
         decisions[9],
-        Decision::GiveUp(GiveUpReason::BudgetExhausted)
+        Decision::give_up(GiveUpReason::BudgetExhausted)
     );
     // Another key has its own budget.
     assert!(matches!(
@@ -434,7 +434,7 @@ proptest! {
                         prop_assert!(after <= weir::retry::backoff_ceiling(policy.base_delay, policy.max_delay, retry));
                     }
                 }
-                Decision::GiveUp(_) => {}
+                Decision::GiveUp { .. } => {}
             }
         }
         prop_assert_eq!(c.stats(&0, at(now)).unwrap().retried, granted);
@@ -462,7 +462,7 @@ fn per_call_policies_share_the_key_budget() {
         .is_retry());
     assert_eq!(
         c.decide_with(&patient, &KEY, at(0), &get(Outcome::Status(429), 0)),
-        Decision::GiveUp(GiveUpReason::NotRetryable)
+        Decision::give_up(GiveUpReason::NotRetryable)
     );
     assert!(c
         .decide_with(&patient, &KEY, at(0), &get(Outcome::Status(500), 5))
@@ -470,7 +470,7 @@ fn per_call_policies_share_the_key_budget() {
     // …but the budget is the key's: 2 per window, both spent.
     assert_eq!(
         c.decide_with(&patient, &KEY, at(0), &get(Outcome::Status(500), 6)),
-        Decision::GiveUp(GiveUpReason::BudgetExhausted)
+        Decision::give_up(GiveUpReason::BudgetExhausted)
     );
     // A new budget (another window length) starts the windows afresh.
     c.set_budget(BudgetPolicy {
@@ -493,5 +493,57 @@ fn per_call_policies_share_the_key_budget() {
         .unwrap_err()
         .field,
         "budget.ratio"
+    );
+}
+
+/// A `Retry-After` pauses the key whether the request is retried or not:
+/// attempts spent, budget spent, a method not repeated. A status the policy
+/// does not retry leaves the key alone.
+#[test]
+fn retry_after_pauses_the_key_when_giving_up_too() {
+    let with_retry_after = |method: &'static str, status: u16, retry: u32| Attempt {
+        method,
+        retry_after: Some(ms(1_000)),
+        ..get(Outcome::Status(status), retry)
+    };
+    let pause = Some(at(10) + ms(1_000));
+    let mut c = controller(RetryPolicy {
+        attempts: 2,
+        ..roomy()
+    });
+    assert_eq!(
+        c.decide(&KEY, at(10), &with_retry_after("GET", 429, 1)),
+        Decision::GiveUp {
+            reason: GiveUpReason::AttemptsExhausted,
+            pause_key_until: pause
+        }
+    );
+    assert_eq!(
+        c.decide(&KEY, at(10), &with_retry_after("POST", 503, 0)),
+        Decision::GiveUp {
+            reason: GiveUpReason::MethodNotRetryable,
+            pause_key_until: pause
+        }
+    );
+    assert_eq!(
+        c.decide(&KEY, at(10), &with_retry_after("GET", 301, 0))
+            .pause_key_until(),
+        None
+    );
+    assert_eq!(c.stats(&KEY, at(10)).unwrap().cooldown_until, pause);
+    let mut starved = controller(RetryPolicy {
+        budget: BudgetPolicy {
+            ratio: 0.0,
+            min_per_window: 0,
+            window: Duration::from_secs(10),
+        },
+        ..roomy()
+    });
+    assert_eq!(
+        starved.decide(&KEY, at(10), &with_retry_after("GET", 429, 0)),
+        Decision::GiveUp {
+            reason: GiveUpReason::BudgetExhausted,
+            pause_key_until: pause
+        }
     );
 }

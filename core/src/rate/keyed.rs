@@ -13,6 +13,7 @@ use super::gcra::{
     all_full, commit_all, commit_cells, decide_all, decide_cells, earliest_all, Tat,
 };
 use super::quota::Quota;
+use super::ramp::Ramp;
 use crate::limiter::CellStatus;
 use crate::time::Instant;
 
@@ -35,6 +36,8 @@ pub(crate) struct KeyEntry {
     tats: Vec<Tat>,
     /// Checks of this key are refused until then.
     paused_until: Instant,
+    /// After a pause, the key eases back in (see [`Ramp`]).
+    ramp: Option<Ramp>,
     /// FIFO of waiters (async layer); empty for pure use.
     pub(crate) queue: VecDeque<Waiter>,
     /// Sum of the costs in `queue`.
@@ -50,7 +53,10 @@ impl KeyEntry {
     }
 
     fn is_idle(&self, quotas: &[Quota], now: Instant) -> bool {
-        self.queue.is_empty() && self.paused_until <= now && all_full(quotas, &self.tats, now)
+        self.queue.is_empty()
+            && self.paused_until <= now
+            && self.ramp.map_or(true, |r| r.is_over(now))
+            && all_full(quotas, &self.tats, now)
     }
 
     /// Remove the waiter `id`; returns the waker of the new head when `id`
@@ -172,7 +178,21 @@ impl<K: Hash + Eq> KeyedGcra<K> {
     }
 
     /// Refuse every check of `key` until `until` (a later pause already in
-    /// force is kept: pauses only ever lengthen).
+    /// force is kept: pauses only ever lengthen); then the key eases back in
+    /// over six steps of `min(pause, 1 s)`: one admission during the first
+    /// step, the admission rate doubling with every step (see [`Ramp`]).
+    ///
+    /// ```
+    /// use weir::{Denied, Instant, Quota};
+    /// use weir::rate::KeyedGcra;
+    /// let mut keyed = KeyedGcra::new(&[Quota::per_second(100)?]);
+    /// let s = |n: u64| Instant::from_nanos(n * 1_000_000_000);
+    /// keyed.pause_until(&"host", s(1));
+    /// assert_eq!(keyed.check(&"host", s(0), 1), Err(Denied::NotUntil(s(1))));
+    /// assert_eq!(keyed.check(&"host", s(1), 1), Ok(()));           // the probe
+    /// assert_eq!(keyed.check(&"host", s(1), 1), Err(Denied::NotUntil(s(2))));
+    /// # Ok::<(), weir::QuotaError>(())
+    /// ```
     pub fn pause_until(&mut self, key: &K, until: Instant)
     where
         K: Clone,
@@ -183,6 +203,7 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         let floor = self.floor;
         let entry = self.entry(key, floor);
         entry.paused_until = entry.paused_until.max(until);
+        entry.ramp = Some(Ramp::after_pause(floor, entry.paused_until, entry.ramp));
     }
 
     /// The pause in force for `key` at `now`, if any.
@@ -235,6 +256,11 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         } else {
             decide_all(&self.quotas, &entry.tats, now, cost)
         };
+        let cells = match (cells, entry.ramp.map_or(Ok(()), |r| r.decide(now, ahead))) {
+            (Err(a), Err(b)) => Err(a.max(b)),
+            (Err(at), Ok(())) | (Ok(()), Err(at)) => Err(at),
+            (Ok(()), Ok(())) => Ok(()),
+        };
         if entry.paused_until > now {
             Err(cells
                 .err()
@@ -281,6 +307,12 @@ impl<K: Hash + Eq> KeyedGcra<K> {
         if !entry.queue.is_empty() || entry.paused_until > now {
             return None;
         }
+        if let Some(ramp) = entry.ramp {
+            if !ramp.is_over(now) {
+                return None;
+            }
+            entry.ramp = None;
+        }
         let in_global = decide_cells(global_quotas, global, now, cost);
         let in_key = decide_cells(&self.quotas, &entry.tats, now, cost);
         Some(match (in_global, in_key) {
@@ -301,6 +333,9 @@ impl<K: Hash + Eq> KeyedGcra<K> {
     where
         K: Clone,
     {
+        if let Some(ramp) = self.map.get_mut(key).and_then(|e| e.ramp.as_mut()) {
+            ramp.commit(now, cost);
+        }
         if self.quotas.is_empty() || cost == 0 {
             return;
         }
@@ -367,7 +402,8 @@ mod tests {
 
     /// The one-lookup path answers exactly as the general decide + commit,
     /// for one quota (new TAT computed once) and several (two passes),
-    /// with and without global cells, across fresh, busy and paused keys.
+    /// with and without global cells, across fresh, busy, paused and
+    /// ramping keys.
     #[test]
     fn the_fast_check_agrees_with_the_general_path() {
         let one = [Quota::per_second(3).unwrap().with_burst(2).unwrap()];
@@ -407,13 +443,18 @@ mod tests {
                 let got = match fast.check_fast(&key, now, cost, commit, global, &mut fast_global) {
                     Some(result) => result,
                     None => {
-                        // Paused: the caller's general path, which denies.
-                        assert!(fast.paused_until(&key, now).is_some());
+                        // Paused or ramping back in after a pause: the
+                        // caller's general path (which denies while paused).
+                        let paused = fast.paused_until(&key, now).is_some();
                         let verdict = combine(
                             decide_all(global, &fast_global, now, cost),
                             fast.decide(&key, now, cost, 0),
                         );
-                        assert!(verdict.is_err());
+                        assert!(!paused || verdict.is_err());
+                        if verdict.is_ok() && commit {
+                            commit_all(global, &mut fast_global, now, cost);
+                            fast.commit(&key, now, cost);
+                        }
                         verdict
                     }
                 };

@@ -16,6 +16,7 @@ mod gcra;
 mod keyed;
 mod limiter;
 mod quota;
+mod ramp;
 
 pub(crate) use acquire::Acquire as RateWait;
 pub use acquire::{RateAcquire, RateAcquireOwned};

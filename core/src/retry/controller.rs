@@ -68,7 +68,7 @@ struct KeyState {
 /// );
 /// // A POST is not repeated:
 /// let post = Attempt { method: "POST", ..attempt };
-/// assert_eq!(retry.decide(&"api.example:443", now, &post), Decision::GiveUp(GiveUpReason::MethodNotRetryable));
+/// assert_eq!(retry.decide(&"api.example:443", now, &post), Decision::give_up(GiveUpReason::MethodNotRetryable));
 /// let stats = retry.stats(&"api.example:443", now).unwrap();
 /// assert_eq!((stats.sent, stats.retried, stats.status_429), (1, 1, 2));
 /// # Ok::<(), weir::retry::PolicyError>(())
@@ -160,9 +160,11 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
     /// the body can be replayed, attempts remain, and the key's budget allows
     /// one more retry (spent only when the answer is `Retry`).
     ///
-    /// With a `Retry-After`, the wait is that delay capped by `max_delay`, and
-    /// the key is to be paused until then; otherwise it is full-jitter
-    /// back-off from the seeded PRNG.
+    /// With a `Retry-After` (on a status the policy retries), the wait is
+    /// that delay capped by `max_delay`, and the key is to be paused until
+    /// then — also when the answer is to give up (attempts or budget spent,
+    /// a method not repeated): the server asked the whole host to wait.
+    /// Otherwise the wait is full-jitter back-off from the seeded PRNG.
     pub fn decide(&mut self, key: &K, now: Instant, attempt: &Attempt<'_>) -> Decision {
         // Swap in a placeholder (empty `Vec`s allocate nothing) to lend the
         // policy out while `self` is borrowed mutably.
@@ -208,29 +210,38 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
             Outcome::NetworkError => state.network_errors += 1,
             Outcome::Status(_) => {}
         }
-        if let Err(reason) = verdict {
-            return Decision::GiveUp(reason);
+        // Every `Retry-After` of a status the policy retries pauses the key,
+        // whether this request is retried or not.
+        let retry_after = match attempt.outcome {
+            Outcome::Status(status) if policy.retries_status(status) => {
+                attempt.retry_after.map(|wait| wait.min(max))
+            }
+            _ => None,
+        };
+        let pause_key_until = retry_after.filter(|d| !d.is_zero()).map(|d| now + d);
+        if let Some(until) = pause_key_until {
+            state.cooldown_until = state.cooldown_until.max(until);
         }
-        if !state.budget.try_spend(&budget, now) {
-            return Decision::GiveUp(GiveUpReason::BudgetExhausted);
+        let verdict = verdict.and_then(|()| {
+            if state.budget.try_spend(&budget, now) {
+                Ok(())
+            } else {
+                Err(GiveUpReason::BudgetExhausted)
+            }
+        });
+        if let Err(reason) = verdict {
+            return Decision::GiveUp {
+                reason,
+                pause_key_until,
+            };
         }
         state.retried += 1;
-        match attempt.retry_after {
-            Some(wait) => {
-                let after = wait.min(max);
-                let pause_key_until = (!after.is_zero()).then(|| now + after);
-                if let Some(until) = pause_key_until {
-                    state.cooldown_until = state.cooldown_until.max(until);
-                }
-                Decision::Retry {
-                    after,
-                    pause_key_until,
-                }
-            }
-            None => Decision::Retry {
-                after: full_jitter(base, max, attempt.retry, &mut self.rng),
-                pause_key_until: None,
+        Decision::Retry {
+            after: match retry_after {
+                Some(after) => after,
+                None => full_jitter(base, max, attempt.retry, &mut self.rng),
             },
+            pause_key_until,
         }
     }
 

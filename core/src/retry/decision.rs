@@ -45,14 +45,41 @@ pub enum Decision {
         /// Pause the whole key until this instant (from `Retry-After`).
         pause_key_until: Option<Instant>,
     },
-    /// Keep this outcome: hand the response (or error) to the caller.
-    GiveUp(GiveUpReason),
+    /// Keep this outcome: hand the response (or error) to the caller. A
+    /// `Retry-After` still pauses the key (`pause_key_until`): the server
+    /// asked every request to that host to wait, not only this one's retry.
+    GiveUp {
+        /// Why the outcome is final.
+        reason: GiveUpReason,
+        /// Pause the whole key until this instant (from `Retry-After`).
+        pause_key_until: Option<Instant>,
+    },
 }
 
 impl Decision {
+    /// A final answer with no pause.
+    pub const fn give_up(reason: GiveUpReason) -> Decision {
+        Decision::GiveUp {
+            reason,
+            pause_key_until: None,
+        }
+    }
+
     /// True for [`Decision::Retry`].
     pub const fn is_retry(&self) -> bool {
         matches!(self, Decision::Retry { .. })
+    }
+
+    /// The instant to pause the key until, retried or not (a `Retry-After`).
+    pub const fn pause_key_until(&self) -> Option<Instant> {
+        match *self {
+            Decision::Retry {
+                pause_key_until, ..
+            }
+            | Decision::GiveUp {
+                pause_key_until, ..
+            } => pause_key_until,
+        }
     }
 }
 

@@ -290,10 +290,7 @@ pub fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Outpu
 /// A `Limiter` on a fresh `ManualClock` (and the clock, to move it by hand).
 pub fn manual_limiter<K: std::hash::Hash + Eq + Clone>(
     config: weir::LimiterConfig,
-) -> (
-    Arc<weir::Limiter<K, weir::ManualClock>>,
-    weir::ManualClock,
-) {
+) -> (Arc<weir::Limiter<K, weir::ManualClock>>, weir::ManualClock) {
     let clock = weir::ManualClock::new();
     let limiter = weir::Limiter::new(config, clock.clone()).unwrap();
     (Arc::new(limiter), clock)

@@ -250,11 +250,8 @@ impl Shared {
         let now = self.now();
         let mut ctl = self.controller();
         let decision = ctl.decide(key, now, attempt);
-        if let Decision::Retry {
-            pause_key_until: Some(until),
-            ..
-        } = decision
-        {
+        // Retried or not: a `Retry-After` holds the whole host.
+        if let Some(until) = decision.pause_key_until() {
             self.limiter.pause_until(key, until);
         }
         decision
