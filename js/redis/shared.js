@@ -234,6 +234,7 @@ export class SharedAdmission {
         args[4]++;
       }
     }
+    args.push(cost); // the ramp's spacing after a pause counts the cost
     if (this.#args.size < 64) this.#args.set(cost, args);
     return args;
   }
@@ -293,12 +294,14 @@ export class SharedAdmission {
     }
   }
 
-  /** Hold every process's acquires of `key` for `ms` (a shared cooldown). */
+  /**
+   * Hold every process's acquires of `key` for `ms` (a shared cooldown); then
+   * the key eases back in, as the core's pauses do (pause.lua).
+   */
   pause(key, ms) {
     const store = this.#store;
-    return store
-      .call('pause', 'pause', [this.#keys.pause(key)], ['', String(BigInt(Math.round(ms * 1e6))), '', store.ttlSlackMs])
-      .then(() => undefined);
+    const ns = String(BigInt(Math.round(ms * 1e6)));
+    return store.call('pause', 'pause', [this.#keys.pause(key)], ['', ns, '1', store.ttlSlackMs]).then(() => undefined);
   }
 
   /** The store's counters. */

@@ -18,20 +18,23 @@
 --     no earlier than the instant the cell is full again (plus ARGV[3] ms of
 --     slack): a missing cell and a full cell are the same thing, idle keys
 --     vanish;
---   * a pause holds while paused_until > now, as in KeyedGcra.
+--   * a pause holds while paused_until > now, and then the ramp's next
+--     admission, as in KeyedGcra (the ramp advances on every admission).
 --
 -- KEYS[1..n]   one cell per quota (globals first, then per-key)
--- KEYS[n+1..]  pause keys (paused-until in ns, decimal), zero or more
+-- KEYS[n+1..]  pause keys (pause.lua), zero or more; one may carry the key's ramp
 -- ARGV[1]      now in ns (decimal), or "" for the server's TIME
 -- ARGV[2]      "1" check (consume when admitted), "0" peek
 -- ARGV[3]      TTL slack, ms
 -- ARGV[4]      "1": also return the cells' TATs and the pause (for figures)
 -- ARGV[5]      n, the number of cells
 -- ARGV[6..]    per cell: limit, span s, span n, span f, tolerance s, n, f
+-- ARGV[6+7n]   the cost (for the ramp's spacing; default 1)
 --
 -- Returns integers (each below 2^53, exact as Redis integer replies):
 --   { admitted (1|0), wait s, wait ns, now s, now ns
---     [, paused-until s, ns (0, 0: none), then per cell its TAT s, ns, f] }
+--     [, paused-until s, ns (0, 0: none), the ramp's next admission s, ns
+--        (0, 0: no ramp), then per cell its TAT s, ns, f] }
 --   wait: on denial the time until the request would pass, else 0, 0;
 --   the pause and the TATs (after this call) only with ARGV[4] == "1".
 
@@ -102,15 +105,27 @@ local function later(s, ns)
   if wait_s == nil or s > wait_s or (s == wait_s and ns > wait_n) then wait_s, wait_n = s, ns end
 end
 
+-- Pauses: the latest end over the pause keys. A pause key may carry the
+-- key's ramp (pause.lua): after the pause, admissions of the key are spaced
+-- (core/src/rate/ramp.rs) until six steps have passed.
 local pause_s, pause_n = now_s, now_n
+local ramp = nil
 for k = n + 1, #KEYS do
   local p = redis.call("GET", KEYS[k])
   if p then
-    local ps, pn = parse_ns(p)
+    local ps, pn, step, xs, xn = string.match(p, "^(%d+):(%d+):?(%d*):?(%d*):?(%d*)$")
+    ps, pn = tonumber(ps), tonumber(pn)
     if ps > pause_s or (ps == pause_s and pn > pause_n) then pause_s, pause_n = ps, pn end
+    if step ~= "" then
+      ramp = { key = KEYS[k], from_s = ps, from_n = pn, step = tonumber(step), next_s = tonumber(xs), next_n = tonumber(xn) }
+    end
   end
 end
 if pause_s > now_s or (pause_s == now_s and pause_n > now_n) then later(pause_s, pause_n) end
+-- The ramp's next admission (Ramp::decide with nobody ahead).
+if ramp and (ramp.next_s > now_s or (ramp.next_s == now_s and ramp.next_n > now_n)) then
+  later(ramp.next_s, ramp.next_n)
+end
 
 local tats = {}
 for i = 1, n do
@@ -147,6 +162,34 @@ if admitted and commit then
   end
 end
 
+-- Ramp::commit: the spacing in force now (none past the sixth step) times
+-- max(cost, 1) after max(next, now).
+if admitted and commit and ramp then
+  local ds, dn = now_s - ramp.from_s, now_n - ramp.from_n
+  if dn < 0 then dn = dn + E9; ds = ds - 1 end
+  if ds >= 0 and ds < 7 then
+    local k = math.floor((ds * E9 + dn) / ramp.step)
+    if k < 6 then
+      local spacing = math.max(math.floor(ramp.step / 2 ^ k), 1)
+      local c = math.max(tonumber(ARGV[6 + 7 * n] or "1"), 1)
+      local xs, xn = ramp.next_s, ramp.next_n
+      if now_s > xs or (now_s == xs and now_n > xn) then xs, xn = now_s, now_n end
+      -- spacing × c ns, exactly: c = hi × 10^6 + lo
+      local hi, lo = math.floor(c / 1000000), c % 1000000
+      local gap_ms = spacing * hi -- ms, since × 10^6 ns
+      local gn = spacing * lo
+      xs = xs + math.floor(gap_ms / 1000) + math.floor(gn / E9)
+      xn = xn + (gap_ms % 1000) * 1000000 + gn % E9
+      while xn >= E9 do xn = xn - E9; xs = xs + 1 end
+      ramp.next_s, ramp.next_n = xs, xn
+      local ttl = redis.call("PTTL", ramp.key)
+      local ms = (xs - now_s) * 1000 + math.ceil((xn - now_n) / 1000000) + slack
+      redis.call("SET", ramp.key, ramp.from_s .. ":" .. ramp.from_n .. ":" .. ramp.step .. ":" .. xs .. ":" .. xn,
+        "PX", math.max(ttl, ms, 1))
+    end
+  end
+end
+
 local out = { admitted and 1 or 0, 0, 0, now_s, now_n }
 if not admitted then
   local ds, dn = wait_s - now_s, wait_n - now_n
@@ -159,9 +202,11 @@ if figures then
   else
     out[6], out[7] = 0, 0
   end
+  out[8], out[9] = 0, 0
+  if ramp then out[8], out[9] = ramp.next_s, ramp.next_n end
   for i = 1, n do
     local c = tats[i]
-    out[5 + 3 * i], out[6 + 3 * i], out[7 + 3 * i] = c[2], c[3], c[4]
+    out[7 + 3 * i], out[8 + 3 * i], out[9 + 3 * i] = c[2], c[3], c[4]
   end
 end
 return out

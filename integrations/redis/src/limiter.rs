@@ -470,7 +470,7 @@ impl SharedLimiter {
         let slack = u64::try_from(self.store.options().ttl_slack.as_millis()).unwrap_or(u64::MAX);
         self.store
             .call("pause", |mut c| async move {
-                crate::pause::pause_for(&mut c, &pause_key, pause, None, slack).await
+                crate::pause::pause_for(&mut c, &pause_key, pause, true, None, slack).await
             })
             .await
             .map(drop)

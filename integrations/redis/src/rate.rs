@@ -119,6 +119,7 @@ impl RateCall<'_> {
                 .arg(tol.1)
                 .arg(tol.2);
         }
+        inv.arg(self.cost);
         inv
     }
 
@@ -157,16 +158,17 @@ impl RateCall<'_> {
         let now = Instant::from_nanos(ns(3)?);
         let figures = if self.figures {
             let paused = Instant::from_nanos(ns(5)?);
+            let ramp_next = Instant::from_nanos(ns(7)?);
             let mut tats = Vec::with_capacity(self.cells.len());
             for (i, cell) in self.cells.iter().enumerate() {
-                let at = 7 + 3 * i;
+                let at = 9 + 3 * i;
                 let (secs, n, f) = (field(at)?, field(at + 1)?, field(at + 2)?);
                 tats.push(
                     (u128::from(secs) * E9 + u128::from(n)) * u128::from(cell.quota.limit())
                         + u128::from(f),
                 );
             }
-            Some(figures(self.cells, &tats, now, paused))
+            Some(figures(self.cells, &tats, now, paused, ramp_next))
         } else {
             None
         };
@@ -186,11 +188,21 @@ fn at_or_after(scaled: u128, limit: u32) -> Instant {
     Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
 }
 
-/// The core's `RateLimiter::status` formulas over the returned TATs.
-fn figures(cells: &[Cell], tats: &[u128], now: Instant, paused_until: Instant) -> Figures {
+/// The core's `RateLimiter::status` formulas over the returned TATs, the
+/// pause and the ramp's next admission (`Instant::ZERO`: none).
+fn figures(
+    cells: &[Cell],
+    tats: &[u128],
+    now: Instant,
+    paused_until: Instant,
+    ramp_next: Instant,
+) -> Figures {
     let paused = paused_until > now;
     let mut tightest: Option<(usize, u64, Duration)> = None;
-    let mut not_until = if paused { Some(paused_until) } else { None };
+    let mut not_until = [paused_until, ramp_next]
+        .into_iter()
+        .filter(|&t| t > now)
+        .max();
     for (i, (cell, &tat)) in cells.iter().zip(tats).enumerate() {
         let q = cell.quota;
         let now_s = u128::from(now.as_nanos()) * u128::from(q.limit());

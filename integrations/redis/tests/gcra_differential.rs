@@ -157,17 +157,31 @@ async fn run_schedule(con: &mut MultiplexedConnection, seed: u64, steps: usize) 
                 let until = now + Duration::from_nanos(rng.below(3 * shortest + 1));
                 core.pause_until(&key, until);
                 let mut c = con.clone();
-                pause_for(&mut c, &s.pauses(key)[0], until - now, Some(now), 60_000)
-                    .await
-                    .unwrap();
+                pause_for(
+                    &mut c,
+                    &s.pauses(key)[0],
+                    until - now,
+                    true,
+                    Some(now),
+                    60_000,
+                )
+                .await
+                .unwrap();
             }
             1 => {
                 let until = now + Duration::from_nanos(rng.below(2 * shortest + 1));
                 core.pause_all_until(until);
                 let mut c = con.clone();
-                pause_for(&mut c, &s.pauses(key)[1], until - now, Some(now), 60_000)
-                    .await
-                    .unwrap();
+                pause_for(
+                    &mut c,
+                    &s.pauses(key)[1],
+                    until - now,
+                    false,
+                    Some(now),
+                    60_000,
+                )
+                .await
+                .unwrap();
             }
             2 => {
                 let peek = core.peek(&key, 1);
@@ -283,9 +297,16 @@ async fn idle_keys_expire_from_the_server() {
             };
             admitted += u32::from(call.run(&mut con).await.unwrap().admitted);
         }
-        pause_for(&mut con, &pauses[0], Duration::from_millis(30), None, 1)
-            .await
-            .unwrap();
+        pause_for(
+            &mut con,
+            &pauses[0],
+            Duration::from_millis(30),
+            true,
+            None,
+            1,
+        )
+        .await
+        .unwrap();
     }
     assert!(
         admitted >= 15,
@@ -293,8 +314,9 @@ async fn idle_keys_expire_from_the_server() {
     );
     let size: u64 = redis::cmd("DBSIZE").query_async(&mut con).await.unwrap();
     assert_eq!(size, 6, "three cells and three pauses while busy");
-    // Each cell is full within 5 units × 5 ms = 25 ms (+1 ms slack); pauses end at 30 ms.
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Each cell is full within 5 units × 5 ms = 25 ms (+1 ms slack); pauses end
+    // at 30 ms and their ramps six 30 ms steps later, at 210 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let size: u64 = redis::cmd("DBSIZE").query_async(&mut con).await.unwrap();
     assert_eq!(size, 0, "idle keys expired");
 }
