@@ -38,12 +38,13 @@ function ioredis(client) {
         return await client.evalsha(s.sha, keys.length, ...keys, ...args);
       }
     },
-    /** Subscribe on a duplicate connection; `onEvent()` on each message and (re)connection. */
+    /** Subscribe on a duplicate connection; `onEvent()` on each message, (re)connection and loss. */
     async subscribe(channel, onEvent) {
       const sub = client.duplicate();
       sub.on('error', () => {}); // counted by the store through its own calls
       sub.on('message', onEvent);
       sub.on('ready', onEvent);
+      sub.on('close', onEvent); // the server went away: waiters retry and meet the policy
       await sub.subscribe(channel);
       return () => sub.disconnect();
     },
@@ -65,7 +66,7 @@ function nodeRedis(client) {
     },
     async subscribe(channel, onEvent) {
       const sub = client.duplicate();
-      sub.on('error', () => {});
+      sub.on('error', onEvent); // the server went away: waiters retry and meet the policy
       sub.on('ready', onEvent);
       await sub.connect();
       await sub.subscribe(channel, onEvent);

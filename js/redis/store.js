@@ -9,8 +9,10 @@
 // - no retries beyond the NOSCRIPT reload; reconnection is the client's;
 // - while degraded, one call per `timeoutMs` probes the server, the others
 //   fail at once (health.js);
-// - every release by any process, and every (re)subscription, wakes this
-//   process's lease waiters.
+// - every release by any process, every (re)subscription, and the first
+//   failure of a healthy store wake this process's lease waiters (they retry
+//   at once, and meet the failure policy rather than waiting for a lease to
+//   expire).
 
 import { readFileSync } from 'node:fs';
 import { adapt, script } from './client.js';
@@ -91,7 +93,7 @@ export class RedisStore {
       const timer = setTimeout(() => {
         settled = true;
         const error = new StoreError(op, undefined, this.timeoutMs);
-        this.#health.failure(error, performance.now());
+        this.#failed(error);
         reject(error);
       }, this.timeoutMs);
       let sent;
@@ -113,11 +115,18 @@ export class RedisStore {
           settled = true;
           clearTimeout(timer);
           const error = new StoreError(op, cause);
-          this.#health.failure(error, performance.now());
+          this.#failed(error);
           reject(error);
         },
       );
     });
+  }
+
+  /** A call failed: count it, and wake the lease waiters so that the failure policy reaches them now. */
+  #failed(error) {
+    const wasOk = this.#health.mode === 'ok';
+    this.#health.failure(error, performance.now());
+    if (wasOk) this.#wake();
   }
 
   /** How many releases this process has heard of (a generation counter). */

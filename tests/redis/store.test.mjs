@@ -196,3 +196,38 @@ test('a 429 seen by one limiter cools the host for another (shared pause)', { sk
     await server.stop();
   }
 });
+
+for (const kind of Object.keys(CLIENTS)) {
+  test(`${kind}: a lease waiter meets 'closed' when redis dies, not at the lease's expiry`, { skip: SKIP }, async () => {
+    const server = await RedisServer.start();
+    const a = await CLIENTS[kind](server.url);
+    const b = await CLIENTS[kind](server.url);
+    const sa = new RedisStore(a.client, { prefix: 'w:', leaseMs: 30_000, timeoutMs: 1000 });
+    const sb = new RedisStore(b.client, { prefix: 'w:', leaseMs: 30_000, timeoutMs: 1000 });
+    const holder = new Limiter({ store: sa, perKey: 1 });
+    const other = new Limiter({ store: sb, perKey: 1 });
+    try {
+      await sleep(100); // subscribed
+      const release = await holder.acquire({ key: 'k' });
+      let settled = false;
+      const waiting = other.acquire({ key: 'k' }).then(
+        (r) => ((settled = true), r),
+        (e) => ((settled = true), e),
+      );
+      await sleep(200);
+      assert.equal(settled, false, 'the cap is held');
+      await server.stop();
+      const t0 = performance.now();
+      const outcome = await Promise.race([waiting, sleep(5000).then(() => 'hung')]);
+      assert.ok(outcome instanceof StoreError, String(outcome));
+      assert.ok(performance.now() - t0 < 3000, `settled after ${performance.now() - t0} ms`);
+      release();
+    } finally {
+      await sa.close();
+      await sb.close();
+      await a.close();
+      await b.close();
+      await server.stop();
+    }
+  });
+}

@@ -10,7 +10,9 @@
 //!   `timeout` probes it and the others fail at once (see [`Health`]);
 //! - a listener task holds a pub/sub subscription to the release channel and
 //!   wakes every local lease waiter on each release; whenever its subscription
-//!   is (re)made it wakes them too, since releases may have been missed.
+//!   is (re)made it wakes them too, since releases may have been missed; the
+//!   first failure of a healthy store wakes them as well, so that the failure
+//!   policy reaches them at once.
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -147,7 +149,15 @@ impl RedisStore {
         let mut health = self.health.lock().unwrap();
         match &result {
             Ok(_) => health.success(start.elapsed()),
-            Err(e) => health.failure(e.clone(), std::time::Instant::now()),
+            Err(e) => {
+                let was_ok = health.mode() == Mode::Ok;
+                health.failure(e.clone(), std::time::Instant::now());
+                if was_ok {
+                    // Lease waiters retry now and meet the failure policy,
+                    // instead of sleeping until a lease expires.
+                    self.released.notify_waiters();
+                }
+            }
         }
         result
     }

@@ -212,3 +212,83 @@ async fn open_admits_while_redis_is_frozen() {
 async fn local_falls_back_while_redis_is_frozen() {
     frozen_past_the_timeout(FailurePolicy::Local).await;
 }
+
+/// A waiter for a lease (the holder keeps it for 30 s) when the server dies:
+/// under `Closed` it fails at once (the lost subscription wakes it), instead
+/// of sleeping until the lease would expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_waiter_meets_the_policy_when_redis_dies() {
+    let Some(mut server) = support::RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::new(
+        redis::Client::open(server.url()).unwrap(),
+        StoreOptions {
+            prefix: "w:".into(),
+            lease: Duration::from_secs(30),
+            timeout: TIMEOUT,
+            ttl_slack: Duration::from_millis(200),
+        },
+    )
+    .unwrap();
+    let limits = LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    };
+    let limiter = Arc::new(
+        SharedLimiter::new(
+            store,
+            SharedConfig {
+                limits,
+                on_store_error: FailurePolicy::Closed,
+                local_share: 1,
+            },
+        )
+        .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await; // subscribed
+    let held = limiter.acquire("k", 1).await.unwrap();
+    // Another "process" (its own limiter) waits for the key's only permit.
+    let other = limiter_with_own_store(&server.url(), "w:");
+    let waiter = tokio::spawn(async move { other.acquire("k", 1).await.map(drop) });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiter.is_finished(), "the cap is held");
+    server.stop();
+    let stopped = std::time::Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("the waiter settles")
+        .unwrap();
+    assert!(matches!(out, Err(SharedError::Store(_))), "{out:?}");
+    assert!(
+        stopped.elapsed() <= Duration::from_secs(2),
+        "settled {:?} after the server died",
+        stopped.elapsed()
+    );
+    drop(held);
+}
+
+fn limiter_with_own_store(url: &str, prefix: &str) -> SharedLimiter {
+    let store = RedisStore::new(
+        redis::Client::open(url).unwrap(),
+        StoreOptions {
+            prefix: prefix.into(),
+            lease: Duration::from_secs(30),
+            timeout: TIMEOUT,
+            ttl_slack: Duration::from_millis(200),
+        },
+    )
+    .unwrap();
+    SharedLimiter::new(
+        store,
+        SharedConfig {
+            limits: LimiterConfig {
+                per_key: Some(1),
+                ..Default::default()
+            },
+            on_store_error: FailurePolicy::Closed,
+            local_share: 1,
+        },
+    )
+    .unwrap()
+}
