@@ -39,51 +39,9 @@
 --   the pause and the TATs (after this call) only with ARGV[4] == "1".
 
 local E9 = 1000000000
-
--- "s:n:f" (tostring is exact for integers below 10^14; beyond, %d).
-local function fmt_tat(s, n, f)
-  if s >= 1e14 then return string.format("%d:%d:%d", s, n, f) end
-  return s .. ":" .. n .. ":" .. f
-end
-
-local function parse_ns(str)
-  local len = #str
-  if len <= 9 then return 0, tonumber(str) end
-  return tonumber(string.sub(str, 1, len - 9)), tonumber(string.sub(str, len - 8))
-end
-
--- (a) vs (b), each (s, n, f): -1, 0, 1.
-local function cmp(as, an, af, bs, bn, bf)
-  if as ~= bs then return as < bs and -1 or 1 end
-  if an ~= bn then return an < bn and -1 or 1 end
-  if af ~= bf then return af < bf and -1 or 1 end
-  return 0
-end
-
-local function add(limit, as, an, af, bs, bn, bf)
-  local f, n, s = af + bf, an + bn, as + bs
-  if f >= limit then f = f - limit; n = n + 1 end
-  if n >= E9 then n = n - E9; s = s + 1 end
-  return s, n, f
-end
-
--- a - b, or zero when b > a.
-local function sub(limit, as, an, af, bs, bn, bf)
-  if cmp(as, an, af, bs, bn, bf) <= 0 then return 0, 0, 0 end
-  local f, n, s = af - bf, an - bn, as - bs
-  if f < 0 then f = f + limit; n = n - 1 end
-  if n < 0 then n = n + E9; s = s - 1 end
-  return s, n, f
-end
-
--- ceil to whole nanoseconds: (s, n).
-local function ceil_ns(s, n, f)
-  if f > 0 then
-    n = n + 1
-    if n >= E9 then n = 0; s = s + 1 end
-  end
-  return s, n
-end
+-- The hot path calls no Lua function of its own: a `local function` is a new
+-- closure on every call of a script, and the comparisons and carries below
+-- are cheaper written out.
 
 -- now ----------------------------------------------------------------------
 local now_s, now_n
@@ -91,7 +49,13 @@ if ARGV[1] == "" then
   local t = redis.call("TIME")
   now_s, now_n = tonumber(t[1]), tonumber(t[2]) * 1000
 else
-  now_s, now_n = parse_ns(ARGV[1])
+  local str = ARGV[1]
+  local len = #str
+  if len <= 9 then
+    now_s, now_n = 0, tonumber(str)
+  else
+    now_s, now_n = tonumber(string.sub(str, 1, len - 9)), tonumber(string.sub(str, len - 8))
+  end
 end
 
 local commit = ARGV[2] == "1"
@@ -99,15 +63,13 @@ local slack = tonumber(ARGV[3])
 local figures = ARGV[4] == "1"
 local n = tonumber(ARGV[5])
 
--- The latest "not until" (s, n) over every cell and the pause; nil: admitted.
-local wait_s, wait_n = nil, nil
-local function later(s, ns)
-  if wait_s == nil or s > wait_s or (s == wait_s and ns > wait_n) then wait_s, wait_n = s, ns end
-end
+-- The latest "not until" (s, n) over every cell, the pause and the ramp;
+-- wait_s == -1: none (admitted).
+local wait_s, wait_n = -1, 0
 
--- Pauses: the latest end over the pause keys. A pause key may carry the
--- key's ramp (pause.lua): after the pause, admissions of the key are spaced
--- (core/src/rate/ramp.rs) until six steps have passed.
+-- Pauses: the latest end over the pause keys ("s:n"). A pause key may carry
+-- the key's ramp ("s:n:step:xs:xn", pause.lua): after the pause, admissions
+-- of the key are spaced (core/src/rate/ramp.rs) until six steps have passed.
 local pause_s, pause_n = now_s, now_n
 local ramp = nil
 for k = n + 1, #KEYS do
@@ -121,13 +83,16 @@ for k = n + 1, #KEYS do
     end
   end
 end
-if pause_s > now_s or (pause_s == now_s and pause_n > now_n) then later(pause_s, pause_n) end
+local paused = pause_s > now_s or (pause_s == now_s and pause_n > now_n)
+if paused then wait_s, wait_n = pause_s, pause_n end
 -- The ramp's next admission (Ramp::decide with nobody ahead).
-if ramp and (ramp.next_s > now_s or (ramp.next_s == now_s and ramp.next_n > now_n)) then
-  later(ramp.next_s, ramp.next_n)
+if ramp and (ramp.next_s > wait_s or (ramp.next_s == wait_s and ramp.next_n > wait_n))
+    and (ramp.next_s > now_s or (ramp.next_s == now_s and ramp.next_n > now_n)) then
+  wait_s, wait_n = ramp.next_s, ramp.next_n
 end
 
-local tats = {}
+-- Cells: old TAT (for the figures) and new TAT, three numbers each.
+local old, new = {}, {}
 for i = 1, n do
   local a = 5 + (i - 1) * 7
   local limit = tonumber(ARGV[a + 1])
@@ -137,28 +102,48 @@ for i = 1, n do
     local s1, n1, f1 = string.match(stored, "^(%d+):(%d+):(%d+)$")
     ts, tn, tf = tonumber(s1), tonumber(n1), tonumber(f1)
   end
-  -- max(tat, now) + span
-  local bs, bn, bf = ts, tn, tf
-  if cmp(ts, tn, tf, now_s, now_n, 0) < 0 then bs, bn, bf = now_s, now_n, 0 end
-  local ns_, nn, nf = add(limit, bs, bn, bf, tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]))
-  local es, en, ef = sub(limit, ns_, nn, nf, tonumber(ARGV[a + 5]), tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7]))
-  if cmp(es, en, ef, now_s, now_n, 0) > 0 then later(ceil_ns(es, en, ef)) end
-  tats[i] = { limit, ts, tn, tf, ns_, nn, nf }
+  -- new = max(tat, now) + span
+  local s2, n2, f2 = ts, tn, tf
+  if ts < now_s or (ts == now_s and tn < now_n) then s2, n2, f2 = now_s, now_n, 0 end
+  s2, n2, f2 = s2 + tonumber(ARGV[a + 2]), n2 + tonumber(ARGV[a + 3]), f2 + tonumber(ARGV[a + 4])
+  if f2 >= limit then f2 = f2 - limit; n2 = n2 + 1 end
+  if n2 >= E9 then n2 = n2 - E9; s2 = s2 + 1 end
+  -- earliest = new - tolerance (negative: the cell admits)
+  local es, en, ef = s2 - tonumber(ARGV[a + 5]), n2 - tonumber(ARGV[a + 6]), f2 - tonumber(ARGV[a + 7])
+  if ef < 0 then ef = ef + limit; en = en - 1 end
+  if en < 0 then en = en + E9; es = es - 1 end
+  if es > now_s or (es == now_s and (en > now_n or (en == now_n and ef > 0))) then
+    -- not until ceil(earliest / limit) ns
+    if ef > 0 then
+      en = en + 1
+      if en >= E9 then en = 0; es = es + 1 end
+    end
+    if es > wait_s or (es == wait_s and en > wait_n) then wait_s, wait_n = es, en end
+  end
+  local j = 3 * i
+  old[j - 2], old[j - 1], old[j] = ts, tn, tf
+  new[j - 2], new[j - 1], new[j] = s2, n2, f2
 end
 
-local admitted = wait_s == nil
+local admitted = wait_s == -1
 if admitted and commit then
   for i = 1, n do
-    local c = tats[i]
-    if cmp(c[5], c[6], c[7], now_s, now_n, 0) > 0 then
+    local j = 3 * i
+    local s2, n2, f2 = new[j - 2], new[j - 1], new[j]
+    if s2 > now_s or (s2 == now_s and (n2 > now_n or (n2 == now_n and f2 > 0))) then
       -- Full again at ceil(new_tat / limit) ns.
-      local fs, fn = ceil_ns(c[5], c[6], c[7])
+      local fs, fn = s2, n2
+      if f2 > 0 then
+        fn = fn + 1
+        if fn >= E9 then fn = 0; fs = fs + 1 end
+      end
       local ds, dn = fs - now_s, fn - now_n
       if dn < 0 then dn = dn + E9; ds = ds - 1 end
-      local ms = ds * 1000 + math.ceil(dn / 1000000)
-      redis.call("SET", KEYS[i], fmt_tat(c[5], c[6], c[7]), "PX", ms + slack)
+      local value
+      if s2 >= 1e14 then value = string.format("%d:%d:%d", s2, n2, f2) else value = s2 .. ":" .. n2 .. ":" .. f2 end
+      redis.call("SET", KEYS[i], value, "PX", ds * 1000 + math.ceil(dn / 1000000) + slack)
     end
-    c[2], c[3], c[4] = c[5], c[6], c[7]
+    old[j - 2], old[j - 1], old[j] = s2, n2, f2
   end
 end
 
@@ -197,7 +182,7 @@ if not admitted then
   out[2], out[3] = ds, dn
 end
 if figures then
-  if pause_s > now_s or (pause_s == now_s and pause_n > now_n) then
+  if paused then
     out[6], out[7] = pause_s, pause_n
   else
     out[6], out[7] = 0, 0
@@ -205,8 +190,8 @@ if figures then
   out[8], out[9] = 0, 0
   if ramp then out[8], out[9] = ramp.next_s, ramp.next_n end
   for i = 1, n do
-    local c = tats[i]
-    out[7 + 3 * i], out[8 + 3 * i], out[9 + 3 * i] = c[2], c[3], c[4]
+    local j = 3 * i
+    out[7 + j], out[8 + j], out[9 + j] = old[j - 2], old[j - 1], old[j]
   end
 end
 return out
