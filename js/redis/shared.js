@@ -16,6 +16,7 @@
 // options divided by localShare, until the store answers again.
 
 import { Keys, intervalNs } from './keys.js';
+import { figuresOf } from './figures.js';
 
 const POLICIES = ['closed', 'open', 'local'];
 const E9 = 1_000_000_000n;
@@ -46,7 +47,7 @@ function sleep(ms, signal) {
 }
 
 /** Quota triples [limit, intervalMs, burst (0 = limit)] divided by `share`. */
-function divide(triples, share) {
+export function divide(triples, share) {
   const out = [];
   for (let i = 0; i < triples.length; i += 3) {
     const burst = triples[i + 2] === 0 ? triples[i] : triples[i + 2];
@@ -72,6 +73,8 @@ export class SharedAdmission {
   #fallback;
   #lanes = new Map();
   #args = new Map();
+  /** [limit, intervalMs, burst] per cell, globals first (for the figures). */
+  #quotaList = [];
   #denied = new Map();
   #ids = 0;
   #process = `${process.pid}:${Date.now()}:${Math.random().toString(36).slice(2, 8)}`;
@@ -103,6 +106,9 @@ export class SharedAdmission {
       for (let i = 0; i < t.length; i += 3) maxCost = Math.min(maxCost, t[i + 2] === 0 ? t[i] : t[i + 2]);
     }
     this.#maxCost = maxCost;
+    for (const t of [limits.rate, limits.perKeyRate]) {
+      for (let i = 0; i < t.length; i += 3) this.#quotaList.push([t[i], t[i + 1], t[i + 2] === 0 ? t[i] : t[i + 2]]);
+    }
     if (this.#hasCaps()) store.subscribe();
   }
 
@@ -221,10 +227,11 @@ export class SharedAdmission {
    * tolerance in the script's radix (seconds, ns, fraction of 1/limit ns),
    * computed exactly with BigInt (see gcra.lua); cached per cost.
    */
-  #argsFor(cost) {
-    let args = this.#args.get(cost);
+  #argsFor(cost, figures = false) {
+    const slot = figures ? -cost - 1 : cost;
+    let args = this.#args.get(slot);
     if (args !== undefined) return args;
-    args = ['', '1', this.#store.ttlSlackMs, '0', 0];
+    args = ['', '1', this.#store.ttlSlackMs, figures ? '1' : '0', 0];
     for (const t of [this.#rate, this.#perKeyRate]) {
       for (let i = 0; i < t.length; i += 3) {
         const limit = t[i];
@@ -235,7 +242,7 @@ export class SharedAdmission {
       }
     }
     args.push(cost); // the ramp's spacing after a pause counts the cost
-    if (this.#args.size < 64) this.#args.set(cost, args);
+    if (this.#args.size < 64) this.#args.set(slot, args);
     return args;
   }
 
@@ -292,6 +299,52 @@ export class SharedAdmission {
       done();
       if (this.#lanes.get(key) === mine) this.#lanes.delete(key);
     }
+  }
+
+  /**
+   * One decision now, never waiting (the guard's): `{ busy: true }` when a
+   * shared cap is full; else the rate decision with its figures
+   * ([limit, remaining, resetNs, retryNs, intervalMs], or null without
+   * quotas): `{ release, figures }` when admitted (call `release` when the
+   * work ends), `{ waitNs, figures }` when not. Rejects with a StoreError.
+   */
+  async tryAdmit(key, cost) {
+    let lease;
+    if (this.#hasCaps()) {
+      lease = await this.#tryLease(key, cost);
+      if (lease === undefined) return { busy: true };
+    }
+    try {
+      const r = await this.#store.call('rate', 'gcra', this.#cellKeys(key), this.#argsFor(cost, true));
+      const figures = this.#quotaList.length === 0 ? null : figuresOf(this.#quotaList, r);
+      if (Number(r[0]) === 1) {
+        let held = true;
+        const release = () => {
+          if (!held) return;
+          held = false;
+          if (lease) this.#release(lease);
+        };
+        return { release, figures };
+      }
+      if (lease) this.#release(lease);
+      return { waitNs: Number(r[1]) * 1e9 + Number(r[2]), figures };
+    } catch (error) {
+      if (lease) this.#release(lease);
+      throw error;
+    }
+  }
+
+  /** One lease attempt: the lease, or undefined when a cap is full. */
+  async #tryLease(key, cost) {
+    const { sets, caps } = this.#leaseSets(key);
+    const id = `${this.#process}:${this.#ids++}`;
+    const store = this.#store;
+    const r = await store.call('lease', 'lease', sets, ['', 'acquire', id, cost, Math.ceil(store.leaseMs), '', ...caps]);
+    if (Number(r[0]) !== 1) return undefined;
+    const lease = { sets, id, cost, timer: undefined };
+    lease.timer = setInterval(() => this.#renew(lease), store.leaseMs / 3);
+    lease.timer.unref?.();
+    return lease;
   }
 
   /**

@@ -19,6 +19,7 @@ import { adapt, script } from './client.js';
 import { Health } from './health.js';
 import { Keys } from './keys.js';
 import { SharedAdmission } from './shared.js';
+import { storeGuard } from './guard.js';
 
 const lua = (name) => readFileSync(new URL(`../../integrations/redis/lua/${name}.lua`, import.meta.url), 'utf8');
 export const SCRIPTS = { gcra: script(lua('gcra')), lease: script(lua('lease')), pause: script(lua('pause')) };
@@ -173,6 +174,11 @@ export class RedisStore {
   /** The hook a `Limiter` calls with its options (see js/api.js). */
   attach(limits, hooks) {
     return new SharedAdmission(this, limits, hooks);
+  }
+
+  /** The hook `guard` calls with its checked options and its response helpers (see js/guard.js). */
+  guard(handler, options, helpers) {
+    return storeGuard(handler, { ...options, store: this }, helpers);
   }
 
   /** Close the subscriber connection (the client passed in stays the caller's). */
