@@ -304,17 +304,17 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   /** A header carrying the client identity (e.g. set by your proxy). */
   keyHeader?: string;
   /** An optional short bounded wait before shedding: at most `max` waiting, each at most `timeout` ms. */
-  queue?: { max: number; timeout: number   /** Shared limits across servers: a `RedisStore` from 'weir/redis' (no `queue` with a store). */
-  store?: import('./redis/index.js').RedisStore;
-  onStoreError?: 'closed' | 'open' | 'local';
-  localShare?: number;
-};
+  queue?: { max: number; timeout: number };
   /** Status of a shed request: 429 (default) or 503. */
   status?: 429 | 503;
   /** Called for each shed request; return a Response to answer with it instead. */
   onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
   /** `Retry-After` seconds for a concurrency rejection (default 1). */
   busyRetryAfter?: number;
+  /** Shared limits across servers: a `RedisStore` from 'weir/redis' (no `queue` with a store). */
+  store?: import('./redis/index.js').RedisStore;
+  onStoreError?: 'closed' | 'open' | 'local';
+  localShare?: number;
 }
 
 export interface GuardStats {
