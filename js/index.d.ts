@@ -279,8 +279,8 @@ export type FetchHandler<Env = unknown, Ctx = unknown> = (
 export interface GuardRejection {
   /** The request's key (client address by default). */
   key: string;
-  /** `'concurrency'` (in-flight caps / queue) or `'rate'` (a quota). */
-  reason: 'concurrency' | 'rate';
+  /** `'concurrency'` (in-flight caps / queue), `'rate'` (a quota), or `'store'` (a shared store failed, `onStoreError: 'closed'`). */
+  reason: 'concurrency' | 'rate' | 'store';
   /** Seconds, as sent in `Retry-After`. */
   retryAfter: number;
   status: 429 | 503;
