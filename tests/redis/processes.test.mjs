@@ -37,7 +37,7 @@ test('three Node processes and one native share one quota', { skip: SKIP }, asyn
   const server = await RedisServer.start();
   try {
     const bin = nativeExample();
-    const RUN_MS = 3000;
+    const RUN_MS = 5000;
     const LIMIT = 100;
     const BURST = 10;
     const start = BigInt(Date.now() + 1500) * 1_000_000n; // after every process is up
