@@ -8,6 +8,8 @@ import { RawLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
 import { optionChecks } from './options.js';
 import { abortReason } from './abort-reason.js';
+import { onAbort } from './on-abort.js';
+import { MAX_DURATION_MS } from './timers.js';
 
 export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
 
@@ -26,7 +28,7 @@ let sharedOf;
 
 // ---------------------------------------------------------------- validation
 
-const { whole, cap, positive, quotas } = optionChecks('');
+const { whole, cap, duration, quotas } = optionChecks('');
 
 function options(value, where, allowed) {
   if (value === undefined || value === null) return {};
@@ -41,6 +43,15 @@ function options(value, where, allowed) {
     }
   }
   return value;
+}
+
+/** `pause`'s `ms`: a number from 0 to `MAX_DURATION_MS`. */
+function pauseMs(ms) {
+  if (typeof ms !== 'number') throw new TypeError(`pause: 'ms' must be a number, got ${typeof ms}`);
+  if (!(ms >= 0 && ms <= MAX_DURATION_MS)) {
+    throw new RangeError(`pause: 'ms' must be a number from 0 to ${MAX_DURATION_MS}, got ${ms}`);
+  }
+  return ms;
 }
 
 function keyOf(key, name = 'key') {
@@ -72,20 +83,22 @@ function parkForPermit(parking, key, cost, signal) {
   if (id !== MUST_WAIT) return id;
   const ticket = parking.parkingTicket;
   return new Promise((resolve, reject) => {
+    let remove;
     const settle = (granted, error) => {
-      signal?.removeEventListener('abort', onAbort);
+      remove?.();
       if (granted === FAILED) reject(error);
       else resolve(granted);
     };
-    const onAbort = () => {
-      if (parking.settles[ticket] !== settle) return; // settled meanwhile
-      parking.forget(ticket);
-      parking.raw.cancel(ticket);
-      reject(abortReason(signal));
-    };
     parking.runs[ticket] = null;
     parking.settles[ticket] = settle;
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) {
+      remove = onAbort(signal, () => {
+        if (parking.settles[ticket] !== settle) return; // settled meanwhile
+        parking.forget(ticket);
+        parking.raw.cancel(ticket);
+        reject(abortReason(signal));
+      });
+    }
   });
 }
 
@@ -219,6 +232,9 @@ function startParked(raw, id, fn) {
   return done;
 }
 
+/** Ticket tables up to this many entries stay allocated while idle. */
+const KEEP_TICKETS = 1024;
+
 /**
  * The wasm side's parking state for one RawLimiter (of a Limiter,
  * KeyedSemaphore or RateLimiter), and its drain. Tickets are
@@ -249,7 +265,22 @@ function parkingFor(raw) {
       return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
     },
     give(ticket) {
-      (parking.draining ? parking.freedInDrain : parking.free).push(ticket);
+      if (parking.draining) {
+        parking.freedInDrain.push(ticket);
+      } else {
+        parking.free.push(ticket);
+        parking.shrinkIfIdle();
+      }
+    },
+    /** Every ticket free again after a crowd: let go of its tables. */
+    shrinkIfIdle() {
+      if (parking.made > KEEP_TICKETS && parking.free.length === parking.made) {
+        parking.runs = [];
+        parking.settles = [];
+        parking.places = [];
+        parking.free = [];
+        parking.made = 0;
+      }
     },
     forget(ticket) {
       parking.runs[ticket] = undefined;
@@ -290,6 +321,7 @@ function parkingFor(raw) {
       const later = parking.freedInDrain;
       for (let i = 0; i < later.length; i += 1) parking.free.push(later[i]);
       later.length = 0;
+      parking.shrinkIfIdle();
     }
   };
   parking.notify = () => queueMicrotask(drain);
@@ -334,15 +366,14 @@ function runHolding(raw, id, fn, signal) {
   if (!signal) return work;
   if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const remove = onAbort(signal, () => reject(abortReason(signal)));
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         resolve(value);
       },
       (error) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         reject(error);
       },
     );
@@ -483,10 +514,10 @@ export class Limiter {
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
   pause(key, ms) {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new RangeError("pause: 'ms' must be a number >= 0");
-    this.#raw.pauseFor(keyOf(key), ms);
+    const ms_ = pauseMs(ms);
+    this.#raw.pauseFor(keyOf(key), ms_);
     // Shared: the whole fleet waits too (failures are counted in stats().store).
-    this.#shared?.pause(keyOf(key), ms).catch(() => {});
+    this.#shared?.pause(keyOf(key), ms_).catch(() => {});
   }
 
   /** `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now (and `store` with a store). */
@@ -1058,7 +1089,7 @@ export class RateLimiter {
     const perKey = new Float64Array(o.limit === undefined && o.interval === undefined ? 0 : 3);
     if (perKey.length) {
       perKey[0] = whole(o.limit, 'limit');
-      perKey[1] = positive(o.interval, 'interval');
+      perKey[1] = duration(o.interval, 'interval');
       perKey[2] = o.burst === undefined ? 0 : whole(o.burst, 'burst');
     } else if (o.burst !== undefined) {
       throw new TypeError("RateLimiter: option 'burst' needs 'limit' and 'interval'");
@@ -1092,8 +1123,7 @@ export class RateLimiter {
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
   pause(key, ms) {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new RangeError("pause: 'ms' must be a number >= 0");
-    this.#raw.pauseFor(keyOf(key), ms);
+    this.#raw.pauseFor(keyOf(key), pauseMs(ms));
   }
 
   /** `{ keys }`: keys with state now. */

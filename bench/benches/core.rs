@@ -1,6 +1,7 @@
 //! weir and its peers, side by side, in one run: `cargo bench -p weir-bench`.
 //!
-//! Single-threaded and uncontended throughout. After criterion has run, the
+//! Single-threaded and uncontended, except the `contended_2_threads` group
+//! (two threads on one shared limiter). After criterion has run, the
 //! binary counts allocations per item of the completion-order streams and
 //! prints the weir/peer ratio table (also: `cargo run -p weir-bench --release
 //! --bin ratios`).
@@ -8,6 +9,7 @@
 use std::hint::black_box;
 use std::num::NonZeroU32;
 use std::pin::pin;
+use std::sync::Barrier;
 use std::time::Duration;
 
 use criterion::Criterion;
@@ -136,8 +138,9 @@ fn gcra_fake_clock(c: &mut Criterion) {
 
 fn gcra_real_clock(c: &mut Criterion) {
     let mut i = 0usize;
-    let timer = weir::StdClock::new();
-    let direct = weir::RateLimiter::<(), _>::new(&[weir_quota()], &[], timer);
+    let timer = weir::FastClock::new();
+    let direct = weir::RateLimiter::<(), _>::new(&[weir_quota()], &[], timer.clone());
+    assert!(direct.is_lock_free());
     bench(c, cases::WEIR_GCRA_DIRECT_REAL, |b| {
         b.iter(|| black_box(direct.check(&(), black_box(1)).is_ok()))
     });
@@ -169,12 +172,92 @@ fn gcra_real_clock(c: &mut Criterion) {
 fn clock_read(c: &mut Criterion) {
     use governor::clock::Clock as _;
     use weir::Clock as _;
-    let weir_clock = weir::StdClock::new();
+    let weir_clock = weir::FastClock::new();
+    assert!(
+        weir_clock.is_counter(),
+        "this machine should have a trusted TSC"
+    );
     bench(c, cases::WEIR_CLOCK, |b| {
         b.iter(|| black_box(weir_clock.now()))
     });
+    let std_clock = weir::StdClock::new();
+    bench(c, cases::WEIR_STD_CLOCK, |b| {
+        b.iter(|| black_box(std_clock.now()))
+    });
     let quanta = governor::clock::QuantaClock::default();
     bench(c, cases::GOV_CLOCK, |b| b.iter(|| black_box(quanta.now())));
+}
+
+/// Two threads run `op(i)` `iters` times each, started together on one
+/// barrier; returns wall time / 2, so criterion's time per iteration is the
+/// time per operation of both threads together (the inverse of throughput).
+fn two_threads(b: &mut criterion::Bencher<'_>, op: impl Fn(usize) + Sync) {
+    b.iter_custom(|iters| {
+        let barrier = Barrier::new(2);
+        let wall = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..2usize)
+                .map(|t| {
+                    let (barrier, op) = (&barrier, &op);
+                    s.spawn(move || {
+                        barrier.wait();
+                        let start = std::time::Instant::now();
+                        for i in 0..iters as usize {
+                            op(i * 2 + t);
+                        }
+                        start.elapsed()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|t| t.join().unwrap())
+                .max()
+                .unwrap()
+        });
+        wall / 2
+    });
+}
+
+fn contended(c: &mut Criterion) {
+    let timer = weir::FastClock::new();
+    let direct = weir::RateLimiter::<(), _>::new(&[weir_quota()], &[], timer.clone());
+    bench(c, cases::WEIR_GCRA_DIRECT_2T, |b| {
+        two_threads(b, |_| {
+            black_box(direct.check(&(), black_box(1)).is_ok());
+        })
+    });
+    let direct = governor::DefaultDirectRateLimiter::direct(governor_quota());
+    bench(c, cases::GOV_GCRA_DIRECT_2T, |b| {
+        two_threads(b, |_| {
+            black_box(direct.check().is_ok());
+        })
+    });
+    let keyed = weir::RateLimiter::<u64, _>::new(&[], &[weir_quota()], timer);
+    bench(c, cases::WEIR_GCRA_KEYED_2T, |b| {
+        two_threads(b, |i| {
+            black_box(keyed.check(&black_box(U64_KEYS[i & 7]), 1).is_ok());
+        })
+    });
+    let gov = governor::DefaultKeyedRateLimiter::<u64>::keyed(governor_quota());
+    bench(c, cases::GOV_GCRA_KEYED_2T, |b| {
+        two_threads(b, |i| {
+            black_box(gov.check_key(&black_box(U64_KEYS[i & 7])).is_ok());
+        })
+    });
+    let sem = weir::KeyedSemaphore::<u64>::new(Some(1024), Some(64)).unwrap();
+    bench(c, cases::WEIR_SEM_2T, |b| {
+        two_threads(b, |i| {
+            let permit = sem.try_acquire(black_box(U64_KEYS[i & 7]), 1).unwrap();
+            drop(black_box(permit));
+        })
+    });
+    let sem = tokio::sync::Semaphore::new(1024);
+    bench(c, cases::TOKIO_SEM_2T, |b| {
+        two_threads(b, |_| {
+            let permit = sem.try_acquire().unwrap();
+            drop(black_box(permit));
+        })
+    });
 }
 
 fn weir_lac(items: usize) -> usize {
@@ -290,6 +373,7 @@ fn main() {
     gcra_real_clock(&mut c);
     clock_read(&mut c);
     as_completed(&mut c);
+    contended(&mut c);
     c.final_summary();
 
     print_allocations();

@@ -63,6 +63,9 @@ pub const GCRA_REAL: &str = "gcra_check_real_clock";
 pub const CLOCK: &str = "clock_read";
 /// Group: completion-order stream over ready futures, per item.
 pub const LAC: &str = "as_completed_ready";
+/// Group: two threads running the same operation on one shared limiter at
+/// once; time per operation = wall time / operations of both threads.
+pub const CONTENDED: &str = "contended_2_threads";
 
 /// weir keyed semaphore, `u64` keys.
 pub const WEIR_SEM_U64: Case = Case::new(KEYED, "weir_keyed_semaphore_u64");
@@ -84,17 +87,19 @@ pub const GOV_GCRA_DIRECT_FAKE: Case = Case::new(GCRA_FAKE, "governor_direct");
 /// governor keyed `check_key` on `FakeRelativeClock`.
 pub const GOV_GCRA_KEYED_FAKE: Case = Case::new(GCRA_FAKE, "governor_keyed_u64");
 
-/// weir direct check on `StdClock`.
-pub const WEIR_GCRA_DIRECT_REAL: Case = Case::new(GCRA_REAL, "weir_direct_stdclock");
-/// weir keyed check on `StdClock`.
-pub const WEIR_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "weir_keyed_u64_stdclock");
+/// weir direct check on `FastClock` (the default std clock).
+pub const WEIR_GCRA_DIRECT_REAL: Case = Case::new(GCRA_REAL, "weir_direct_fastclock");
+/// weir keyed check on `FastClock`.
+pub const WEIR_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "weir_keyed_u64_fastclock");
 /// governor direct check on its default (quanta) clock.
 pub const GOV_GCRA_DIRECT_REAL: Case = Case::new(GCRA_REAL, "governor_direct_quanta");
 /// governor keyed check on its default (quanta) clock.
 pub const GOV_GCRA_KEYED_REAL: Case = Case::new(GCRA_REAL, "governor_keyed_u64_quanta");
 
+/// weir `FastClock::now` (the default std clock: calibrated TSC via `rdtscp`).
+pub const WEIR_CLOCK: Case = Case::new(CLOCK, "weir_fastclock_now");
 /// weir `StdClock::now` (`std::time::Instant` since the clock's origin).
-pub const WEIR_CLOCK: Case = Case::new(CLOCK, "weir_stdclock_now");
+pub const WEIR_STD_CLOCK: Case = Case::new(CLOCK, "weir_stdclock_now");
 /// governor's default clock read (`QuantaClock::now`, TSC-based).
 pub const GOV_CLOCK: Case = Case::new(CLOCK, "governor_quanta_now");
 
@@ -104,6 +109,19 @@ pub const WEIR_LAC: Case = Case::per_item(LAC, "weir_limited_as_completed", LAC_
 pub const FUTURES_BU: Case = Case::per_item(LAC, "futures_buffer_unordered", LAC_ITEMS);
 /// futures-buffered `buffered_unordered`.
 pub const FB_BU: Case = Case::per_item(LAC, "futures_buffered_buffered_unordered", LAC_ITEMS);
+
+/// weir `RateLimiter<(), FastClock>::check`, one global quota (lock-free), 2 threads.
+pub const WEIR_GCRA_DIRECT_2T: Case = Case::new(CONTENDED, "weir_gcra_direct_fastclock");
+/// governor direct `check` on its quanta clock, 2 threads.
+pub const GOV_GCRA_DIRECT_2T: Case = Case::new(CONTENDED, "governor_direct_quanta");
+/// weir keyed GCRA `check`, `u64` keys, `FastClock`, 2 threads.
+pub const WEIR_GCRA_KEYED_2T: Case = Case::new(CONTENDED, "weir_gcra_keyed_u64_fastclock");
+/// governor keyed `check_key`, `u64` keys, quanta clock, 2 threads.
+pub const GOV_GCRA_KEYED_2T: Case = Case::new(CONTENDED, "governor_keyed_u64_quanta");
+/// weir keyed semaphore `try_acquire` + drop, `u64` keys, 2 threads.
+pub const WEIR_SEM_2T: Case = Case::new(CONTENDED, "weir_keyed_semaphore_u64");
+/// tokio `Semaphore::try_acquire` + drop, 2 threads.
+pub const TOKIO_SEM_2T: Case = Case::new(CONTENDED, "tokio_semaphore_unkeyed");
 
 /// The comparisons printed by the ratio table, in order.
 pub const PAIRS: &[Pair] = &[
@@ -122,7 +140,7 @@ pub const PAIRS: &[Pair] = &[
     Pair {
         weir: WEIR_SEM_U64,
         peer: TOKIO_SEM,
-        target_ratio: None,
+        target_ratio: Some(1.5),
         target_ns: None,
     },
     Pair {
@@ -152,6 +170,12 @@ pub const PAIRS: &[Pair] = &[
     Pair {
         weir: WEIR_CLOCK,
         peer: GOV_CLOCK,
+        target_ratio: Some(1.1),
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_STD_CLOCK,
+        peer: GOV_CLOCK,
         target_ratio: None,
         target_ns: None,
     },
@@ -164,6 +188,30 @@ pub const PAIRS: &[Pair] = &[
     Pair {
         weir: WEIR_LAC,
         peer: FB_BU,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_DIRECT_2T,
+        peer: GOV_GCRA_DIRECT_2T,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_GCRA_KEYED_2T,
+        peer: GOV_GCRA_KEYED_2T,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_SEM_2T,
+        peer: GOV_GCRA_KEYED_2T,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: WEIR_SEM_2T,
+        peer: TOKIO_SEM_2T,
         target_ratio: None,
         target_ns: None,
     },

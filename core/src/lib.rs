@@ -13,7 +13,8 @@
 //! [`Limiter`] combines them and is the single entry point the bindings use.
 //!
 //! The crate is `#![no_std]` + `alloc` and runtime-agnostic: hosts supply a
-//! [`Clock`] and a [`Timer`]. The `std` feature (default) adds [`StdClock`],
+//! [`Clock`] and a [`Timer`]. The `std` feature (default) adds [`FastClock`]
+//! (the default clock: a calibrated TSC where safe) and [`StdClock`],
 //! `tokio` adds `TokioTimer`, `testing` adds `ManualClock`, a fake clock
 //! and timer for deterministic tests.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -46,8 +47,8 @@ pub use semaphore::{
 };
 #[cfg(any(test, feature = "testing"))]
 pub use time::ManualClock;
-#[cfg(feature = "std")]
-pub use time::StdClock;
 #[cfg(feature = "tokio")]
 pub use time::TokioTimer;
 pub use time::{Clock, Instant, Timer};
+#[cfg(feature = "std")]
+pub use time::{FastClock, StdClock};

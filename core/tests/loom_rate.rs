@@ -85,3 +85,96 @@ fn head_leaving_while_next_polls_hands_over_the_timer() {
         assert_eq!(limiter.waiting(), 0);
     });
 }
+
+/// A single global quota checks lock-free (one compare-and-swap of the
+/// `[floor, backlog]` pair, loads possibly torn): two threads checking twice
+/// each against a burst of 2 admit exactly 2, in every interleaving.
+#[test]
+fn lock_free_checks_never_over_admit() {
+    loom::model(|| {
+        let limiter = std::sync::Arc::new(RateLimiter::new(
+            &[Quota::per_second(1).unwrap().with_burst(2).unwrap()],
+            &[],
+            ManualClock::new(),
+        ));
+        assert!(limiter.is_lock_free());
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let limiter = limiter.clone();
+                thread::spawn(move || (0..2).filter(|_| limiter.check(&(), 1).is_ok()).count())
+            })
+            .collect();
+        let admitted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(admitted, 2);
+        assert!(limiter.check(&(), 1).is_err());
+    });
+}
+
+/// A locked step (here `status`) takes the state over from the lock-free
+/// path and hands it back, while another thread checks lock-free: the
+/// check's admission is neither lost nor doubled, and the limiter ends
+/// lock-free.
+#[test]
+fn hand_over_races_a_lock_free_check() {
+    loom::model(|| {
+        let limiter = std::sync::Arc::new(RateLimiter::new(
+            &[Quota::per_second(1).unwrap().with_burst(2).unwrap()],
+            &[],
+            ManualClock::new(),
+        ));
+        let checker = {
+            let limiter = limiter.clone();
+            thread::spawn(move || limiter.check(&(), 1).is_ok())
+        };
+        let reader = {
+            let limiter = limiter.clone();
+            thread::spawn(move || limiter.status(&()).unwrap().remaining)
+        };
+        assert!(checker.join().unwrap());
+        let seen = reader.join().unwrap();
+        assert!(seen == 1 || seen == 2, "status saw {seen}");
+        assert!(limiter.is_lock_free());
+        assert_eq!(limiter.status(&()).unwrap().remaining, 1);
+        assert!(limiter.check(&(), 1).is_ok());
+        assert!(limiter.check(&(), 1).is_err());
+    });
+}
+
+/// A waiter queues (the locked path takes the state over) and leaves (the
+/// state is handed back) while another thread checks: the empty cell admits
+/// nobody meanwhile, and afterwards the limiter is lock-free and exact.
+#[test]
+fn a_waiter_coming_and_going_races_a_lock_free_check() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let limiter = std::sync::Arc::new(RateLimiter::new(
+            &[Quota::per_second(1).unwrap()],
+            &[],
+            clock.clone(),
+        ));
+        limiter.check(&(), 1).unwrap();
+        let waiter = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                let noop = futures::task::noop_waker();
+                let mut acquire = limiter.acquire_owned((), 1);
+                let pending = Pin::new(&mut acquire)
+                    .poll(&mut Context::from_waker(&noop))
+                    .is_pending();
+                drop(acquire);
+                pending
+            })
+        };
+        let checker = {
+            let limiter = limiter.clone();
+            thread::spawn(move || limiter.check(&(), 1).is_ok())
+        };
+        assert!(waiter.join().unwrap());
+        assert!(!checker.join().unwrap());
+        assert!(limiter.is_lock_free());
+        assert_eq!(limiter.waiting(), 0);
+        clock.advance(core::time::Duration::from_secs(1));
+        assert!(limiter.check(&(), 1).is_ok());
+        assert!(limiter.check(&(), 1).is_err());
+    });
+}

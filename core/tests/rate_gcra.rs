@@ -27,6 +27,62 @@ fn assert_windows(quota: &Quota, admitted: &[(u64, u32)]) {
     }
 }
 
+/// One quota checked three ways: the pure cell, a limiter on the lock-free
+/// path (a single global quota), and a limiter on the locked path (the same
+/// quota plus one that never binds). The single-quota properties below hold
+/// for each.
+enum Subject {
+    Cell(Gcra),
+    Limiter(RateLimiter<(), ManualClock>, ManualClock),
+}
+
+impl Subject {
+    fn all(quota: Quota) -> [Subject; 3] {
+        let limiter = |quotas: &[Quota], lock_free: bool| {
+            let clock = ManualClock::new();
+            let limiter = RateLimiter::new(quotas, &[], clock.clone());
+            assert_eq!(limiter.is_lock_free(), lock_free);
+            Subject::Limiter(limiter, clock)
+        };
+        let never_binding = Quota::new(u32::MAX, Duration::from_nanos(1))
+            .unwrap()
+            .with_burst(u32::MAX)
+            .unwrap();
+        [
+            Subject::Cell(Gcra::new(quota)),
+            limiter(&[quota], true),
+            limiter(&[quota, never_binding], false),
+        ]
+    }
+
+    fn check(&mut self, now: u64, cost: u32) -> Result<(), Instant> {
+        match self {
+            Subject::Cell(cell) => cell.check(Instant::from_nanos(now), cost),
+            Subject::Limiter(limiter, clock) => {
+                clock.set(Instant::from_nanos(now));
+                limiter.check(&(), cost).map_err(not_until)
+            }
+        }
+    }
+
+    fn peek(&mut self, now: u64, cost: u32) -> Result<(), Instant> {
+        match self {
+            Subject::Cell(cell) => cell.peek(Instant::from_nanos(now), cost),
+            Subject::Limiter(limiter, clock) => {
+                clock.set(Instant::from_nanos(now));
+                limiter.peek(&(), cost).map_err(not_until)
+            }
+        }
+    }
+}
+
+fn not_until(denied: Denied) -> Instant {
+    match denied {
+        Denied::NotUntil(at) => at,
+        Denied::ExceedsBurst { .. } => Instant::MAX,
+    }
+}
+
 fn quota_strategy() -> impl Strategy<Value = Quota> {
     (1u32..20, 1u64..5_000, 1u32..10).prop_map(|(limit, interval, burst)| {
         Quota::new(limit, Duration::from_nanos(interval))
@@ -45,16 +101,17 @@ proptest! {
         quota in quota_strategy(),
         arrivals in prop::collection::vec((0u64..2_000, 1u32..10), 1..150),
     ) {
-        let mut cell = Gcra::new(quota);
-        let mut now = 0u64;
-        let mut admitted = Vec::new();
-        for (gap, cost) in arrivals {
-            now += gap;
-            if cell.check(Instant::from_nanos(now), cost).is_ok() {
-                admitted.push((now, cost));
+        for mut cell in Subject::all(quota) {
+            let mut now = 0u64;
+            let mut admitted = Vec::new();
+            for &(gap, cost) in &arrivals {
+                now += gap;
+                if cell.check(now, cost).is_ok() {
+                    admitted.push((now, cost));
+                }
             }
+            assert_windows(&quota, &admitted);
         }
-        assert_windows(&quota, &admitted);
     }
 
     /// Greedy demand (retrying exactly at each not-until) over a long run
@@ -65,39 +122,40 @@ proptest! {
     fn long_run_admits_exactly_the_rate(quota in quota_strategy(), periods in 1u64..200) {
         let interval = quota.interval().as_nanos() as u64;
         let span = interval * periods + 7;
-        let mut cell = Gcra::new(quota);
-        let mut now = 0u64;
-        let mut admitted = 0u64;
-        while now <= span {
-            match cell.check(Instant::from_nanos(now), 1) {
-                Ok(()) => admitted += 1,
-                Err(at) => {
-                    prop_assert!(at.as_nanos() > now);
-                    now = at.as_nanos();
+        for mut cell in Subject::all(quota) {
+            let mut now = 0u64;
+            let mut admitted = 0u64;
+            while now <= span {
+                match cell.check(now, 1) {
+                    Ok(()) => admitted += 1,
+                    Err(at) => {
+                        prop_assert!(at.as_nanos() > now);
+                        now = at.as_nanos();
+                    }
                 }
             }
-        }
-        let (l, b) = (u64::from(quota.limit()), u64::from(quota.burst()));
-        let expected = b + span * l / interval;
-        if (b - 1) * interval >= l {
-            prop_assert_eq!(admitted, expected);
-        } else {
-            prop_assert!(admitted <= expected);
-            prop_assert!(admitted > span / interval.div_ceil(l), "admitted {}", admitted);
+            let (l, b) = (u64::from(quota.limit()), u64::from(quota.burst()));
+            let expected = b + span * l / interval;
+            if (b - 1) * interval >= l {
+                prop_assert_eq!(admitted, expected);
+            } else {
+                prop_assert!(admitted <= expected);
+                prop_assert!(admitted > span / interval.div_ceil(l), "admitted {}", admitted);
+            }
         }
     }
 
     /// Random demand above the rate, checked at random gaps: the window bound
     /// holds and the long-run total is within one burst of the rate.
     #[test]
-    fn dense_demand_tracks_the_rate(quota in quota_strategy(), gaps in prop::collection::vec(0u64..50, 500..2_000)) {
-        let mut cell = Gcra::new(quota);
+    fn dense_demand_tracks_the_rate(quota in quota_strategy(), gaps in prop::collection::vec(0u64..50, 500..2_000), way in 0usize..3) {
+        let mut cell = Subject::all(quota).into_iter().nth(way).unwrap();
         let mut now = 0u64;
         let mut admitted = Vec::new();
         for gap in gaps {
             now += gap;
             // Demand: keep asking until denied at this instant.
-            while cell.check(Instant::from_nanos(now), 1).is_ok() {
+            while cell.check(now, 1).is_ok() {
                 admitted.push((now, 1));
             }
         }
@@ -119,20 +177,21 @@ proptest! {
         cost in 1u32..10,
     ) {
         let cost = cost.min(quota.burst());
-        let mut cell = Gcra::new(quota);
-        let mut now = 0u64;
-        for (gap, c) in arrivals {
-            now += gap;
-            let _ = cell.check(Instant::from_nanos(now), c.min(quota.burst()));
-        }
-        if let Err(at) = cell.peek(Instant::from_nanos(now), cost) {
-            prop_assert!(at.as_nanos() > now);
-            prop_assert_eq!(
-                cell.peek(Instant::from_nanos(at.as_nanos() - 1), cost),
-                Err(at),
-                "one ns early must be denied with the same answer"
-            );
-            prop_assert_eq!(cell.check(at, cost), Ok(()));
+        for mut cell in Subject::all(quota) {
+            let mut now = 0u64;
+            for &(gap, c) in &arrivals {
+                now += gap;
+                let _ = cell.check(now, c.min(quota.burst()));
+            }
+            if let Err(at) = cell.peek(now, cost) {
+                prop_assert!(at.as_nanos() > now);
+                prop_assert_eq!(
+                    cell.peek(at.as_nanos() - 1, cost),
+                    Err(at),
+                    "one ns early must be denied with the same answer"
+                );
+                prop_assert_eq!(cell.check(at.as_nanos(), cost), Ok(()));
+            }
         }
     }
 
@@ -187,9 +246,13 @@ proptest! {
     fn clock_stepping_back_never_over_admits(
         quota in quota_strategy(),
         times in prop::collection::vec((0u64..20_000, 1u32..10), 1..150),
+        lock_free in any::<bool>(),
     ) {
         let clock = ManualClock::new();
-        let limiter = RateLimiter::new(&[quota], &[quota], clock.clone());
+        // A single global quota runs lock-free; with a per-key one, locked.
+        let per_key = if lock_free { &[][..] } else { &[quota][..] };
+        let limiter = RateLimiter::new(&[quota], per_key, clock.clone());
+        prop_assert_eq!(limiter.is_lock_free(), lock_free);
         let mut high = 0u64;
         let mut admitted = Vec::new();
         for (t, cost) in times {

@@ -497,8 +497,8 @@ fn per_call_policies_share_the_key_budget() {
 }
 
 /// A `Retry-After` pauses the key whether the request is retried or not:
-/// attempts spent, budget spent, a method not repeated. A status the policy
-/// does not retry leaves the key alone.
+/// attempts spent, a method not repeated. A status the policy does not
+/// retry leaves the key alone. Such a retry spends no budget.
 #[test]
 fn retry_after_pauses_the_key_when_giving_up_too() {
     let with_retry_after = |method: &'static str, status: u16, retry: u32| Attempt {
@@ -539,11 +539,16 @@ fn retry_after_pauses_the_key_when_giving_up_too() {
         },
         ..roomy()
     });
+    // A retry the server scheduled is paced by its pause: no budget spent.
     assert_eq!(
         starved.decide(&KEY, at(10), &with_retry_after("GET", 429, 0)),
-        Decision::GiveUp {
-            reason: GiveUpReason::BudgetExhausted,
+        Decision::Retry {
+            after: ms(1_000),
             pause_key_until: pause
         }
+    );
+    assert_eq!(
+        starved.decide(&KEY, at(10), &get(Outcome::Status(429), 0)),
+        Decision::give_up(GiveUpReason::BudgetExhausted)
     );
 }

@@ -9,6 +9,23 @@ use super::quota::Quota;
 use crate::limiter::CellStatus;
 use crate::time::Instant;
 
+/// The GCRA rule, in the frame of `now` (scaled units): the TAT runs
+/// `ahead` of now (0 when it is behind), and a cost spanning `span` is
+/// admitted iff `ahead + span ≤ tolerance` — i.e. iff the new TAT,
+/// `max(TAT, now) + span`, is at most `tolerance` ahead of now. `Ok(how far
+/// the new TAT runs ahead)`, or `Err(by how much it overshoots)`: the cost
+/// passes that much after now. The one place the decision is made, for the
+/// locked cells ([`Tat::decide`]) and the lock-free one alike.
+#[inline]
+pub(crate) fn admit(ahead: u128, span: u128, tolerance: u128) -> Result<u128, u128> {
+    let new = ahead.saturating_add(span);
+    if new <= tolerance {
+        Ok(new)
+    } else {
+        Err(new - tolerance)
+    }
+}
+
 /// A theoretical arrival time in scaled units (ns × the quota's limit).
 ///
 /// It never decreases: a clock that stands still or steps back can only make
@@ -17,21 +34,27 @@ use crate::time::Instant;
 pub(crate) struct Tat(u128);
 
 impl Tat {
+    /// A TAT from its scaled value.
+    #[inline]
+    pub(crate) fn from_scaled(scaled: u128) -> Self {
+        Tat(scaled)
+    }
+
+    /// The scaled value.
+    #[inline]
+    pub(crate) fn scaled(self) -> u128 {
+        self.0
+    }
+
     /// Would `cost` be admitted at `now`? `Ok(new TAT)` or `Err(the first
     /// instant it would be)`. The caller guarantees `cost <= burst`.
     #[inline]
     pub(crate) fn decide(self, quota: &Quota, now: Instant, cost: u32) -> Result<Tat, Instant> {
         let now_s = quota.scaled(now);
-        let new_tat = self
-            .0
-            .max(now_s)
-            .saturating_add(quota.span(u64::from(cost)));
-        // Admitted iff new_tat − now ≤ tolerance, i.e. new_tat − tolerance ≤ now.
-        let earliest = new_tat.saturating_sub(quota.tolerance());
-        if earliest <= now_s {
-            Ok(Tat(new_tat))
-        } else {
-            Err(quota.instant_at_or_after(earliest))
+        let ahead = self.0.saturating_sub(now_s);
+        match admit(ahead, quota.span(u64::from(cost)), quota.tolerance()) {
+            Ok(ahead) => Ok(Tat(now_s + ahead)),
+            Err(over) => Err(quota.instant_at_or_after(now_s + over)),
         }
     }
 
@@ -174,6 +197,7 @@ pub(crate) fn decide_cells(
     cost: u32,
 ) -> Result<Admitted, Instant> {
     match (quotas, tats) {
+        ([], []) => Ok(Admitted(None)),
         ([quota], [tat]) => tat.decide(quota, now, cost).map(|t| Admitted(Some(t))),
         _ => decide_all(quotas, tats, now, cost).map(|()| Admitted(None)),
     }
@@ -190,6 +214,7 @@ pub(crate) fn commit_cells(
     admitted: Admitted,
 ) {
     match (admitted.0, &mut *tats) {
+        (_, []) => {}
         (Some(new_tat), [tat]) => *tat = new_tat,
         _ => commit_all(quotas, tats, now, cost),
     }

@@ -229,6 +229,11 @@ impl<K: Hash + Eq> KeyedGcra<K> {
 
     // --- crate-internal: used by `RateLimiter` -----------------------------
 
+    /// The latest `now` seen.
+    pub(crate) fn floor(&self) -> Instant {
+        self.floor
+    }
+
     /// `now`, clamped so time never goes back.
     pub(crate) fn clamp(&mut self, now: Instant) -> Instant {
         self.floor = self.floor.max(now);

@@ -1,19 +1,28 @@
 //! [`RateLimiter`]: global and per-key GCRA quotas behind one lock, with
 //! `check` (never waits) and async `acquire` (waits FIFO per key).
+//!
+//! A limiter whose only quota is one global quota checks without the lock
+//! ([`FastCell`]) until a pause or a waiter needs it: every locked step first
+//! takes the cell's state over ([`RateLimiter::lock`]) and, when it leaves
+//! nothing behind but the cell (no pause in force, no waiter, no key), hands
+//! it back ([`Locked`]'s drop). Both paths run the same arithmetic on the
+//! same state, so callers cannot tell which one answered.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::fmt;
 use core::hash::Hash;
+use core::ops::{Deref, DerefMut};
 use core::task::Waker;
 
 use super::acquire::{RateAcquire, RateAcquireOwned};
 use super::error::Denied;
 use super::gcra::{commit_all, decide_all, earliest_all, Tat};
 use super::keyed::{KeyedGcra, Waiter};
+use super::lock_free::FastCell;
 use super::quota::Quota;
 use crate::limiter::{CellStatus, RateStatus};
-use crate::sync::Mutex;
+use crate::sync::{Mutex, MutexGuard};
 // See `acquire.rs`: under loom the receiver is std's `Arc`.
 #[cfg(not(loom))]
 use crate::sync::Arc;
@@ -65,7 +74,47 @@ pub struct RateLimiter<K, T> {
     per_key_quotas: Box<[Quota]>,
     /// Smallest burst over all quotas (`u32::MAX` when there are none).
     max_cost: u32,
+    /// The lock-free path (enabled only for a single global quota).
+    fast: FastCell,
     state: Mutex<State<K>>,
+}
+
+/// The locked state, taken over from the lock-free path; hands it back on
+/// drop (still under the lock) when nothing but the cell is left.
+struct Locked<'a, K: Hash + Eq> {
+    guard: MutexGuard<'a, State<K>>,
+    fast: &'a FastCell,
+}
+
+impl<K: Hash + Eq> Deref for Locked<'_, K> {
+    type Target = State<K>;
+    fn deref(&self) -> &State<K> {
+        &self.guard
+    }
+}
+
+impl<K: Hash + Eq> DerefMut for Locked<'_, K> {
+    fn deref_mut(&mut self) -> &mut State<K> {
+        &mut self.guard
+    }
+}
+
+impl<K: Hash + Eq> Drop for Locked<'_, K> {
+    #[inline]
+    fn drop(&mut self) {
+        if self.fast.is_eligible() {
+            self.hand_back();
+        }
+    }
+}
+
+impl<K: Hash + Eq> Locked<'_, K> {
+    #[cold]
+    fn hand_back(&mut self) {
+        if let Some(tat) = self.guard.only_the_cell() {
+            self.fast.hand_back(self.guard.keyed.floor(), tat);
+        }
+    }
 }
 
 /// Everything behind the lock.
@@ -111,6 +160,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             global_quotas: global.into(),
             per_key_quotas: per_key.into(),
             max_cost,
+            fast: FastCell::new(global, per_key),
             state: Mutex::new(State {
                 global: alloc::vec![Tat::default(); global.len()],
                 global_paused_until: Instant::ZERO,
@@ -136,10 +186,19 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     }
 
     /// The decision shared by `check` (`commit`: consume on success) and `peek`.
+    #[inline]
     fn decide(&self, key: &K, cost: u32, commit: bool) -> Result<(), Denied> {
         self.exceeds(cost)?;
         let now = self.timer.now();
-        let mut state = self.state.lock();
+        if let Some(result) = self.fast.decide(now, cost, commit) {
+            return result.map_err(Denied::NotUntil);
+        }
+        self.decide_slow(key, now, cost, commit)
+    }
+
+    /// `decide` on the locked path.
+    fn decide_slow(&self, key: &K, now: Instant, cost: u32, commit: bool) -> Result<(), Denied> {
+        let mut state = self.lock();
         let now = state.keyed.clamp(now);
         self.decide_locked(&mut state, key, now, cost, commit)
             .map_err(Denied::NotUntil)
@@ -166,7 +225,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             return self.check(key, cost).map(|()| None);
         }
         let now = self.timer.now();
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let now = state.keyed.clamp(now);
         self.decide_locked(&mut state, key, now, cost, true)
             .map_err(Denied::NotUntil)?;
@@ -209,7 +268,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             return None;
         }
         let now = self.timer.now();
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let now = state.keyed.clamp(now);
         self.status_locked(&state, key, now)
     }
@@ -261,18 +320,22 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// force changes nothing.
     pub fn pause_until(&self, key: &K, until: Instant) {
         let now = self.timer.now();
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         state.keyed.clamp(now);
         state.keyed.pause_until(key, until);
     }
 
     /// Hold every check and waiter of every key until `until`.
     pub fn pause_all_until(&self, until: Instant) {
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         state.global_paused_until = state.global_paused_until.max(until);
     }
 
-    /// How many keys hold state (recently used, paused, or waited on).
+    /// How many keys hold state (recently used, paused, or waited on). With
+    /// a single global quota and no other, keys hold state only while paused
+    /// or waited on, and an idle one is dropped by the next locked step when
+    /// at most 8 are resident (by [`evict_idle`](Self::evict_idle) or the
+    /// amortised sweep otherwise).
     pub fn keys(&self) -> usize {
         self.state.lock().keyed.len()
     }
@@ -281,7 +344,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// whenever the key map has doubled since the last sweep).
     pub fn evict_idle(&self) {
         let now = self.timer.now();
-        self.state.lock().keyed.evict_idle(now);
+        self.lock().keyed.evict_idle(now);
     }
 
     /// How many [`acquire`](RateLimiter::acquire)s are waiting, over all keys.
@@ -304,6 +367,29 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         &self.per_key_quotas
     }
 
+    /// The locked state, with the lock-free cell's state taken over.
+    fn lock(&self) -> Locked<'_, K> {
+        let mut guard = self.state.lock();
+        if let Some((floor, tat)) = self.fast.take_over() {
+            guard.global[0] = tat;
+            guard.keyed.clamp(floor);
+        }
+        Locked {
+            guard,
+            fast: &self.fast,
+        }
+    }
+
+    /// Whether checks run lock-free right now: one global quota and no
+    /// other, on a CPU with a 16-byte compare-and-swap, while no pause is in
+    /// force and nobody waits. For tests and benchmarks; answers are the
+    /// same either way.
+    #[doc(hidden)]
+    pub fn is_lock_free(&self) -> bool {
+        self.fast.is_active()
+    }
+
+    #[inline]
     fn exceeds(&self, cost: u32) -> Result<(), Denied> {
         if cost > self.max_cost {
             Err(Denied::ExceedsBurst {
@@ -327,7 +413,10 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     ) -> Result<FirstPoll, Denied> {
         self.exceeds(cost)?;
         let now = self.timer.now();
-        let mut state = self.state.lock();
+        if let Some(Ok(())) = self.fast.decide(now, cost, true) {
+            return Ok(FirstPoll::Granted);
+        }
+        let mut state = self.lock();
         let now = state.keyed.clamp(now);
         let fast = if state.global_paused_until <= now {
             let State { global, keyed, .. } = &mut *state;
@@ -418,7 +507,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
         let now = self.timer.now();
         // Declared before the guard, so dropped after it: wakers are dropped unlocked.
         let mut stale: Option<Waker> = None;
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let now = state.keyed.clamp(now);
         let Some(entry) = state.keyed.get_mut(key) else {
             debug_assert!(false, "a queued key is resident");
@@ -456,7 +545,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     /// leaver was the head.
     pub(crate) fn cancel(&self, key: &K, id: u64) -> Option<Waker> {
         let mut stale: Option<Waker> = None;
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let entry = state.keyed.get_mut(key)?;
         let before = entry.queue.len();
         let next = entry.remove_waiter(id, &mut stale);
@@ -497,6 +586,23 @@ impl<K: Hash + Eq + Clone, T: Timer> RateLimiter<K, T> {
     /// of the limiter, so it is `'static` (spawnable).
     pub fn acquire_owned(self: &Arc<Self>, key: K, cost: u32) -> RateAcquireOwned<K, T> {
         RateAcquireOwned::new(self.clone(), key, cost)
+    }
+}
+
+impl<K: Hash + Eq> State<K> {
+    /// With nothing in force but the one global cell (no pause, no waiter;
+    /// idle keys of a small map are evicted first: they behave as never
+    /// seen), that cell's TAT: the lock-free path can take over again.
+    fn only_the_cell(&mut self) -> Option<Tat> {
+        let [tat] = self.global[..] else {
+            return None;
+        };
+        let floor = self.keyed.floor();
+        if !self.keyed.is_empty() && self.keyed.len() <= 8 {
+            self.keyed.evict_idle(floor);
+        }
+        let plain = self.waiting == 0 && self.global_paused_until <= floor && self.keyed.is_empty();
+        plain.then_some(tat)
     }
 }
 

@@ -3,7 +3,9 @@
 //! - [`Quota`]: the rate, as an exact fraction (no drift);
 //! - [`Gcra`]: one pure cell (theoretical arrival time arithmetic);
 //! - [`KeyedGcra`]: pure cells per key, with pauses and idle-key eviction;
-//! - [`RateLimiter`]: global + per-key quotas with `check` and async `acquire`.
+//! - [`RateLimiter`]: global + per-key quotas with `check` and async `acquire`;
+//!   with a single global quota, checks run lock-free (`lock_free.rs`) while
+//!   no pause or waiter needs the lock.
 //!
 //! Every check of cost `c` either consumes from all applicable quotas at once
 //! or from none, answering [`Denied::NotUntil`] with the exact first instant
@@ -15,6 +17,8 @@ mod error;
 mod gcra;
 mod keyed;
 mod limiter;
+mod lock_free;
+mod pair;
 mod quota;
 mod ramp;
 

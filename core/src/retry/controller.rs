@@ -66,9 +66,12 @@ struct KeyState {
 ///     retry.decide(&"api.example:443", now, &attempt),
 ///     Decision::Retry { after: Duration::from_secs(2), pause_key_until: Some(now + Duration::from_secs(2)) },
 /// );
-/// // A POST is not repeated:
+/// // A POST is not repeated, but its Retry-After still pauses the key:
 /// let post = Attempt { method: "POST", ..attempt };
-/// assert_eq!(retry.decide(&"api.example:443", now, &post), Decision::give_up(GiveUpReason::MethodNotRetryable));
+/// assert_eq!(
+///     retry.decide(&"api.example:443", now, &post),
+///     Decision::GiveUp { reason: GiveUpReason::MethodNotRetryable, pause_key_until: Some(now + Duration::from_secs(2)) },
+/// );
 /// let stats = retry.stats(&"api.example:443", now).unwrap();
 /// assert_eq!((stats.sent, stats.retried, stats.status_429), (1, 1, 2));
 /// # Ok::<(), weir::retry::PolicyError>(())
@@ -158,7 +161,8 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
     /// whether to try again. Checks, in order: the outcome is retryable
     /// (status in the set, or a network error), the method may be repeated,
     /// the body can be replayed, attempts remain, and the key's budget allows
-    /// one more retry (spent only when the answer is `Retry`).
+    /// one more retry (spent only when the answer is `Retry`, and not by a
+    /// retry the server scheduled with a `Retry-After`: the pause paces it).
     ///
     /// With a `Retry-After` (on a status the policy retries), the wait is
     /// that delay capped by `max_delay`, and the key is to be paused until
@@ -222,8 +226,11 @@ impl<K: Hash + Eq + Clone> RetryController<K> {
         if let Some(until) = pause_key_until {
             state.cooldown_until = state.cooldown_until.max(until);
         }
+        // The budget stops storms of retries nobody asked for. A retry the
+        // server scheduled (its `Retry-After` pauses the key) is paced by
+        // that pause instead, and spends nothing.
         let verdict = verdict.and_then(|()| {
-            if state.budget.try_spend(&budget, now) {
+            if pause_key_until.is_some() || state.budget.try_spend(&budget, now) {
                 Ok(())
             } else {
                 Err(GiveUpReason::BudgetExhausted)

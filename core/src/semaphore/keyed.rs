@@ -17,7 +17,8 @@ use core::task::Waker;
 /// Waiters of one key are served FIFO; keys waiting on the global cap are
 /// served round-robin, and a key saturated on its own cap never holds up
 /// other keys. Newcomers never barge ahead of queued waiters. Keys with
-/// nothing in flight and nobody waiting are evicted. See [`SemaphoreState`]
+/// nothing in flight and nobody waiting are evicted (the 32 used last stay
+/// indexed, uncounted, to be found again cheaply). See [`SemaphoreState`]
 /// for the exact rules; this type adds a lock, wakers and RAII permits.
 ///
 /// ```

@@ -12,7 +12,8 @@
 //! round-robin; a key saturated on its own cap never blocks another key
 //! while the global cap has room; newcomers never barge past queued waiters;
 //! weighted requests larger than a finite cap fail instead of hanging; idle
-//! keys are evicted; caps can change at runtime.
+//! keys are evicted (all but the 32 used last, kept indexed so that a hot
+//! key is not re-inserted per acquire); caps can change at runtime.
 
 // The `Arc` of the owned API. Under loom it stays `alloc`'s: loom's `Arc`
 // cannot be a method receiver (`self: &Arc<Self>`), and the lock is what the

@@ -25,6 +25,9 @@ pub(crate) struct KeySlot<K> {
     /// Whether the key is in the round-robin ring (its head fits the per-key
     /// cap and waits only for the global cap).
     pub(crate) in_ring: bool,
+    /// Whether the key is idle and on the idle list, which then threads
+    /// through `ring_prev` / `ring_next` (an idle key is never in the ring).
+    pub(crate) parked: bool,
     pub(crate) ring_prev: u32,
     pub(crate) ring_next: u32,
 }
@@ -38,6 +41,7 @@ impl<K> KeySlot<K> {
             head: NIL,
             tail: NIL,
             in_ring: false,
+            parked: false,
             ring_prev: NIL,
             ring_next: NIL,
         }

@@ -129,7 +129,10 @@ pub struct SemaphoreStats {
 ///   fits its per-key cap joins the round-robin ring; when global permits
 ///   free, the ring is served one grant per key per turn. The ring's front
 ///   waits until the global cap has room for it (big requests do not starve).
-/// - Keys with nothing in flight and nobody queued are evicted.
+/// - Keys with nothing in flight and nobody queued are idle: they do not
+///   count in [`stats`](Self::stats), and all but the last 32 of them are
+///   evicted (those stay indexed, so a key used again soon is neither
+///   re-inserted nor, when it is the key used last, re-hashed).
 ///
 /// `K`'s `Hash`, `Eq`, `Clone` and `Drop` run inside these calls (so under the
 /// caller's lock): they must not re-enter the semaphore.
@@ -149,6 +152,8 @@ pub struct SemaphoreStats {
 pub struct SemaphoreState<K, W> {
     global: Option<usize>,
     per_key: Option<usize>,
+    /// The smallest finite cap (`usize::MAX` when both are unlimited).
+    max_request: usize,
     in_flight: usize,
     waiting: usize,
     hasher: KeyHash,
@@ -167,10 +172,20 @@ pub struct SemaphoreState<K, W> {
     /// The slot of the key looked up last (`NIL` if evicted since): a hot
     /// key (or the one key of an unkeyed caller) skips hashing entirely.
     last_slot: u32,
+    /// Idle keys still indexed, oldest first, linked through their ring
+    /// links (an idle key is never in the ring); `idle` counts them.
+    idle_head: u32,
+    idle_tail: u32,
+    idle: usize,
 }
 
 /// Slabs longer than this are released once nothing uses them.
 const KEEP_IDLE_SLOTS: usize = 64;
+
+/// Idle keys kept indexed, so that a key used again soon is found where it
+/// was (no insert, no removal, no key clone per acquire + release); beyond
+/// this many, the key idle longest is evicted.
+const IDLE_KEYS: usize = 32;
 
 impl<K, W> fmt::Debug for SemaphoreState<K, W> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -179,7 +194,7 @@ impl<K, W> fmt::Debug for SemaphoreState<K, W> {
             .field("per_key", &self.per_key)
             .field("in_flight", &self.in_flight)
             .field("waiting", &self.waiting)
-            .field("keys", &self.index.len())
+            .field("keys", &(self.index.len() - self.idle))
             .finish_non_exhaustive()
     }
 }
@@ -192,6 +207,13 @@ fn check_limits(global: Option<usize>, per_key: Option<usize>) -> Result<(), Lim
         return Err(LimitError::PER_KEY);
     }
     Ok(())
+}
+
+/// The largest request the caps allow: the smallest finite one.
+fn max_request(global: Option<usize>, per_key: Option<usize>) -> usize {
+    global
+        .unwrap_or(usize::MAX)
+        .min(per_key.unwrap_or(usize::MAX))
 }
 
 /// `used + n <= limit` without overflow (`None` is unlimited).
@@ -210,6 +232,7 @@ impl<K, W> SemaphoreState<K, W> {
         Ok(SemaphoreState {
             global,
             per_key,
+            max_request: max_request(global, per_key),
             in_flight: 0,
             waiting: 0,
             hasher: KeyHash::default(),
@@ -223,6 +246,9 @@ impl<K, W> SemaphoreState<K, W> {
             ring_head: NIL,
             last_slot: NIL,
             ring_tail: NIL,
+            idle_head: NIL,
+            idle_tail: NIL,
+            idle: 0,
         })
     }
 
@@ -236,7 +262,7 @@ impl<K, W> SemaphoreState<K, W> {
         SemaphoreStats {
             in_flight: self.in_flight,
             waiting: self.waiting,
-            keys: self.index.len(),
+            keys: self.index.len() - self.idle,
         }
     }
 
@@ -282,7 +308,7 @@ impl<K, W> SemaphoreState<K, W> {
                     self.refresh_ring(slot);
                     self.drain(woken);
                 }
-                self.evict_if_idle(slot);
+                self.park_if_idle(slot);
                 Some(payload)
             }
             WaiterStage::Granted => {
@@ -310,7 +336,7 @@ impl<K, W> SemaphoreState<K, W> {
         self.in_flight -= grant.permits;
         self.refresh_ring(slot);
         self.drain(woken);
-        self.evict_if_idle(slot);
+        self.park_if_idle(slot);
     }
 
     /// Changes the caps. Raising grants whoever now fits; lowering revokes
@@ -325,6 +351,7 @@ impl<K, W> SemaphoreState<K, W> {
         check_limits(global, per_key)?;
         self.global = global;
         self.per_key = per_key;
+        self.max_request = max_request(global, per_key);
         for slot in 0..self.keys.len() as u32 {
             if self.keys[slot as usize].key.is_none() {
                 continue;
@@ -350,7 +377,7 @@ impl<K, W> SemaphoreState<K, W> {
         // Evicting the last key may release the slab: re-check the length.
         while slot < self.keys.len() {
             if self.keys[slot].key.is_some() {
-                self.evict_if_idle(slot as u32);
+                self.park_if_idle(slot as u32);
             }
             slot += 1;
         }
@@ -360,13 +387,10 @@ impl<K, W> SemaphoreState<K, W> {
     // ---- internals -------------------------------------------------------
 
     /// The smallest finite limit, if `n` exceeds it.
+    #[inline]
     fn check_size(&self, n: usize) -> Result<(), AcquireError> {
-        let limit = match (self.global, self.per_key) {
-            (Some(g), Some(k)) => g.min(k),
-            (Some(l), None) | (None, Some(l)) => l,
-            (None, None) => return Ok(()),
-        };
-        if n > limit {
+        if n > self.max_request {
+            let limit = self.max_request;
             return Err(AcquireError::TooLarge {
                 requested: n,
                 limit,
@@ -397,18 +421,69 @@ impl<K, W> SemaphoreState<K, W> {
 
     #[inline]
     fn grant_now(&mut self, slot: u32, n: usize) -> Grant {
+        if self.keys[slot as usize].parked {
+            self.unpark(slot);
+        }
         self.keys[slot as usize].in_flight += n;
         self.in_flight += n;
         Grant { slot, permits: n }
     }
 
-    fn evict_if_idle(&mut self, slot: u32) {
+    /// Where `slot` may have become idle: put it at the end of the idle
+    /// list (evicting the key idle longest beyond [`IDLE_KEYS`]), or, when
+    /// no key is active after a burst, forget every key and give the slabs back.
+    fn park_if_idle(&mut self, slot: u32) {
         let key = &self.keys[slot as usize];
-        if !key.is_idle() {
+        if !key.is_idle() || key.parked {
             return;
         }
         debug_assert!(!key.in_ring);
-        let hash = key.hash;
+        let tail = self.idle_tail;
+        let key = &mut self.keys[slot as usize];
+        key.parked = true;
+        key.ring_prev = tail;
+        key.ring_next = NIL;
+        if tail == NIL {
+            self.idle_head = slot;
+        } else {
+            self.keys[tail as usize].ring_next = slot;
+        }
+        self.idle_tail = slot;
+        self.idle += 1;
+        if self.idle == self.index.len() && self.keys.len() > KEEP_IDLE_SLOTS {
+            // Nothing is active, so no grant refers to a slot: give back
+            // the memory of a past burst of keys.
+            self.forget_every_key();
+        } else if self.idle > IDLE_KEYS {
+            let oldest = self.idle_head;
+            self.unpark(oldest);
+            self.evict(oldest);
+        }
+    }
+
+    /// Takes an idle key off the idle list (it is about to be used).
+    fn unpark(&mut self, slot: u32) {
+        let key = &mut self.keys[slot as usize];
+        let (prev, next) = (key.ring_prev, key.ring_next);
+        key.parked = false;
+        key.ring_prev = NIL;
+        key.ring_next = NIL;
+        if prev == NIL {
+            self.idle_head = next;
+        } else {
+            self.keys[prev as usize].ring_next = next;
+        }
+        if next == NIL {
+            self.idle_tail = prev;
+        } else {
+            self.keys[next as usize].ring_prev = prev;
+        }
+        self.idle -= 1;
+    }
+
+    /// Removes an idle, unparked key from the index and frees its slot.
+    fn evict(&mut self, slot: u32) {
+        let hash = self.keys[slot as usize].hash;
         if let Ok(entry) = self.index.find_entry(hash, |&i| i == slot) {
             entry.remove();
         }
@@ -417,16 +492,21 @@ impl<K, W> SemaphoreState<K, W> {
         if self.last_slot == slot {
             self.last_slot = NIL;
         }
-        if self.index.is_empty() && self.keys.len() > KEEP_IDLE_SLOTS {
-            // Nothing is resident, so no grant refers to a slot: give back
-            // the memory of a past burst of keys.
-            self.keys.clear();
-            self.keys.shrink_to(KEEP_IDLE_SLOTS);
-            self.free_keys.clear();
-            self.free_keys.shrink_to(KEEP_IDLE_SLOTS);
-            self.index
-                .shrink_to(0, |_| unreachable!("the index is empty"));
-        }
+    }
+
+    /// With every resident key idle: forget them all and shrink the slabs.
+    fn forget_every_key(&mut self) {
+        self.keys.clear();
+        self.keys.shrink_to(KEEP_IDLE_SLOTS);
+        self.free_keys.clear();
+        self.free_keys.shrink_to(KEEP_IDLE_SLOTS);
+        self.index.clear();
+        self.index
+            .shrink_to(0, |_| unreachable!("the index is empty"));
+        self.idle_head = NIL;
+        self.idle_tail = NIL;
+        self.idle = 0;
+        self.last_slot = NIL;
     }
 
     fn live_waiter(&self, id: WaiterId) -> Option<u32> {
@@ -437,6 +517,9 @@ impl<K, W> SemaphoreState<K, W> {
     /// Appends a waiter to `slot`'s queue. Callers ensure it could not be
     /// granted now, so the ring front still does not fit: no drain needed.
     fn enqueue(&mut self, slot: u32, n: usize, payload: W) -> WaiterId {
+        if self.keys[slot as usize].parked {
+            self.unpark(slot);
+        }
         let tail = self.keys[slot as usize].tail;
         let fresh = WaiterSlot {
             generation: 0,

@@ -20,7 +20,19 @@ impl WakeList {
     }
 
     /// Wakes everyone collected. Call only with no lock held.
+    #[inline]
     pub(crate) fn wake_all(self) {
+        if self.first.is_some() {
+            self.wake_each();
+        } else {
+            // `rest` is filled only after `first`: it never allocated, so
+            // there is nothing to drop (this skips the drop glue's call).
+            debug_assert_eq!(self.rest.capacity(), 0);
+            core::mem::forget(self);
+        }
+    }
+
+    fn wake_each(self) {
         if let Some(first) = self.first {
             first.wake();
         }

@@ -8,6 +8,8 @@ use core::future::Future;
 use core::ops::{Add, Sub};
 use core::time::Duration;
 
+#[cfg(feature = "std")]
+mod fast_clock;
 #[cfg(any(test, feature = "testing"))]
 mod manual;
 #[cfg(feature = "std")]
@@ -15,6 +17,8 @@ mod std_clock;
 #[cfg(feature = "tokio")]
 mod tokio_timer;
 
+#[cfg(feature = "std")]
+pub use fast_clock::FastClock;
 #[cfg(any(test, feature = "testing"))]
 pub use manual::{ManualClock, ManualSleep};
 #[cfg(feature = "std")]

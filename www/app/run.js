@@ -1,0 +1,197 @@
+// One run: a Limiter from the plan, `limitedAsCompleted` pulling URLs lazily
+// from a generator, each one `limiter.fetch`ed. The requests are real `fetch`
+// calls (or the simulated fetch, in simulated mode); the fetch handed to the
+// limiter is wrapped only to time each attempt for the recorder.
+//
+// Invariants:
+// - nothing is kept per request: URLs are made on demand, outcomes are counted;
+// - the wrapper reads the body before it hands the response on, so the
+//   recorder's in-flight count ends before the limiter releases the permit;
+// - every pulled request ends in exactly one outcome (ok, a final non-2xx
+//   status, or an error), counted in `outcomes`.
+import { Limiter, limitedAsCompleted, fetchKeyOf } from 'weir';
+import { steadyRate } from './settings.js';
+
+/** Host indices in a smooth weighted round-robin order (one cycle). */
+function cycleOf(weights) {
+  const total = weights.reduce((a, b) => a + b, 0);
+  const current = weights.map(() => 0);
+  const order = [];
+  for (let i = 0; i < total; i++) {
+    let best = 0;
+    for (let h = 0; h < weights.length; h++) {
+      current[h] += weights[h];
+      if (current[h] > current[best]) best = h;
+    }
+    current[best] -= total;
+    order.push(best);
+  }
+  return order;
+}
+
+function* urlsOf(origins, weights, count) {
+  const cycle = cycleOf(weights);
+  for (let i = 0; i < count; i++) yield `${origins[cycle[i % cycle.length]]}/r/${i}`;
+}
+
+export class Run {
+  /**
+   * @param {ReturnType<import('./settings.js').planOf>} plan
+   * @param {{ origins: string[], fetch: typeof fetch, connectionsPerHost: number }} env
+   *   origins[i] serves plan.hosts[i]
+   * @param {import('./recorder.js').Recorder} recorder
+   */
+  constructor(plan, env, recorder) {
+    this.plan = plan;
+    this.env = env;
+    this.rec = recorder;
+    this.limiter = new Limiter(plan.limiter);
+    this.keys = env.origins.map((o) => fetchKeyOf(o));
+    this.outcomes = { ok: 0, status: {}, errors: {}, done: 0 };
+    this.controller = new AbortController();
+    this.state = 'running';
+    this.started = performance.now();
+    this.ended = null;
+    // The widest caps of the run (they may change while it runs): the
+    // Little's-law bound must hold for all of it.
+    this.widest = { concurrency: plan.limiter.concurrency ?? Infinity, perKey: plan.limiter.perKey ?? Infinity };
+  }
+
+  /** The limiter's per-host fetch figures, in host order. */
+  hostStats() {
+    const all = this.limiter.fetchStats();
+    return this.keys.map((k) => all[k]);
+  }
+
+  /** Sample the limiter for the recorder (called once a tick). */
+  sample() {
+    this.rec.tick(this.limiter.stats(), this.hostStats());
+  }
+
+  /**
+   * Change the caps while it runs (limiter.setLimits); '' or undefined = no
+   * cap. The charts sample limiter.stats() every tick, so the cap lines move
+   * with it (as an adaptive limit would).
+   */
+  setLimits({ concurrency, perKey }) {
+    this.limiter.setLimits({ concurrency, perKey });
+    this.plan = { ...this.plan, limiter: { ...this.plan.limiter, concurrency, perKey } };
+    this.widest.concurrency = Math.max(this.widest.concurrency, concurrency ?? Infinity);
+    this.widest.perKey = Math.max(this.widest.perKey, perKey ?? Infinity);
+  }
+
+  stop() {
+    if (this.state === 'running') this.controller.abort(new DOMException('stopped', 'AbortError'));
+  }
+
+  /** Run to the end (or stop); resolves to the final summary. */
+  async start() {
+    const { plan, env, rec } = this;
+    const origins = env.origins;
+    const inner = env.fetch;
+    const hostOf = (url) => {
+      for (let h = 0; h < origins.length; h++) if (url.startsWith(origins[h])) return h;
+      throw new Error(`no host for ${url}`);
+    };
+    const timed = (input, init) => {
+      const h = hostOf(String(input));
+      const since = rec.admit(h);
+      const failed = (error) => {
+        rec.done(h, since, 0);
+        throw error;
+      };
+      return inner(input, init).then(
+        (res) =>
+          res.arrayBuffer().then((body) => {
+            rec.done(h, since, res.status);
+            return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+          }, failed),
+        failed,
+      );
+    };
+    const retry = { attempts: plan.attempts };
+    const timer = setInterval(() => this.sample(), rec.tickMs);
+    try {
+      const results = limitedAsCompleted(
+        urlsOf(origins, plan.weights, plan.requests),
+        (url, { signal }) =>
+          this.limiter.fetch(url, { signal, retry, fetch: timed }).then((res) => res.arrayBuffer().then(() => res.status)),
+        { concurrency: plan.window, signal: this.controller.signal },
+      );
+      for await (const r of results) {
+        const o = this.outcomes;
+        o.done += 1;
+        if (r.status === 'fulfilled') {
+          if (r.value >= 200 && r.value < 300) o.ok += 1;
+          else o.status[r.value] = (o.status[r.value] ?? 0) + 1;
+        } else {
+          const name = r.reason?.name ?? 'Error';
+          o.errors[name] = (o.errors[name] ?? 0) + 1;
+        }
+      }
+      this.state = this.controller.signal.aborted ? 'stopped' : 'done';
+    } catch (error) {
+      this.state = this.controller.signal.aborted ? 'stopped' : 'failed';
+      if (this.state === 'failed') this.error = String(error?.stack ?? error);
+    } finally {
+      clearInterval(timer);
+      this.ended = performance.now();
+      this.sample();
+    }
+    return this.summary();
+  }
+
+  /** Figures so far (final once the run ended). */
+  summary() {
+    const { plan, rec, outcomes, env } = this;
+    const seconds = ((this.ended ?? performance.now()) - this.started) / 1000;
+    const stats = this.hostStats();
+    let retries = 0;
+    let status429 = 0;
+    for (const s of stats) {
+      if (!s) continue;
+      retries += s.retried;
+      status429 += s.status429;
+    }
+    const attempts = rec.totalAdmits;
+    const mean = rec.latency.mean;
+    // Little's law: throughput = mean in flight / mean time held. In flight is
+    // at most the global cap, the per-host caps (and the browser's
+    // connections per host) summed, and the pull window.
+    const perHost = Math.min(this.widest.perKey, env.connectionsPerHost);
+    const inFlightCap = Math.min(this.widest.concurrency, perHost * plan.hosts.length, plan.window);
+    const littleBound = mean > 0 ? inFlightCap / (mean / 1000) : Infinity;
+    // Quotas: at most burst + rate·T admitted in T seconds, for each quota.
+    const within = (quotas) =>
+      quotas ? Math.min(...quotas.map((q) => ((q.burst ?? q.limit) + (q.limit / q.interval) * 1000 * seconds) / seconds)) : Infinity;
+    const quotaBound = Math.min(within(plan.limiter.rate), within(plan.limiter.perKeyRate) * plan.hosts.length);
+    const bound = Math.min(littleBound, quotaBound);
+    const attemptsPerSec = seconds > 0 ? attempts / seconds : 0;
+    return {
+      state: this.state,
+      seconds,
+      requests: plan.requests,
+      done: outcomes.done,
+      ok: outcomes.ok,
+      finalStatuses: { ...outcomes.status },
+      errors: { ...outcomes.errors },
+      attempts,
+      retries,
+      status429,
+      reqPerSec: seconds > 0 ? outcomes.done / seconds : 0,
+      attemptsPerSec,
+      meanLatencyMs: mean,
+      p50: rec.latency.percentile(50),
+      p95: rec.latency.percentile(95),
+      p99: rec.latency.percentile(99),
+      inFlightCap,
+      littleBound,
+      quotaBound,
+      steadyQuota: Math.min(steadyRate(plan.limiter.rate), steadyRate(plan.limiter.perKeyRate) * plan.hosts.length),
+      bound,
+      ofBound: Number.isFinite(bound) && bound > 0 ? attemptsPerSec / bound : null,
+      bindingBound: quotaBound < littleBound ? 'quota' : 'concurrency',
+      error: this.error,
+    };
+  }
+}
