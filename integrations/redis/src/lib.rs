@@ -14,6 +14,13 @@
 //! [`RedisStore`] is the connection with its timeout, health counters and
 //! release notifications. Edge runtimes have no Redis socket: this is for
 //! servers and workers.
+//!
+//! The seam for the HTTP integrations: a client middleware (`weir-reqwest`)
+//! needs [`SharedLimiter::acquire`] and [`SharedLimiter::pause`] (a 429's
+//! `Retry-After` cools the host for the fleet); a server guard (`weir-tower`)
+//! needs [`SharedLimiter::try_admit`], one decision with the figures of its
+//! `RateLimit-*` headers. Those crates take a `weir::Limiter` today; taking
+//! either admission source is their change, not this crate's.
 
 #![warn(missing_docs)]
 
@@ -32,7 +39,7 @@ mod store;
 
 pub use error::{SharedError, StoreError, StoreFailure};
 pub use health::{Mode, StoreStats};
-pub use limiter::{SharedConfig, SharedLimiter};
+pub use limiter::{Admission, SharedConfig, SharedLimiter};
 pub use permit::SharedPermit;
 pub use policy::FailurePolicy;
 pub use rate::{Cell, Figures, RateCall, RateReply};

@@ -31,8 +31,30 @@ use crate::keys::Keys;
 use crate::lease::{LeaseCall, LeaseReply};
 use crate::permit::{spawn_renewal, HeldLease, SharedPermit};
 use crate::policy::{divide_cap, divide_quota, FailurePolicy};
-use crate::rate::{Cell, RateCall, RateReply};
+use crate::rate::{Cell, Figures, RateCall, RateReply};
 use crate::store::RedisStore;
+
+/// What [`SharedLimiter::try_admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// Admitted: hold the permit while the work runs.
+    Admitted {
+        /// The permit (leases released when dropped).
+        permit: SharedPermit,
+        /// The key's figures after this admission (`None` without quotas, or
+        /// when admitted by a failure policy).
+        figures: Option<Figures>,
+    },
+    /// A shared quota or pause refuses it for this long (exact).
+    RateLimited {
+        /// The wait the store computed.
+        retry_after: Duration,
+        /// The key's figures (nothing was consumed).
+        figures: Option<Figures>,
+    },
+    /// A shared concurrency cap is full.
+    Busy,
+}
 
 /// Options of a [`SharedLimiter`].
 #[derive(Clone, Debug, Default)]
@@ -219,6 +241,16 @@ impl SharedLimiter {
 
     /// One `gcra.lua` call for `key`.
     async fn rate_call(&self, key: &str, cost: u32) -> Result<RateReply, StoreError> {
+        self.rate_call_with(key, cost, false).await
+    }
+
+    /// One `gcra.lua` call for `key`, with the figures when asked.
+    async fn rate_call_with(
+        &self,
+        key: &str,
+        cost: u32,
+        figures: bool,
+    ) -> Result<RateReply, StoreError> {
         let cells = self.cells(key);
         let pauses = self.pause_keys(key);
         let slack = u64::try_from(self.store.options().ttl_slack.as_millis()).unwrap_or(u64::MAX);
@@ -229,7 +261,7 @@ impl SharedLimiter {
                     pauses: &pauses,
                     cost,
                     commit: true,
-                    figures: false,
+                    figures,
                     now: None,
                     ttl_slack_ms: slack,
                 }
@@ -461,6 +493,64 @@ impl SharedLimiter {
             .unwrap()
             .get(key)
             .is_some_and(|lane| Arc::strong_count(lane) > 1)
+    }
+
+    /// One decision now, never waiting, with the rate figures a server sends
+    /// as `RateLimit-*` / `Retry-After` headers — the seam for a guard (a
+    /// tower layer) sharing its limits: a lease per cap, then one `gcra.lua`
+    /// call. A store failure follows the policy: `Closed` is
+    /// `Err(SharedError::Store)`, `Open` admits (no figures), `Local` asks the
+    /// in-memory limiter.
+    pub async fn try_admit(
+        &self,
+        key: impl Into<String>,
+        cost: u32,
+    ) -> Result<Admission, SharedError> {
+        let key = key.into();
+        if cost > self.max_cost {
+            return Err(SharedError::ExceedsBurst { cost });
+        }
+        let local = self.order.try_acquire(key.clone(), cost)?;
+        let mut permit = SharedPermit {
+            lease: None,
+            local: Some(local),
+            fallback: None,
+        };
+        if self.has_caps() {
+            match self.take_lease(&key, cost, false).await {
+                Ok(lease) => permit.lease = Some(lease),
+                Err(Ok(SharedError::Busy)) => return Ok(Admission::Busy),
+                Err(Ok(e)) => return Err(e),
+                Err(Err(store_error)) => {
+                    permit.fallback = self.on_failure(store_error, &key, cost, false).await?;
+                    return Ok(Admission::Admitted {
+                        permit,
+                        figures: None,
+                    });
+                }
+            }
+        }
+        let has_quotas = !(self.config.rate.is_empty() && self.config.per_key_rate.is_empty());
+        match self.rate_call_with(&key, cost, has_quotas).await {
+            Ok(reply) if reply.admitted => Ok(Admission::Admitted {
+                permit,
+                figures: reply.figures,
+            }),
+            Ok(reply) => match reply.wait {
+                None => Err(SharedError::ExceedsBurst { cost }),
+                Some(retry_after) => Ok(Admission::RateLimited {
+                    retry_after,
+                    figures: reply.figures,
+                }),
+            },
+            Err(store_error) => {
+                permit.fallback = self.on_failure(store_error, &key, cost, false).await?;
+                Ok(Admission::Admitted {
+                    permit,
+                    figures: None,
+                })
+            }
+        }
     }
 
     /// Hold every process's acquires of `key` for `pause` (a shared
