@@ -1,4 +1,4 @@
-// Runs tests/redis/deno.test.js under Deno against a redis-server started here.
+// Runs tests/redis/deno-store.js under Deno against a redis-server started here.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -10,7 +10,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 test('the RedisStore under Deno', { skip: SKIP }, async () => {
   const server = await RedisServer.start();
   try {
-    const r = spawnSync(`${root}node_modules/.bin/deno`, ['test', '--allow-all', '--no-lock', '--no-check', 'tests/redis/deno.test.js'], {
+    const r = spawnSync(`${root}node_modules/.bin/deno`, ['test', '--allow-all', '--no-lock', '--no-check', 'tests/redis/deno-store.js'], {
       cwd: root,
       env: { ...process.env, NO_COLOR: '1', WEIR_REDIS_PORT: String(server.port) },
       encoding: 'utf8',
