@@ -23,6 +23,8 @@ const NO_SIGNAL = Object.freeze({ signal: undefined });
 const NO_QUOTAS = new Float64Array(0);
 /** The wasm limiter behind a `Limiter` (set in its static block). */
 let rawOf;
+/** The shared-store hook of a `Limiter`, if it has a `store` (static block). */
+let sharedOf;
 
 // ---------------------------------------------------------------- validation
 
@@ -439,7 +441,7 @@ function timed(raw, fn) {
   };
 }
 
-const LIMITER_OPTIONS = ['concurrency', 'perKey', 'rate', 'perKeyRate', 'maxQueue'];
+const LIMITER_OPTIONS = ['concurrency', 'perKey', 'rate', 'perKeyRate', 'maxQueue', 'store', 'onStoreError', 'localShare'];
 const RUN_OPTIONS = ['key', 'cost', 'signal'];
 
 /**
@@ -451,9 +453,12 @@ export class Limiter {
   #limits;
   #parking;
   #adaptive;
+  /** With a `store`: its hook (js/redis/shared.js); the quotas live there. */
+  #shared;
 
   static {
     rawOf = (limiter) => limiter.#raw;
+    sharedOf = (limiter) => limiter.#shared;
   }
 
   constructor(opts) {
@@ -464,7 +469,22 @@ export class Limiter {
     const rate = quotas(o.rate, 'rate');
     const perKeyRate = quotas(o.perKeyRate, 'perKeyRate');
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
-    this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive);
+    if (o.store !== undefined) {
+      // Shared limits: this process's wasm limiter keeps the caps (its order
+      // and queue); the store enforces caps, quotas and pauses fleet-wide.
+      if (typeof o.store?.attach !== 'function') {
+        throw new TypeError("option 'store' must be a store, e.g. new RedisStore(client) from 'weir/redis'");
+      }
+      const hooks = {
+        acquireLocal: (key, cost, signal) => this.#acquireLocal(key, cost, signal),
+        makeLocal: (local) => new Limiter(local),
+      };
+      const { onStoreError, localShare } = o;
+      this.#shared = o.store.attach({ concurrency, perKey, rate, perKeyRate, onStoreError, localShare }, hooks);
+      this.#raw = new RawLimiter(concurrency, perKey, NO_QUOTAS, NO_QUOTAS, maxQueue, adaptive);
+    } else {
+      this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive);
+    }
     this.#limits = { concurrency, perKey };
     this.#adaptive = adaptive !== undefined;
     this.#parking = parkingFor(this.#raw);
@@ -487,6 +507,12 @@ export class Limiter {
     return limit < 0 ? undefined : limit;
   }
 
+  async #acquireLocal(key, cost, signal) {
+    let id = limiterPermit(this.#parking, key, cost, signal);
+    if (typeof id !== 'number') id = await id;
+    return releaser(this.#raw, id);
+  }
+
   /** Run `fn({signal})` once admitted for `key`; resolves to its result. */
   run(fn, opts) {
     // Not `async`: the uncontended path adds no Promise beyond fn's own
@@ -507,6 +533,7 @@ export class Limiter {
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
       }
+      if (this.#shared !== undefined) return this.#shared.run(fn, key, cost, signal);
       if (signal === undefined) {
         const raw = this.#raw;
         id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
@@ -528,6 +555,7 @@ export class Limiter {
     const o = options(opts, 'acquire', RUN_OPTIONS);
     const key = keyOf(o.key);
     const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
+    if (this.#shared !== undefined) return this.#shared.acquire(key, cost, signalOf(o.signal));
     let id = limiterPermit(this.#parking, key, cost, signalOf(o.signal));
     if (typeof id !== 'number') id = await id;
     return releaser(this.#raw, id);
@@ -536,6 +564,9 @@ export class Limiter {
   /** Admit now or not at all: a release function, or `null`. */
   tryAcquire(opts) {
     const o = options(opts, 'tryAcquire', ['key', 'cost']);
+    if (this.#shared !== undefined) {
+      throw new TypeError('tryAcquire: a limiter with a store decides on the server; use acquire (or run)');
+    }
     const id = this.#raw.tryAcquire(keyOf(o.key), o.cost === undefined ? 1 : whole(o.cost, 'cost'));
     if (id === FAILED) throw this.#raw.lastError();
     return id === MUST_WAIT ? null : releaser(this.#raw, id);
@@ -565,13 +596,17 @@ export class Limiter {
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
   pause(key, ms) {
-    this.#raw.pauseFor(keyOf(key), pauseMs(ms));
+    const ms_ = pauseMs(ms);
+    this.#raw.pauseFor(keyOf(key), ms_);
+    // Shared: the whole fleet waits too (failures are counted in stats().store).
+    this.#shared?.pause(keyOf(key), ms_).catch(() => {});
   }
 
   /**
    * `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now; with
    * an adaptive cap, `concurrency` is its current limit and `adaptive` is
-   * `{ limit, minRtt, sampleRtt, gradient }` (RTTs in ms, NaN until measured).
+   * `{ limit, minRtt, sampleRtt, gradient }` (RTTs in ms, NaN until measured);
+   * with a store, `store` (its counters and mode).
    */
   stats() {
     const s = this.#raw.stats();
@@ -582,6 +617,7 @@ export class Limiter {
       rateKeys: s[3],
       concurrency: this.#limits.concurrency ?? Infinity,
       perKey: this.#limits.perKey ?? Infinity,
+      ...(this.#shared === undefined ? {} : { store: this.#shared.stats() }),
     };
     if (this.#adaptive) {
       const [limit, minRtt, sampleRtt, gradient] = this.#raw.adaptiveStats();
@@ -592,9 +628,13 @@ export class Limiter {
   }
 }
 
+/** A raw limiter stand-in whose fast path never admits (see `fetch` below). */
+const NO_FAST_PERMIT = Object.freeze({ tryAcquire: () => MUST_WAIT, tryAcquireUnkeyed: () => MUST_WAIT });
+
 /** `fetch` under this limiter (key = host:port); see js/fetch.js. */
 Limiter.prototype.fetch = function fetch(input, init) {
-  return limitedFetch(this, rawOf(this), input, init);
+  // With a store every permit comes from `acquire` (never the raw fast path).
+  return limitedFetch(this, sharedOf(this) === undefined ? rawOf(this) : NO_FAST_PERMIT, input, init);
 };
 
 /** Per-key figures of `fetch`: in flight, queued, sent, retried, 429s, cooldown, p50/p95/p99. */
@@ -695,7 +735,8 @@ class Completions {
     this.#isAsync = source != null && typeof source[Symbol.asyncIterator] === 'function';
     this.#iterator = iteratorOf(source);
     this.#limiter = limiter;
-    this.#raw = rawOf(limiter);
+    // With a store every item is admitted through `limiter.run` (never the raw fast path).
+    this.#raw = sharedOf(limiter) === undefined ? rawOf(limiter) : NO_FAST_PERMIT;
     this.#mapper = mapper;
     this.#keyFn = typeof key === 'function' ? key : null;
     this.#key = typeof key === 'function' ? '' : keyOf(key);

@@ -39,6 +39,12 @@ export interface LimiterOptions {
   perKeyRate?: Quota | Quota[];
   /** How many acquires may wait at once; beyond it they reject with a `QueueFullError`. */
   maxQueue?: Cap | 0;
+  /** Shared limits across processes: a `RedisStore` from 'weir/redis' (Node / Deno). */
+  store?: import('./redis/index.js').RedisStore;
+  /** With a store, when a store call fails or times out. Default 'closed'. */
+  onStoreError?: 'closed' | 'open' | 'local';
+  /** With `onStoreError: 'local'`: this process's share is 1/localShare of the limits. Default 1. */
+  localShare?: number;
 }
 
 export interface RunOptions {
@@ -66,6 +72,8 @@ export interface LimiterStats {
   perKey: number;
   /** With an adaptive cap: its limit, minimum RTT and last window's RTT (ms, NaN until measured), gradient. */
   adaptive?: { limit: number; minRtt: number; sampleRtt: number; gradient: number };
+  /** With a store: its counters and mode. */
+  store?: import('./redis/index.js').StoreStats;
 }
 
 export type AdaptiveOutcome = 'ok' | 'dropped' | '429' | '503' | 'timeout' | 'cancelled';
@@ -294,8 +302,8 @@ export type FetchHandler<Env = unknown, Ctx = unknown> = (
 export interface GuardRejection {
   /** The request's key (client address by default). */
   key: string;
-  /** `'concurrency'` (in-flight caps / queue) or `'rate'` (a quota). */
-  reason: 'concurrency' | 'rate';
+  /** `'concurrency'` (in-flight caps / queue), `'rate'` (a quota), or `'store'` (a shared store failed, `onStoreError: 'closed'`). */
+  reason: 'concurrency' | 'rate' | 'store';
   /** Seconds, as sent in `Retry-After`. */
   retryAfter: number;
   status: 429 | 503;
@@ -326,6 +334,10 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
   /** `Retry-After` seconds for a concurrency rejection (default 1). */
   busyRetryAfter?: number;
+  /** Shared limits across servers: a `RedisStore` from 'weir/redis' (no `queue` with a store). */
+  store?: import('./redis/index.js').RedisStore;
+  onStoreError?: 'closed' | 'open' | 'local';
+  localShare?: number;
 }
 
 export interface GuardStats {
