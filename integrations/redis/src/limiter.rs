@@ -128,6 +128,7 @@ impl SharedLimiter {
                 rate: Vec::new(),
                 per_key_rate: Vec::new(),
                 max_queue: limits.max_queue,
+                adaptive: limits.adaptive,
             },
             TokioTimer::new(),
         )?;
@@ -147,6 +148,7 @@ impl SharedLimiter {
                     .map(|&q| divide_quota(q, share))
                     .collect(),
                 max_queue: None,
+                adaptive: None,
             },
             TokioTimer::new(),
         )?;
