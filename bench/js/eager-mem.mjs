@@ -4,7 +4,7 @@
 // after submission, and the peak RSS.
 //
 //   node bench/js/eager-mem.mjs [n]
-const { Limiter } = await import('weir');
+const { Limiter } = await import('weir-limiter');
 
 const n = Number(process.argv[2] ?? 1e6);
 const limiter = new Limiter({ concurrency: 100 });

@@ -23,7 +23,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const BUDGET = 30 * 1024;
 const args = process.argv.slice(2);
 const only = args.includes('--entry') ? args[args.indexOf('--entry') + 1] : null;
-const entries = only ? [only] : ['js/browser.js', 'js/node.js'];
+const entries = only ? [only] : ['js/index.js', 'js/node.js'];
 
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
@@ -41,7 +41,6 @@ function closure(entry) {
       ...src.matchAll(/^\s*import\s*['"](\.[^'"]+)['"]/gms),
       ...src.matchAll(/new URL\(\s*['"](\.[^'"]+\.wasm)['"]/g),
     ].map((m) => m[1]);
-    if (/weir_wasm\.js['"]/.test(src)) specs.push('./wasm/weir_wasm_bg.wasm');
     for (const spec of specs) walk(relative(root, resolve(root, dirname(file), spec)));
   };
   walk(entry);

@@ -34,7 +34,7 @@ const server = spawn(process.execPath, [new URL('fetch-server.mjs', import.meta.
 const [first] = await once(server.stdout, 'data');
 const base = String(first).trim().split('\n')[0];
 
-const { Limiter } = await import('weir');
+const { Limiter } = await import('weir-limiter');
 const wasm = await import('../../js/wasm/weir_wasm.js');
 
 /** name -> [ns, calls] */
