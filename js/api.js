@@ -2,7 +2,7 @@
 // decision is made in Rust (crate `weir`); this file validates options, turns
 // permit ids into release functions, links AbortSignals to tickets and runs
 // the asCompleted pull loop. It imports no host API and is shared by every
-// loader (node.js, deno.js, browser.js, workerd.js), which initialise the
+// loader (index.js, node.js, workerd.js), which initialise the
 // wasm before any of this is called.
 import { RawLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
@@ -11,7 +11,10 @@ import { abortReason } from './abort-reason.js';
 import { onAbort } from './on-abort.js';
 import { MAX_DURATION_MS } from './timers.js';
 
-export { TimeoutError, QueueTimeoutError, BodyTimeoutError, setHostConnectionLimit, fetchKeyOf } from './fetch.js';
+import { fromCore } from './errors.js';
+
+export { QueueFullError, TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
+export { fetchKeyOf } from './fetch.js';
 
 const MUST_WAIT = 0;
 /** What `drain` reports for a parked wait that failed (see `takeError`). */
@@ -202,7 +205,7 @@ function admitOrPark(parking, key, cost) {
     id = parking.raw.acquireOrPark(key, cost, ticket, parking.notify);
   } catch (error) {
     parking.give(ticket);
-    throw error;
+    throw fromCore(error);
   }
   if (id !== MUST_WAIT) {
     parking.give(ticket);
@@ -309,9 +312,9 @@ function parkingFor(raw) {
         parking.forget(ticket);
         if (fn !== null) {
           // A parked `run`: `settle` is its Cohort.
-          settle.settle(place, id === FAILED ? new Failure(raw.takeError(ticket)) : startParked(raw, id, fn));
+          settle.settle(place, id === FAILED ? new Failure(fromCore(raw.takeError(ticket))) : startParked(raw, id, fn));
         } else if (id === FAILED) {
-          settle(FAILED, raw.takeError(ticket));
+          settle(FAILED, fromCore(raw.takeError(ticket)));
         } else {
           settle(id, undefined);
         }
@@ -332,7 +335,7 @@ function parkingFor(raw) {
 function limiterPermit(parking, key, cost, signal) {
   if (signal?.aborted) return Promise.reject(abortReason(signal));
   const id = parking.raw.tryAcquire(key, cost);
-  if (id === FAILED) throw parking.raw.lastError();
+  if (id === FAILED) throw fromCore(parking.raw.lastError());
   if (id !== MUST_WAIT) return id;
   return parkForPermit(parking, key, cost, signal);
 }
@@ -473,7 +476,7 @@ export class Limiter {
       // Shared limits: this process's wasm limiter keeps the caps (its order
       // and queue); the store enforces caps, quotas and pauses fleet-wide.
       if (typeof o.store?.attach !== 'function') {
-        throw new TypeError("option 'store' must be a store, e.g. new RedisStore(client) from 'weir/redis'");
+        throw new TypeError("option 'store' must be a store, e.g. new RedisStore(client) from 'weir-limiter/redis'");
       }
       const hooks = {
         acquireLocal: (key, cost, signal) => this.#acquireLocal(key, cost, signal),
@@ -537,7 +540,7 @@ export class Limiter {
       if (signal === undefined) {
         const raw = this.#raw;
         id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
-        if (id === FAILED) throw raw.lastError();
+        if (id === FAILED) throw fromCore(raw.lastError());
         if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
         return parkToRun(this.#parking, key, cost, fn);
       }
@@ -568,7 +571,7 @@ export class Limiter {
       throw new TypeError('tryAcquire: a limiter with a store decides on the server; use acquire (or run)');
     }
     const id = this.#raw.tryAcquire(keyOf(o.key), o.cost === undefined ? 1 : whole(o.cost, 'cost'));
-    if (id === FAILED) throw this.#raw.lastError();
+    if (id === FAILED) throw fromCore(this.#raw.lastError());
     return id === MUST_WAIT ? null : releaser(this.#raw, id);
   }
 
@@ -862,7 +865,7 @@ class Completions {
       } else {
         id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
       }
-      if (id === FAILED) throw raw.lastError();
+      if (id === FAILED) throw fromCore(raw.lastError());
     } catch (error) {
       this.#done(false, error);
       return;
@@ -1140,7 +1143,7 @@ export class KeyedSemaphore {
   tryAcquire(key, n = 1) {
     const raw = this.#raw;
     const id = raw.tryAcquire(keyOf(key), whole(n, 'n'));
-    if (id === FAILED) throw raw.lastError();
+    if (id === FAILED) throw fromCore(raw.lastError());
     return id === MUST_WAIT ? null : releaser(raw, id);
   }
 
@@ -1194,7 +1197,7 @@ export class RateLimiter {
   /** Admit `cost` for `key` now? `{ ok, retryAfterMs }`; a denial consumes nothing. */
   check(key, cost = 1) {
     const retryAfterMs = this.#raw.check(keyOf(key), whole(cost, 'cost'));
-    if (retryAfterMs === FAILED) throw this.#raw.lastError();
+    if (retryAfterMs === FAILED) throw fromCore(this.#raw.lastError());
     return { ok: retryAfterMs === 0, retryAfterMs };
   }
 
@@ -1208,7 +1211,7 @@ export class RateLimiter {
     const raw = this.#raw;
     const wait = raw.check(k, c);
     if (wait === 0) return;
-    if (wait === FAILED) throw raw.lastError();
+    if (wait === FAILED) throw fromCore(raw.lastError());
     // Admitted work holds nothing here (no concurrency caps): the permit
     // goes straight back.
     raw.release(await parkForPermit(this.#parking, k, c, signal));

@@ -7,32 +7,7 @@ import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';
 import { clearTimer, MAX_DURATION_MS, setTimer } from './timers.js';
-
-// ------------------------------------------------------------------- errors
-
-/** The whole request (queueing included) took longer than `timeout`. */
-export class TimeoutError extends Error {
-  constructor(ms) {
-    super(`weir: request timed out after ${ms} ms (option 'timeout')`);
-    this.name = 'TimeoutError';
-  }
-}
-
-/** Waiting for a permit took longer than `queueTimeout`. */
-export class QueueTimeoutError extends Error {
-  constructor(ms) {
-    super(`weir: no permit within ${ms} ms (option 'queueTimeout')`);
-    this.name = 'QueueTimeoutError';
-  }
-}
-
-/** Nobody read the response body for `bodyTimeout` ms: the permit was released. */
-export class BodyTimeoutError extends Error {
-  constructor(ms) {
-    super(`weir: response body not read for ${ms} ms (option 'bodyTimeout'); its permit was released`);
-    this.name = 'BodyTimeoutError';
-  }
-}
+import { TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
 
 // ------------------------------------------------------------------ options
 

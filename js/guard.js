@@ -65,7 +65,7 @@ function checkOptions(opts) {
     localShare: opts.localShare,
   };
   if (o.store !== undefined && typeof o.store?.guard !== 'function') {
-    throw new TypeError("guard: option 'store' must be a store, e.g. new RedisStore(client) from 'weir/redis'");
+    throw new TypeError("guard: option 'store' must be a store, e.g. new RedisStore(client) from 'weir-limiter/redis'");
   }
   if (o.status !== 429 && o.status !== 503) {
     throw new RangeError(`guard: option 'status' must be 429 or 503, got ${String(o.status)}`);

@@ -1,4 +1,7 @@
-// Types for the npm package `weir` (every host entry exports the same API).
+// Types for the npm package `weir-limiter` (every host entry exports the same API).
+//
+// They compile under `--strict` with or without @types/node, and with any
+// `lib` that has the fetch types (`dom`, or @types/node's globals).
 
 /** A rate quota: `limit` units per `interval` milliseconds, bursts of `burst` (default `limit`). */
 export interface Quota {
@@ -39,7 +42,7 @@ export interface LimiterOptions {
   perKeyRate?: Quota | Quota[];
   /** How many acquires may wait at once; beyond it they reject with a `QueueFullError`. */
   maxQueue?: Cap | 0;
-  /** Shared limits across processes: a `RedisStore` from 'weir/redis' (Node / Deno). */
+  /** Shared limits across processes: a `RedisStore` from 'weir-limiter/redis' (Node / Deno). */
   store?: import('./redis/index.js').RedisStore;
   /** With a store, when a store call fails or times out. Default 'closed'. */
   onStoreError?: 'closed' | 'open' | 'local';
@@ -56,11 +59,15 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
-/** Releases a permit; idempotent; also `using`-disposable. */
-export interface Release {
-  (): void;
-  [Symbol.dispose](): void;
-}
+/**
+ * `Symbol.dispose` where the compilation's `lib` (esnext.disposable, es2025+)
+ * or @types/node declares it; `never` elsewhere, so these types never need
+ * a lib they do not name.
+ */
+type DisposeSymbol = SymbolConstructor extends { readonly dispose: infer S extends symbol } ? S : never;
+
+/** Releases a permit; idempotent; also `using`-disposable where the lib knows `Symbol.dispose`. */
+export type Release = (() => void) & { readonly [K in DisposeSymbol]: () => void };
 
 export interface LimiterStats {
   inFlight: number;
@@ -151,6 +158,9 @@ export interface RetryOptions {
   budget?: { ratio?: number; min?: number; window?: number };
 }
 
+/** undici's `Dispatcher` where @types/node types `RequestInit`, else `unknown`. */
+type DispatcherOf<Init> = Init extends { dispatcher?: infer D } ? D : unknown;
+
 export interface LimitedFetchInit extends RequestInit {
   /** Retry policy; `false` = never retry. */
   retry?: RetryOptions | boolean;
@@ -172,7 +182,7 @@ export interface LimitedFetchInit extends RequestInit {
   /** The `fetch` to call (default: `globalThis.fetch`). */
   fetch?: typeof fetch;
   /** Node (undici) only: the dispatcher of the request. */
-  dispatcher?: unknown;
+  dispatcher?: DispatcherOf<RequestInit>;
   /** Needed by Node for stream bodies. */
   duplex?: 'half';
 }
@@ -202,6 +212,11 @@ export interface FetchKeyStats {
   p99: number | null;
 }
 
+/** An acquire (or `run`, `fetch`) found `maxQueue` acquires already waiting. */
+export class QueueFullError extends Error {
+  constructor(message: string);
+  name: 'QueueFullError';
+}
 /** `limiter.fetch`'s `timeout` elapsed. */
 export class TimeoutError extends Error {
   constructor(ms: number);
@@ -219,11 +234,6 @@ export class BodyTimeoutError extends Error {
 }
 /** The key `limiter.fetch` uses by default: `host:port`, default port filled in. */
 export function fetchKeyOf(input: string | URL | Request): string;
-/**
- * The in-flight cap `limiter.fetch` gives limiters created without
- * `concurrency` (workerd: 6, the platform's connection limit; elsewhere none).
- */
-export function setHostConnectionLimit(n: number | undefined): void;
 
 export interface LimitedAsCompletedOptions<T> extends AsCompletedOptions<T> {
   /** Required: items in flight (and the look-ahead window). */
@@ -334,7 +344,7 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
   /** `Retry-After` seconds for a concurrency rejection (default 1). */
   busyRetryAfter?: number;
-  /** Shared limits across servers: a `RedisStore` from 'weir/redis' (no `queue` with a store). */
+  /** Shared limits across servers: a `RedisStore` from 'weir-limiter/redis' (no `queue` with a store). */
   store?: import('./redis/index.js').RedisStore;
   onStoreError?: 'closed' | 'open' | 'local';
   localShare?: number;

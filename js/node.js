@@ -1,5 +1,8 @@
-// Node loader: reads the .wasm that sits next to this module and instantiates
-// it synchronously, so `import { Limiter } from 'weir'` is ready at once.
+// @ts-self-types="./index.d.ts"
+// The Node entry (also Bun): reads the .wasm that sits next to this module
+// and instantiates it synchronously, so the package is ready when imported,
+// by `import` and by `require` (Node ≥ 20.19 / 22.12 load an ES module with
+// no top-level await through `require`).
 import { readFileSync } from 'node:fs';
 import { initSync } from './wasm/weir_wasm.js';
 

@@ -1,3 +1,4 @@
+// @ts-self-types="./index.d.ts"
 // workerd (Cloudflare Workers) and edge runtimes: the .wasm is imported as a
 // WebAssembly.Module (compiled by the platform at deploy time; compiling from
 // bytes is forbidden there) and instantiated synchronously.

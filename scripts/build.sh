@@ -6,29 +6,44 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out"
+# WEIR_WASM_DEST (default js/wasm) and WEIR_WASM_NO_DEFAULT_FEATURES=1 (the
+# limiter part alone, without `fetch` and `guard`) are for bench/js/size.mjs.
+dest="${WEIR_WASM_DEST:-js/wasm}"
+features=()
+if [ -n "${WEIR_WASM_NO_DEFAULT_FEATURES:-}" ]; then features=(-- --no-default-features); fi
+out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out${WEIR_WASM_NO_DEFAULT_FEATURES:+-limiter}"
 rm -rf "$out"
 # panic = "abort" for this build only (a per-package profile cannot set it):
 # no unwinding tables or landing pads in the wasm.
 CARGO_PROFILE_RELEASE_PANIC=abort \
   wasm-pack --quiet build bindings --target web --release --no-pack --no-typescript \
-  --out-dir "$out" --out-name weir_wasm
-mkdir -p js/wasm
+  --out-dir "$out" --out-name weir_wasm "${features[@]}"
+mkdir -p "$dest"
+# Only the synchronous initSync is used (by every loader): drop the async
+# init's export, so no `new URL('….wasm', import.meta.url)` is left for
+# bundlers to chase (webpack/Vite would emit the .wasm as an asset; esbuild's
+# iife output warns about import.meta). Tree-shaking then removes it.
+glue_export='export { initSync, __wbg_init as default };'
+grep -qxF "$glue_export" "$out/weir_wasm.js" || { echo "build.sh: the wasm-bindgen glue's exports changed: $(grep '^export {' "$out/weir_wasm.js")" >&2; exit 1; }
+sed -i "s/^export { initSync, __wbg_init as default };$/export { initSync };/" "$out/weir_wasm.js"
 # The generated glue ships minified (44 -> ~15 KB raw, 8.3 -> ~4 KB gzip):
 # esbuild is a devDependency; without it (node_modules not installed yet) the
 # glue is copied as generated, which works the same.
 esbuild="${ESBUILD:-$PWD/node_modules/.bin/esbuild}"
 if [ -x "$esbuild" ]; then
-  "$esbuild" "$out/weir_wasm.js" --minify --format=esm --target=es2022 --log-level=warning \
-    --outfile=js/wasm/weir_wasm.js
+  "$esbuild" "$out/weir_wasm.js" --minify --tree-shaking=true --format=esm --target=es2022 --log-level=warning \
+    --outfile="$dest/weir_wasm.js"
 else
   echo "build.sh: esbuild not installed (npm install); js/wasm/weir_wasm.js left unminified" >&2
-  cp "$out/weir_wasm.js" js/wasm/weir_wasm.js
+  cp "$out/weir_wasm.js" "$dest/weir_wasm.js"
 fi
 # -ocimfs 100: functions with one caller are inlined into it only up to 100
 # bytes (binaryen's default: any size). -1.3 KB gzip, the same uncontended
 # path (bench/README.md, "Package size", session 6).
 wasm-opt -Oz --converge -ocimfs 100 --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$out/weir_wasm_bg.wasm" -o js/wasm/weir_wasm_bg.wasm
-echo "built js/wasm/weir_wasm_bg.wasm ($(wc -c < js/wasm/weir_wasm_bg.wasm) bytes)"
+  "$out/weir_wasm_bg.wasm" -o "$dest/weir_wasm_bg.wasm"
+# The universal entry (js/index.js) carries the wasm inline: no file for a
+# bundler to find, no top-level await, sync instantiation.
+node scripts/inline-wasm.mjs "$dest/weir_wasm_bg.wasm" "$dest/weir_wasm_inline.js"
+echo "built $dest/weir_wasm_bg.wasm ($(wc -c < "$dest/weir_wasm_bg.wasm") bytes)"

@@ -67,7 +67,8 @@ else
 fi
 
 wasm=js/wasm/weir_wasm_bg.wasm
-if [[ ! -f "$wasm" || -n "$(find bindings core/src Cargo.lock Cargo.toml core/Cargo.toml scripts/build.sh -newer "$wasm" -type f -print -quit)" ]]; then
+if [[ ! -f "$wasm" || ! -f js/wasm/weir_wasm_inline.js \
+   || -n "$(find bindings core/src Cargo.lock Cargo.toml core/Cargo.toml scripts/build.sh scripts/inline-wasm.mjs js/inflate.js -newer "$wasm" -type f -print -quit)" ]]; then
   say "building the wasm"
   bash scripts/build.sh
 else

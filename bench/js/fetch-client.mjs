@@ -31,7 +31,7 @@ async function timed(url, get) {
 const cpuStart = process.cpuUsage();
 const started = performance.now();
 if (variant === 'weir') {
-  const { Limiter, limitedAsCompleted } = await import('weir');
+  const { Limiter, limitedAsCompleted } = await import('weir-limiter');
   const limiter = new Limiter({ concurrency: inflight });
   const get = async (url, signal) => (await limiter.fetch(url, { signal })).text();
   // eslint-disable-next-line no-unused-vars
@@ -47,7 +47,7 @@ if (variant === 'weir') {
   await Promise.all(Array.from({ length: inflight }, worker));
 } else if (variant === 'weir-no-signal') {
   // Diagnostic: the weir variant without handing limitedAsCompleted's signal to limiter.fetch.
-  const { Limiter, limitedAsCompleted } = await import('weir');
+  const { Limiter, limitedAsCompleted } = await import('weir-limiter');
   const limiter = new Limiter({ concurrency: inflight });
   const get = async (url) => (await limiter.fetch(url)).text();
   // eslint-disable-next-line no-unused-vars
@@ -56,7 +56,7 @@ if (variant === 'weir') {
   }
 } else if (variant === 'pool-weir-fetch-signal') {
   // Diagnostic: limiter.fetch in the pool, every request given one shared caller signal.
-  const { Limiter } = await import('weir');
+  const { Limiter } = await import('weir-limiter');
   const limiter = new Limiter({ concurrency: inflight });
   const shared = new AbortController().signal;
   const get = async (url) => (await limiter.fetch(url, { signal: shared })).text();
@@ -67,7 +67,7 @@ if (variant === 'weir') {
   await Promise.all(Array.from({ length: inflight }, worker));
 } else if (variant === 'pool-weir-fetch' || variant === 'pool-fetch-signal') {
   // Diagnostics: the fetch wrapper alone / plain fetch with a shared signal.
-  const { Limiter } = await import('weir');
+  const { Limiter } = await import('weir-limiter');
   const limiter = new Limiter({ concurrency: inflight });
   const shared = new AbortController().signal;
   const get = variant === 'pool-weir-fetch'
@@ -81,7 +81,7 @@ if (variant === 'weir') {
 } else if (variant === 'pool-weir-loaded') {
   // Diagnostics: the pool over plain fetch, with weir loaded and used once
   // (its fixed cost: module load, wasm compile and tier-up).
-  const { Limiter } = await import('weir');
+  const { Limiter } = await import('weir-limiter');
   const limiter = new Limiter({ concurrency: 1 });
   for (let i = 0; i < 2000; i++) await limiter.run(async () => i);
   const source = urls();
@@ -91,7 +91,7 @@ if (variant === 'weir') {
   };
   await Promise.all(Array.from({ length: inflight }, worker));
 } else if (variant === 'lac-fetch') {
-  const { limitedAsCompleted } = await import('weir');
+  const { limitedAsCompleted } = await import('weir-limiter');
   const get = async (url, signal) => (await fetch(url, { signal })).text();
   // eslint-disable-next-line no-unused-vars
   for await (const _ of limitedAsCompleted(urls(), (url, { signal }) => timed(url, (u) => get(u, signal)), { concurrency: inflight })) {

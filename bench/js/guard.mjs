@@ -41,7 +41,7 @@ const LOAD_NICE = Number(process.env.BENCH_SHED_NICE ?? 10);
 // ------------------------------------------------------------------ server side
 
 async function serve(mode) {
-  const weir = await import('weir');
+  const weir = await import('weir-limiter');
   let running = 0;
   let permits = () => 0;
   const gate = { open: null };
@@ -248,7 +248,7 @@ function hold(port, n) {
 
 /** Per-call µs of the bare handler, guarded, guarded+rate and shed (median of 5 interleaved rounds). */
 async function inProcess() {
-  const weir = await import('weir');
+  const weir = await import('weir-limiter');
   const hello = () => new Response('hello world\n');
   const request = new Request('http://127.0.0.1/');
   const info = { remoteAddr: { hostname: '127.0.0.1', port: 1, transport: 'tcp' } };

@@ -71,11 +71,13 @@ fn borrow_conflict() -> ! {
 #[cfg(feature = "adaptive")]
 mod adaptive;
 mod errors;
+#[cfg(feature = "guard")]
 mod guard;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 mod heap;
 mod limiter;
 mod quota;
+#[cfg(feature = "fetch")]
 mod retry;
 mod slab;
 mod tickets;

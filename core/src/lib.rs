@@ -11,6 +11,9 @@
 //!   most `limit` in flight, results in completion order, memory flat.
 //!
 //! [`Limiter`] combines them and is the single entry point the bindings use.
+//! [`guard`] holds the server guard's rule (wait briefly or shed, and the
+//! `Retry-After` of a shed request), shared by the JS `guard` and the tower
+//! `GuardLayer`.
 //!
 //! The crate is `#![no_std]` + `alloc` and runtime-agnostic: hosts supply a
 //! [`Clock`] and a [`Timer`]. The `std` feature (default) adds [`FastClock`]
@@ -24,6 +27,7 @@ extern crate alloc;
 
 pub mod adaptive;
 pub mod as_completed;
+pub mod guard;
 pub mod hash;
 pub mod limiter;
 pub mod rate;

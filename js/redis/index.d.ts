@@ -1,4 +1,4 @@
-// Types of the 'weir/redis' entry (Node and Deno).
+// Types of the 'weir-limiter/redis' entry (Node and Deno).
 
 /** An ioredis client, or a node-redis (v4+) client: anything with evalsha / evalSha. */
 export type RedisClient = object;

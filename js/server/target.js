@@ -2,7 +2,7 @@
 // the seed scenario, plus path-driven modes for tests. It listens on 127.0.0.1
 // only and keeps bounded memory: counters, fixed-size rings, a capped host map.
 //
-//   import { startTarget } from 'weir/server';
+//   import { startTarget } from 'weir-limiter/server';
 //   const target = await startTarget({ delayMs: [0, 300] });
 //   // … fetch(target.url + '/anything') …
 //   target.stats().hosts['127.0.0.1:1234'].maxConcurrent;

@@ -197,9 +197,14 @@ test('limiter: maxQueue rejects beyond the queue with QueueFullError', async ({ 
   const running = limiter.run(() => hold.promise);
   const waiting = [limiter.run(() => 1), limiter.run(() => 2)];
   await assert.rejects(limiter.run(() => 3), (e) => {
+    assert.matchesError(e, weir.QueueFullError);
     assert.equal(e.name, 'QueueFullError');
     assert.ok(/maxQueue = 2/.test(e.message), e.message);
   });
+  // The same class from acquire (a wait parked in wasm) and with a signal.
+  await assert.rejects(limiter.acquire(), (e) => assert.matchesError(e, weir.QueueFullError));
+  await assert.rejects(limiter.run(() => 4, { signal: new AbortController().signal }),
+    (e) => assert.matchesError(e, weir.QueueFullError));
   hold.resolve();
   await running;
   assert.deepEqual(await Promise.all(waiting), [1, 2]);

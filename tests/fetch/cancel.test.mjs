@@ -2,7 +2,7 @@
 // frees everything (limiter and per-key figures back to 0).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter, TimeoutError, QueueTimeoutError } from 'weir';
+import { Limiter, TimeoutError, QueueTimeoutError } from 'weir-limiter';
 import { targets, atRest, until, hostStats } from './helpers.mjs';
 
 const [a, b] = await targets(2);

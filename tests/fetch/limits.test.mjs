@@ -1,7 +1,9 @@
 // Per-host caps as the server sees them, permits held to the end of the body.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter, limitedAsCompleted, setHostConnectionLimit } from 'weir';
+import { Limiter, limitedAsCompleted } from 'weir-limiter';
+// Internal: how the workerd default (6) is set, not part of the public API.
+import { setHostConnectionLimit } from '../../js/fetch.js';
 import { targets, hostStats, atRest, until } from './helpers.mjs';
 
 const [a, b] = await targets(2);
@@ -161,7 +163,7 @@ test('reading response.body as a stream releases at its end; an unpulled stream 
 });
 
 test('fetchKeyOf: host:port with the default port, same as the URL parser', async () => {
-  const { fetchKeyOf } = await import('weir');
+  const { fetchKeyOf } = await import('weir-limiter');
   const cases = {
     'http://example.com/': 'example.com:80',
     'https://example.com': 'example.com:443',

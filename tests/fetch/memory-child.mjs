@@ -1,6 +1,6 @@
 // Child process of memory.test.mjs: N requests from a lazy URL generator
 // through limitedAsCompleted + limiter.fetch; prints {count, peakRss} as JSON.
-import { Limiter, limitedAsCompleted } from 'weir';
+import { Limiter, limitedAsCompleted } from 'weir-limiter';
 
 const [base, nText] = process.argv.slice(2);
 const n = Number(nText);

@@ -6,7 +6,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { Limiter } from 'weir';
+import { Limiter } from 'weir-limiter';
 
 /** A `limit_req rate=<rate>r/s burst=0`-like server; records arrivals. */
 async function limitReq(rate) {

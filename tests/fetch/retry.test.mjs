@@ -2,7 +2,7 @@
 // methods only, network errors, the budget.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter } from 'weir';
+import { Limiter } from 'weir-limiter';
 import { targets, hostStats, atRest, until } from './helpers.mjs';
 
 const [a, b, c] = await targets(3);

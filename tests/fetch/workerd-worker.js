@@ -1,7 +1,7 @@
 // The Worker of workerd.test.mjs: limiter.fetch inside workerd against the
 // local target server given as `?target=`. No concurrency is set, so the
 // workerd default (6, the platform's connection limit) applies.
-import { Limiter, limitedAsCompleted } from 'weir';
+import { Limiter, limitedAsCompleted } from 'weir-limiter';
 
 export default {
   async fetch(request) {

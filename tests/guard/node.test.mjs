@@ -3,7 +3,7 @@
 // exact Retry-After on a fake clock, and the http adapter's release on
 // finish / close. Everything on 127.0.0.1, bounded.
 import { test } from 'node:test';
-import * as weir from 'weir';
+import * as weir from 'weir-limiter';
 import { runCase } from '../conformance/index.js';
 import { guardCases } from './cases.js';
 

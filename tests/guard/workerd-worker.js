@@ -2,7 +2,7 @@
 // host-neutral guard cases; every other path is served by one guarded
 // handler keyed (by default) on `CF-Connecting-IP`, whose body streams a tick
 // every 100 ms until the client goes away (or 30 s pass, so nothing can hang).
-import * as weir from 'weir';
+import * as weir from 'weir-limiter';
 import { runAll, summary } from './tests/conformance/index.js';
 import { guardCases } from './tests/guard/cases.js';
 

@@ -1,7 +1,7 @@
 // Chromium host: serves the package from 127.0.0.1, opens a page that loads
-// it as a browser does (an import map sending `weir` to the entry resolved
-// with the "browser" condition; the .wasm fetched and compiled while it
-// streams), runs the suite there and asserts every case passed, by name.
+// it as a browser does (an import map sending `weir-limiter` to the entry
+// resolved with the "browser" condition, whose wasm is inline), runs the
+// suite there and asserts every case passed, by name.
 import { test, before, after } from 'node:test';
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -21,9 +21,9 @@ const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 
 const page = `<!doctype html>
 <meta charset="utf-8">
 <title>weir conformance</title>
-<script type="importmap">${JSON.stringify({ imports: { weir: entry } })}</script>
+<script type="importmap">${JSON.stringify({ imports: { 'weir-limiter': entry } })}</script>
 <script type="module">
-  import * as weir from 'weir';
+  import * as weir from 'weir-limiter';
   import { cases, runAll, summary } from '/tests/conformance/index.js';
   try {
     const results = await runAll(weir, cases);

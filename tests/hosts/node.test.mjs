@@ -1,8 +1,8 @@
-// Node host: the suite runs in this process; 'weir' resolves through the
+// Node host: the suite runs in this process; 'weir-limiter' resolves through the
 // package's own exports (self-reference, "node" condition).
 import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
-import * as weir from 'weir';
+import * as weir from 'weir-limiter';
 import { cases, runCase } from '../conformance/index.js';
 import { resolveExport } from './resolve.js';
 import { RawLimiter } from '../../js/wasm/weir_wasm.js';
@@ -14,10 +14,10 @@ test('package: the node condition resolves to the node loader', () => {
   for (const [host, expected] of [
     [['workerd', 'worker', 'browser', 'import'], './js/workerd.js'],
     [['edge-light', 'worker', 'browser', 'import'], './js/workerd.js'],
-    [['deno', 'node', 'import'], './js/deno.js'],
-    [['browser', 'import'], './js/browser.js'],
-    [['worker', 'import'], './js/browser.js'],
-    [['import'], './js/browser.js'],
+    [['deno', 'node', 'import'], './js/index.js'],
+    [['browser', 'import'], './js/index.js'],
+    [['worker', 'import'], './js/index.js'],
+    [['import'], './js/index.js'],
   ]) {
     const got = resolveExport(pkg, host);
     if (got !== expected) throw new Error(`${host.join('+')} resolved to ${got}, expected ${expected}`);

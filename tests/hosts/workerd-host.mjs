@@ -4,7 +4,7 @@
 // and stop + remove the config again.
 //
 // The Worker sees the package as a bundler hands it over: the entry resolved
-// from package.json with the "workerd" condition under the bare name `weir`,
+// from package.json with the "workerd" condition under the bare name `weir-limiter`,
 // its siblings under js/ by path relative to it, the .wasm as a `wasm` module.
 // The node-only entries (js/cli/, js/server/) are left out.
 import { spawn } from 'node:child_process';
@@ -35,7 +35,7 @@ function packageModules() {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const entry = join(root, resolveExport(pkg, ['workerd', 'worker', 'browser', 'import']));
   const entryDir = dirname(entry);
-  const modules = [`(name = "weir", esModule = embed "${rel(entry)}")`];
+  const modules = [`(name = "weir-limiter", esModule = embed "${rel(entry)}")`];
   for (const file of readdirSync(join(root, 'js'), { recursive: true })) {
     const abs = join(root, 'js', file);
     const name = relative(entryDir, abs);

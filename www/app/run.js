@@ -9,7 +9,7 @@
 //   recorder's in-flight count ends before the limiter releases the permit;
 // - every pulled request ends in exactly one outcome (ok, a final non-2xx
 //   status, or an error), counted in `outcomes`.
-import { Limiter, limitedAsCompleted, fetchKeyOf } from 'weir';
+import { Limiter, limitedAsCompleted, fetchKeyOf } from 'weir-limiter';
 import { steadyRate } from './settings.js';
 
 /** Host indices in a smooth weighted round-robin order (one cycle). */

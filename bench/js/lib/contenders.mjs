@@ -25,8 +25,8 @@ export const modules = {
   'async-sema': 'async-sema',
   'p-queue': 'p-queue',
   bottleneck: 'bottleneck',
-  'weir limitedAsCompleted': 'weir',
-  'weir limiter.run': 'weir',
+  'weir limitedAsCompleted': 'weir-limiter',
+  'weir limiter.run': 'weir-limiter',
 };
 
 export const contenders = {
@@ -100,7 +100,7 @@ export const contenders = {
 
   /** weir's lazy `limitedAsCompleted` over a generator. */
   async 'weir limitedAsCompleted'(n) {
-    const { limitedAsCompleted } = await import('weir');
+    const { limitedAsCompleted } = await import('weir-limiter');
     let sum = 0;
     for await (const v of limitedAsCompleted(range(n), task, { concurrency: CONCURRENCY, failFast: true })) sum += v;
     return sum;
@@ -108,7 +108,7 @@ export const contenders = {
 
   /** weir's `limiter.run`, submitted eagerly like p-limit. */
   async 'weir limiter.run'(n) {
-    const { Limiter } = await import('weir');
+    const { Limiter } = await import('weir-limiter');
     const limiter = new Limiter({ concurrency: CONCURRENCY });
     const all = new Array(n);
     for (let i = 0; i < n; i += 1) all[i] = limiter.run(() => task(i));

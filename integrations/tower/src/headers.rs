@@ -8,8 +8,9 @@ use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
+use weir::guard::Shed;
 use weir::limiter::RateStatus;
-use weir::{Clock, LimiterError, Quota};
+use weir::Quota;
 
 use crate::{GuardBody, GuardLimiter};
 
@@ -239,13 +240,8 @@ pub(crate) fn admitted(headers: &mut HeaderMap, figures: Option<Figures>, polici
     }
 }
 
-/// Whole seconds, rounded up, at least 1.
-fn ceil_secs(d: Duration) -> u64 {
-    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-    secs.max(1)
-}
-
-/// The immediate answer to a request the limiter turned away. Allocates
+/// The immediate answer to a request the limiter turned away, as the core's
+/// guard rule decided it (`shed`: why, and `Retry-After` seconds). Allocates
 /// only the header map: the body text and header values are shared, and
 /// without a rate quota no lock is taken beyond reading the caps.
 pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
@@ -253,15 +249,10 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     policies: &Policies,
     texts: &Texts,
     key: &K,
-    why: Option<LimiterError>,
+    shed: Shed,
     status: StatusCode,
-    busy_retry_after: Duration,
 ) -> Response<GuardBody<B, K>> {
-    let wait = match why {
-        Some(LimiterError::RateLimited { not_until }) => not_until - limiter.timer().now(),
-        _ => busy_retry_after,
-    };
-    let secs = ceil_secs(wait);
+    let secs = shed.retry_after_secs;
     let mut resp = Response::new(GuardBody::rejected(texts.get(status, secs)));
     *resp.status_mut() = status;
     let headers = resp.headers_mut();
@@ -292,19 +283,4 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
         }
     }
     resp
-}
-
-#[cfg(test)]
-mod tests {
-    use super::ceil_secs;
-    use core::time::Duration;
-
-    #[test]
-    fn retry_after_rounds_up_to_whole_seconds() {
-        assert_eq!(ceil_secs(Duration::ZERO), 1);
-        assert_eq!(ceil_secs(Duration::from_millis(1)), 1);
-        assert_eq!(ceil_secs(Duration::from_secs(1)), 1);
-        assert_eq!(ceil_secs(Duration::from_millis(1001)), 2);
-        assert_eq!(ceil_secs(Duration::from_secs(10)), 10);
-    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use http::request::Parts;
 use http::{HeaderName, StatusCode};
 use tower_layer::Layer;
+use weir::guard::GuardPolicy;
 use weir::{Limiter, LimiterConfig, TokioTimer};
 
 use crate::service::Shared;
@@ -206,8 +207,7 @@ impl<K: Hash + Eq + Clone> GuardBuilder<K> {
                 limiter,
                 key_fn: self.key_fn,
                 reject_status: self.reject_status,
-                max_wait: self.max_wait,
-                busy_retry_after: self.busy_retry_after,
+                policy: GuardPolicy::new(self.max_wait, self.busy_retry_after),
             }),
         })
     }

@@ -1,7 +1,6 @@
 //! The `Service`: key the request, ask the limiter, answer or pass it on.
 
 use core::task::{Context, Poll};
-use core::time::Duration;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -10,7 +9,8 @@ use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body::Body;
 use tower_service::Service;
-use weir::{Clock, LimiterError, LimiterGrant};
+use weir::guard::{GuardPolicy, Shed, Verdict};
+use weir::{Clock, LimiterGrant};
 
 use crate::future::ResponseFuture;
 use crate::headers::Figures;
@@ -23,8 +23,9 @@ pub(crate) struct Shared<K: Hash + Eq + Clone> {
     pub(crate) limiter: Arc<GuardLimiter<K>>,
     pub(crate) key_fn: KeyFn<K>,
     pub(crate) reject_status: StatusCode,
-    pub(crate) max_wait: Option<Duration>,
-    pub(crate) busy_retry_after: Duration,
+    /// The core's rule for denied requests: wait (bounded) or shed, and the
+    /// `Retry-After` of a shed one.
+    pub(crate) policy: GuardPolicy,
     pub(crate) policies: headers::Policies,
     pub(crate) texts: headers::Texts,
 }
@@ -34,41 +35,30 @@ impl<K: Hash + Eq + Clone + std::fmt::Debug> std::fmt::Debug for Shared<K> {
         f.debug_struct("Guard")
             .field("limiter", &self.limiter)
             .field("reject_status", &self.reject_status)
-            .field("max_wait", &self.max_wait)
-            .field("busy_retry_after", &self.busy_retry_after)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl<K: Hash + Eq + Clone> Shared<K> {
-    /// Whether a short wait could admit a request denied for `why`.
-    fn worth_waiting(&self, why: LimiterError) -> bool {
-        let Some(max_wait) = self.max_wait else {
-            return false;
-        };
-        match why {
-            LimiterError::Busy => true,
-            LimiterError::RateLimited { not_until } => {
-                not_until - self.limiter.timer().now() <= max_wait
-            }
-            _ => false,
-        }
-    }
-
-    pub(crate) fn reject<B>(
-        &self,
-        key: &K,
-        why: Option<LimiterError>,
-    ) -> Response<GuardBody<B, K>> {
+    pub(crate) fn reject<B>(&self, key: &K, shed: Shed) -> Response<GuardBody<B, K>> {
         headers::rejection(
             &self.limiter,
             &self.policies,
             &self.texts,
             key,
-            why,
+            shed,
             self.reject_status,
-            self.busy_retry_after,
         )
+    }
+
+    /// The answer after a wait that gave no permit: as the key stands now.
+    fn after_wait(&self, key: &K) -> Shed {
+        let rate_wait = self
+            .limiter
+            .rate_status(key)
+            .map(|status| status.retry_after);
+        self.policy.after_wait(rate_wait)
     }
 }
 
@@ -184,18 +174,20 @@ where
                 let held = Held::new(Arc::clone(&self.shared), grant);
                 ResponseFuture::admitted(self.inner.call(req), held, figures)
             }
-            Err(why) if self.shared.worth_waiting(why) => {
-                // The ready service goes with the request; a clone stays.
-                let fresh = self.inner.clone();
-                let ready = std::mem::replace(&mut self.inner, fresh);
-                ResponseFuture::waiting(Box::pin(wait_then_call(
-                    ready,
-                    Arc::clone(&self.shared),
-                    key,
-                    req,
-                )))
-            }
-            Err(why) => ResponseFuture::rejected(self.shared.reject(&key, Some(why))),
+            Err(why) => match self.shared.policy.on_denial(why, limiter.timer().now()) {
+                Verdict::Wait => {
+                    // The ready service goes with the request; a clone stays.
+                    let fresh = self.inner.clone();
+                    let ready = std::mem::replace(&mut self.inner, fresh);
+                    ResponseFuture::waiting(Box::pin(wait_then_call(
+                        ready,
+                        Arc::clone(&self.shared),
+                        key,
+                        req,
+                    )))
+                }
+                Verdict::Shed(shed) => ResponseFuture::rejected(self.shared.reject(&key, shed)),
+            },
         }
     }
 }
@@ -212,7 +204,7 @@ where
     ResBody: Body,
     K: Hash + Eq + Clone + Send + Sync + 'static,
 {
-    let max_wait = shared.max_wait.unwrap_or_default();
+    let max_wait = shared.policy.max_wait().unwrap_or_default();
     // Dropped by the timeout, the acquire leaves the queue and gives back
     // whatever it took.
     let acquire = shared.limiter.acquire_grant(key.clone(), 1);
@@ -223,7 +215,7 @@ where
             let resp = inner.call(req).await?;
             Ok(admit(resp, held, figures))
         }
-        Ok(Err(why)) => Ok(shared.reject(&key, Some(why))),
-        Err(_elapsed) => Ok(shared.reject(&key, None)),
+        // The queue was full, or the time ran out: answered as the key stands.
+        Ok(Err(_)) | Err(_) => Ok(shared.reject(&key, shared.after_wait(&key))),
     }
 }

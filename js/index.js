@@ -1,0 +1,24 @@
+// @ts-self-types="./index.d.ts"
+// The universal entry: browsers, web workers, Deno, and whatever a bundler
+// builds for them (esbuild in any format and platform, Vite, webpack,
+// Rollup) or an import map serves as is.
+//
+// Guarantees:
+// - Ready when imported: the wasm travels inside this module graph (DEFLATE
+//   + base64, js/wasm/weir_wasm_inline.js), is inflated and instantiated
+//   synchronously, so there is no top-level await, no `init()` to call and
+//   no .wasm file for a bundler or server to find, copy or serve with the
+//   right MIME type.
+// - Needs no permission (Deno: no --allow-read) and no host API beyond
+//   `atob` and `WebAssembly`. A Content-Security-Policy must allow
+//   'wasm-unsafe-eval', as for any wasm.
+// - Synchronous compilation on a browser's main thread is allowed for
+//   modules up to 8 MB in current Chromium (this one is ~95 KB); Firefox
+//   and Safari have no such limit.
+import { initSync } from './wasm/weir_wasm.js';
+import { size, deflated } from './wasm/weir_wasm_inline.js';
+import { inflateRaw, fromBase64 } from './inflate.js';
+
+initSync({ module: inflateRaw(fromBase64(deflated), size) });
+
+export * from './api.js';
