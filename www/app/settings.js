@@ -5,7 +5,7 @@
 //
 // Invariants: a returned plan is complete and valid (the Limiter may still
 // refuse a combination, with its own message naming the option).
-import { parseRate } from '../../js/cli/args.js';
+import { parseRate } from '../../js/cli/values.js';
 
 /** "30/s burst 10, 100/5s" → [{ limit, interval, burst? }]; '' → undefined. */
 export function parseQuotas(text, field) {
