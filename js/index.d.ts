@@ -43,7 +43,7 @@ export interface LimiterOptions {
   /** How many acquires may wait at once; beyond it they reject with a `QueueFullError`. */
   maxQueue?: Cap | 0;
   /** Shared limits across processes: a `RedisStore` from 'weir-limiter/redis' (Node / Deno). */
-  store?: import('./redis/index.js').RedisStore;
+  store?: SharedStore;
   /** With a store, when a store call fails or times out. Default 'closed'. */
   onStoreError?: 'closed' | 'open' | 'local';
   /** With `onStoreError: 'local'`: this process's share is 1/localShare of the limits. Default 1. */
@@ -80,7 +80,25 @@ export interface LimiterStats {
   /** With an adaptive cap: its limit, minimum RTT and last window's RTT (ms, NaN until measured), gradient. */
   adaptive?: { limit: number; minRtt: number; sampleRtt: number; gradient: number };
   /** With a store: its counters and mode. */
-  store?: import('./redis/index.js').StoreStats;
+  store?: SharedStoreStats;
+}
+
+/**
+ * A store of shared limits: a `RedisStore` from 'weir-limiter/redis' (Node /
+ * Deno). Typed structurally here so the main entry's types stand alone.
+ */
+export interface SharedStore {
+  stats(): SharedStoreStats;
+}
+
+/** `stats().store`: the store's counters and mode. */
+export interface SharedStoreStats {
+  roundTrips: number;
+  errors: number;
+  lastError: Error | undefined;
+  latencyP99Ms: number;
+  mode: 'ok' | 'degraded';
+  recoveries: number;
 }
 
 export type AdaptiveOutcome = 'ok' | 'dropped' | '429' | '503' | 'timeout' | 'cancelled';
@@ -345,7 +363,7 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   /** `Retry-After` seconds for a concurrency rejection (default 1). */
   busyRetryAfter?: number;
   /** Shared limits across servers: a `RedisStore` from 'weir-limiter/redis' (no `queue` with a store). */
-  store?: import('./redis/index.js').RedisStore;
+  store?: SharedStore;
   onStoreError?: 'closed' | 'open' | 'local';
   localShare?: number;
 }
