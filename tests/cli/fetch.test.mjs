@@ -401,9 +401,10 @@ test(`a second Ctrl-C aborts in-flight requests; each still gets a row ${extra.j
 }
 
 // The JS CLI: 10^4 / 10^5 lines, one in ten to the network, 200 in flight.
-// The native one: 10^5 / 3·10^5 lines, one in a hundred, 20 in flight — its
-// connections' buffers grow over their first ~50 responses (~14 KB each),
-// which says nothing about lines but would swamp a 200-connection run.
+// The native one: 10^5 / 3·10^5 lines, one in a hundred, 20 in flight — each
+// of its connections takes ~9 KB more after 32 requests (hyper's request
+// channel, bench/README.md), which says nothing about lines but would swamp
+// a 200-connection run.
 const MEM = CLI === 'js'
   ? { sizes: [10_000, 100_000], every: 10, concurrency: '200' }
   : { sizes: [100_000, 300_000], every: 100, concurrency: '20' };
