@@ -23,6 +23,8 @@ const NO_SIGNAL = Object.freeze({ signal: undefined });
 const NO_QUOTAS = new Float64Array(0);
 /** The wasm limiter behind a `Limiter` (set in its static block). */
 let rawOf;
+/** The shared-store hook of a `Limiter`, if it has a `store` (static block). */
+let sharedOf;
 
 // ---------------------------------------------------------------- validation
 
@@ -380,7 +382,66 @@ function runHolding(raw, id, fn, signal) {
 
 // ------------------------------------------------------------------ Limiter
 
-const LIMITER_OPTIONS = ['concurrency', 'perKey', 'rate', 'perKeyRate', 'maxQueue'];
+/** `RawLimiter.report`'s outcome codes, by index. */
+const OUTCOMES = ['ok', 'dropped', '429', '503', 'timeout', 'cancelled'];
+const ADAPTIVE_OPTIONS = ['min', 'max', 'initial', 'algorithm'];
+
+/** `concurrency: { adaptive: { min, max, initial, algorithm } }` as the
+ * `[min, max, initial, algorithm]` row the core takes (it checks the
+ * order of the three); `undefined` for a plain cap. */
+function adaptiveOf(concurrency) {
+  if (concurrency === null || typeof concurrency !== 'object') return undefined;
+  const c = options(concurrency, 'concurrency', ['adaptive']);
+  const a = options(c.adaptive ?? {}, 'concurrency.adaptive', ADAPTIVE_OPTIONS);
+  const min = a.min === undefined ? 1 : whole(a.min, 'concurrency.adaptive.min');
+  const max = a.max === undefined ? 1000 : whole(a.max, 'concurrency.adaptive.max');
+  const initial = a.initial === undefined ? Math.min(Math.max(10, min), max) : whole(a.initial, 'concurrency.adaptive.initial');
+  const algorithm = a.algorithm === undefined ? 'gradient' : a.algorithm;
+  if (algorithm !== 'gradient' && algorithm !== 'aimd') {
+    throw new RangeError("option 'concurrency.adaptive.algorithm' must be 'gradient' or 'aimd'");
+  }
+  return [min, max, initial, algorithm === 'aimd' ? 1 : 0];
+}
+
+/** The outcome an error of a task means: an HTTP 429/503 (`status` or
+ * `response.status`) is overload, a `TimeoutError` a timeout, an
+ * `AbortError` a cancellation; anything else was served (its RTT counts). */
+function outcomeOfError(error) {
+  const status = error?.status ?? error?.response?.status;
+  if (status === 429) return 2;
+  if (status === 503) return 3;
+  if (error?.name === 'TimeoutError') return 4;
+  if (error?.name === 'AbortError') return 5;
+  return 0;
+}
+
+/** `fn`, timed from its start to its settling and reported to the adaptive cap. */
+function timed(raw, fn) {
+  return (context) => {
+    const inFlight = raw.stats()[0];
+    const start = performance.now();
+    const report = (code) => raw.report(performance.now() - start, inFlight, code);
+    let work;
+    try {
+      work = Promise.resolve(fn(context));
+    } catch (error) {
+      report(outcomeOfError(error));
+      throw error;
+    }
+    return work.then(
+      (value) => {
+        report(0);
+        return value;
+      },
+      (error) => {
+        report(outcomeOfError(error));
+        throw error;
+      },
+    );
+  };
+}
+
+const LIMITER_OPTIONS = ['concurrency', 'perKey', 'rate', 'perKeyRate', 'maxQueue', 'store', 'onStoreError', 'localShare'];
 const RUN_OPTIONS = ['key', 'cost', 'signal'];
 
 /**
@@ -391,21 +452,65 @@ export class Limiter {
   #raw;
   #limits;
   #parking;
+  #adaptive;
+  /** With a `store`: its hook (js/redis/shared.js); the quotas live there. */
+  #shared;
 
   static {
     rawOf = (limiter) => limiter.#raw;
+    sharedOf = (limiter) => limiter.#shared;
   }
 
   constructor(opts) {
     const o = options(opts, 'Limiter', LIMITER_OPTIONS);
-    const concurrency = cap(o.concurrency, 'concurrency');
+    const adaptive = adaptiveOf(o.concurrency);
+    const concurrency = adaptive ? undefined : cap(o.concurrency, 'concurrency');
     const perKey = cap(o.perKey, 'perKey');
     const rate = quotas(o.rate, 'rate');
     const perKeyRate = quotas(o.perKeyRate, 'perKeyRate');
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
-    this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue);
+    if (o.store !== undefined) {
+      // Shared limits: this process's wasm limiter keeps the caps (its order
+      // and queue); the store enforces caps, quotas and pauses fleet-wide.
+      if (typeof o.store?.attach !== 'function') {
+        throw new TypeError("option 'store' must be a store, e.g. new RedisStore(client) from 'weir/redis'");
+      }
+      const hooks = {
+        acquireLocal: (key, cost, signal) => this.#acquireLocal(key, cost, signal),
+        makeLocal: (local) => new Limiter(local),
+      };
+      const { onStoreError, localShare } = o;
+      this.#shared = o.store.attach({ concurrency, perKey, rate, perKeyRate, onStoreError, localShare }, hooks);
+      this.#raw = new RawLimiter(concurrency, perKey, NO_QUOTAS, NO_QUOTAS, maxQueue, adaptive);
+    } else {
+      this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive);
+    }
     this.#limits = { concurrency, perKey };
+    this.#adaptive = adaptive !== undefined;
     this.#parking = parkingFor(this.#raw);
+  }
+
+  /**
+   * Feed the adaptive cap (`concurrency: { adaptive }`) one finished
+   * request: `rtt` in ms, `inFlight` when it started (itself included),
+   * `outcome` `'ok'` (default), `'dropped'`, `'429'`, `'503'`, `'timeout'`
+   * or `'cancelled'`. Returns the limit after it (`undefined` when not
+   * adaptive). `run` reports by itself.
+   */
+  report(sample) {
+    const o = options(sample, 'report', ['rtt', 'inFlight', 'outcome']);
+    if (typeof o.rtt !== 'number' || !(o.rtt >= 0)) throw new RangeError("report: 'rtt' must be a number >= 0");
+    const inFlight = whole(o.inFlight, 'inFlight', 0);
+    const code = OUTCOMES.indexOf(o.outcome === undefined ? 'ok' : String(o.outcome));
+    if (code < 0) throw new RangeError(`report: 'outcome' must be one of ${OUTCOMES.join(', ')}`);
+    const limit = this.#raw.report(o.rtt, inFlight, code);
+    return limit < 0 ? undefined : limit;
+  }
+
+  async #acquireLocal(key, cost, signal) {
+    let id = limiterPermit(this.#parking, key, cost, signal);
+    if (typeof id !== 'number') id = await id;
+    return releaser(this.#raw, id);
   }
 
   /** Run `fn({signal})` once admitted for `key`; resolves to its result. */
@@ -418,6 +523,7 @@ export class Limiter {
     let id;
     try {
       if (typeof fn !== 'function') throw new TypeError("run: 'fn' must be a function");
+      if (this.#adaptive) fn = timed(this.#raw, fn);
       if (opts === undefined) {
         key = '';
         cost = 1;
@@ -427,6 +533,7 @@ export class Limiter {
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
       }
+      if (this.#shared !== undefined) return this.#shared.run(fn, key, cost, signal);
       if (signal === undefined) {
         const raw = this.#raw;
         id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
@@ -448,6 +555,7 @@ export class Limiter {
     const o = options(opts, 'acquire', RUN_OPTIONS);
     const key = keyOf(o.key);
     const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
+    if (this.#shared !== undefined) return this.#shared.acquire(key, cost, signalOf(o.signal));
     let id = limiterPermit(this.#parking, key, cost, signalOf(o.signal));
     if (typeof id !== 'number') id = await id;
     return releaser(this.#raw, id);
@@ -456,6 +564,9 @@ export class Limiter {
   /** Admit now or not at all: a release function, or `null`. */
   tryAcquire(opts) {
     const o = options(opts, 'tryAcquire', ['key', 'cost']);
+    if (this.#shared !== undefined) {
+      throw new TypeError('tryAcquire: a limiter with a store decides on the server; use acquire (or run)');
+    }
     const id = this.#raw.tryAcquire(keyOf(o.key), o.cost === undefined ? 1 : whole(o.cost, 'cost'));
     if (id === FAILED) throw this.#raw.lastError();
     return id === MUST_WAIT ? null : releaser(this.#raw, id);
@@ -477,32 +588,53 @@ export class Limiter {
     const next = { ...this.#limits };
     if ('concurrency' in o) next.concurrency = cap(o.concurrency, 'concurrency');
     if ('perKey' in o) next.perKey = cap(o.perKey, 'perKey');
-    this.#raw.setLimits(next.concurrency, next.perKey);
+    // An adaptive cap stays where it is unless `concurrency` is given.
+    const concurrency = next.concurrency ?? (this.#adaptive ? this.#raw.adaptiveStats()[0] : undefined);
+    this.#raw.setLimits(concurrency, next.perKey);
     this.#limits = next;
   }
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
   pause(key, ms) {
-    this.#raw.pauseFor(keyOf(key), pauseMs(ms));
+    const ms_ = pauseMs(ms);
+    this.#raw.pauseFor(keyOf(key), ms_);
+    // Shared: the whole fleet waits too (failures are counted in stats().store).
+    this.#shared?.pause(keyOf(key), ms_).catch(() => {});
   }
 
-  /** `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now. */
+  /**
+   * `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now; with
+   * an adaptive cap, `concurrency` is its current limit and `adaptive` is
+   * `{ limit, minRtt, sampleRtt, gradient }` (RTTs in ms, NaN until measured);
+   * with a store, `store` (its counters and mode).
+   */
   stats() {
     const s = this.#raw.stats();
-    return {
+    const stats = {
       inFlight: s[0],
       queued: s[1],
       keys: s[2],
       rateKeys: s[3],
       concurrency: this.#limits.concurrency ?? Infinity,
       perKey: this.#limits.perKey ?? Infinity,
+      ...(this.#shared === undefined ? {} : { store: this.#shared.stats() }),
     };
+    if (this.#adaptive) {
+      const [limit, minRtt, sampleRtt, gradient] = this.#raw.adaptiveStats();
+      stats.concurrency = limit;
+      stats.adaptive = { limit, minRtt, sampleRtt, gradient };
+    }
+    return stats;
   }
 }
 
+/** A raw limiter stand-in whose fast path never admits (see `fetch` below). */
+const NO_FAST_PERMIT = Object.freeze({ tryAcquire: () => MUST_WAIT, tryAcquireUnkeyed: () => MUST_WAIT });
+
 /** `fetch` under this limiter (key = host:port); see js/fetch.js. */
 Limiter.prototype.fetch = function fetch(input, init) {
-  return limitedFetch(this, rawOf(this), input, init);
+  // With a store every permit comes from `acquire` (never the raw fast path).
+  return limitedFetch(this, sharedOf(this) === undefined ? rawOf(this) : NO_FAST_PERMIT, input, init);
 };
 
 /** Per-key figures of `fetch`: in flight, queued, sent, retried, 429s, cooldown, p50/p95/p99. */
@@ -603,7 +735,8 @@ class Completions {
     this.#isAsync = source != null && typeof source[Symbol.asyncIterator] === 'function';
     this.#iterator = iteratorOf(source);
     this.#limiter = limiter;
-    this.#raw = rawOf(limiter);
+    // With a store every item is admitted through `limiter.run` (never the raw fast path).
+    this.#raw = sharedOf(limiter) === undefined ? rawOf(limiter) : NO_FAST_PERMIT;
     this.#mapper = mapper;
     this.#keyFn = typeof key === 'function' ? key : null;
     this.#key = typeof key === 'function' ? '' : keyOf(key);

@@ -173,7 +173,9 @@ function stateOf(limiter, rawLimiter) {
     }
     // (Each Flight points here for its limiter, raw limiter and retry state:
     // one field per request instead of three.)
-    state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined, limiter, rawLimiter };
+    // `adaptive`: the limiter's cap follows the answers (every attempt is reported).
+    const adaptive = rawLimiter.adaptiveStats?.() !== undefined;
+    state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined, limiter, rawLimiter, adaptive };
     states.set(limiter, state);
   }
   return state;
@@ -590,6 +592,7 @@ class Flight {
     this.fetchImpl = undefined;
     this.init = undefined; // what `fetch` is given (weir options stripped, our signal in)
     this.signal = undefined; // the request's own signal, if any
+    this.sample = undefined; // with an adaptive cap: [sent at (ms), in flight then]
   }
 
   /** The current attempt holds `permit` (never 0) and has been sent. */
@@ -631,13 +634,26 @@ class Flight {
 
   /** Attempt `retry` has been given `permit` and is being sent: its start time for the key's latencies. */
   sent(permit, retry) {
-    const started = this.state.raw.sent(this.key, retry);
+    const state = this.state;
+    const started = state.raw.sent(this.key, retry);
     this.hold(permit);
+    if (state.adaptive) this.sample = [performance.now(), state.rawLimiter.stats()[0]];
     return started;
+  }
+
+  /** With an adaptive cap: report the attempt sent last (outcome codes as `RawLimiter.report`'s). */
+  report(code) {
+    const sample = this.sample;
+    if (sample === undefined) return;
+    this.sample = undefined;
+    this.state.rawLimiter.report(performance.now() - sample[0], sample[1], code);
   }
 
   /** Attempt `retry` failed with `error` (no response): the ms to wait before the next, or throw. */
   failed(error, retry, started) {
+    // A timeout or the caller's abort says nothing about the server's load
+    // beyond the time it took: `timeout` is overload, an abort is ignored.
+    this.report(error?.name === 'TimeoutError' ? 4 : error?.name === 'AbortError' ? 5 : 1);
     this.finish();
     const signal = this.signal;
     if (signal?.aborted) throw abortReason(signal);
@@ -655,6 +671,7 @@ class Flight {
    */
   answered(response, retry, started) {
     const status = response.status;
+    this.report(status === 429 ? 2 : status === 503 ? 3 : 0);
     const spec = this.spec;
     const policy = spec.policy;
     const raw = this.state.raw;

@@ -9,7 +9,7 @@ import { clearTimer, setTimer } from './timers.js';
 
 const GUARD_OPTIONS = [
   'concurrency', 'perKey', 'rate', 'perKeyRate', 'key', 'keyHeader', 'queue', 'status',
-  'onReject', 'busyRetryAfter',
+  'onReject', 'busyRetryAfter', 'store', 'onStoreError', 'localShare',
 ];
 const NS_PER_S = 1e9;
 /** What `drain` reports for a parked wait that failed (see `takeError`). */
@@ -60,7 +60,13 @@ function checkOptions(opts) {
     keyHeader: opts.keyHeader,
     onReject: opts.onReject,
     busyRetryAfter: opts.busyRetryAfter === undefined ? 1 : whole(opts.busyRetryAfter, 'busyRetryAfter', 0),
+    store: opts.store,
+    onStoreError: opts.onStoreError,
+    localShare: opts.localShare,
   };
+  if (o.store !== undefined && typeof o.store?.guard !== 'function') {
+    throw new TypeError("guard: option 'store' must be a store, e.g. new RedisStore(client) from 'weir/redis'");
+  }
   if (o.status !== 429 && o.status !== 503) {
     throw new RangeError(`guard: option 'status' must be 429 or 503, got ${String(o.status)}`);
   }
@@ -210,6 +216,11 @@ function withHeaders(response, rate) {
 export function guard(handler, opts) {
   if (typeof handler !== 'function') throw new TypeError("guard: 'handler' must be a function");
   const o = checkOptions(opts);
+  if (o.store !== undefined) {
+    // Shared limits (js/redis/guard.js): the store decides, these helpers answer.
+    const helpers = { defaultKey, keyString, shedAnswer, shedResponse, rateHeaders, releasingBody, withHeaders };
+    return o.store.guard(handler, o, { ...helpers, localGuard: (local) => guard(handler, local) });
+  }
   const raw = new RawLimiter(o.concurrency, o.perKey, o.rate, o.perKeyRate, o.queue?.max);
   const hasRate = o.rate.length > 0 || o.perKeyRate.length > 0;
   // Without quotas the core has no figures to give: pass nothing across.

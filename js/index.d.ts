@@ -12,9 +12,25 @@ export interface Quota {
 /** A cap: a whole number >= 1, or `Infinity`/`null`/`undefined` for none. */
 export type Cap = number | null | undefined;
 
+/**
+ * An adaptive global cap: it follows the round-trip times and 429/503s of
+ * the work it admits (`run` reports by itself; else `Limiter.report`).
+ * Gradient (default): finds the concurrency where latency starts to rise;
+ * AIMD: backs off on 429/503 only.
+ */
+export interface AdaptiveOptions {
+  /** Default 1. */
+  min?: number;
+  /** Default 1000. */
+  max?: number;
+  /** Default 10 (within [min, max]). */
+  initial?: number;
+  algorithm?: 'gradient' | 'aimd';
+}
+
 export interface LimiterOptions {
-  /** Global in-flight cap. */
-  concurrency?: Cap;
+  /** Global in-flight cap, or `{ adaptive }` for one that finds itself. */
+  concurrency?: Cap | { adaptive: AdaptiveOptions };
   /** In-flight cap per key. */
   perKey?: Cap;
   /** Quota(s) shared by all keys; all must allow. */
@@ -23,6 +39,12 @@ export interface LimiterOptions {
   perKeyRate?: Quota | Quota[];
   /** How many acquires may wait at once; beyond it they reject with a `QueueFullError`. */
   maxQueue?: Cap | 0;
+  /** Shared limits across processes: a `RedisStore` from 'weir/redis' (Node / Deno). */
+  store?: import('./redis/index.js').RedisStore;
+  /** With a store, when a store call fails or times out. Default 'closed'. */
+  onStoreError?: 'closed' | 'open' | 'local';
+  /** With `onStoreError: 'local'`: this process's share is 1/localShare of the limits. Default 1. */
+  localShare?: number;
 }
 
 export interface RunOptions {
@@ -45,9 +67,16 @@ export interface LimiterStats {
   queued: number;
   keys: number;
   rateKeys: number;
+  /** The cap in force (with `adaptive`, its current limit). */
   concurrency: number;
   perKey: number;
+  /** With an adaptive cap: its limit, minimum RTT and last window's RTT (ms, NaN until measured), gradient. */
+  adaptive?: { limit: number; minRtt: number; sampleRtt: number; gradient: number };
+  /** With a store: its counters and mode. */
+  store?: import('./redis/index.js').StoreStats;
 }
+
+export type AdaptiveOutcome = 'ok' | 'dropped' | '429' | '503' | 'timeout' | 'cancelled';
 
 export type Settled<R> =
   | { status: 'fulfilled'; value: R }
@@ -88,6 +117,8 @@ export class Limiter {
   setLimits(options: { concurrency?: Cap; perKey?: Cap }): void;
   /** Holds every acquire for `key` for `ms` milliseconds (e.g. from `Retry-After`). */
   pause(key: string | number, ms: number): void;
+  /** Feeds the adaptive cap one finished request; the limit after it (`undefined` when not adaptive). */
+  report(sample: { rtt: number; inFlight: number; outcome?: AdaptiveOutcome }): number | undefined;
   stats(): LimiterStats;
   /**
    * `fetch` under this limiter: same arguments and result as `fetch`. Key =
@@ -271,8 +302,8 @@ export type FetchHandler<Env = unknown, Ctx = unknown> = (
 export interface GuardRejection {
   /** The request's key (client address by default). */
   key: string;
-  /** `'concurrency'` (in-flight caps / queue) or `'rate'` (a quota). */
-  reason: 'concurrency' | 'rate';
+  /** `'concurrency'` (in-flight caps / queue), `'rate'` (a quota), or `'store'` (a shared store failed, `onStoreError: 'closed'`). */
+  reason: 'concurrency' | 'rate' | 'store';
   /** Seconds, as sent in `Retry-After`. */
   retryAfter: number;
   status: 429 | 503;
@@ -303,6 +334,10 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
   /** `Retry-After` seconds for a concurrency rejection (default 1). */
   busyRetryAfter?: number;
+  /** Shared limits across servers: a `RedisStore` from 'weir/redis' (no `queue` with a store). */
+  store?: import('./redis/index.js').RedisStore;
+  onStoreError?: 'closed' | 'open' | 'local';
+  localShare?: number;
 }
 
 export interface GuardStats {

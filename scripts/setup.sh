@@ -5,6 +5,7 @@
 #   - wasm-pack
 #   - npm dependencies (when node_modules is missing or older than the manifests)
 #   - Chromium (Debian package) for the browser tests
+#   - redis-server (Debian package) for the shared-store tests
 #   - the wasm build (when its sources are newer than js/wasm/weir_wasm_bg.wasm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,14 @@ else
   say "installing chromium (apt-get)"
   apt-get update
   apt-get install -y --no-install-recommends chromium
+fi
+
+if command -v redis-server >/dev/null 2>&1; then
+  say "$(redis-server --version | cut -d' ' -f1-3) present"
+else
+  say "installing redis-server (apt-get)"
+  apt-get update
+  apt-get install -y --no-install-recommends redis-server
 fi
 
 wasm=js/wasm/weir_wasm_bg.wasm

@@ -260,6 +260,20 @@ fn contended(c: &mut Criterion) {
     });
 }
 
+fn primitives(c: &mut Criterion) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let cas16 = weir_bench::primitives::Cas16::new().expect("cmpxchg16b");
+        bench(c, cases::CAS16, |b| b.iter(|| black_box(cas16.bump())));
+    }
+    let cas8 = weir_bench::primitives::Cas8::default();
+    bench(c, cases::CAS8, |b| b.iter(|| black_box(cas8.bump())));
+    let mutex = std::sync::Mutex::new(0u64);
+    bench(c, cases::MUTEX, |b| {
+        b.iter(|| *black_box(&mutex).lock().unwrap() += 1)
+    });
+}
+
 fn weir_lac(items: usize) -> usize {
     block_on(async {
         let inputs = (0..items).map(|i| core::future::ready(black_box(i)));
@@ -374,6 +388,7 @@ fn main() {
     clock_read(&mut c);
     as_completed(&mut c);
     contended(&mut c);
+    primitives(&mut c);
     c.final_summary();
 
     print_allocations();

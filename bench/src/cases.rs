@@ -123,6 +123,15 @@ pub const WEIR_SEM_2T: Case = Case::new(CONTENDED, "weir_keyed_semaphore_u64");
 /// tokio `Semaphore::try_acquire` + drop, 2 threads.
 pub const TOKIO_SEM_2T: Case = Case::new(CONTENDED, "tokio_semaphore_unkeyed");
 
+/// Group: the atomic primitives alone (context for the ratios above).
+pub const PRIMITIVES: &str = "primitives";
+/// One 16-byte compare-and-swap (`lock cmpxchg16b`): weir's lock-free GCRA.
+pub const CAS16: Case = Case::new(PRIMITIVES, "cas_16_bytes");
+/// One 8-byte compare-and-swap: governor's GCRA.
+pub const CAS8: Case = Case::new(PRIMITIVES, "cas_8_bytes");
+/// `std::sync::Mutex` lock + unlock, uncontended (weir's semaphore: 2 per pair).
+pub const MUTEX: Case = Case::new(PRIMITIVES, "std_mutex_lock_unlock");
+
 /// The comparisons printed by the ratio table, in order.
 pub const PAIRS: &[Pair] = &[
     Pair {
@@ -188,6 +197,12 @@ pub const PAIRS: &[Pair] = &[
     Pair {
         weir: WEIR_LAC,
         peer: FB_BU,
+        target_ratio: None,
+        target_ns: None,
+    },
+    Pair {
+        weir: CAS16,
+        peer: CAS8,
         target_ratio: None,
         target_ns: None,
     },

@@ -8,10 +8,12 @@
 //! - [`report`]: reads criterion's `estimates.json` files and prints the
 //!   weir/peer ratio table.
 //! - [`cases`]: the names of every benchmark and the weir/peer pairs compared.
+//! - [`primitives`]: the atomic operations the hot paths are built from.
 
 pub mod alloc_counter;
 pub mod cases;
 pub mod clocks;
+pub mod primitives;
 pub mod report;
 
 /// governor's default keyed limiter (dashmap state store, std hasher) on its

@@ -68,6 +68,8 @@ fn borrow_conflict() -> ! {
     panic!("RefCell already borrowed");
 }
 
+#[cfg(feature = "adaptive")]
+mod adaptive;
 mod errors;
 mod guard;
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]

@@ -46,6 +46,9 @@ pub struct RawLimiter {
 impl RawLimiter {
     /// A limiter. `rate` and `per_key_rate` are flat `[limit, intervalMs,
     /// burst (0 = limit)]` triples; `undefined` caps are unlimited.
+    /// `adaptive`, when given, is `[min, max, initial, algorithm (0 =
+    /// gradient, 1 = AIMD)]`: the global cap then follows
+    /// [`report`](RawLimiter::report)s, capped by `concurrency`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         concurrency: Option<u32>,
@@ -53,8 +56,25 @@ impl RawLimiter {
         rate: &[f64],
         per_key_rate: &[f64],
         max_queue: Option<u32>,
+        adaptive: Option<Vec<u32>>,
     ) -> Result<RawLimiter, JsValue> {
-        let inner = new_limiter(concurrency, per_key, rate, per_key_rate, max_queue)?;
+        #[cfg(feature = "adaptive")]
+        let adaptive = adaptive
+            .map(|a| crate::adaptive::config_from(&a))
+            .transpose()?;
+        #[cfg(not(feature = "adaptive"))]
+        let adaptive = match adaptive {
+            Some(_) => return Err(range_error("concurrency.adaptive: not in this build")),
+            None => None,
+        };
+        let inner = new_limiter(
+            concurrency,
+            per_key,
+            rate,
+            per_key_rate,
+            max_queue,
+            adaptive,
+        )?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
             permits: Rc::default(),
@@ -229,6 +249,24 @@ impl RawLimiter {
     }
 
     /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
+    /// Feed the adaptive cap one finished request: its round-trip time in
+    /// ms, the permits in flight when it started (itself included), and
+    /// its outcome (0 ok, 1 dropped, 2 429, 3 503, 4 timeout, 5 cancelled).
+    /// Returns the limit after it, or `-1` without `adaptive`.
+    #[cfg(feature = "adaptive")]
+    pub fn report(&self, rtt_ms: f64, in_flight: u32, outcome: u8) -> f64 {
+        let sample = crate::adaptive::sample(rtt_ms, in_flight, outcome);
+        self.inner.report(sample).map_or(-1.0, f64::from)
+    }
+
+    /// `[limit, minRttMs, sampleRttMs, gradient]` of the adaptive cap (NaN
+    /// for an RTT not measured yet), or `undefined` without `adaptive`.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveStats)]
+    pub fn adaptive_stats(&self) -> Option<Box<[f64]>> {
+        self.inner.adaptive_stats().map(crate::adaptive::stats_row)
+    }
+
     pub fn stats(&self) -> Box<[f64]> {
         let s = self.inner.stats();
         Box::new([
@@ -272,6 +310,7 @@ fn new_limiter(
     rate: &[f64],
     per_key_rate: &[f64],
     max_queue: Option<u32>,
+    adaptive: Option<weir::adaptive::AdaptiveConfig>,
 ) -> Result<Limiter<String, JsTimer>, JsValue> {
     let config = LimiterConfig {
         concurrency: concurrency.map(|n| n as usize),
@@ -279,6 +318,7 @@ fn new_limiter(
         rate: quotas_from_triples(rate, "rate")?,
         per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
         max_queue: max_queue.map(|n| n as usize),
+        adaptive,
     };
     Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
 }

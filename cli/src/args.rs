@@ -16,7 +16,7 @@ use crate::values::{self, Rate};
 pub const USAGE: &str = "usage: weir <command> [options]
 
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
-      --concurrency N       in flight at most (default 100)
+      --concurrency N       in flight at most (default 100); 'auto': found from the answers (up to 1,000)
       --per-host N          in flight per host:port at most (default unlimited)
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
                             bursts of up to the count by default, or say so: --rate 20/s,burst=5
@@ -64,6 +64,35 @@ pub enum Command {
 fn concurrency(t: &str) -> Result<usize, String> {
     values::whole(t, 1, 1_000_000).map(|n| n as usize)
 }
+
+/// The most `--concurrency auto` lets in flight (as in the Node build).
+pub const AUTO_MAX: usize = 1000;
+
+/// `--concurrency`: a fixed cap, or `auto` (an adaptive cap up to
+/// [`AUTO_MAX`] that follows the answers).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cap {
+    Fixed(usize),
+    Auto,
+}
+
+impl Cap {
+    /// The most in flight at once.
+    pub fn max(self) -> usize {
+        match self {
+            Cap::Fixed(n) => n,
+            Cap::Auto => AUTO_MAX,
+        }
+    }
+}
+
+fn cap(t: &str) -> Result<Cap, String> {
+    if t == "auto" {
+        Ok(Cap::Auto)
+    } else {
+        concurrency(t).map(Cap::Fixed)
+    }
+}
 fn retries(t: &str) -> Result<u32, String> {
     values::whole(t, 0, 100).map(|n| n as u32)
 }
@@ -103,8 +132,8 @@ pub struct FetchArgs {
     /// The URL list, `-` for stdin.
     #[arg(value_name = "FILE", default_value = "-")]
     pub input: String,
-    #[arg(long, value_name = "N", default_value = "100", value_parser = concurrency, allow_negative_numbers = true)]
-    pub concurrency: usize,
+    #[arg(long, value_name = "N", default_value = "100", value_parser = cap, allow_negative_numbers = true)]
+    pub concurrency: Cap,
     #[arg(long = "per-host", value_name = "N", value_parser = concurrency, allow_negative_numbers = true)]
     pub per_host: Option<usize>,
     #[arg(long, value_name = "RATE", value_parser = values::parse_rate)]
@@ -225,7 +254,8 @@ mod tests {
     fn fetch_defaults_and_repeats() {
         let f = fetch(&[]);
         assert_eq!(f.input, "-");
-        assert_eq!(f.concurrency, 100);
+        assert_eq!(f.concurrency, Cap::Fixed(100));
+        assert_eq!(fetch(&["--concurrency", "auto"]).concurrency, Cap::Auto);
         assert_eq!(f.per_host, None);
         assert_eq!(f.retries, 2);
         assert_eq!(f.timeout.0, Some(Duration::from_secs(30)));

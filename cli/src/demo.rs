@@ -108,13 +108,14 @@ pub async fn run(args: DemoArgs) -> i32 {
             return 1;
         }
     };
-    let (client, limits) = match fetch::client_for(args.concurrency, None, &[], &[], 0) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("weir demo: {e}");
-            return 1;
-        }
-    };
+    let (client, limits) =
+        match fetch::client_for(crate::args::Cap::Fixed(args.concurrency), None, &[], &[], 0) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("weir demo: {e}");
+                return 1;
+            }
+        };
     let stop = Signal::default();
     let abort = Signal::default();
     let ctx = Arc::new(Ctx {

@@ -26,10 +26,11 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{ClientWithMiddleware, Middleware, Next};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use weir::adaptive::AdaptiveConfig;
 use weir::LimiterConfig;
 use weir_reqwest::{LimitMiddleware, RetryPolicy};
 
-use crate::args::{FetchArgs, Progress as ProgressArg};
+use crate::args::{Cap, FetchArgs, Progress as ProgressArg, AUTO_MAX};
 use crate::lines::{Line, Lines, MAX_LINE};
 use crate::names::save_path;
 use crate::progress::{summary_lines, Mode, Progress, Sample, Summary};
@@ -298,18 +299,26 @@ async fn flush(rows: &mut Rows, buffer: &mut String) -> std::io::Result<()> {
 
 /// The limit middleware and client for `args`.
 pub fn client_for(
-    concurrency: usize,
+    concurrency: Cap,
     per_host: Option<usize>,
     rate: &[crate::values::Rate],
     per_host_rate: &[crate::values::Rate],
     retries: u32,
 ) -> Result<(ClientWithMiddleware, LimitMiddleware), String> {
     let config = LimiterConfig {
-        concurrency: Some(concurrency),
+        concurrency: match concurrency {
+            Cap::Fixed(n) => Some(n),
+            Cap::Auto => None,
+        },
         per_key: per_host,
         rate: rate.iter().map(|r| r.quota()).collect(),
         per_key_rate: per_host_rate.iter().map(|r| r.quota()).collect(),
         max_queue: None,
+        // `auto`: the reqwest middleware reports every attempt to it.
+        adaptive: (concurrency == Cap::Auto).then(|| AdaptiveConfig {
+            max: AUTO_MAX as u32,
+            ..AdaptiveConfig::default()
+        }),
     };
     let limits = LimitMiddleware::builder(config)
         .retry(RetryPolicy {
@@ -552,9 +561,9 @@ pub async fn run(args: FetchArgs) -> i32 {
     let reporter = progress.spawn_reporter(period);
     let interrupts = on_interrupt(&progress, &stop, &abort);
     let window = if args.keyed() {
-        args.concurrency * 2
+        args.concurrency.max() * 2
     } else {
-        args.concurrency
+        args.concurrency.max()
     };
     let outcome = fetch_all(
         line_stream(reader),

@@ -22,6 +22,7 @@
 
 extern crate alloc;
 
+pub mod adaptive;
 pub mod as_completed;
 pub mod hash;
 pub mod limiter;

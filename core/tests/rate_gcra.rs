@@ -33,7 +33,7 @@ fn assert_windows(quota: &Quota, admitted: &[(u64, u32)]) {
 /// for each.
 enum Subject {
     Cell(Gcra),
-    Limiter(RateLimiter<(), ManualClock>, ManualClock),
+    Limiter(Box<RateLimiter<(), ManualClock>>, ManualClock),
 }
 
 impl Subject {
@@ -42,7 +42,7 @@ impl Subject {
             let clock = ManualClock::new();
             let limiter = RateLimiter::new(quotas, &[], clock.clone());
             assert_eq!(limiter.is_lock_free(), lock_free);
-            Subject::Limiter(limiter, clock)
+            Subject::Limiter(Box::new(limiter), clock)
         };
         let never_binding = Quota::new(u32::MAX, Duration::from_nanos(1))
             .unwrap()

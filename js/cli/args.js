@@ -181,7 +181,9 @@ export function parseFetchArgs(argv) {
   }
   return {
     input: positionals[0] ?? '-',
-    concurrency: v['--concurrency'] === undefined ? 100 : parseWhole(v['--concurrency'], '--concurrency', 1, 1_000_000),
+    // `auto`: an adaptive cap (up to 1,000) that follows the answers.
+    concurrency: v['--concurrency'] === undefined ? 100 : v['--concurrency'] === 'auto' ? AUTO_MAX : parseWhole(v['--concurrency'], '--concurrency', 1, 1_000_000),
+    adaptive: v['--concurrency'] === 'auto',
     perHost: v['--per-host'] === undefined ? undefined : parseWhole(v['--per-host'], '--per-host', 1, 1_000_000),
     rate: (v['--rate'] ?? []).map((r) => parseRate(r, '--rate')),
     perHostRate: (v['--per-host-rate'] ?? []).map((r) => parseRate(r, '--per-host-rate')),
@@ -195,9 +197,13 @@ export function parseFetchArgs(argv) {
   };
 }
 
+/** The most `--concurrency auto` lets in flight (and the look-ahead it pulls). */
+const AUTO_MAX = 1000;
+
 const SERVE_SPEC = {
   '--port': { value: true },
   '--delay': { value: true },
+  '--capacity': { value: true },
   '--429-rate': { value: true },
   '--help': { value: false },
 };
@@ -210,6 +216,7 @@ export function parseServeArgs(argv) {
   return {
     port: v['--port'] === undefined ? 8080 : parseWhole(v['--port'], '--port', 0, 65535),
     delayMs: v['--delay'] === undefined ? [0, 300] : parseDelayRange(v['--delay'], '--delay'),
+    capacity: v['--capacity'] === undefined ? Infinity : parseWhole(v['--capacity'], '--capacity', 1, 1_000_000),
     status429Rate: v['--429-rate'] === undefined ? 0 : parseNumber(v['--429-rate'], '--429-rate', 0, 1),
   };
 }

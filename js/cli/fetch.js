@@ -320,7 +320,7 @@ function stoppable(lines, stop) {
 /** Build the limiter and fetcher for parsed `weir fetch` options. */
 export function limiterFor(opts) {
   const limiter = new Limiter({
-    concurrency: opts.concurrency,
+    concurrency: opts.adaptive ? { adaptive: { max: opts.concurrency } } : opts.concurrency,
     perKey: opts.perHost,
     rate: opts.rate.length ? opts.rate : undefined,
     perKeyRate: opts.perHostRate.length ? opts.perHostRate : undefined,
@@ -333,7 +333,9 @@ export function limiterFor(opts) {
     headers: opts.headers,
     // Requests wait inside limiter.fetch only for per-host caps, rates and
     // retry back-offs: the unkeyed window equals the limiter's concurrency.
-    mayWait: opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
+    // With `--concurrency auto` the window is the cap's maximum: requests
+    // wait inside limiter.fetch for the cap in force.
+    mayWait: opts.adaptive || opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
   });
   return { limiter, fetcher };
 }
@@ -346,7 +348,7 @@ export function sampler(limiter, fetcher) {
     // Unheld responses leave the limiter at their headers: count the
     // requests whose body is still being read too.
     const inFlight = fetcher.releasesAtHeaders ? fetcher.active : l.inFlight;
-    return { inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts };
+    return { inFlight, queued: l.queued, retries: f.retries, status429: f.status429, hosts: f.hosts, cap: l.adaptive?.limit };
   };
 }
 

@@ -5,7 +5,7 @@ import { UsageError, parseDemoArgs, parseFetchArgs, parseServeArgs } from './arg
 export const USAGE = `usage: weir <command> [options]
 
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
-      --concurrency N       in flight at most (default 100)
+      --concurrency N       in flight at most (default 100); 'auto': found from the answers (up to 1,000)
       --per-host N          in flight per host:port at most (default unlimited)
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
                             bursts of up to the count by default, or say so: --rate 20/s,burst=5
@@ -19,7 +19,7 @@ export const USAGE = `usage: weir <command> [options]
       --save DIR            write bodies to DIR (file names derived safely from the URL)
       --output FILE         NDJSON rows to FILE instead of stdout
       --progress MODE       auto (bar on a terminal, lines otherwise), bar, lines, none
-  weir serve [--port P] [--delay 0-300ms] [--429-rate R]
+  weir serve [--port P] [--delay 0-300ms] [--capacity N] [--429-rate R]
                         the local target server ("Hello, World!" after a random delay), 127.0.0.1 only
   weir demo [--requests N] [--concurrency L] [--delay 0-300ms] [--server child|in-process]
             [--target URL] [--json]

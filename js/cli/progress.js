@@ -42,7 +42,8 @@ export class Progress {
    * @param {NodeJS.WritableStream} o.stderr
    * @param {'bar'|'lines'|'none'} o.mode
    * @param {number} [o.intervalMs]   refresh period (bar 200 ms, lines 2 s by default)
-   * @param {() => object} o.sample  `{ inFlight, queued, retries, status429, hosts }` now
+   * @param {() => object} o.sample  `{ inFlight, queued, retries, status429, hosts, cap? }` now
+   *   (`cap`: the adaptive cap of `--concurrency auto`)
    */
   constructor({ stderr, mode, intervalMs, sample }) {
     this.stderr = stderr;
@@ -96,6 +97,7 @@ export class Progress {
       parts.push(`${this.done} done`);
     }
     parts.push(`${rps.toFixed(0)} req/s`, `${s.inFlight} in flight`);
+    if (s.cap !== undefined) parts.push(`cap ${s.cap} (auto)`);
     if (s.queued) parts.push(`${s.queued} queued`);
     const busiest = (s.hosts ?? []).filter((h) => h.queued > 0).sort((a, b) => b.queued - a.queued).slice(0, 3);
     if (busiest.length) parts.push(`busiest ${busiest.map((h) => `${h.key}:${h.queued}`).join(' ')}`);

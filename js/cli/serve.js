@@ -8,6 +8,7 @@ export async function runServe(opts, { stdout = process.stdout, stderr = process
     target = await startTarget({
       port: opts.port,
       delayMs: opts.delayMs,
+      capacity: opts.capacity ?? Infinity,
       status429Rate: opts.status429Rate,
     });
   } catch (error) {
@@ -18,7 +19,8 @@ export async function runServe(opts, { stdout = process.stdout, stderr = process
   }
   const [lo, hi] = opts.delayMs;
   stdout.write(
-    `weir serve: listening on ${target.url} (delay ${lo}-${hi} ms, 429 rate ${opts.status429Rate}; ` +
+    `weir serve: listening on ${target.url} (delay ${lo}-${hi} ms, ` +
+      `${opts.capacity === undefined || opts.capacity === Infinity ? '' : `capacity ${opts.capacity}, `}429 rate ${opts.status429Rate}; ` +
       `stats at ${target.url}/__weir/stats)\n`,
   );
   await new Promise((resolve) => {

@@ -24,6 +24,7 @@ const DEFAULTS = {
   port: 0,
   host: '127.0.0.1',
   delayMs: [0, 300],
+  capacity: Infinity,
   status429Rate: 0,
   retryAfter: 1,
   timestampRing: 4096,
@@ -114,6 +115,10 @@ function checkOptions(opts) {
   if (!Array.isArray(o.delayMs) || o.delayMs.length !== 2 || !(o.delayMs[0] >= 0) || !(o.delayMs[1] >= o.delayMs[0])) {
     throw new RangeError(`startTarget: option 'delayMs' must be [min, max] with 0 <= min <= max, got ${JSON.stringify(d)}`);
   }
+  const c = o.capacity;
+  if (c !== Infinity && !(Number.isInteger(c) && c >= 1)) {
+    throw new RangeError(`startTarget: option 'capacity' must be a whole number >= 1 or Infinity, got ${c}`);
+  }
   const r = o.status429Rate;
   if (typeof r === 'number') {
     if (!(r >= 0 && r <= 1)) throw new RangeError(`startTarget: option 'status429Rate' must be within [0, 1], got ${r}`);
@@ -146,6 +151,9 @@ function intParam(query, name, fallback, max = Number.MAX_SAFE_INTEGER) {
  * @param {object} [options]
  * @param {number} [options.port=0]            0 = any free port
  * @param {number|[number, number]} [options.delayMs=[0, 300]]  random delay range (ms)
+ * @param {number} [options.capacity=Infinity]  a knee: default-path requests are
+ *   served (their delay runs) at most this many at once, the rest wait FIFO, so
+ *   latency is flat up to `capacity` in flight and grows as `delay · n / capacity` beyond
  * @param {number|object|Function} [options.status429Rate=0]  share of default-path
  *   requests answered 429 with `Retry-After`; a number, `{ host: rate }` or `(host) => rate`
  * @param {number} [options.retryAfter=1]      Retry-After seconds for those 429s
@@ -157,6 +165,18 @@ export async function startTarget(options = {}) {
   const started = performance.now();
   let hosts = new Map();
   let totals = { total: 0, current: 0, maxConcurrent: 0 };
+  // The capacity knee: requests in service, and the FIFO of those waiting
+  // (each a function that starts its service; cancelled ones are skipped).
+  let serving = 0;
+  const waiting = [];
+  const serveNext = () => {
+    while (serving < o.capacity && waiting.length > 0) {
+      const start = waiting.shift();
+      if (start.cancelled) continue;
+      serving += 1;
+      start();
+    }
+  };
 
   const hostStats = (host) => {
     let h = hosts.get(host);
@@ -273,8 +293,33 @@ export async function startTarget(options = {}) {
         return;
       }
       const delay = minDelay + Math.random() * (maxDelay - minDelay);
-      if (delay <= 0) hello();
-      else timer = setTimeout(hello, delay);
+      if (o.capacity === Infinity) {
+        if (delay <= 0) hello();
+        else timer = setTimeout(hello, delay);
+        return;
+      }
+      // Served in turn: the slot is freed when the answer is sent, or when
+      // the client goes away first.
+      let inService = false;
+      const finish = () => {
+        if (!inService) return;
+        inService = false;
+        serving -= 1;
+        serveNext();
+      };
+      const start = () => {
+        inService = true;
+        timer = setTimeout(() => {
+          hello();
+          finish();
+        }, delay);
+      };
+      res.on('close', () => {
+        start.cancelled = true;
+        finish();
+      });
+      waiting.push(start);
+      serveNext();
     }
   });
   server.keepAliveTimeout = 60_000;

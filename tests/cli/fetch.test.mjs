@@ -114,6 +114,24 @@ test('--concurrency caps the total in flight', async () => {
   }
 });
 
+test('--concurrency auto finds a server capacity below its maximum', async () => {
+  // A knee at 8 served at once, 20 ms each: the adaptive cap starts at 10,
+  // climbs past the knee, sees the queueing and comes back near 8.
+  const t = await startTarget({ delayMs: [18, 22], capacity: 8 });
+  try {
+    const file = await urlFile(Array.from({ length: 1200 }, (_, i) => `${t.url}/${i}`));
+    const r = await run(['fetch', file, '--concurrency', 'auto', '--output', '/dev/null']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = t.stats();
+    assert.equal(s.total, 1200);
+    // Never near the 1,000 a fixed cap of that size would send at once.
+    assert.ok(s.maxConcurrent < 60, `the server saw ${s.maxConcurrent} at once`);
+    assert.ok(s.maxConcurrent >= 8, `the server saw only ${s.maxConcurrent}: the capacity is not used`);
+  } finally {
+    await t.close();
+  }
+});
+
 test("1,000-class concurrency is real: Node's fetch pool opens a connection per request in flight", async () => {
   const t = await startTarget({ delayMs: [1000, 1000] });
   try {

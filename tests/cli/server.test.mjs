@@ -152,7 +152,25 @@ test('/bytes, /delay, /echo, /slow-body and /reset', async () => {
   }
 });
 
+test('capacity is a knee: at most that many served at once, the rest wait in turn', async () => {
+  const t = await startTarget({ delayMs: [50, 50], capacity: 2 });
+  try {
+    const t0 = performance.now();
+    const times = await Promise.all(
+      Array.from({ length: 6 }, () => get(`${t.url}/`).then((r) => (assert.equal(r.status, 200), performance.now() - t0))),
+    );
+    times.sort((x, y) => x - y);
+    // All six were there at once, served in three waves of two, 50 ms each:
+    // the last answer comes at least two delays after the first.
+    assert.equal(t.stats().maxConcurrent, 6);
+    assert.ok(times[5] - times[0] >= 95, `answers spread over ${times[5] - times[0]} ms only`);
+  } finally {
+    await t.close();
+  }
+});
+
 test('options are validated and only loopback is allowed', async () => {
+  await assert.rejects(startTarget({ capacity: 0 }), /capacity/);
   await assert.rejects(startTarget({ delayMs: [5, 1] }), /delayMs/);
   await assert.rejects(startTarget({ status429Rate: 2 }), /status429Rate/);
   await assert.rejects(startTarget({ host: '0.0.0.0' }), /host/);

@@ -188,3 +188,20 @@ test('formatSummary: percentiles when responses were timed, "no response" when n
   const some = formatSummary({ ...base, byStatus: { 200: 3 }, timed: 3, p50: 12.3, p95: 40, p99: 41 });
   assert.match(some[2], /^latency: p50 12\.3 ms, p95 40\.0 ms, p99 41\.0 ms$/);
 });
+
+test('the progress line shows the adaptive cap of --concurrency auto, and nothing without it', async () => {
+  const { Progress } = await import('../../js/cli/progress.js');
+  const base = { inFlight: 9, queued: 0, retries: 0, status429: 0, hosts: [] };
+  const auto = new Progress({ stderr: null, mode: 'none', sample: () => ({ ...base, cap: 12 }) });
+  assert.match(auto.line(), /9 in flight \| cap 12 \(auto\)/);
+  const fixed = new Progress({ stderr: null, mode: 'none', sample: () => base });
+  assert.doesNotMatch(fixed.line(), /cap/);
+});
+
+test("parseFetchArgs: --concurrency auto is an adaptive cap up to 1,000; a number is fixed", () => {
+  const auto = parseFetchArgs(['--concurrency', 'auto']);
+  assert.deepEqual([auto.concurrency, auto.adaptive], [1000, true]);
+  const fixed = parseFetchArgs(['--concurrency', '7']);
+  assert.deepEqual([fixed.concurrency, fixed.adaptive], [7, false]);
+  assert.throws(() => parseFetchArgs(['--concurrency', 'automatic']), UsageError);
+});

@@ -5,5 +5,6 @@ import './rate.js';
 import './as-completed.js';
 import './options.js';
 import './settles.js';
+import './adaptive.js';
 
 export { cases, runAll, runCase, summary } from './harness.js';

@@ -127,3 +127,25 @@ test('invalid retry options throw naming the option', async () => {
   await assert.rejects(limiter.fetch(`${a.url}/`, { releaseOn: 'never' }), { name: 'RangeError', message: /releaseOn/ });
   assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
+
+test('with an adaptive cap, every attempt is reported: 503s lower it', async () => {
+  a.reset();
+  const limiter = new Limiter({ concurrency: { adaptive: { min: 1, max: 100, initial: 10 } } });
+  const once = { attempts: 1 };
+  for (const want of [8, 6, 5]) {
+    const res = await limiter.fetch(`${a.url}/status/503`, { retry: once });
+    assert.equal(res.status, 503);
+    await res.text();
+    assert.equal(limiter.stats().adaptive.limit, want);
+    assert.equal(limiter.stats().concurrency, want);
+  }
+  // A retried request reports each of its attempts: 5 → 4 → 3 → 2.
+  const retried = await limiter.fetch(`${a.url}/status/503`, { retry: fast });
+  await retried.text();
+  assert.equal(retried.attempts, 3);
+  assert.equal(limiter.stats().adaptive.limit, 2);
+  const ok = await limiter.fetch(`${a.url}/status/200`, { retry: once });
+  await ok.text();
+  assert.equal(limiter.stats().adaptive.limit, 2, 'one served answer is not a window');
+  assert.ok(atRest(limiter));
+});

@@ -1,6 +1,7 @@
 use alloc::vec::Vec;
 use core::fmt;
 
+use crate::adaptive::AdaptiveConfig;
 use crate::rate::Quota;
 
 /// What a [`Limiter`](super::Limiter) enforces. Every field is optional;
@@ -14,6 +15,7 @@ use crate::rate::Quota;
 ///     rate: vec![Quota::per_second(20).unwrap()],
 ///     per_key_rate: vec![Quota::per_second(5).unwrap()],
 ///     max_queue: Some(10_000),
+///     adaptive: None,
 /// };
 /// assert!(config.validate().is_ok());
 /// ```
@@ -30,6 +32,11 @@ pub struct LimiterConfig {
     /// How many acquires may wait at once; beyond it `acquire` fails with
     /// [`LimiterError::QueueFull`](super::LimiterError::QueueFull) at once.
     pub max_queue: Option<usize>,
+    /// Let the global concurrency cap find itself: an adaptive controller
+    /// ([`weir::adaptive`](crate::adaptive)) fed by
+    /// [`Limiter::report`](super::Limiter::report) sets it within
+    /// `[min, max]`, from `initial`; `concurrency`, if also given, caps it.
+    pub adaptive: Option<AdaptiveConfig>,
 }
 
 impl LimiterConfig {
@@ -45,6 +52,17 @@ impl LimiterConfig {
             return Err(ConfigError {
                 field: "per_key",
                 problem: "must be at least 1",
+            });
+        }
+        if let Some(Err(e)) = self.adaptive.map(|a| a.validate()) {
+            let field = match e.field {
+                "min" => "adaptive.min",
+                "max" => "adaptive.max",
+                _ => "adaptive.initial",
+            };
+            return Err(ConfigError {
+                field,
+                problem: e.problem,
             });
         }
         Ok(())

@@ -30,9 +30,10 @@ pub use status::RateStatus;
 use core::future::Future;
 use core::hash::Hash;
 
+use crate::adaptive::{AdaptiveLimit, AdaptiveStats, Sample};
 use crate::rate::{Denied, Quota, RateLimiter};
 use crate::semaphore::{Grant, KeyedSemaphore, OwnedPermit, TryAcquireError};
-use crate::sync::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
 use crate::{Instant, Timer};
 use alloc::sync::Arc;
 
@@ -72,6 +73,9 @@ pub struct Limiter<K: Hash + Eq + Clone, T> {
     /// once. While false, admission skips the rate state entirely (no lock,
     /// no clock read) — the common "concurrency caps only" case.
     rate_engaged: AtomicBool,
+    /// The adaptive controller of the global cap, and the configured
+    /// `concurrency` that caps it.
+    adaptive: Option<(Mutex<AdaptiveLimit>, Option<usize>)>,
 }
 
 /// Statistics of a [`Limiter`] at one moment.
@@ -98,8 +102,13 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// A limiter enforcing `config`, reading and sleeping on `timer`.
     pub fn new(config: LimiterConfig, timer: T) -> Result<Self, ConfigError> {
         config.validate()?;
+        let adaptive = config.adaptive.map(|a| AdaptiveLimit::from_valid(a, 0));
+        let concurrency = match &adaptive {
+            Some(a) => Some(cap(a.limit(), config.concurrency)),
+            None => config.concurrency,
+        };
         let semaphore =
-            KeyedSemaphore::new(config.concurrency, config.per_key).map_err(|_| ConfigError {
+            KeyedSemaphore::new(concurrency, config.per_key).map_err(|_| ConfigError {
                 field: "concurrency",
                 problem: "must be at least 1",
             })?;
@@ -111,7 +120,53 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
             rate_engaged: AtomicBool::new(
                 !(config.rate.is_empty() && config.per_key_rate.is_empty()),
             ),
+            adaptive: adaptive.map(|a| (Mutex::new(a), config.concurrency)),
         })
+    }
+
+    /// Feeds one finished request to the adaptive controller (config
+    /// `adaptive`) at the timer's `now`, and applies its limit to the global
+    /// cap through [`set_limits`](Self::set_limits)' path: raising wakes
+    /// waiters, lowering revokes no permit already held. Returns the limit
+    /// after it; `None` (and nothing happens) without `adaptive`.
+    ///
+    /// `sample.in_flight` is what [`stats`](Self::stats)`.in_flight` read
+    /// when the request started (itself included).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use weir::adaptive::{AdaptiveConfig, Outcome, Sample};
+    /// use weir::{Limiter, LimiterConfig, ManualClock};
+    /// let adaptive = AdaptiveConfig { min: 1, max: 100, initial: 10, ..Default::default() };
+    /// let config = LimiterConfig { adaptive: Some(adaptive), ..Default::default() };
+    /// let limiter = Limiter::<&str, _>::new(config, ManualClock::new()).unwrap();
+    /// assert_eq!(limiter.limits().0, Some(10));
+    /// let refused = Sample { rtt: Duration::from_millis(3), in_flight: 10, outcome: Outcome::TooManyRequests };
+    /// assert_eq!(limiter.report(refused), Some(8));
+    /// assert_eq!(limiter.limits().0, Some(8));
+    /// ```
+    pub fn report(&self, sample: Sample) -> Option<u32> {
+        let (controller, configured) = self.adaptive.as_ref()?;
+        let now = self.rate.timer().now();
+        // The cap is applied under the controller's lock, so that two
+        // reports cannot apply their limits out of order. The semaphore
+        // wakes its waiters after its own unlock: wakers only schedule.
+        let mut controller = controller.lock();
+        let before = controller.limit();
+        let after = controller.on_sample(now, sample);
+        if after != before {
+            let (_, per_key) = self.semaphore.limits();
+            let _ = self
+                .semaphore
+                .set_limits(Some(cap(after, *configured)), per_key);
+        }
+        Some(after)
+    }
+
+    /// The adaptive controller's figures (limit, minRTT, sampleRTT,
+    /// gradient); `None` without `adaptive`.
+    pub fn adaptive_stats(&self) -> Option<AdaptiveStats> {
+        self.adaptive.as_ref().map(|(c, _)| c.lock().stats())
     }
 
     /// Admits `cost` units of work for `key` now, or says why not — never
@@ -465,4 +520,10 @@ fn denied(d: Denied) -> LimiterError {
         Denied::NotUntil(not_until) => LimiterError::RateLimited { not_until },
         Denied::ExceedsBurst { cost, burst } => LimiterError::ExceedsBurst { cost, burst },
     }
+}
+
+/// An adaptive limit under the configured cap, as a semaphore limit.
+fn cap(limit: u32, configured: Option<usize>) -> usize {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    configured.map_or(limit, |c| limit.min(c))
 }

@@ -12,17 +12,41 @@ use crate::time::Instant;
 /// The GCRA rule, in the frame of `now` (scaled units): the TAT runs
 /// `ahead` of now (0 when it is behind), and a cost spanning `span` is
 /// admitted iff `ahead + span ≤ tolerance` — i.e. iff the new TAT,
-/// `max(TAT, now) + span`, is at most `tolerance` ahead of now. `Ok(how far
-/// the new TAT runs ahead)`, or `Err(by how much it overshoots)`: the cost
-/// passes that much after now. The one place the decision is made, for the
-/// locked cells ([`Tat::decide`]) and the lock-free one alike.
+/// `max(TAT, now) + span`, is at most `tolerance` ahead of now. `Some(how
+/// far the new TAT runs ahead)`, or `None`: denied, passing [`overshoot`]
+/// after now. The one place the decision is made, for the locked cells
+/// ([`Tat::decide`], in `u128`) and the lock-free one (in `u64`, where its
+/// state fits) alike.
 #[inline]
-pub(crate) fn admit(ahead: u128, span: u128, tolerance: u128) -> Result<u128, u128> {
-    let new = ahead.saturating_add(span);
-    if new <= tolerance {
-        Ok(new)
-    } else {
-        Err(new - tolerance)
+pub(crate) fn admit<T: Scaled>(ahead: T, span: T, tolerance: T) -> Option<T> {
+    match tolerance.checked_sub(ahead) {
+        Some(room) if span <= room => Some(ahead + span),
+        _ => None,
+    }
+}
+
+/// For a cost [`admit`] denied: how long after now (scaled) it passes.
+#[inline]
+pub(crate) fn overshoot(ahead: u128, span: u128, tolerance: u128) -> u128 {
+    ahead.saturating_add(span).saturating_sub(tolerance)
+}
+
+/// The integer widths [`admit`] runs in.
+pub(crate) trait Scaled: Copy + Ord + core::ops::Add<Output = Self> {
+    fn checked_sub(self, other: Self) -> Option<Self>;
+}
+
+impl Scaled for u64 {
+    #[inline]
+    fn checked_sub(self, other: Self) -> Option<Self> {
+        u64::checked_sub(self, other)
+    }
+}
+
+impl Scaled for u128 {
+    #[inline]
+    fn checked_sub(self, other: Self) -> Option<Self> {
+        u128::checked_sub(self, other)
     }
 }
 
@@ -52,9 +76,10 @@ impl Tat {
     pub(crate) fn decide(self, quota: &Quota, now: Instant, cost: u32) -> Result<Tat, Instant> {
         let now_s = quota.scaled(now);
         let ahead = self.0.saturating_sub(now_s);
-        match admit(ahead, quota.span(u64::from(cost)), quota.tolerance()) {
-            Ok(ahead) => Ok(Tat(now_s + ahead)),
-            Err(over) => Err(quota.instant_at_or_after(now_s + over)),
+        let (span, tolerance) = (quota.span(u64::from(cost)), quota.tolerance());
+        match admit(ahead, span, tolerance) {
+            Some(ahead) => Ok(Tat(now_s + ahead)),
+            None => Err(quota.instant_at_or_after(now_s + overshoot(ahead, span, tolerance))),
         }
     }
 

@@ -28,7 +28,7 @@
 //!   interval` scaled), which the pair can hold only when it is below
 //!   `u64::MAX`: other quotas always take the locked path.
 
-use super::gcra::{admit, Tat};
+use super::gcra::{admit, overshoot, Tat};
 use super::pair::{AtomicPair, SUPPORTED};
 use super::quota::Quota;
 use crate::time::Instant;
@@ -40,8 +40,11 @@ const LOCKED: u64 = u64::MAX;
 pub(crate) struct FastCell {
     pair: AtomicPair,
     quota: Quota,
-    /// The quota's tolerance (scaled), below `u64::MAX` when enabled.
-    tolerance: u128,
+    /// The quota's tolerance (scaled; below `u64::MAX` when enabled, else 0),
+    /// limit and interval, in the widths the lock-free rule runs in.
+    tolerance: u64,
+    limit: u64,
+    interval_ns: u64,
     /// The limiter has exactly one quota, global.
     eligible: bool,
     /// Eligible, and the build and CPU have a 16-byte CAS whose backlog
@@ -65,7 +68,9 @@ impl FastCell {
         FastCell {
             pair: AtomicPair::new([0, backlog]),
             quota,
-            tolerance: quota.tolerance(),
+            tolerance: if enabled { quota.tolerance() as u64 } else { 0 },
+            limit: u64::from(quota.limit()),
+            interval_ns: crate::time::duration_nanos(quota.interval()),
             eligible,
             enabled,
         }
@@ -109,25 +114,28 @@ impl FastCell {
                 return None;
             }
             // The locked path's clamp, then its rule, in the frame of `now`:
-            // the TAT (floor + backlog) runs `ahead` of now.
+            // the TAT (floor + backlog) runs `ahead` of now. All of it fits
+            // in u64 (backlog ≤ tolerance < u64::MAX).
             let now = now.max(Instant::from_nanos(floor));
-            let elapsed = Instant::from_nanos(now.as_nanos() - floor);
-            let ahead = u128::from(backlog).saturating_sub(quota.scaled(elapsed));
-            let span = quota.span(u64::from(cost));
+            let passed = (now.as_nanos() - floor).checked_mul(self.limit);
+            let ahead = passed.map_or(0, |passed| backlog.saturating_sub(passed));
+            // cost ≤ burst (checked by the caller), so span ≤ tolerance.
+            let span = u64::from(cost) * self.interval_ns;
             let (ahead, result) = match admit(ahead, span, self.tolerance) {
-                Ok(admitted) if commit => (admitted, Ok(())),
-                Ok(_) => (ahead, Ok(())),
-                Err(over) => {
-                    let at = quota.instant_at_or_after(quota.scaled(now) + over);
-                    (ahead, Err(at))
+                Some(admitted) if commit => (admitted, Ok(())),
+                Some(_) => (ahead, Ok(())),
+                None => {
+                    let tolerance = u128::from(self.tolerance);
+                    let over = overshoot(u128::from(ahead), u128::from(span), tolerance);
+                    (
+                        ahead,
+                        Err(quota.instant_at_or_after(quota.scaled(now) + over)),
+                    )
                 }
             };
             // ≤ the tolerance (admitted: by the rule; otherwise at most the
             // old backlog), so it fits and is not LOCKED.
-            match self
-                .pair
-                .compare_exchange(current, [now.as_nanos(), ahead as u64])
-            {
+            match self.pair.compare_exchange(current, [now.as_nanos(), ahead]) {
                 Ok(()) => return Some(result),
                 Err(found) => current = found,
             }

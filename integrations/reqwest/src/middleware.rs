@@ -26,6 +26,9 @@ pub struct LimitMiddleware {
 
 struct Shared {
     limiter: Arc<HostLimiter>,
+    /// The limiter has an adaptive cap (`LimiterConfig::adaptive`): every
+    /// attempt is reported to it.
+    adaptive: bool,
     key_fn: Box<KeyFn>,
     retry: Mutex<RetryController<String>>,
     release_at_headers: bool,
@@ -127,6 +130,7 @@ impl LimitMiddlewareBuilder {
         };
         Ok(LimitMiddleware {
             shared: Arc::new(Shared {
+                adaptive: limiter.adaptive_stats().is_some(),
                 limiter,
                 key_fn: self.key_fn,
                 retry: Mutex::new(retry),
@@ -257,6 +261,24 @@ impl Shared {
         decision
     }
 
+    /// Feeds the limiter's adaptive cap one attempt, timed from sending to
+    /// the response headers: 429/503 and network errors are overload (a
+    /// timeout as such), any other status is served.
+    fn report(&self, sent_at: Instant, in_flight: usize, result: &Result<Response>) {
+        use weir::adaptive::{Outcome as Signal, Sample};
+        let outcome = match result {
+            Ok(resp) => Signal::from_status(resp.status().as_u16()),
+            Err(Error::Reqwest(e)) if e.is_timeout() => Signal::Timeout,
+            Err(Error::Reqwest(e)) if is_network_error(e) => Signal::Dropped,
+            Err(_) => Signal::Cancelled,
+        };
+        self.limiter.report(Sample {
+            rtt: self.now() - sent_at,
+            in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX),
+            outcome,
+        });
+    }
+
     fn finish(&self, resp: Response, held: Held) -> Response {
         if self.release_at_headers {
             return resp;
@@ -344,7 +366,16 @@ impl Middleware for LimitMiddleware {
                 shared: Arc::clone(s),
                 key: key.clone(),
             };
+            let in_flight = if s.adaptive {
+                s.limiter.stats().in_flight
+            } else {
+                0
+            };
+            let sent_at = s.now();
             let result = next.clone().run(req, extensions).await;
+            if s.adaptive {
+                s.report(sent_at, in_flight, &result);
+            }
             let (outcome, retry_after) = match &result {
                 Ok(resp) => (
                     Outcome::Status(resp.status().as_u16()),

@@ -562,3 +562,39 @@ fn bad_retry_options_are_refused_naming_the_field() {
     };
     assert_eq!(build(p), "retry.max_delay");
 }
+
+/// With `LimiterConfig::adaptive`, every attempt is reported: each 503 of a
+/// request sent after the last cut lowers the cap (×0.8), through the
+/// limiter's runtime limits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_answers_lower_an_adaptive_cap() {
+    let (_server, a, _) = serve().await;
+    let config = LimiterConfig {
+        adaptive: Some(weir::adaptive::AdaptiveConfig {
+            min: 1,
+            max: 100,
+            initial: 10,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mw = LimitMiddleware::builder(config)
+        .retry(RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let http = client(&mw);
+    assert_eq!(mw.limiter().limits().0, Some(10));
+    for want in [8, 6, 5] {
+        let resp = http.get(format!("http://{a}/503")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(mw.limiter().adaptive_stats().unwrap().limit, want);
+        assert_eq!(mw.limiter().limits().0, Some(want as usize));
+    }
+    // Overload answers carry no RTT; a served one does not lower the cap.
+    assert_eq!(mw.limiter().adaptive_stats().unwrap().sample_rtt, None);
+    http.get(format!("http://{a}/ok")).send().await.unwrap();
+    assert_eq!(mw.limiter().adaptive_stats().unwrap().limit, 5);
+}

@@ -1,0 +1,241 @@
+//! One call of `lua/gcra.lua`: the arguments for a set of quota cells, and
+//! the decoded reply.
+//!
+//! Invariants:
+//! - the cells are passed in the order the core combines them (global quotas
+//!   first, then per-key), so "the tightest cell" names the same quota;
+//! - the script only adds, subtracts and compares: the products (`span(cost)
+//!   = cost × interval`, the tolerance `burst × interval`) are computed here
+//!   in `u128` scaled units (ns × limit) and sent in the script's mixed radix
+//!   (seconds, nanoseconds, fraction of 1/limit ns); a cost above a burst is
+//!   refused here, without a round trip, as the core refuses it;
+//! - the figures (remaining, reset, retry-after of one unit) are computed from
+//!   the TATs the script returns, with the core's formulas (`Tat::status`),
+//!   checked against the core by the differential test.
+
+use std::time::Duration;
+
+use redis::{RedisResult, ScriptInvocation};
+use weir::{Instant, Quota};
+
+use crate::scripts::GCRA;
+
+const E9: u128 = 1_000_000_000;
+/// Spans beyond 2^52 s (≈ 142 million years) saturate.
+const MAX_SECS: u128 = 1 << 52;
+
+/// One GCRA cell of a request: where its TAT lives, and its quota.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cell {
+    /// The Redis key of the cell.
+    pub key: String,
+    /// The quota it enforces.
+    pub quota: Quota,
+}
+
+/// What `gcra.lua` answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateReply {
+    /// Admitted (and, for a check, consumed from every cell).
+    pub admitted: bool,
+    /// On denial, how long until the request would pass; `None` when it never
+    /// can (its cost exceeds a burst). Zero when admitted.
+    pub wait: Option<Duration>,
+    /// The instant the server decided at (its `TIME`, or the injected one).
+    pub now: Instant,
+    /// With [`RateCall::figures`]: the key's figures after this call.
+    pub figures: Option<Figures>,
+}
+
+/// The rate figures of a request's key, as `weir::RateLimiter::status`
+/// gives them (for `RateLimit-*` headers and `Retry-After`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Figures {
+    /// Units a check would admit now (`None`: no quotas).
+    pub remaining: Option<u32>,
+    /// Time until the tightest quota is full again (and any pause is over).
+    pub reset_after: Duration,
+    /// Time until a check of one unit would pass.
+    pub retry_after: Duration,
+    /// Index (into the cells passed) of the tightest quota.
+    pub tightest: Option<usize>,
+}
+
+/// The arguments of one `gcra.lua` call.
+#[derive(Clone, Copy, Debug)]
+pub struct RateCall<'a> {
+    /// Quota cells, global first.
+    pub cells: &'a [Cell],
+    /// Pause keys that hold this request (per key, global).
+    pub pauses: &'a [String],
+    /// The cost.
+    pub cost: u32,
+    /// Consume when admitted (`false`: a peek).
+    pub commit: bool,
+    /// Also compute the [`Figures`] (one reply a little longer).
+    pub figures: bool,
+    /// `None`: the server's clock. `Some`: an injected instant (tests).
+    pub now: Option<Instant>,
+    /// Extra TTL on written keys, ms.
+    pub ttl_slack_ms: u64,
+}
+
+/// A scaled value in the script's radix: (seconds, ns, fraction).
+fn radix(scaled: u128, limit: u32) -> (u64, u64, u64) {
+    let limit = u128::from(limit);
+    let (ns, frac) = (scaled / limit, scaled % limit);
+    let secs = (ns / E9).min(MAX_SECS);
+    (secs as u64, (ns % E9) as u64, frac as u64)
+}
+
+fn interval_ns(q: &Quota) -> u128 {
+    u128::from(weir::time::duration_nanos(q.interval()))
+}
+
+impl RateCall<'_> {
+    /// The script invocation (keys and arguments).
+    pub fn invocation(&self) -> ScriptInvocation<'static> {
+        let mut inv = GCRA.prepare_invoke();
+        for cell in self.cells {
+            inv.key(&cell.key);
+        }
+        for pause in self.pauses {
+            inv.key(pause);
+        }
+        inv.arg(self.now.map_or(String::new(), |t| t.as_nanos().to_string()))
+            .arg(if self.commit { "1" } else { "0" })
+            .arg(self.ttl_slack_ms)
+            .arg(if self.figures { "1" } else { "0" })
+            .arg(self.cells.len());
+        for cell in self.cells {
+            let q = cell.quota;
+            let span = radix(u128::from(self.cost) * interval_ns(&q), q.limit());
+            let tol = radix(u128::from(q.burst()) * interval_ns(&q), q.limit());
+            inv.arg(q.limit())
+                .arg(span.0)
+                .arg(span.1)
+                .arg(span.2)
+                .arg(tol.0)
+                .arg(tol.1)
+                .arg(tol.2);
+        }
+        inv.arg(self.cost);
+        inv
+    }
+
+    /// Run the call on `con`.
+    pub async fn run<C: redis::aio::ConnectionLike>(&self, con: &mut C) -> RedisResult<RateReply> {
+        if self.cells.iter().any(|c| self.cost > c.quota.burst()) {
+            return Ok(RateReply {
+                admitted: false,
+                wait: None,
+                now: self.now.unwrap_or(Instant::ZERO),
+                figures: None,
+            });
+        }
+        let raw: Vec<i64> = self.invocation().invoke_async(con).await?;
+        self.decode(&raw)
+    }
+
+    fn decode(&self, raw: &[i64]) -> RedisResult<RateReply> {
+        let field = |i: usize| -> RedisResult<u64> {
+            raw.get(i)
+                .and_then(|&v| u64::try_from(v).ok())
+                .ok_or_else(|| {
+                    redis::RedisError::from((
+                        redis::ErrorKind::Parse,
+                        "weir gcra.lua: unexpected reply",
+                        format!("field {i} of {raw:?}"),
+                    ))
+                })
+        };
+        // (seconds, ns) pairs to whole nanoseconds (saturating).
+        let ns = |i: usize| -> RedisResult<u64> {
+            Ok(field(i)?
+                .saturating_mul(1_000_000_000)
+                .saturating_add(field(i + 1)?))
+        };
+        let now = Instant::from_nanos(ns(3)?);
+        let figures = if self.figures {
+            let paused = Instant::from_nanos(ns(5)?);
+            let ramp_next = Instant::from_nanos(ns(7)?);
+            let mut tats = Vec::with_capacity(self.cells.len());
+            for (i, cell) in self.cells.iter().enumerate() {
+                let at = 9 + 3 * i;
+                let (secs, n, f) = (field(at)?, field(at + 1)?, field(at + 2)?);
+                tats.push(
+                    (u128::from(secs) * E9 + u128::from(n)) * u128::from(cell.quota.limit())
+                        + u128::from(f),
+                );
+            }
+            Some(figures(self.cells, &tats, now, paused, ramp_next))
+        } else {
+            None
+        };
+        Ok(RateReply {
+            admitted: raw.first() == Some(&1),
+            wait: Some(Duration::from_nanos(ns(1)?)),
+            now,
+            figures,
+        })
+    }
+}
+
+/// `ceil(scaled / limit)` as an instant (the core's `instant_at_or_after`).
+fn at_or_after(scaled: u128, limit: u32) -> Instant {
+    let limit = u128::from(limit);
+    let ns = scaled / limit + u128::from(!scaled.is_multiple_of(limit));
+    Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+}
+
+/// The core's `RateLimiter::status` formulas over the returned TATs, the
+/// pause and the ramp's next admission (`Instant::ZERO`: none).
+fn figures(
+    cells: &[Cell],
+    tats: &[u128],
+    now: Instant,
+    paused_until: Instant,
+    ramp_next: Instant,
+) -> Figures {
+    let paused = paused_until > now;
+    let mut tightest: Option<(usize, u64, Duration)> = None;
+    let mut not_until = [paused_until, ramp_next]
+        .into_iter()
+        .filter(|&t| t > now)
+        .max();
+    for (i, (cell, &tat)) in cells.iter().zip(tats).enumerate() {
+        let q = cell.quota;
+        let now_s = u128::from(now.as_nanos()) * u128::from(q.limit());
+        let tol = u128::from(q.burst()) * interval_ns(&q);
+        let units = tol.saturating_sub(tat.saturating_sub(now_s)) / interval_ns(&q);
+        let units = u64::try_from(units).unwrap_or(u64::MAX);
+        let reset = at_or_after(tat, q.limit()).saturating_duration_since(now);
+        match tightest {
+            Some((_, r, d)) if (units, std::cmp::Reverse(reset)) >= (r, std::cmp::Reverse(d)) => {}
+            _ => tightest = Some((i, units, reset)),
+        }
+        // decide(1)
+        let new_tat = tat.max(now_s) + interval_ns(&q);
+        let earliest = new_tat.saturating_sub(tol);
+        if earliest > now_s {
+            let at = at_or_after(earliest, q.limit());
+            not_until = Some(not_until.map_or(at, |t| t.max(at)));
+        }
+    }
+    let remaining = tightest.map(|(_, units, _)| if paused { 0 } else { units });
+    let mut reset_after = tightest.map_or(Duration::ZERO, |(_, _, reset)| reset);
+    if paused {
+        reset_after = reset_after.max(paused_until.saturating_duration_since(now));
+    }
+    let retry_after = if remaining.is_some_and(|r| r >= 1) && !paused {
+        Duration::ZERO
+    } else {
+        not_until.map_or(Duration::ZERO, |t| t.saturating_duration_since(now))
+    };
+    Figures {
+        remaining: remaining.map(|r| u32::try_from(r).unwrap_or(u32::MAX)),
+        reset_after,
+        retry_after,
+        tightest: tightest.map(|(i, _, _)| i),
+    }
+}
