@@ -1,11 +1,24 @@
 // Progress on stderr: a live one-line bar on a terminal, plain periodic lines
 // otherwise, and the final summary. Only counters are kept (bounded memory).
+import { readFileSync } from 'node:fs';
 import { Histogram } from './histogram.js';
 
 const MB = 1024 * 1024;
 
-/** Peak resident set size of this process, in bytes. */
+/**
+ * Peak resident set size of this process, in bytes: `VmHWM` from
+ * /proc/self/status where there is one (this program's own address space),
+ * else `maxRSS`, which survives exec — a process started by a big parent (a
+ * test runner, a benchmark script) would report the parent's resident set at
+ * fork as its own peak.
+ */
 export function peakRss() {
+  try {
+    const m = /^VmHWM:\s*(\d+)\s*kB/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux: maxRSS below
+  }
   return process.resourceUsage().maxRSS * 1024;
 }
 
