@@ -36,6 +36,7 @@ pub const USAGE: &str = "usage: weir <command> [options]
             [--target URL] [--json]
                         the seed scenario (100,000 requests, 1,000 in flight) against a local server
                         (or the server at --target)
+  weir --version        the version
 ";
 
 /// `weir`.

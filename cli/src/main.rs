@@ -30,6 +30,10 @@ use clap::Parser;
 use crate::args::{Cli, Command, USAGE};
 
 fn main() {
+    if matches!(std::env::args().nth(1).as_deref(), Some("--version" | "-V")) {
+        println!("weir {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -1,6 +1,10 @@
 // `weir` command dispatch: fetch, serve, demo. Bad arguments exit 2 with a
 // message naming the argument.
+import { readFileSync } from 'node:fs';
 import { UsageError, parseDemoArgs, parseFetchArgs, parseServeArgs } from './args.js';
+
+/** The package's version (the native build prints its crate's, kept equal). */
+const VERSION = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 export const USAGE = `usage: weir <command> [options]
 
@@ -25,6 +29,7 @@ export const USAGE = `usage: weir <command> [options]
             [--target URL] [--json]
                         the seed scenario (100,000 requests, 1,000 in flight) against a local server
                         (or the server at --target)
+  weir --version        the version
 `;
 
 /** Run `weir` with `argv` (without node and the script); resolves to the exit code. */
@@ -52,6 +57,10 @@ export async function main(argv, io = {}) {
         const { runDemo } = await import('./demo.js');
         return await runDemo(opts, io);
       }
+      case '--version':
+      case '-V':
+        stdout.write(`weir ${VERSION}\n`);
+        return 0;
       case undefined:
       case 'help':
       case '--help':

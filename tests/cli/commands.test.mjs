@@ -52,3 +52,15 @@ test(`${CLI}: weir demo --target uses a server already running`, async () => {
     await t.close();
   }
 });
+
+test(`${CLI}: weir --version prints the package version; both builds agree`, async () => {
+  const { readFileSync } = await import('node:fs');
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const cargo = readFileSync(new URL('../../cli/Cargo.toml', import.meta.url), 'utf8');
+  assert.equal(/^version = "([^"]+)"/m.exec(cargo)?.[1], pkg.version, 'cli/Cargo.toml and package.json versions');
+  for (const flag of ['--version', '-V']) {
+    const r = await run([flag]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `weir ${pkg.version}\n`);
+  }
+});
