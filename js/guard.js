@@ -197,6 +197,25 @@ function releasingBody(body, release, onReader) {
   }, { highWaterMark: 0 });
 }
 
+/**
+ * The handler's answer to an admitted request; when it throws or answers
+ * anything but a Response, `release` runs before the error goes on.
+ */
+export async function answerHolding(handler, release, request, env, ctx) {
+  let response;
+  try {
+    response = await handler(request, env, ctx);
+  } catch (error) {
+    release();
+    throw error;
+  }
+  if (!(response instanceof Response)) {
+    release();
+    throw new TypeError('guard: the handler must return a Response');
+  }
+  return response;
+}
+
 function withHeaders(response, rate) {
   if (!rate) return response.headers;
   const headers = new Headers(response.headers);
@@ -344,17 +363,7 @@ export function guard(handler, opts) {
       return reject(request, key, 'rate', Math.ceil(-id / NS_PER_S), rate);
     }
     const release = releaser(id);
-    let response;
-    try {
-      response = await handler(request, env, ctx);
-    } catch (error) {
-      release();
-      throw error;
-    }
-    if (!(response instanceof Response)) {
-      release();
-      throw new TypeError('guard: the handler must return a Response');
-    }
+    const response = await answerHolding(handler, release, request, env, ctx);
     return { response, release, rate, shed: null };
   };
 

@@ -11,6 +11,7 @@
 // 'local' answers through an in-memory guard with the same options divided
 // by `localShare`, until the store answers again.
 
+import { answerHolding } from '../guard.js';
 import { divide } from './shared.js';
 
 export function storeGuard(handler, o, h) {
@@ -66,17 +67,7 @@ export function storeGuard(handler, o, h) {
       return shed(request, key, 'rate', Math.ceil(decision.waitNs / 1e9), rate);
     }
     const release = decision.release;
-    let response;
-    try {
-      response = await handler(request, env, ctx);
-    } catch (error) {
-      release();
-      throw error;
-    }
-    if (!(response instanceof Response)) {
-      release();
-      throw new TypeError('guard: the handler must return a Response');
-    }
+    const response = await answerHolding(handler, release, request, env, ctx);
     if (response.body === null) release();
     return new Response(response.body === null ? null : h.releasingBody(response.body, release), {
       status: response.status,
