@@ -6,8 +6,11 @@
 import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';
-import { clearTimer, MAX_DURATION_MS, setTimer } from './timers.js';
+import { clearTimer, setTimer } from './timers.js';
+import { optionChecks } from './options.js';
 import { TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
+
+const { duration } = optionChecks('');
 
 // ------------------------------------------------------------------ options
 
@@ -59,13 +62,9 @@ function known(value, where, allowed) {
   return value;
 }
 
+/** A duration option (options.js's check); `Infinity` too where it means "never". */
 function millis(value, name, allowInfinity = false) {
-  if (typeof value !== 'number') throw new TypeError(`option '${name}' must be a number of milliseconds`);
-  if (allowInfinity && value === Infinity) return Infinity;
-  if (!(value > 0) || !(value <= MAX_DURATION_MS)) {
-    throw new RangeError(`option '${name}' must be a positive number of milliseconds up to ${MAX_DURATION_MS}, got ${value}`);
-  }
-  return value;
+  return allowInfinity && value === Infinity ? Infinity : duration(value, name);
 }
 
 function wholeNumber(value, name, min) {
