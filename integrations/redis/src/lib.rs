@@ -24,6 +24,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod cache;
 pub mod error;
 pub mod health;
@@ -42,5 +43,5 @@ pub use health::{Mode, StoreStats};
 pub use limiter::{Admission, SharedConfig, SharedLimiter};
 pub use permit::SharedPermit;
 pub use policy::FailurePolicy;
-pub use rate::{Cell, Figures, RateCall, RateReply};
+pub use rate::{Cell, Figures, RateCall, RateReply, RateRequest};
 pub use store::{RedisStore, StoreOptions};

@@ -11,7 +11,9 @@
 //!    exact wait, which is cached locally ("denied until T") so the key's
 //!    other callers in this process cost no round trip until T. While anyone
 //!    of this process waits on the key, callers queue FIFO and one at a time
-//!    talks to the store.
+//!    talks to the store. Decisions of concurrent callers (any keys) that
+//!    arrive while a call is in flight go out as one script call
+//!    ([`RedisStore::decide`]), decided in arrival order.
 //!
 //! The rule (GCRA, all-or-none) is the core's, computed by the script to the
 //! nanosecond (see the differential test). When a store call fails or times
@@ -31,7 +33,7 @@ use crate::keys::Keys;
 use crate::lease::{LeaseCall, LeaseReply};
 use crate::permit::{spawn_renewal, HeldLease, SharedPermit};
 use crate::policy::{divide_cap, divide_quota, FailurePolicy};
-use crate::rate::{Cell, Figures, RateCall, RateReply};
+use crate::rate::{Cell, Figures, RateReply, RateRequest};
 use crate::store::RedisStore;
 
 /// What [`SharedLimiter::try_admit`] decided.
@@ -246,31 +248,21 @@ impl SharedLimiter {
         self.rate_call_with(key, cost, false).await
     }
 
-    /// One `gcra.lua` call for `key`, with the figures when asked.
+    /// One `gcra.lua` decision for `key`, with the figures when asked
+    /// (batched with concurrent callers' decisions on the store).
     async fn rate_call_with(
         &self,
         key: &str,
         cost: u32,
         figures: bool,
     ) -> Result<RateReply, StoreError> {
-        let cells = self.cells(key);
-        let pauses = self.pause_keys(key);
-        let slack = u64::try_from(self.store.options().ttl_slack.as_millis()).unwrap_or(u64::MAX);
-        self.store
-            .call("rate", |mut c| async move {
-                RateCall {
-                    cells: &cells,
-                    pauses: &pauses,
-                    cost,
-                    commit: true,
-                    figures,
-                    now: None,
-                    ttl_slack_ms: slack,
-                }
-                .run(&mut c)
-                .await
-            })
-            .await
+        let request = RateRequest {
+            cells: self.cells(key),
+            pauses: self.pause_keys(key),
+            cost,
+            figures,
+        };
+        self.store.decide(request).await
     }
 
     fn lane(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -437,8 +429,8 @@ impl SharedLimiter {
             }));
         }
         // Nobody of this process waits on the key and it is not known
-        // denied: straight to the store (concurrent callers' calls pipeline
-        // on the connection; the server takes them in the order sent).
+        // denied: straight to the store (concurrent callers' decisions are
+        // batched into one call, decided in arrival order).
         let queued = self.lane_busy(key);
         if cached.is_none() && !queued {
             match self.try_rate(key, cost).await? {

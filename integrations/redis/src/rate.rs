@@ -80,6 +80,36 @@ pub struct RateCall<'a> {
     pub ttl_slack_ms: u64,
 }
 
+/// One owned request for [`RedisStore::decide`](crate::RedisStore::decide),
+/// which batches it with the requests of concurrent callers: a check
+/// (consumed when admitted) on the server's clock, with the store's TTL slack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateRequest {
+    /// Quota cells, global first.
+    pub cells: Vec<Cell>,
+    /// Pause keys that hold this request.
+    pub pauses: Vec<String>,
+    /// The cost.
+    pub cost: u32,
+    /// Also compute the [`Figures`].
+    pub figures: bool,
+}
+
+impl RateRequest {
+    /// The call for this request.
+    pub fn call(&self, ttl_slack_ms: u64) -> RateCall<'_> {
+        RateCall {
+            cells: &self.cells,
+            pauses: &self.pauses,
+            cost: self.cost,
+            commit: true,
+            figures: self.figures,
+            now: None,
+            ttl_slack_ms,
+        }
+    }
+}
+
 /// A scaled value in the script's radix: (seconds, ns, fraction).
 fn radix(scaled: u128, limit: u32) -> (u64, u64, u64) {
     let limit = u128::from(limit);
@@ -93,59 +123,67 @@ fn interval_ns(q: &Quota) -> u128 {
 }
 
 impl RateCall<'_> {
-    /// The script invocation (keys and arguments).
+    /// The script invocation (keys and arguments): a batch of one.
     pub fn invocation(&self) -> ScriptInvocation<'static> {
-        let mut inv = GCRA.prepare_invoke();
+        batch_invocation(std::slice::from_ref(self))
+    }
+
+    /// True when the cost exceeds a cell's burst: refused without a round
+    /// trip, as the core refuses it.
+    fn exceeds_burst(&self) -> bool {
+        self.cells.iter().any(|c| self.cost > c.quota.burst())
+    }
+
+    fn refused(&self) -> RateReply {
+        RateReply {
+            admitted: false,
+            wait: None,
+            now: self.now.unwrap_or(Instant::ZERO),
+            figures: None,
+        }
+    }
+
+    /// This request's keys and arguments, appended to a batch.
+    fn push(&self, inv: &mut ScriptInvocation<'static>, args: &mut Vec<String>) {
         for cell in self.cells {
             inv.key(&cell.key);
         }
         for pause in self.pauses {
             inv.key(pause);
         }
-        inv.arg(self.now.map_or(String::new(), |t| t.as_nanos().to_string()))
-            .arg(if self.commit { "1" } else { "0" })
-            .arg(self.ttl_slack_ms)
-            .arg(if self.figures { "1" } else { "0" })
-            .arg(self.cells.len());
+        let mut arg = |v: &dyn ToString| args.push(v.to_string());
+        arg(&if self.commit { "1" } else { "0" });
+        arg(&if self.figures { "1" } else { "0" });
+        arg(&self.cells.len());
+        arg(&self.pauses.len());
         for cell in self.cells {
             let q = cell.quota;
             let span = radix(u128::from(self.cost) * interval_ns(&q), q.limit());
             let tol = radix(u128::from(q.burst()) * interval_ns(&q), q.limit());
-            inv.arg(q.limit())
-                .arg(span.0)
-                .arg(span.1)
-                .arg(span.2)
-                .arg(tol.0)
-                .arg(tol.1)
-                .arg(tol.2);
+            for v in [u64::from(q.limit()), span.0, span.1, span.2, tol.0, tol.1, tol.2] {
+                arg(&v);
+            }
         }
-        inv.arg(self.cost);
-        inv
+        arg(&self.cost);
     }
 
     /// Run the call on `con`.
     pub async fn run<C: redis::aio::ConnectionLike>(&self, con: &mut C) -> RedisResult<RateReply> {
-        if self.cells.iter().any(|c| self.cost > c.quota.burst()) {
-            return Ok(RateReply {
-                admitted: false,
-                wait: None,
-                now: self.now.unwrap_or(Instant::ZERO),
-                figures: None,
-            });
-        }
-        let raw: Vec<i64> = self.invocation().invoke_async(con).await?;
-        self.decode(&raw)
+        let mut replies = run_batch(std::slice::from_ref(self), con).await?;
+        Ok(replies.remove(0))
     }
 
-    fn decode(&self, raw: &[i64]) -> RedisResult<RateReply> {
+    /// Decode this request's part of the reply from `raw[at..]`; returns the
+    /// reply and where the next request's part starts.
+    fn decode(&self, raw: &[i64], at: usize) -> RedisResult<(RateReply, usize)> {
         let field = |i: usize| -> RedisResult<u64> {
-            raw.get(i)
+            raw.get(at + i)
                 .and_then(|&v| u64::try_from(v).ok())
                 .ok_or_else(|| {
                     redis::RedisError::from((
                         redis::ErrorKind::Parse,
                         "weir gcra.lua: unexpected reply",
-                        format!("field {i} of {raw:?}"),
+                        format!("field {} of {raw:?}", at + i),
                     ))
                 })
         };
@@ -156,6 +194,7 @@ impl RateCall<'_> {
                 .saturating_add(field(i + 1)?))
         };
         let now = Instant::from_nanos(ns(3)?);
+        let mut len = 5;
         let figures = if self.figures {
             let paused = Instant::from_nanos(ns(5)?);
             let ramp_next = Instant::from_nanos(ns(7)?);
@@ -168,17 +207,100 @@ impl RateCall<'_> {
                         + u128::from(f),
                 );
             }
+            len = 9 + 3 * self.cells.len();
             Some(figures(self.cells, &tats, now, paused, ramp_next))
         } else {
             None
         };
-        Ok(RateReply {
-            admitted: raw.first() == Some(&1),
+        let reply = RateReply {
+            admitted: field(0)? == 1,
             wait: Some(Duration::from_nanos(ns(1)?)),
             now,
             figures,
-        })
+        };
+        Ok((reply, at + len))
     }
+}
+
+/// One `gcra.lua` invocation deciding `calls` in order (at the first call's
+/// instant, with its TTL slack).
+pub fn batch_invocation(calls: &[RateCall<'_>]) -> ScriptInvocation<'static> {
+    let mut inv = GCRA.prepare_invoke();
+    let first = calls.first();
+    let mut args = vec![
+        first
+            .and_then(|c| c.now)
+            .map_or(String::new(), |t| t.as_nanos().to_string()),
+        first.map_or(0, |c| c.ttl_slack_ms).to_string(),
+        calls.len().to_string(),
+    ];
+    for call in calls {
+        call.push(&mut inv, &mut args);
+    }
+    for a in args {
+        inv.arg(a);
+    }
+    inv
+}
+
+/// Decide `calls` in order in one script call, each exactly as if it were
+/// its own call made right after the one before, at one instant. Every call
+/// must have the same `now` (`None`: the server's `TIME`) and TTL slack, else
+/// a client error names them. A call whose cost exceeds a burst is refused
+/// here and not sent. The replies are in the order of `calls`.
+///
+/// ```no_run
+/// # async fn f(con: &mut redis::aio::MultiplexedConnection) -> redis::RedisResult<()> {
+/// use weir::Quota;
+/// use weir_redis::{rate::run_batch, Cell, RateCall};
+/// let cells = [Cell { key: "{demo}:r".into(), quota: Quota::per_second(2)? }];
+/// let call = RateCall {
+///     cells: &cells, pauses: &[], cost: 1, commit: true, figures: false, now: None, ttl_slack_ms: 1000,
+/// };
+/// let replies = run_batch(&[call, call, call], con).await?;
+/// // Burst 2: the third is refused, with the exact wait.
+/// assert_eq!(replies.iter().filter(|r| r.admitted).count(), 2);
+/// # Ok(()) }
+/// ```
+pub async fn run_batch<C: redis::aio::ConnectionLike>(
+    calls: &[RateCall<'_>],
+    con: &mut C,
+) -> RedisResult<Vec<RateReply>> {
+    let sent: Vec<RateCall<'_>> = calls
+        .iter()
+        .filter(|c| !c.exceeds_burst())
+        .copied()
+        .collect();
+    if let Some(odd) = calls
+        .iter()
+        .find(|c| (c.now, c.ttl_slack_ms) != (calls[0].now, calls[0].ttl_slack_ms))
+    {
+        return Err(redis::RedisError::from((
+            redis::ErrorKind::Client,
+            "weir gcra.lua: a batch is decided at one instant with one TTL slack",
+            format!(
+                "now {:?} / slack {} ms after {:?} / {} ms",
+                odd.now, odd.ttl_slack_ms, calls[0].now, calls[0].ttl_slack_ms
+            ),
+        )));
+    }
+    let raw: Vec<i64> = if sent.is_empty() {
+        Vec::new()
+    } else {
+        batch_invocation(&sent).invoke_async(con).await?
+    };
+    let mut at = 0;
+    let mut replies = Vec::with_capacity(calls.len());
+    for call in calls {
+        if call.exceeds_burst() {
+            replies.push(call.refused());
+        } else {
+            let (reply, next) = call.decode(&raw, at)?;
+            replies.push(reply);
+            at = next;
+        }
+    }
+    Ok(replies)
 }
 
 /// `ceil(scaled / limit)` as an instant (the core's `instant_at_or_after`).

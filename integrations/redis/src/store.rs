@@ -12,7 +12,10 @@
 //!   wakes every local lease waiter on each release; whenever its subscription
 //!   is (re)made it wakes them too, since releases may have been missed; the
 //!   first failure of a healthy store wakes them as well, so that the failure
-//!   policy reaches them at once.
+//!   policy reaches them at once;
+//! - rate decisions ([`RedisStore::decide`]) are batched: the requests of
+//!   callers arriving while a `gcra.lua` call is in flight go out as the next
+//!   single call, in arrival order (see [`crate::batch`]).
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -23,8 +26,17 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::batch::BatchQueue;
 use crate::error::{StoreError, StoreFailure};
 use crate::health::{Health, Mode, StoreStats};
+use crate::rate::{run_batch, RateReply, RateRequest};
+
+/// A caller waiting for the next batch.
+#[derive(Debug)]
+struct Pending {
+    request: RateRequest,
+    reply: tokio::sync::oneshot::Sender<Result<RateReply, StoreError>>,
+}
 
 /// Options of a [`RedisStore`].
 #[derive(Clone, Debug)]
@@ -67,6 +79,7 @@ pub struct RedisStore {
     health: Mutex<Health>,
     released: Arc<Notify>,
     listener: JoinHandle<()>,
+    batches: Mutex<BatchQueue<Pending>>,
 }
 
 impl RedisStore {
@@ -89,6 +102,7 @@ impl RedisStore {
             health: Mutex::new(Health::default()),
             released,
             listener,
+            batches: Mutex::new(BatchQueue::default()),
         }))
     }
 
@@ -160,6 +174,93 @@ impl RedisStore {
             }
         }
         result
+    }
+}
+
+impl RedisStore {
+    /// One rate decision (a check, consumed when admitted, on the server's
+    /// clock), batched with the decisions of concurrent callers: sent at once
+    /// when no `gcra.lua` call is in flight on this store, else with every
+    /// request that arrives meanwhile as the next single call. Decided
+    /// exactly as if each caller made its own call, in arrival order. A
+    /// failed or timed-out batch fails every caller in it with the same
+    /// [`StoreError`].
+    pub async fn decide(self: &Arc<Self>, request: RateRequest) -> Result<RateReply, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let lead = self
+            .batches
+            .lock()
+            .unwrap()
+            .arrive(Pending { request, reply });
+        match lead {
+            Some(Pending { request, .. }) => {
+                // Whatever happens to this future, the next batch goes out.
+                let _hand_off = HandOff(self);
+                let mut replies = self.send_batch(std::slice::from_ref(&request)).await?;
+                Ok(replies.remove(0))
+            }
+            None => answer.await.unwrap_or_else(|_| {
+                Err(StoreError {
+                    op: "rate",
+                    cause: StoreFailure::Redis(
+                        "the batch was dropped (its runtime is shutting down)".into(),
+                    ),
+                })
+            }),
+        }
+    }
+
+    /// One store call deciding `requests` in order.
+    async fn send_batch(&self, requests: &[RateRequest]) -> Result<Vec<RateReply>, StoreError> {
+        let slack = u64::try_from(self.options.ttl_slack.as_millis()).unwrap_or(u64::MAX);
+        let calls: Vec<_> = requests.iter().map(|r| r.call(slack)).collect();
+        self.call("rate", |mut c| async move { run_batch(&calls, &mut c).await })
+            .await
+    }
+
+    /// Send batches until nobody waits.
+    async fn drive(self: Arc<Self>, mut batch: Vec<Pending>) {
+        loop {
+            let (requests, replies): (Vec<_>, Vec<_>) =
+                batch.into_iter().map(|p| (p.request, p.reply)).unzip();
+            match self.send_batch(&requests).await {
+                Ok(answers) => {
+                    for (reply, answer) in replies.into_iter().zip(answers) {
+                        let _ = reply.send(Ok(answer));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+            match self.batches.lock().unwrap().next_batch() {
+                Some(next) => batch = next,
+                None => return,
+            }
+        }
+    }
+}
+
+/// Dropped when a leader's call ends (or its future is dropped): hands the
+/// waiting callers to a task that sends them.
+struct HandOff<'a>(&'a Arc<RedisStore>);
+
+impl Drop for HandOff<'_> {
+    fn drop(&mut self) {
+        let Some(batch) = self.0.batches.lock().unwrap().next_batch() else {
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(Arc::clone(self.0).drive(batch))),
+            // No runtime: the callers' channels close with the batch and
+            // they fail; the queue is idle again for whoever comes next.
+            Err(_) => {
+                drop(batch);
+                while self.0.batches.lock().unwrap().next_batch().is_some() {}
+            }
+        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! `lua/gcra.lua` against the core's `weir::RateLimiter`: random schedules of
 //! (time, key, cost, quotas, pauses) through both, every decision, every
 //! retry-after and every status figure compared to the nanosecond. The Lua
-//! side runs on a real redis-server with the schedule's time injected.
+//! side runs on a real redis-server with the schedule's time injected. Some
+//! steps are batches (2–8 requests at one instant in one script call), which
+//! must decide exactly as the same requests made one by one on the core.
 
 mod support;
 
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use weir::{Denied, Instant, ManualClock, Quota, RateLimiter};
-use weir_redis::{pause::pause_for, Cell, RateCall, RateReply};
+use weir_redis::{pause::pause_for, rate::run_batch, Cell, RateCall, RateReply};
 
 /// xorshift64*: a reproducible schedule from a seed.
 struct Rng(u64);
@@ -102,6 +104,56 @@ async fn lua_check(
     .expect("gcra.lua")
 }
 
+/// One check's core decision (and status) against the Lua reply.
+fn compare(
+    core: &RateLimiter<&'static str, ManualClock>,
+    s: &Schedule,
+    key: &'static str,
+    now: Instant,
+    want: Result<Option<weir::limiter::RateStatus>, Denied>,
+    lua: &RateReply,
+    ctx: &str,
+) {
+    let cells = s.cells(key);
+    match want {
+        Ok(Some(st)) => {
+            assert!(lua.admitted, "core admitted, lua denied: {ctx} lua {lua:?}");
+            let fig = lua.figures.unwrap();
+            assert_eq!(fig.remaining, Some(st.remaining), "remaining: {ctx}");
+            assert_eq!(fig.reset_after, st.reset_after, "reset: {ctx}");
+            assert_eq!(fig.retry_after, st.retry_after, "retry1: {ctx}");
+            assert_eq!(
+                cells[fig.tightest.unwrap()].quota,
+                st.quota,
+                "tightest: {ctx}"
+            );
+        }
+        Ok(None) => unreachable!("schedules have quotas"),
+        Err(Denied::NotUntil(at)) => {
+            assert!(!lua.admitted, "core denied, lua admitted: {ctx}");
+            assert_eq!(Some(at - now), lua.wait, "retry-after: {ctx}");
+            let st = core.status(&key).unwrap();
+            let fig = lua.figures.unwrap();
+            assert_eq!(
+                fig.remaining,
+                Some(st.remaining),
+                "remaining (denied): {ctx}"
+            );
+            assert_eq!(fig.reset_after, st.reset_after, "reset (denied): {ctx}");
+            assert_eq!(fig.retry_after, st.retry_after, "retry1 (denied): {ctx}");
+        }
+        Err(Denied::ExceedsBurst { .. }) => {
+            assert!(
+                !lua.admitted && lua.wait.is_none(),
+                "exceeds burst: {ctx} {lua:?}"
+            );
+        }
+    }
+    if lua.wait.is_some() {
+        assert_eq!(lua.now, now, "the injected instant");
+    }
+}
+
 async fn run_schedule(con: &mut MultiplexedConnection, seed: u64, steps: usize) -> usize {
     let mut rng = Rng(seed | 1);
     let mut global = Vec::new();
@@ -183,6 +235,47 @@ async fn run_schedule(con: &mut MultiplexedConnection, seed: u64, steps: usize) 
                 .await
                 .unwrap();
             }
+            3..=5 => {
+                // A batch: 2..=8 requests at this instant (checks of random
+                // keys and costs, some peeks) in one script call, against
+                // the same requests made one by one on the core.
+                let n = 2 + rng.below(7) as usize;
+                let mut reqs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let key = KEYS[rng.below(KEYS.len() as u64) as usize];
+                    let cost = match rng.below(10) {
+                        0 => 0,
+                        1 => 1 + rng.below(u64::from(max_burst) + 1) as u32,
+                        _ => 1,
+                    };
+                    let commit = rng.below(5) != 0;
+                    reqs.push((key, cost, commit, s.cells(key), s.pauses(key)));
+                }
+                let calls: Vec<RateCall<'_>> = reqs
+                    .iter()
+                    .map(|(_, cost, commit, cells, pauses)| RateCall {
+                        cells,
+                        pauses,
+                        cost: *cost,
+                        commit: *commit,
+                        figures: true,
+                        now: Some(now),
+                        ttl_slack_ms: 60_000,
+                    })
+                    .collect();
+                let replies = run_batch(&calls, con).await.expect("gcra.lua batch");
+                assert_eq!(replies.len(), n);
+                for (i, ((key, cost, commit, _, _), lua)) in reqs.iter().zip(&replies).enumerate() {
+                    let ctx = format!("{ctx}, batch of {n}: request {i} (key {key}, cost {cost}, commit {commit})");
+                    if *commit {
+                        let want = core.check_with_status(key, *cost);
+                        decisions += 1;
+                        compare(&core, &s, key, now, want, lua, &ctx);
+                    } else {
+                        assert_eq!(lua.admitted, core.peek(key, *cost).is_ok(), "peek: {ctx}");
+                    }
+                }
+            }
             2 => {
                 let peek = core.peek(&key, 1);
                 let lua = lua_check(con, &s, key, now, 1, false).await;
@@ -197,44 +290,7 @@ async fn run_schedule(con: &mut MultiplexedConnection, seed: u64, steps: usize) 
                 let want = core.check_with_status(&key, cost);
                 let lua = lua_check(con, &s, key, now, cost, true).await;
                 decisions += 1;
-                let cells = s.cells(key);
-                match want {
-                    Ok(Some(st)) => {
-                        assert!(lua.admitted, "core admitted, lua denied: {ctx} lua {lua:?}");
-                        let fig = lua.figures.unwrap();
-                        assert_eq!(fig.remaining, Some(st.remaining), "remaining: {ctx}");
-                        assert_eq!(fig.reset_after, st.reset_after, "reset: {ctx}");
-                        assert_eq!(fig.retry_after, st.retry_after, "retry1: {ctx}");
-                        assert_eq!(
-                            cells[fig.tightest.unwrap()].quota,
-                            st.quota,
-                            "tightest: {ctx}"
-                        );
-                    }
-                    Ok(None) => unreachable!("schedules have quotas"),
-                    Err(Denied::NotUntil(at)) => {
-                        assert!(!lua.admitted, "core denied, lua admitted: {ctx}");
-                        assert_eq!(Some(at - now), lua.wait, "retry-after: {ctx}");
-                        let st = core.status(&key).unwrap();
-                        let fig = lua.figures.unwrap();
-                        assert_eq!(
-                            fig.remaining,
-                            Some(st.remaining),
-                            "remaining (denied): {ctx}"
-                        );
-                        assert_eq!(fig.reset_after, st.reset_after, "reset (denied): {ctx}");
-                        assert_eq!(fig.retry_after, st.retry_after, "retry1 (denied): {ctx}");
-                    }
-                    Err(Denied::ExceedsBurst { .. }) => {
-                        assert!(
-                            !lua.admitted && lua.wait.is_none(),
-                            "exceeds burst: {ctx} {lua:?}"
-                        );
-                    }
-                }
-                if lua.wait.is_some() {
-                    assert_eq!(lua.now, now, "the injected instant");
-                }
+                compare(&core, &s, key, now, want, &lua, &ctx);
             }
         }
     }
