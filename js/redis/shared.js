@@ -7,10 +7,12 @@
 // 2. shared caps: a lease (lease.lua); a waiter sleeps until a release is
 //    published or the earliest lease expires, whichever is first — never on
 //    a fixed interval; a holder renews at a third of leaseMs;
-// 3. shared quotas and pauses: one gcra.lua call; a denial names the exact
-//    wait, cached ("denied until T") so the key's other callers in this
+// 3. shared quotas and pauses: one gcra.lua decision; a denial names the
+//    exact wait, cached ("denied until T") so the key's other callers in this
 //    process cost no round trip until T; while anyone of this process waits
 //    on the key, callers queue FIFO and one at a time talks to the store.
+//    Decisions arriving while a call is in flight go out as one script call
+//    (RedisStore.decide), decided in arrival order.
 // On a StoreError the onStoreError policy decides: 'closed' rejects with it,
 // 'open' admits, 'local' admits through an in-memory Limiter with the same
 // options divided by localShare, until the store answers again.
@@ -231,14 +233,15 @@ export class SharedAdmission {
     const slot = figures ? -cost - 1 : cost;
     let args = this.#args.get(slot);
     if (args !== undefined) return args;
-    args = ['', '1', this.#store.ttlSlackMs, figures ? '1' : '0', 0];
+    // A check (consumed when admitted), with or without the figures; n cells; one pause key.
+    args = ['1', figures ? '1' : '0', 0, 1];
     for (const t of [this.#rate, this.#perKeyRate]) {
       for (let i = 0; i < t.length; i += 3) {
         const limit = t[i];
         const burst = t[i + 2] === 0 ? limit : t[i + 2];
         const iv = intervalNs(t[i + 1]);
         args.push(limit, ...radix(BigInt(cost) * iv, limit), ...radix(BigInt(burst) * iv, limit));
-        args[4]++;
+        args[2]++;
       }
     }
     args.push(cost); // the ramp's spacing after a pause counts the cost
@@ -259,7 +262,7 @@ export class SharedAdmission {
 
   /** One gcra.lua call: true when admitted; else the denial is cached. */
   async #tryRate(key, cost) {
-    const r = await this.#store.call('rate', 'gcra', this.#cellKeys(key), this.#argsFor(cost));
+    const r = await this.#store.decide(this.#cellKeys(key), this.#argsFor(cost));
     if (Number(r[0]) === 1) return true;
     const now = performance.now();
     // The wait as (seconds, ns), exact integers.
@@ -273,8 +276,8 @@ export class SharedAdmission {
 
   async #takeRate(key, cost, signal) {
     // Nobody of this process waits on the key and it is not known denied:
-    // straight to the store (concurrent callers' calls pipeline on the
-    // connection, and the server takes them in the order they were sent).
+    // straight to the store (concurrent callers' decisions are batched into
+    // one call, decided in the order they arrived).
     if (!this.#lanes.has(key) && !((this.#denied.get(key) ?? 0) > performance.now())) {
       if (await this.#tryRate(key, cost)) return;
     }
@@ -315,7 +318,7 @@ export class SharedAdmission {
       if (lease === undefined) return { busy: true };
     }
     try {
-      const r = await this.#store.call('rate', 'gcra', this.#cellKeys(key), this.#argsFor(cost, true));
+      const r = await this.#store.decide(this.#cellKeys(key), this.#argsFor(cost, true));
       const figures = this.#quotaList.length === 0 ? null : figuresOf(this.#quotaList, r);
       if (Number(r[0]) === 1) {
         let held = true;

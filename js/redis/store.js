@@ -12,7 +12,12 @@
 // - every release by any process, every (re)subscription, and the first
 //   failure of a healthy store wake this process's lease waiters (they retry
 //   at once, and meet the failure policy rather than waiting for a lease to
-//   expire).
+//   expire);
+// - rate decisions are batched (decide): one gcra.lua call in flight at a
+//   time; a decision arriving while the store is idle goes out at once, those
+//   arriving meanwhile wait and go out together as the next call (at most
+//   MAX_BATCH), in arrival order, which gcra.lua decides exactly as the same
+//   calls one by one; a batch's StoreError rejects every decision in it.
 
 import { readFileSync } from 'node:fs';
 import { adapt, script } from './client.js';
@@ -41,6 +46,9 @@ export class StoreError extends Error {
   }
 }
 
+/** Decisions in one gcra.lua call at most (as the native store's batch::MAX_BATCH). */
+const MAX_BATCH = 128;
+
 const STORE_OPTIONS = ['prefix', 'leaseMs', 'timeoutMs', 'ttlSlackMs'];
 
 function positiveMs(value, name, fallback) {
@@ -61,6 +69,9 @@ export class RedisStore {
   #releases = 0;
   #wakers = new Set();
   #subscription;
+  /** Decisions waiting for the next gcra.lua call: { keys, args, resolve, reject }. */
+  #batch = [];
+  #deciding = false;
 
   constructor(client, opts = {}) {
     if (opts === null || typeof opts !== 'object') throw new TypeError('RedisStore: options must be an object');
@@ -121,6 +132,48 @@ export class RedisStore {
         },
       );
     });
+  }
+
+  /**
+   * One gcra.lua decision (a request's keys and its part of the arguments:
+   * check, figures, n, m, cells, cost), batched with concurrent callers';
+   * resolves to its part of the reply.
+   */
+  decide(keys, args) {
+    return new Promise((resolve, reject) => {
+      this.#batch.push({ keys, args, resolve, reject });
+      if (!this.#deciding) this.#sendBatch();
+    });
+  }
+
+  /** Send what waits as one call; when it settles, the next. */
+  #sendBatch() {
+    const batch = this.#batch.length <= MAX_BATCH ? this.#batch : this.#batch.slice(0, MAX_BATCH);
+    this.#batch = batch === this.#batch ? [] : this.#batch.slice(MAX_BATCH);
+    this.#deciding = batch.length > 0;
+    if (!this.#deciding) return;
+    const keys = [];
+    const args = ['', this.ttlSlackMs, batch.length];
+    for (const d of batch) {
+      for (const k of d.keys) keys.push(k);
+      for (const a of d.args) args.push(a);
+    }
+    this.call('rate', 'gcra', keys, args).then(
+      (reply) => {
+        let at = 0;
+        for (const d of batch) {
+          // 5 integers, or 9 + 3 per cell with the figures.
+          const len = d.args[1] === '1' ? 9 + 3 * d.args[2] : 5;
+          d.resolve(reply.slice(at, at + len));
+          at += len;
+        }
+        this.#sendBatch();
+      },
+      (error) => {
+        for (const d of batch) d.reject(error);
+        this.#sendBatch();
+      },
+    );
   }
 
   /** A call failed: count it, and wake the lease waiters so that the failure policy reaches them now. */

@@ -75,6 +75,29 @@ for (const kind of Object.keys(CLIENTS)) {
       assert.equal(size, 0);
     });
 
+    test('decisions arriving while a call is in flight go out as one call, in arrival order', async () => {
+      const { client, close } = await CLIENTS[kind](server.url);
+      const store = new RedisStore(client, { prefix: `b-${kind}:`, timeoutMs: 2000 });
+      open.push(async () => {
+        await store.close();
+        await close();
+      });
+      // 10 per second per key, burst 4 (quota triples: limit, intervalMs, burst).
+      const shared = store.attach({ rate: [], perKeyRate: [10, 1000, 4] }, {});
+      await shared.tryAdmit('warm', 1);
+      const before = store.stats().roundTrips;
+      const out = await Promise.all(Array.from({ length: 12 }, () => shared.tryAdmit('k', 1)));
+      assert.equal(store.stats().roundTrips - before, 2, 'one call for the first, one for the eleven queued behind it');
+      // figures: [limit, remaining, resetNs, retryNs, intervalMs]
+      assert.deepEqual(
+        out.slice(0, 4).map((d) => [typeof d.release, d.figures[1]]),
+        [['function', 3], ['function', 2], ['function', 1], ['function', 0]],
+      );
+      const waits = out.slice(4).map((d) => d.waitNs);
+      assert.equal(new Set(waits).size, 1, `one instant, one wait: ${waits}`);
+      assert.ok(waits[0] > 0 && waits[0] <= 100e6, `${waits[0]} ns`);
+    });
+
     test('asCompleted goes through the store', async () => {
       const l = await limiter({ concurrency: 2, perKeyRate: { limit: 1000, interval: 1000, burst: 3 } });
       const out = [];
@@ -149,6 +172,55 @@ describe('failure modes (redis killed and restarted, or frozen past timeoutMs)',
           await server.stop();
         }
       });
+    }
+  }
+});
+
+describe('a batch caught by a frozen or dying redis: every caller settles by its policy', { skip: SKIP }, () => {
+  const TIMEOUT = 150;
+  const MARGIN = 400;
+  for (const kind of Object.keys(CLIENTS)) {
+    for (const mode of ['closed', 'open', 'local']) {
+      for (const fault of ['freeze', 'kill in flight']) {
+        test(`${kind}, '${mode}', ${fault}`, async () => {
+          const server = await RedisServer.start();
+          const { client, close } = await CLIENTS[kind](server.url);
+          const store = new RedisStore(client, { prefix: 'fb:', timeoutMs: TIMEOUT, ttlSlackMs: 20 });
+          // Quotas only: every decision is a gcra.lua call, batched.
+          const limiter = new Limiter({ store, onStoreError: mode, perKeyRate: { limit: 10, interval: 1000, burst: 4 } });
+          try {
+            await limiter.run(() => {}, { key: 'warm' });
+            server.signal('SIGSTOP');
+            const t0 = performance.now();
+            const calls = Array.from({ length: 32 }, (_, i) =>
+              limiter.run(() => 'ran', { key: `k${i % 8}` }).then(
+                (v) => [v, performance.now() - t0],
+                (e) => [e, performance.now() - t0],
+              ),
+            );
+            if (fault !== 'freeze') {
+              await sleep(30); // in flight and queued
+              server.signal('SIGKILL'); // no SIGCONT first: it must not answer them
+              await server.stop();
+            }
+            const outcomes = await Promise.race([Promise.all(calls), sleep(5000).then(() => 'hung')]);
+            assert.notEqual(outcomes, 'hung');
+            for (const [outcome, took] of outcomes) {
+              assert.ok(took <= TIMEOUT + MARGIN, `settled after ${took} ms`);
+              if (mode === 'closed') {
+                assert.ok(outcome instanceof StoreError, String(outcome));
+                assert.match(outcome.message, /weir redis store: rate call/);
+              } else {
+                assert.equal(outcome, 'ran');
+              }
+            }
+          } finally {
+            await store.close();
+            await close();
+            await server.stop();
+          }
+        });
+      }
     }
   }
 });

@@ -160,7 +160,15 @@ impl RateCall<'_> {
             let q = cell.quota;
             let span = radix(u128::from(self.cost) * interval_ns(&q), q.limit());
             let tol = radix(u128::from(q.burst()) * interval_ns(&q), q.limit());
-            for v in [u64::from(q.limit()), span.0, span.1, span.2, tol.0, tol.1, tol.2] {
+            for v in [
+                u64::from(q.limit()),
+                span.0,
+                span.1,
+                span.2,
+                tol.0,
+                tol.1,
+                tol.2,
+            ] {
                 arg(&v);
             }
         }

@@ -214,8 +214,11 @@ impl RedisStore {
     async fn send_batch(&self, requests: &[RateRequest]) -> Result<Vec<RateReply>, StoreError> {
         let slack = u64::try_from(self.options.ttl_slack.as_millis()).unwrap_or(u64::MAX);
         let calls: Vec<_> = requests.iter().map(|r| r.call(slack)).collect();
-        self.call("rate", |mut c| async move { run_batch(&calls, &mut c).await })
-            .await
+        self.call(
+            "rate",
+            |mut c| async move { run_batch(&calls, &mut c).await },
+        )
+        .await
     }
 
     /// Send batches until nobody waits.

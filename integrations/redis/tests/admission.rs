@@ -8,29 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weir::{LimiterConfig, Quota};
-use weir_redis::{Admission, FailurePolicy, RedisStore, SharedConfig, SharedLimiter, StoreOptions};
+use weir_redis::{Admission, SharedLimiter, StoreOptions};
 
 fn limiter(url: &str, limits: LimiterConfig) -> Arc<SharedLimiter> {
-    let store = RedisStore::new(
-        redis::Client::open(url).unwrap(),
-        StoreOptions {
-            prefix: "a:".into(),
-            timeout: Duration::from_secs(2),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    Arc::new(
-        SharedLimiter::new(
-            store,
-            SharedConfig {
-                limits,
-                on_store_error: FailurePolicy::Closed,
-                local_share: 1,
-            },
-        )
-        .unwrap(),
-    )
+    let options = StoreOptions {
+        prefix: "a:".into(),
+        timeout: Duration::from_secs(2),
+        ..Default::default()
+    };
+    support::closed_limiter(url, options, limits)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

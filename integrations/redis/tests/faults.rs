@@ -8,42 +8,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use weir::{LimiterConfig, LimiterError, Quota};
-use weir_redis::{
-    FailurePolicy, Mode, RedisStore, SharedConfig, SharedError, SharedLimiter, StoreFailure,
-    StoreOptions,
-};
+use weir_redis::{FailurePolicy, Mode, SharedError, SharedLimiter, StoreFailure, StoreOptions};
 
 const TIMEOUT: Duration = Duration::from_millis(150);
 /// A call must settle within the timeout plus this (scheduling on a busy machine).
 const MARGIN: Duration = Duration::from_millis(400);
 
+fn options(prefix: &str, lease: Duration) -> StoreOptions {
+    StoreOptions {
+        prefix: prefix.into(),
+        lease,
+        timeout: TIMEOUT,
+        ttl_slack: Duration::from_millis(200),
+    }
+}
+
 fn limiter(url: &str, policy: FailurePolicy) -> Arc<SharedLimiter> {
-    let store = RedisStore::new(
-        redis::Client::open(url).unwrap(),
-        StoreOptions {
-            prefix: "f:".into(),
-            lease: Duration::from_secs(5),
-            timeout: TIMEOUT,
-            ttl_slack: Duration::from_millis(200),
-        },
-    )
-    .unwrap();
     let limits = LimiterConfig {
         per_key: Some(2),
         per_key_rate: vec![Quota::per_second(5).unwrap()],
         ..Default::default()
     };
-    Arc::new(
-        SharedLimiter::new(
-            store,
-            SharedConfig {
-                limits,
-                on_store_error: policy,
-                local_share: 1,
-            },
-        )
-        .unwrap(),
-    )
+    support::shared_limiter(url, options("f:", Duration::from_secs(5)), limits, policy)
 }
 
 /// Acquire with an outer bound: nothing may hang.
@@ -221,31 +207,7 @@ async fn a_lease_waiter_meets_the_policy_when_redis_dies() {
     let Some(mut server) = support::RedisServer::start() else {
         return;
     };
-    let store = RedisStore::new(
-        redis::Client::open(server.url()).unwrap(),
-        StoreOptions {
-            prefix: "w:".into(),
-            lease: Duration::from_secs(30),
-            timeout: TIMEOUT,
-            ttl_slack: Duration::from_millis(200),
-        },
-    )
-    .unwrap();
-    let limits = LimiterConfig {
-        per_key: Some(1),
-        ..Default::default()
-    };
-    let limiter = Arc::new(
-        SharedLimiter::new(
-            store,
-            SharedConfig {
-                limits,
-                on_store_error: FailurePolicy::Closed,
-                local_share: 1,
-            },
-        )
-        .unwrap(),
-    );
+    let limiter = limiter_with_own_store(&server.url(), "w:");
     tokio::time::sleep(Duration::from_millis(100)).await; // subscribed
     let held = limiter.acquire("k", 1).await.unwrap();
     // Another "process" (its own limiter) waits for the key's only permit.
@@ -268,27 +230,10 @@ async fn a_lease_waiter_meets_the_policy_when_redis_dies() {
     drop(held);
 }
 
-fn limiter_with_own_store(url: &str, prefix: &str) -> SharedLimiter {
-    let store = RedisStore::new(
-        redis::Client::open(url).unwrap(),
-        StoreOptions {
-            prefix: prefix.into(),
-            lease: Duration::from_secs(30),
-            timeout: TIMEOUT,
-            ttl_slack: Duration::from_millis(200),
-        },
-    )
-    .unwrap();
-    SharedLimiter::new(
-        store,
-        SharedConfig {
-            limits: LimiterConfig {
-                per_key: Some(1),
-                ..Default::default()
-            },
-            on_store_error: FailurePolicy::Closed,
-            local_share: 1,
-        },
-    )
-    .unwrap()
+fn limiter_with_own_store(url: &str, prefix: &str) -> Arc<SharedLimiter> {
+    let limits = LimiterConfig {
+        per_key: Some(1),
+        ..Default::default()
+    };
+    support::closed_limiter(url, options(prefix, Duration::from_secs(30)), limits)
 }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use weir::{LimiterConfig, Quota};
-use weir_redis::{FailurePolicy, RedisStore, SharedConfig, SharedLimiter, StoreOptions};
+use weir_redis::{SharedLimiter, StoreOptions};
 
 fn wall_ns() -> u64 {
     SystemTime::now()
@@ -20,27 +20,13 @@ fn wall_ns() -> u64 {
 }
 
 fn limiter(url: &str, prefix: &str, lease: Duration, limits: LimiterConfig) -> Arc<SharedLimiter> {
-    let store = RedisStore::new(
-        redis::Client::open(url).unwrap(),
-        StoreOptions {
-            prefix: prefix.into(),
-            lease,
-            timeout: Duration::from_secs(2),
-            ttl_slack: Duration::from_millis(200),
-        },
-    )
-    .unwrap();
-    Arc::new(
-        SharedLimiter::new(
-            store,
-            SharedConfig {
-                limits,
-                on_store_error: FailurePolicy::Closed,
-                local_share: 1,
-            },
-        )
-        .unwrap(),
-    )
+    let options = StoreOptions {
+        prefix: prefix.into(),
+        lease,
+        timeout: Duration::from_secs(2),
+        ttl_slack: Duration::from_millis(200),
+    };
+    support::closed_limiter(url, options, limits)
 }
 
 fn quota_limits() -> LimiterConfig {

@@ -101,3 +101,34 @@ fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A `SharedLimiter` on its own connection to `url` (one process of a
+/// fleet), with the given store options, limits and failure policy.
+pub fn shared_limiter(
+    url: &str,
+    options: weir_redis::StoreOptions,
+    limits: weir::LimiterConfig,
+    policy: weir_redis::FailurePolicy,
+) -> std::sync::Arc<weir_redis::SharedLimiter> {
+    let store = weir_redis::RedisStore::new(redis::Client::open(url).unwrap(), options).unwrap();
+    std::sync::Arc::new(
+        weir_redis::SharedLimiter::new(
+            store,
+            weir_redis::SharedConfig {
+                limits,
+                on_store_error: policy,
+                local_share: 1,
+            },
+        )
+        .unwrap(),
+    )
+}
+
+/// [`shared_limiter`] with the closed policy (a store failure denies).
+pub fn closed_limiter(
+    url: &str,
+    options: weir_redis::StoreOptions,
+    limits: weir::LimiterConfig,
+) -> std::sync::Arc<weir_redis::SharedLimiter> {
+    shared_limiter(url, options, limits, weir_redis::FailurePolicy::Closed)
+}
