@@ -10,7 +10,8 @@
 // decision admits; `callers` concurrent loops (1 and 64) over 1 key or 10^4
 // keys for `--ms`. Printed: decisions/s, commands sent per decision (each a
 // round trip unless pipelined; counted on the client, natively from the
-// store's counters), p99 decision latency, and each contender ÷ weir JS.
+// store's counters), p99 decision latency, and each contender ÷ weir JS and
+// ÷ rate-limiter-flexible.
 // Each cell runs `--rounds` times, the contenders interleaved, best round kept
 // (the machine may be shared: the best round is the least disturbed).
 // Exactness: 100 per second on one key, 64 callers for `--window` ms, each
@@ -164,7 +165,8 @@ async function throughput(name, callers, keys) {
 
 function nativeBin() {
   const bin = `${process.env.CARGO_TARGET_DIR ?? `${root}target`}/release/redis_store`;
-  if (!existsSync(bin)) {
+  {
+    // Always: cargo is a no-op when the binary is current, and a stale one would measure old code.
     const r = spawnSync('cargo', ['build', '-q', '--release', '-p', 'weir-bench', '--bin', 'redis_store'], { cwd: root, stdio: 'inherit' });
     if (r.status !== 0) throw new Error('cargo build --bin redis_store failed');
   }
@@ -212,8 +214,8 @@ async function exactness(name) {
 
 const names = ['weir JS', 'weir native', 'rate-limiter-flexible', 'bottleneck (Redis clustering)'].filter((n) => !only || only.includes(n));
 console.log(`redis-server ${version} on 127.0.0.1, ${MS} ms per cell, node ${process.version}\n`);
-console.log('| callers | keys | contender | decisions/s | commands/decision | p99 ms | ÷ weir JS |');
-console.log('|--:|--:|:--|--:|--:|--:|--:|');
+console.log('| callers | keys | contender | decisions/s | commands/decision | p99 ms | ÷ weir JS | ÷ rate-limiter-flexible |');
+console.log('|--:|--:|:--|--:|--:|--:|--:|--:|');
 for (const callers of [1, 64]) {
   for (const keys of [1, 10_000]) {
     const best = {};
@@ -230,14 +232,16 @@ for (const callers of [1, 64]) {
       }
     }
     const base = best['weir JS']?.perSec;
+    const rlf = best['rate-limiter-flexible']?.perSec;
     for (const name of names) {
       const r = best[name];
       if (r.error) {
-        console.log(`| ${callers} | ${keys} | ${name} | failed: ${r.error} | | | |`);
+        console.log(`| ${callers} | ${keys} | ${name} | failed: ${r.error} | | | | |`);
         continue;
       }
       const ratio = base ? (r.perSec / base).toFixed(2) : '';
-      console.log(`| ${callers} | ${keys} | ${name} | ${Math.round(r.perSec).toLocaleString('en-US')} | ${r.trips.toFixed(2)} | ${r.p99.toFixed(2)} | ${ratio} |`);
+      const vsRlf = rlf ? (r.perSec / rlf).toFixed(2) : '';
+      console.log(`| ${callers} | ${keys} | ${name} | ${Math.round(r.perSec).toLocaleString('en-US')} | ${r.trips.toFixed(2)} | ${r.p99.toFixed(2)} | ${ratio} | ${vsRlf} |`);
     }
   }
 }

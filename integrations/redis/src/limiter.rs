@@ -516,11 +516,9 @@ impl SharedLimiter {
                 Err(Ok(SharedError::Busy)) => return Ok(Admission::Busy),
                 Err(Ok(e)) => return Err(e),
                 Err(Err(store_error)) => {
-                    permit.fallback = self.on_failure(store_error, &key, cost, false).await?;
-                    return Ok(Admission::Admitted {
-                        permit,
-                        figures: None,
-                    });
+                    return self
+                        .admission_on_failure(permit, store_error, &key, cost)
+                        .await;
                 }
             }
         }
@@ -538,12 +536,39 @@ impl SharedLimiter {
                 }),
             },
             Err(store_error) => {
-                permit.fallback = self.on_failure(store_error, &key, cost, false).await?;
+                self.admission_on_failure(permit, store_error, &key, cost)
+                    .await
+            }
+        }
+    }
+
+    /// [`Self::try_admit`] after a store failure, per the policy: `Local`'s
+    /// in-memory refusals are answered as the store's would be (`Busy`, or
+    /// `RateLimited` with the in-memory limiter's exact wait).
+    async fn admission_on_failure(
+        &self,
+        mut permit: SharedPermit,
+        error: StoreError,
+        key: &str,
+        cost: u32,
+    ) -> Result<Admission, SharedError> {
+        match self.on_failure(error, key, cost, false).await {
+            Ok(fallback) => {
+                permit.fallback = fallback;
                 Ok(Admission::Admitted {
                     permit,
                     figures: None,
                 })
             }
+            Err(SharedError::Limiter(weir::LimiterError::Busy)) => Ok(Admission::Busy),
+            Err(SharedError::Limiter(weir::LimiterError::RateLimited { not_until })) => {
+                let now = weir::Clock::now(self.fallback.timer());
+                Ok(Admission::RateLimited {
+                    retry_after: not_until.saturating_duration_since(now),
+                    figures: None,
+                })
+            }
+            Err(e) => Err(e),
         }
     }
 

@@ -53,6 +53,9 @@ enum Permit<K: Key> {
     Owned(#[allow(dead_code)] LimiterPermit<K>),
     /// The guard's own.
     Held(#[allow(dead_code)] Held<K>),
+    /// A shared store's permit (its leases released when dropped).
+    #[cfg(feature = "redis")]
+    Shared(#[allow(dead_code)] weir_redis::SharedPermit),
 }
 
 impl<B: Body, K: Hash + Eq + Clone> GuardBody<B, K> {
@@ -65,6 +68,12 @@ impl<B: Body, K: Hash + Eq + Clone> GuardBody<B, K> {
     /// The guard's own admitted body.
     pub(crate) fn held(body: B, held: Held<K>) -> Self {
         Self::holding(body, Permit::Held(held))
+    }
+
+    /// An admitted body holding a shared store's permit.
+    #[cfg(feature = "redis")]
+    pub(crate) fn shared(body: B, permit: weir_redis::SharedPermit) -> Self {
+        Self::holding(body, Permit::Shared(permit))
     }
 
     fn holding(body: B, permit: Permit<K>) -> Self {

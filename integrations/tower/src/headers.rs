@@ -22,7 +22,7 @@ const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy")
 /// Header values of small numbers, made once (cloning one allocates nothing);
 /// a larger one is remembered per thread, as consecutive responses tend to
 /// repeat it (e.g. `RateLimit-Remaining` of a roomy quota).
-fn number(n: u64) -> HeaderValue {
+pub(crate) fn number(n: u64) -> HeaderValue {
     const CACHED: u64 = 1024;
     static SMALL: OnceLock<Vec<HeaderValue>> = OnceLock::new();
     if n < CACHED {
@@ -53,10 +53,16 @@ pub(crate) struct Policies(Vec<(Quota, HeaderValue, Option<HeaderValue>)>);
 
 impl Policies {
     pub(crate) fn of<K: Hash + Eq + Clone>(limiter: &GuardLimiter<K>) -> Self {
-        let quotas = limiter
-            .rate_quotas()
-            .iter()
-            .chain(limiter.per_key_rate_quotas());
+        Self::from_quotas(
+            limiter
+                .rate_quotas()
+                .iter()
+                .chain(limiter.per_key_rate_quotas()),
+        )
+    }
+
+    /// The table of `quotas`, in order.
+    pub(crate) fn from_quotas<'a>(quotas: impl Iterator<Item = &'a Quota>) -> Self {
         Policies(
             quotas
                 .map(|q| {
@@ -92,7 +98,7 @@ impl Policies {
     }
 
     /// `(RateLimit-Limit, RateLimit-Policy)` of the quota at `i`.
-    fn values(&self, i: usize) -> (HeaderValue, Option<HeaderValue>) {
+    pub(crate) fn values(&self, i: usize) -> (HeaderValue, Option<HeaderValue>) {
         let (_, limit, policy) = &self.0[i];
         (limit.clone(), policy.clone())
     }
@@ -143,7 +149,7 @@ impl Texts {
         )
     }
 
-    fn get(&self, status: StatusCode, secs: u64) -> Bytes {
+    pub(crate) fn get(&self, status: StatusCode, secs: u64) -> Bytes {
         match self.0.get(secs as usize) {
             Some(bytes) => bytes.clone(),
             None => Bytes::from(text(status, secs)),
@@ -196,12 +202,12 @@ pub(crate) fn figures_with<K: Hash + Eq + Clone>(
 }
 
 /// Whole seconds, rounded up (`RateLimit-Reset`).
-fn reset_secs(d: Duration) -> u64 {
+pub(crate) fn reset_secs(d: Duration) -> u64 {
     d.as_secs() + u64::from(d.subsec_nanos() > 0)
 }
 
 /// `RateLimit-Limit` / `-Remaining` / `-Reset` / `-Policy` of a quota.
-fn rate_headers(
+pub(crate) fn rate_headers(
     headers: &mut HeaderMap,
     (limit, policy): (HeaderValue, Option<HeaderValue>),
     remaining: u32,
@@ -253,15 +259,8 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
     status: StatusCode,
 ) -> Response<GuardBody<B, K>> {
     let secs = shed.retry_after_secs;
-    let mut resp = Response::new(GuardBody::rejected(texts.get(status, secs)));
-    *resp.status_mut() = status;
+    let mut resp = shed_response(texts, status, secs);
     let headers = resp.headers_mut();
-    headers.reserve(6);
-    headers.insert(http::header::RETRY_AFTER, number(secs));
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
     match limiter.rate_status(key) {
         Some(status) => {
             let values = policies.get(&status.quota);
@@ -283,4 +282,46 @@ pub(crate) fn rejection<K: Hash + Eq + Clone, B>(
         }
     }
     resp
+}
+
+/// A shed request's response without the `RateLimit-*` headers: the status,
+/// `Retry-After: secs` and the shared text.
+pub(crate) fn shed_response<B, K: Hash + Eq + Clone>(
+    texts: &Texts,
+    status: StatusCode,
+    secs: u64,
+) -> Response<GuardBody<B, K>> {
+    let mut resp = Response::new(GuardBody::rejected(texts.get(status, secs)));
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.reserve(6);
+    headers.insert(http::header::RETRY_AFTER, number(secs));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// The `RateLimit-*` headers from a shared store's figures (the core's
+/// formulas over the store's TATs): the tightest quota's limit, remaining
+/// and reset. Nothing without quotas.
+#[cfg(feature = "redis")]
+pub(crate) fn store_figures(
+    headers: &mut HeaderMap,
+    figures: Option<&weir_redis::Figures>,
+    policies: &Policies,
+) {
+    let Some(f) = figures else { return };
+    let (Some(i), Some(remaining)) = (f.tightest, f.remaining) else {
+        return;
+    };
+    if i < policies.0.len() {
+        rate_headers(
+            headers,
+            policies.values(i),
+            remaining,
+            reset_secs(f.reset_after),
+        );
+    }
 }

@@ -22,6 +22,10 @@
 //!   guard sends them; an in-flight approximation otherwise — see
 //!   [`GuardLayer`].
 //!
+//! With the `redis` feature, [`SharedGuardLayer`] makes the same answers
+//! from limits shared by a fleet of servers (`weir-limiter-redis`'s
+//! `SharedLimiter`): one client is shed by one fleet-wide quota and cap.
+//!
 //! No limiting logic lives here: this crate maps HTTP to keys and back.
 //!
 //! ```no_run
@@ -55,6 +59,8 @@ mod headers;
 mod key;
 mod layer;
 mod service;
+#[cfg(feature = "redis")]
+mod shared;
 
 pub use body::GuardBody;
 pub use error::GuardError;
@@ -62,6 +68,8 @@ pub use future::ResponseFuture;
 pub use key::{client_ip, Key};
 pub use layer::{GuardBuilder, GuardLayer};
 pub use service::Guard;
+#[cfg(feature = "redis")]
+pub use shared::{SharedGuard, SharedGuardBuilder, SharedGuardLayer, SharedResponseFuture};
 
 /// The limiter a guard drives: keyed by `K`, on tokio's clock.
 pub type GuardLimiter<K> = weir::Limiter<K, weir::TokioTimer>;
