@@ -26,6 +26,10 @@ pub struct LimitMiddleware {
 
 struct Shared {
     limiter: Arc<HostLimiter>,
+    /// Feature `redis`: a fleet's shared limiter admits every request
+    /// instead of `limiter` (which then keeps only the clock).
+    #[cfg(feature = "redis")]
+    store: Option<Arc<weir_redis::SharedLimiter>>,
     /// The limiter has an adaptive cap (`LimiterConfig::adaptive`): every
     /// attempt is reported to it.
     adaptive: bool,
@@ -69,6 +73,8 @@ impl std::fmt::Debug for LimitMiddleware {
 pub struct LimitMiddlewareBuilder {
     config: LimiterConfig,
     limiter: Option<Arc<HostLimiter>>,
+    #[cfg(feature = "redis")]
+    store: Option<Arc<weir_redis::SharedLimiter>>,
     key_fn: Box<KeyFn>,
     retry: RetryPolicy,
     seed: Option<u64>,
@@ -119,6 +125,22 @@ impl LimitMiddlewareBuilder {
         self
     }
 
+    /// Feature `redis`: admits every request through `limiter`, whose
+    /// caps, quotas and pauses are shared by every process using its store
+    /// prefix (per host key: "20 per second per host, all workers
+    /// together"). A `Retry-After` pauses the host for the whole fleet. The
+    /// builder's config is then unused (the shared limiter's own holds), and
+    /// a store failure is the shared limiter's [`FailurePolicy`]: `Closed`
+    /// fails the request with the store error, `Open` sends it, `Local`
+    /// admits through the in-memory limiter.
+    ///
+    /// [`FailurePolicy`]: weir_redis::FailurePolicy
+    #[cfg(feature = "redis")]
+    pub fn shared(mut self, limiter: Arc<weir_redis::SharedLimiter>) -> Self {
+        self.store = Some(limiter);
+        self
+    }
+
     /// The middleware, or the first invalid option (retry options are
     /// named `retry.<field>`, e.g. `retry.budget.ratio`).
     pub fn build(self) -> std::result::Result<LimitMiddleware, ConfigError> {
@@ -128,10 +150,16 @@ impl LimitMiddlewareBuilder {
             Some(limiter) => limiter,
             None => Arc::new(Limiter::new(self.config, TokioTimer::new())?),
         };
+        #[cfg(feature = "redis")]
+        let adaptive = self.store.is_none() && limiter.adaptive_stats().is_some();
+        #[cfg(not(feature = "redis"))]
+        let adaptive = limiter.adaptive_stats().is_some();
         Ok(LimitMiddleware {
             shared: Arc::new(Shared {
-                adaptive: limiter.adaptive_stats().is_some(),
+                adaptive,
                 limiter,
+                #[cfg(feature = "redis")]
+                store: self.store,
                 key_fn: self.key_fn,
                 retry: Mutex::new(retry),
                 release_at_headers: self.release_at_headers,
@@ -179,6 +207,8 @@ impl LimitMiddleware {
         LimitMiddlewareBuilder {
             config,
             limiter: None,
+            #[cfg(feature = "redis")]
+            store: None,
             key_fn: Box::new(|req: &Request| host_key(req.url())),
             retry: RetryPolicy::default(),
             seed: None,
@@ -233,9 +263,21 @@ impl Shared {
 
     /// A permit for `key`: at once when free, else counted as queued while
     /// it waits (uncounted again if the wait is dropped).
-    async fn permit(self: &Arc<Self>, key: &str) -> Result<LimiterPermit<String>> {
+    async fn permit(self: &Arc<Self>, key: &str) -> Result<Permit> {
+        #[cfg(feature = "redis")]
+        if let Some(store) = &self.store {
+            // Every shared decision is a store call: counted as queued meanwhile.
+            let now = self.now();
+            self.controller().queued(&key.to_owned(), now);
+            let _queued = Queued { shared: self, key };
+            return store
+                .acquire(key, 1)
+                .await
+                .map(Permit::Shared)
+                .map_err(Error::middleware);
+        }
         if let Ok(permit) = self.limiter.try_acquire(key.to_owned(), 1) {
-            return Ok(permit);
+            return Ok(Permit::Local(permit));
         }
         let now = self.now();
         self.controller().queued(&key.to_owned(), now);
@@ -243,7 +285,19 @@ impl Shared {
         self.limiter
             .acquire(key.to_owned(), 1)
             .await
+            .map(Permit::Local)
             .map_err(Error::middleware)
+    }
+
+    /// Feature `redis`: a `Retry-After` pause of `key` put in force for
+    /// the fleet too (a failed store call is counted in the store's stats;
+    /// the local pause stands).
+    #[cfg(feature = "redis")]
+    async fn share_pause(&self, key: &str, decision: &Decision) {
+        if let (Some(store), Some(until)) = (&self.store, decision.pause_key_until()) {
+            let wait = until.saturating_duration_since(self.now());
+            let _ = store.pause(key, wait).await;
+        }
     }
 
     /// Reports how an attempt ended and returns core's decision. When it
@@ -307,10 +361,20 @@ impl Drop for Queued<'_> {
     }
 }
 
+/// What admitted an attempt.
+#[allow(dead_code)] // held for its drop
+enum Permit {
+    /// This process's limiter.
+    Local(LimiterPermit<String>),
+    /// A fleet's shared limiter (its leases released when dropped).
+    #[cfg(feature = "redis")]
+    Shared(weir_redis::SharedPermit),
+}
+
 /// One attempt's permit: released, then reported `done` to the controller,
 /// when dropped (after the body, at headers, or on any early exit).
 struct Held {
-    permit: Option<LimiterPermit<String>>,
+    permit: Option<Permit>,
     shared: Arc<Shared>,
     key: String,
 }
@@ -393,6 +457,8 @@ impl Middleware for LimitMiddleware {
                 started,
             };
             let decision = s.decide(&key, &attempt);
+            #[cfg(feature = "redis")]
+            s.share_pause(&key, &decision).await;
             let (
                 Decision::Retry {
                     after,
