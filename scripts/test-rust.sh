@@ -8,6 +8,7 @@ cargo test --workspace
 cargo clippy --workspace --all-targets -- -D warnings
 # weir-reqwest / weir-tower on a fleet's shared limiter (feature redis), against a real redis-server
 cargo test -p weir-limiter-reqwest -p weir-limiter-tower --features redis --test shared_store
+cargo test -p weir-limiter-tower --features redis --doc
 cargo clippy -p weir-limiter-reqwest -p weir-limiter-tower --features redis --all-targets -- -D warnings
 cargo clippy -p weir-limiter-wasm --target wasm32-unknown-unknown -- -D warnings
 cargo build -p weir-limiter --no-default-features --target wasm32-unknown-unknown

@@ -15,9 +15,10 @@
 //   expire);
 // - rate decisions are batched (decide): one gcra.lua call in flight at a
 //   time; a decision arriving while the store is idle goes out at once, those
-//   arriving meanwhile wait and go out together as the next call (at most
-//   MAX_BATCH), in arrival order, which gcra.lua decides exactly as the same
-//   calls one by one; a batch's StoreError rejects every decision in it.
+//   arriving meanwhile (or while a batch's answers are handed out) wait and
+//   go out together as the next call (at most MAX_BATCH), in arrival order,
+//   which gcra.lua decides exactly as the same calls one by one; a batch's
+//   StoreError rejects every decision in it.
 
 import { readFileSync } from 'node:fs';
 import { adapt, script } from './client.js';
@@ -167,13 +168,19 @@ export class RedisStore {
           d.resolve(reply.slice(at, at + len));
           at += len;
         }
-        this.#sendBatch();
+        this.#next(batch.length);
       },
       (error) => {
         for (const d of batch) d.reject(error);
-        this.#sendBatch();
+        this.#next(batch.length);
       },
     );
+  }
+
+  /** After a batch of `answered`: the next call, after the answered callers (who mostly come straight back) have queued. */
+  #next(answered) {
+    if (answered > 1) setImmediate(() => this.#sendBatch());
+    else this.#sendBatch();
   }
 
   /** A call failed: count it, and wake the lease waiters so that the failure policy reaches them now. */

@@ -13,6 +13,8 @@
 //! - the async glue ([`RedisStore::decide`](crate::RedisStore::decide)): the
 //!   batches after a leader's call are sent by a spawned task, never by the
 //!   leader's future, so a leader that is cancelled (dropped) strands no one;
+//!   after handing out a batch's answers the sender yields once, so the
+//!   callers just answered (who mostly come straight back) join the next call;
 //!   each batch is one store call with the store's timeout and health, and
 //!   its outcome (the replies, or the one `StoreError`) reaches every caller
 //!   in it; if the runtime drops the task, the callers' channels close and

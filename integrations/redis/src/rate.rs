@@ -258,7 +258,7 @@ pub fn batch_invocation(calls: &[RateCall<'_>]) -> ScriptInvocation<'static> {
 /// here and not sent. The replies are in the order of `calls`.
 ///
 /// ```no_run
-/// # async fn f(con: &mut redis::aio::MultiplexedConnection) -> redis::RedisResult<()> {
+/// # async fn f(con: &mut redis::aio::MultiplexedConnection) -> Result<(), Box<dyn std::error::Error>> {
 /// use weir::Quota;
 /// use weir_redis::{rate::run_batch, Cell, RateCall};
 /// let cells = [Cell { key: "{demo}:r".into(), quota: Quota::per_second(2)? }];

@@ -226,6 +226,7 @@ impl RedisStore {
         loop {
             let (requests, replies): (Vec<_>, Vec<_>) =
                 batch.into_iter().map(|p| (p.request, p.reply)).unzip();
+            let answered = requests.len();
             match self.send_batch(&requests).await {
                 Ok(answers) => {
                     for (reply, answer) in replies.into_iter().zip(answers) {
@@ -237,6 +238,11 @@ impl RedisStore {
                         let _ = reply.send(Err(e.clone()));
                     }
                 }
+            }
+            if answered > 1 {
+                // The callers just answered mostly come straight back: let
+                // them queue, so the next call carries them all.
+                tokio::task::yield_now().await;
             }
             match self.batches.lock().unwrap().next_batch() {
                 Some(next) => batch = next,

@@ -58,7 +58,7 @@ struct State {
 /// let limits = LimiterConfig { per_key_rate: vec![Quota::per_second(20)?], ..Default::default() };
 /// let limiter = Arc::new(SharedLimiter::new(store, SharedConfig { limits, ..Default::default() })?);
 /// let guard = SharedGuardLayer::new(limiter)?; // per client IP, fleet-wide
-/// let app = axum::Router::new().route("/", axum::routing::get(|| async { "hi" })).layer(guard);
+/// let app: axum::Router = axum::Router::new().route("/", axum::routing::get(|| async { "hi" })).layer(guard);
 /// # drop(app); Ok(()) }
 /// ```
 #[derive(Clone)]
