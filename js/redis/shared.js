@@ -233,8 +233,10 @@ export class SharedAdmission {
     const slot = figures ? -cost - 1 : cost;
     let args = this.#args.get(slot);
     if (args !== undefined) return args;
-    // A check (consumed when admitted), with or without the figures; n cells; one pause key.
-    args = ['1', figures ? '1' : '0', 0, 1];
+    // gcra.lua's template: a check (consumed when admitted), with or without
+    // the figures; n cells; one pause key; the cost (the ramp's spacing
+    // after a pause counts it); the cells' numbers.
+    args = ['1', figures ? '1' : '0', 0, 1, cost];
     for (const t of [this.#rate, this.#perKeyRate]) {
       for (let i = 0; i < t.length; i += 3) {
         const limit = t[i];
@@ -244,7 +246,6 @@ export class SharedAdmission {
         args[2]++;
       }
     }
-    args.push(cost); // the ramp's spacing after a pause counts the cost
     if (this.#args.size < 64) this.#args.set(slot, args);
     return args;
   }

@@ -136,8 +136,9 @@ export class RedisStore {
   }
 
   /**
-   * One gcra.lua decision (a request's keys and its part of the arguments:
-   * check, figures, n, m, cells, cost), batched with concurrent callers';
+   * One gcra.lua decision (a request's keys, cells then pauses, and its
+   * template: check, figures, n, m, cost, the cells' numbers — pass the same
+   * array for the same template), batched with concurrent callers';
    * resolves to its part of the reply.
    */
   decide(keys, args) {
@@ -153,12 +154,32 @@ export class RedisStore {
     this.#batch = batch === this.#batch ? [] : this.#batch.slice(MAX_BATCH);
     this.#deciding = batch.length > 0;
     if (!this.#deciding) return;
+    // Each distinct key and template (the same args array) once; each
+    // decision as its template's index and its keys' indexes (gcra.lua).
     const keys = [];
-    const args = ['', this.ttlSlackMs, batch.length];
+    const keyIndex = new Map();
+    const templates = [];
+    const templateIndex = new Map();
+    const requests = [batch.length];
     for (const d of batch) {
-      for (const k of d.keys) keys.push(k);
-      for (const a of d.args) args.push(a);
+      let t = templateIndex.get(d.args);
+      if (t === undefined) {
+        templates.push(d.args);
+        templateIndex.set(d.args, (t = templates.length));
+      }
+      requests.push(t);
+      for (const k of d.keys) {
+        let i = keyIndex.get(k);
+        if (i === undefined) {
+          keys.push(k);
+          keyIndex.set(k, (i = keys.length));
+        }
+        requests.push(i);
+      }
     }
+    const args = ['', this.ttlSlackMs, templates.length];
+    for (const t of templates) for (const a of t) args.push(a);
+    for (const r of requests) args.push(r);
     this.call('rate', 'gcra', keys, args).then(
       (reply) => {
         let at = 0;

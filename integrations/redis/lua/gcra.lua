@@ -28,18 +28,21 @@
 --     admission — the same value and TTL the sequence of calls leaves; a
 --     ramp is written through at once).
 --
--- KEYS         per request: its cells (globals first, then per-key), then its
---              pause keys (pause.lua), zero or more; one may carry the ramp
+-- A batch names each distinct key once, and each distinct shape of request
+-- (a template: the same quotas, cost and flags) once:
+-- KEYS         the distinct keys of the batch
 -- ARGV[1]      now in ns (decimal), or "" for the server's TIME (one instant
 --              for the whole batch)
 -- ARGV[2]      TTL slack, ms
--- ARGV[3]      the number of requests
--- then per request:
+-- ARGV[3]      the number of templates, then each template:
 --   "1" check (consume when admitted) or "0" peek;
 --   "1": also return the cells' TATs and the pause (for figures), else "0";
---   n, the number of cells; m, the number of pause keys;
---   per cell: limit, span s, span n, span f, tolerance s, n, f;
---   the cost (for the ramp's spacing).
+--   n, the number of cells; m, the number of pause keys; the cost (for the
+--   ramp's spacing); per cell: limit, span s, span n, span f, tolerance s,
+--   n, f (cells in the core's order: globals first, then per-key)
+-- then the number of requests, then per request: its template (1-based),
+--   then the indexes in KEYS (1-based) of its n cells and its m pause keys
+--   (pause.lua; one may carry the key's ramp).
 --
 -- Returns integers (each below 2^53, exact as Redis integer replies), per
 -- request in order:
@@ -70,7 +73,19 @@ else
 end
 
 local slack = tonumber(ARGV[2])
-local requests = tonumber(ARGV[3])
+
+-- Templates: { commit, figures, n, m, cost, then 7 numbers per cell }.
+local tpl = {}
+local a = 4   -- ARGV cursor
+for t = 1, tonumber(ARGV[3]) do
+  local n = tonumber(ARGV[a + 2])
+  local v = { ARGV[a] == "1", ARGV[a + 1] == "1", n, tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]) }
+  for i = 1, 7 * n do v[5 + i] = tonumber(ARGV[a + 4 + i]) end
+  tpl[t] = v
+  a = a + 5 + 7 * n
+end
+local requests = tonumber(ARGV[a])
+a = a + 1
 
 -- The batch's view of the keys it touched. tat[key] = { s, n, f } of a cell
 -- (absent: not read yet; false: no cell); ttl[key] = the PX of its last
@@ -80,17 +95,12 @@ local tat, ttl, written, pv = {}, {}, {}, {}
 
 local out = {}
 local o = 0   -- reply cursor
-local kb = 0  -- KEYS offset of the request
-local a = 4   -- ARGV cursor
 
 for _ = 1, requests do
-  local commit = ARGV[a] == "1"
-  local figures = ARGV[a + 1] == "1"
-  local n = tonumber(ARGV[a + 2])
-  local m = tonumber(ARGV[a + 3])
-  local base = a + 3 -- cell i's numbers are ARGV[base + 7(i-1) + 1 .. 7]
-  local cost = tonumber(ARGV[base + 7 * n + 1])
-  a = base + 7 * n + 2
+  local v = tpl[tonumber(ARGV[a])]
+  local commit, figures, n, m, cost = v[1], v[2], v[3], v[4], v[5]
+  -- cell i's key is KEYS[ARGV[a + i]], its numbers v[5 + 7(i-1) + 1 .. 7];
+  -- pause key k's is KEYS[ARGV[a + n + k]]
 
   -- The latest "not until" (s, n) over every cell, the pause and the ramp;
   -- wait_s == -1: none (admitted).
@@ -102,8 +112,8 @@ for _ = 1, requests do
   -- have passed.
   local pause_s, pause_n = now_s, now_n
   local ramp = nil
-  for k = kb + n + 1, kb + n + m do
-    local key = KEYS[k]
+  for k = a + n + 1, a + n + m do
+    local key = KEYS[tonumber(ARGV[k])]
     local p = pv[key]
     if p == nil then
       p = redis.call("GET", key)
@@ -129,9 +139,9 @@ for _ = 1, requests do
   -- Cells: old TAT (for the figures) and new TAT, three numbers each.
   local old, new = {}, {}
   for i = 1, n do
-    local c = base + 7 * (i - 1)
-    local key = KEYS[kb + i]
-    local limit = tonumber(ARGV[c + 1])
+    local c = 5 + 7 * (i - 1)
+    local key = KEYS[tonumber(ARGV[a + i])]
+    local limit = v[c + 1]
     local ts, tn, tf = 0, 0, 0
     local cell = tat[key]
     if cell == nil then
@@ -148,11 +158,11 @@ for _ = 1, requests do
     -- new = max(tat, now) + span
     local s2, n2, f2 = ts, tn, tf
     if ts < now_s or (ts == now_s and tn < now_n) then s2, n2, f2 = now_s, now_n, 0 end
-    s2, n2, f2 = s2 + tonumber(ARGV[c + 2]), n2 + tonumber(ARGV[c + 3]), f2 + tonumber(ARGV[c + 4])
+    s2, n2, f2 = s2 + v[c + 2], n2 + v[c + 3], f2 + v[c + 4]
     if f2 >= limit then f2 = f2 - limit; n2 = n2 + 1 end
     if n2 >= E9 then n2 = n2 - E9; s2 = s2 + 1 end
     -- earliest = new - tolerance (negative: the cell admits)
-    local es, en, ef = s2 - tonumber(ARGV[c + 5]), n2 - tonumber(ARGV[c + 6]), f2 - tonumber(ARGV[c + 7])
+    local es, en, ef = s2 - v[c + 5], n2 - v[c + 6], f2 - v[c + 7]
     if ef < 0 then ef = ef + limit; en = en - 1 end
     if en < 0 then en = en + E9; es = es - 1 end
     if es > now_s or (es == now_s and (en > now_n or (en == now_n and ef > 0))) then
@@ -182,7 +192,7 @@ for _ = 1, requests do
         end
         local ds, dn = fs - now_s, fn - now_n
         if dn < 0 then dn = dn + E9; ds = ds - 1 end
-        local key = KEYS[kb + i]
+        local key = KEYS[tonumber(ARGV[a + i])]
         if ttl[key] == nil then written[#written + 1] = key end
         ttl[key] = ds * 1000 + math.ceil(dn / 1000000) + slack
         tat[key] = { s2, n2, f2 }
@@ -242,7 +252,7 @@ for _ = 1, requests do
       o = o + 3
     end
   end
-  kb = kb + n + m
+  a = a + 1 + n + m
 end
 
 -- The cells the batch admitted into, each once: its last TAT and TTL.

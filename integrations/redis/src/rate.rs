@@ -143,19 +143,15 @@ impl RateCall<'_> {
         }
     }
 
-    /// This request's keys and arguments, appended to a batch.
-    fn push(&self, inv: &mut ScriptInvocation<'static>, args: &mut Vec<String>) {
-        for cell in self.cells {
-            inv.key(&cell.key);
-        }
-        for pause in self.pauses {
-            inv.key(pause);
-        }
-        let mut arg = |v: &dyn ToString| args.push(v.to_string());
-        arg(&if self.commit { "1" } else { "0" });
-        arg(&if self.figures { "1" } else { "0" });
-        arg(&self.cells.len());
-        arg(&self.pauses.len());
+    /// This request's template: flags, sizes, cost and per-cell numbers
+    /// (requests of one shape share it in a batch).
+    fn template(&self) -> Vec<String> {
+        let mut t = Vec::with_capacity(5 + 7 * self.cells.len());
+        t.push(if self.commit { "1" } else { "0" }.to_owned());
+        t.push(if self.figures { "1" } else { "0" }.to_owned());
+        t.push(self.cells.len().to_string());
+        t.push(self.pauses.len().to_string());
+        t.push(self.cost.to_string());
         for cell in self.cells {
             let q = cell.quota;
             let span = radix(u128::from(self.cost) * interval_ns(&q), q.limit());
@@ -169,10 +165,10 @@ impl RateCall<'_> {
                 tol.1,
                 tol.2,
             ] {
-                arg(&v);
+                t.push(v.to_string());
             }
         }
-        arg(&self.cost);
+        t
     }
 
     /// Run the call on `con`.
@@ -231,22 +227,52 @@ impl RateCall<'_> {
 }
 
 /// One `gcra.lua` invocation deciding `calls` in order (at the first call's
-/// instant, with its TTL slack).
+/// instant, with its TTL slack): each distinct key and each distinct
+/// template sent once, each request as its template and key indexes.
 pub fn batch_invocation(calls: &[RateCall<'_>]) -> ScriptInvocation<'static> {
+    use std::collections::HashMap;
+    let mut keys: HashMap<&str, usize> = HashMap::new();
+    let mut key_order: Vec<&str> = Vec::new();
+    let mut templates: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut template_order: Vec<Vec<String>> = Vec::new();
+    let mut requests: Vec<usize> = Vec::new();
+    for call in calls {
+        let t = call.template();
+        let next = template_order.len() + 1;
+        let index = *templates.entry(t).or_insert_with_key(|t| {
+            template_order.push(t.clone());
+            next
+        });
+        requests.push(index);
+        let named = call.cells.iter().map(|c| c.key.as_str());
+        for key in named.chain(call.pauses.iter().map(String::as_str)) {
+            let next = key_order.len() + 1;
+            requests.push(*keys.entry(key).or_insert_with(|| {
+                key_order.push(key);
+                next
+            }));
+        }
+    }
     let mut inv = GCRA.prepare_invoke();
+    for key in key_order {
+        inv.key(key);
+    }
     let first = calls.first();
-    let mut args = vec![
+    inv.arg(
         first
             .and_then(|c| c.now)
             .map_or(String::new(), |t| t.as_nanos().to_string()),
-        first.map_or(0, |c| c.ttl_slack_ms).to_string(),
-        calls.len().to_string(),
-    ];
-    for call in calls {
-        call.push(&mut inv, &mut args);
+    )
+    .arg(first.map_or(0, |c| c.ttl_slack_ms))
+    .arg(template_order.len());
+    for t in template_order {
+        for v in t {
+            inv.arg(v);
+        }
     }
-    for a in args {
-        inv.arg(a);
+    inv.arg(calls.len());
+    for r in requests {
+        inv.arg(r);
     }
     inv
 }

@@ -103,13 +103,19 @@ async fn batched_waiters_never_exceed_the_quota() {
         }
     }
     on_k.sort();
-    // 16 units on "k" at 10/s with a burst of 4: the 16th no sooner than
-    // 1.2 s after the first; never more than 4 + 10·w in any window w.
+    assert!(
+        on_k[15] - on_k[0] >= Duration::from_millis(1150),
+        "16 units at 10/s, burst 4: {:?}",
+        on_k[15] - on_k[0]
+    );
+    // 16 units on "k" at 10/s with a burst of 4: never more than 4 + 10·w
+    // in any window w (timed here, on the client, when each acquire returns:
+    // 50 ms of allowance for scheduling; one unit too many still fails).
     for (i, a) in on_k.iter().enumerate() {
         for (j, b) in on_k.iter().enumerate().skip(i) {
-            let w = (*b - *a).as_secs_f64();
+            let w = (*b - *a).as_secs_f64() + 0.05;
             assert!(
-                (j - i + 1) as f64 <= 4.0 + 10.0 * w + 1e-9,
+                (j - i + 1) as f64 <= 4.0 + 10.0 * w,
                 "{} admissions in {w} s",
                 j - i + 1
             );
