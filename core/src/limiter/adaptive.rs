@@ -50,6 +50,12 @@ pub struct AdaptiveLimits {
 }
 
 impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
+    /// Whether a cap is adaptive (config `adaptive` or `per_key_adaptive`):
+    /// then finished requests should be [`report`](Self::report)ed.
+    pub fn is_adaptive(&self) -> bool {
+        self.adaptive.is_some() || self.per_key_adaptive.is_some()
+    }
+
     /// Permits in flight now, in total and for `key`, read together.
     pub fn in_flight_now(&self, key: &K) -> InFlight {
         let state = self.semaphore.lock();
