@@ -300,7 +300,7 @@ async fn flush(rows: &mut Rows, buffer: &mut String) -> std::io::Result<()> {
 /// The limit middleware and client for `args`.
 pub fn client_for(
     concurrency: Cap,
-    per_host: Option<usize>,
+    per_host: Option<Cap>,
     rate: &[crate::values::Rate],
     per_host_rate: &[crate::values::Rate],
     retries: u32,
@@ -310,12 +310,20 @@ pub fn client_for(
             Cap::Fixed(n) => Some(n),
             Cap::Auto => None,
         },
-        per_key: per_host,
+        per_key: match per_host {
+            Some(Cap::Fixed(n)) => Some(n),
+            _ => None,
+        },
         rate: rate.iter().map(|r| r.quota()).collect(),
         per_key_rate: per_host_rate.iter().map(|r| r.quota()).collect(),
         max_queue: None,
         // `auto`: the reqwest middleware reports every attempt to it.
         adaptive: (concurrency == Cap::Auto).then(|| AdaptiveConfig {
+            max: AUTO_MAX as u32,
+            ..AdaptiveConfig::default()
+        }),
+        // `--per-host auto`: one controller per host, reported the same way.
+        per_key_adaptive: (per_host == Some(Cap::Auto)).then(|| AdaptiveConfig {
             max: AUTO_MAX as u32,
             ..AdaptiveConfig::default()
         }),
