@@ -12,11 +12,12 @@ use weir::adaptive::{AdaptiveConfig, AdaptiveStats, Algorithm, Outcome, Sample};
 
 use crate::errors::range_error;
 
-/// `[min, max, initial, algorithm (0 gradient, 1 AIMD)]`, validated.
-pub(crate) fn config_from(row: &[u32]) -> Result<AdaptiveConfig, JsValue> {
+/// `[min, max, initial, algorithm (0 gradient, 1 AIMD)]`, validated;
+/// errors name `<option>.adaptive`.
+pub(crate) fn config_from(row: &[u32], option: &str) -> Result<AdaptiveConfig, JsValue> {
     let [min, max, initial, algorithm] = row else {
         return Err(range_error(
-            "adaptive: expected [min, max, initial, algorithm]",
+            &[option, ".adaptive: expected [min, max, initial, algorithm]"].concat(),
         ));
     };
     let algorithm = match algorithm {
@@ -24,7 +25,7 @@ pub(crate) fn config_from(row: &[u32]) -> Result<AdaptiveConfig, JsValue> {
         1 => Algorithm::Aimd,
         _ => {
             return Err(range_error(
-                "adaptive.algorithm: must be 'gradient' or 'aimd'",
+                &[option, ".adaptive.algorithm: must be 'gradient' or 'aimd'"].concat(),
             ))
         }
     };

@@ -49,6 +49,8 @@ impl RawLimiter {
     /// `adaptive`, when given, is `[min, max, initial, algorithm (0 =
     /// gradient, 1 = AIMD)]`: the global cap then follows
     /// [`report`](RawLimiter::report)s, capped by `concurrency`.
+    /// `per_key_adaptive`, the same row, gives each key a cap of its own
+    /// that follows the key's reports, capped by `per_key`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         concurrency: Option<u32>,
@@ -57,15 +59,22 @@ impl RawLimiter {
         per_key_rate: &[f64],
         max_queue: Option<u32>,
         adaptive: Option<Vec<u32>>,
+        per_key_adaptive: Option<Vec<u32>>,
     ) -> Result<RawLimiter, JsValue> {
         #[cfg(feature = "adaptive")]
-        let adaptive = adaptive
-            .map(|a| crate::adaptive::config_from(&a))
-            .transpose()?;
+        let (adaptive, per_key_adaptive) = (
+            adaptive
+                .map(|a| crate::adaptive::config_from(&a, "concurrency"))
+                .transpose()?,
+            per_key_adaptive
+                .map(|a| crate::adaptive::config_from(&a, "perKey"))
+                .transpose()?,
+        );
         #[cfg(not(feature = "adaptive"))]
-        let adaptive = match adaptive {
-            Some(_) => return Err(range_error("concurrency.adaptive: not in this build")),
-            None => None,
+        let (adaptive, per_key_adaptive) = match (adaptive, per_key_adaptive) {
+            (None, None) => (None, None),
+            (Some(_), _) => return Err(range_error("concurrency.adaptive: not in this build")),
+            (_, Some(_)) => return Err(range_error("perKey.adaptive: not in this build")),
         };
         let inner = new_limiter(
             concurrency,
@@ -73,7 +82,7 @@ impl RawLimiter {
             rate,
             per_key_rate,
             max_queue,
-            adaptive,
+            [adaptive, per_key_adaptive],
         )?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
@@ -248,17 +257,62 @@ impl RawLimiter {
         self.inner.pause_until(&key, until);
     }
 
-    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
-    /// Feed the adaptive cap one finished request: its round-trip time in
-    /// ms, the permits in flight when it started (itself included), and
-    /// its outcome (0 ok, 1 dropped, 2 429, 3 503, 4 timeout, 5 cancelled).
-    /// Returns the limit after it, or `-1` without `adaptive`.
+    /// Feed the adaptive caps one finished request of `key`: its
+    /// round-trip time in ms, the permits in flight when it started in
+    /// total and for its key (itself included: [`inFlightNow`]), and its
+    /// outcome (0 ok, 1 dropped, 2 429, 3 503, 4 timeout, 5 cancelled).
+    /// Returns `[globalLimit, keyLimit]` after it, `-1` for a cap that is
+    /// not adaptive.
+    ///
+    /// [`inFlightNow`]: RawLimiter::in_flight_now
     #[cfg(feature = "adaptive")]
-    pub fn report(&self, rtt_ms: f64, in_flight: u32, outcome: u8) -> f64 {
+    pub fn report(
+        &self,
+        key: String,
+        rtt_ms: f64,
+        in_flight: u32,
+        key_in_flight: u32,
+        outcome: u8,
+    ) -> Box<[f64]> {
         let sample = crate::adaptive::sample(rtt_ms, in_flight, outcome);
-        self.inner.report(sample).map_or(-1.0, f64::from)
+        let started = weir::InFlight {
+            total: in_flight,
+            key: key_in_flight,
+        };
+        let after = self.inner.report(&key, started, sample.rtt, sample.outcome);
+        let or_none = |l: Option<u32>| l.map_or(-1.0, f64::from);
+        Box::new([or_none(after.global), or_none(after.key)])
     }
 
+    /// `[total, ofKey]`: the permits in flight now, read together (what
+    /// [`report`](RawLimiter::report) wants back from a request's start).
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = inFlightNow)]
+    pub fn in_flight_now(&self, key: String) -> Box<[f64]> {
+        let now = self.inner.in_flight_now(&key);
+        Box::new([f64::from(now.total), f64::from(now.key)])
+    }
+
+    /// Up to `max` keys that have an adaptive per-key controller (see
+    /// [`adaptiveStatsOf`](RawLimiter::adaptive_stats_of)).
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveKeys)]
+    pub fn adaptive_keys(&self, max: u32) -> Vec<String> {
+        let rows = self.inner.adaptive_key_stats(max as usize);
+        rows.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// `[limit, minRttMs, sampleRttMs, gradient]` of `key`'s adaptive
+    /// per-key controller, or `undefined` if it has none.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveStatsOf)]
+    pub fn adaptive_stats_of(&self, key: String) -> Option<Box<[f64]>> {
+        self.inner
+            .adaptive_stats_of(&key)
+            .map(crate::adaptive::stats_row)
+    }
+
+    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
     /// `[limit, minRttMs, sampleRttMs, gradient]` of the adaptive cap (NaN
     /// for an RTT not measured yet), or `undefined` without `adaptive`.
     #[cfg(feature = "adaptive")]
@@ -310,7 +364,7 @@ fn new_limiter(
     rate: &[f64],
     per_key_rate: &[f64],
     max_queue: Option<u32>,
-    adaptive: Option<weir::adaptive::AdaptiveConfig>,
+    [adaptive, per_key_adaptive]: [Option<weir::adaptive::AdaptiveConfig>; 2],
 ) -> Result<Limiter<String, JsTimer>, JsValue> {
     let config = LimiterConfig {
         concurrency: concurrency.map(|n| n as usize),
@@ -319,6 +373,7 @@ fn new_limiter(
         per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
         max_queue: max_queue.map(|n| n as usize),
         adaptive,
+        per_key_adaptive,
     };
     Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
 }

@@ -25,7 +25,12 @@ fn refuse<K: std::hash::Hash + Eq + Clone>(
     total: u32,
 ) -> weir::AdaptiveLimits {
     let started = InFlight { total, key: total };
-    limiter.report(&key, started, Duration::from_millis(2), Outcome::TooManyRequests)
+    limiter.report(
+        &key,
+        started,
+        Duration::from_millis(2),
+        Outcome::TooManyRequests,
+    )
 }
 
 #[test]

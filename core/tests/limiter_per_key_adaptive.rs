@@ -185,14 +185,19 @@ fn two_hosts_behind_one_limiter_each_find_their_capacity() {
     let at_60 = run(&scenario, &mut fixed, &ManualClock::new());
     for (host, best) in [(0, &at_10), (1, &at_60)] {
         let settled = trace.settle_time(host, s(0), s(20), 0.15, s(1));
-        assert!(settled.is_some_and(|t| t <= s(5)), "host {host}: {settled:?}");
+        assert!(
+            settled.is_some_and(|t| t <= s(5)),
+            "host {host}: {settled:?}"
+        );
         // Steady state: the mean limit within ±15 % of the capacity (at
         // C = 10 one request is 10 %: the limit moves between 10 and 13).
         let spread = trace.spread(host, s(10), s(20));
         let c = f64::from(scenario.hosts[host].capacity);
-        assert!((spread.mean / c - 1.0).abs() <= 0.15, "host {host}: {spread:?}");
+        assert!(
+            (spread.mean / c - 1.0).abs() <= 0.15,
+            "host {host}: {spread:?}"
+        );
         let ratio = trace.goodput(host, s(10), s(20)) / best.goodput(host, s(10), s(20));
         assert!(ratio >= 0.95, "host {host}: goodput {ratio}");
     }
 }
-

@@ -70,9 +70,18 @@ impl Model {
 
     /// Claims the grants of woken waiters; checks each key's new grants
     /// against its cap, given what it held before them.
-    fn settle(&mut self, before: &HashMap<u32, usize>, mut fresh: Vec<(u32, Grant)>, woken: Vec<u64>) {
+    fn settle(
+        &mut self,
+        before: &HashMap<u32, usize>,
+        mut fresh: Vec<(u32, Grant)>,
+        woken: Vec<u64>,
+    ) {
         for token in woken {
-            let i = self.queued.iter().position(|q| q.3 == token).expect("a live waiter");
+            let i = self
+                .queued
+                .iter()
+                .position(|q| q.3 == token)
+                .expect("a live waiter");
             let (key, n, id, _) = self.queued.remove(i);
             match self.st.poll(id) {
                 WaiterPoll::Granted(g) => {
@@ -93,7 +102,7 @@ impl Model {
             }
             let was = before.get(&key).copied().unwrap_or(0);
             let total = was + new.iter().sum::<usize>();
-            let within = self.cap(key).is_none_or(|c| total <= c);
+            let within = self.cap(key).map_or(true, |c| total <= c);
             let alone = was == 0 && new.len() == 1;
             assert!(
                 within || alone,
@@ -114,21 +123,29 @@ impl Model {
             assert_eq!(self.st.key_cap(&key), self.cap(key), "cap of {key}");
         }
         if total == 0 {
-            assert!(self.queued.is_empty(), "waiters stuck with nothing in flight");
+            assert!(
+                self.queued.is_empty(),
+                "waiters stuck with nothing in flight"
+            );
         }
         // A key whose oldest waiter fits its cap waits on the global cap only.
         let mut eligible_max = None;
         for key in 0..KEYS {
             if let Some(&(_, n, _, _)) = self.queued.iter().find(|q| q.0 == key) {
                 let held = self.held_of(key);
-                if held == 0 || self.cap(key).is_none_or(|c| held + n <= c) {
+                if held == 0 || self.cap(key).map_or(true, |c| held + n <= c) {
                     eligible_max = eligible_max.max(Some(n));
                 }
             }
         }
         if let Some(n) = eligible_max {
-            let g = self.global.expect("only a global cap can hold a fitting head");
-            assert!(total + n > g, "a fitting waiter of {n} waits with {total} of {g} held");
+            let g = self
+                .global
+                .expect("only a global cap can hold a fitting head");
+            assert!(
+                total + n > g,
+                "a fitting waiter of {n} waits with {total} of {g} held"
+            );
         }
     }
 

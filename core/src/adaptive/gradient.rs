@@ -159,7 +159,7 @@ impl Gradient {
             self.set_limit(saved, now);
             return;
         }
-        if self.base_rtt.is_none_or(|b| mean <= b) {
+        if self.base_rtt.map_or(true, |b| mean <= b) {
             self.base_rtt = Some(mean);
             self.base_sd = self.window.std_dev_ns();
         }

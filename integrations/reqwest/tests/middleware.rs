@@ -631,12 +631,18 @@ async fn overload_answers_lower_only_their_hosts_adaptive_cap() {
         assert_eq!(limiter.key_limit(&key_a), Some(want));
         assert_eq!(limiter.adaptive_stats_of(&key_a).unwrap().limit, want);
     }
-    assert_eq!(limiter.key_limit(&key_b), Some(4), "the other host keeps its cap");
+    assert_eq!(
+        limiter.key_limit(&key_b),
+        Some(4),
+        "the other host keeps its cap"
+    );
     http.get(format!("http://{b}/ok")).send().await.unwrap();
     assert_eq!(limiter.key_limit(&key_b), Some(4));
     assert_eq!(limiter.adaptive_stats(), None, "no global adaptive cap");
     // The cap is enforced: with 2 held on host a, a third acquire is refused.
-    let held: Vec<_> = (0..2).map(|_| limiter.try_acquire(key_a.clone(), 1).unwrap()).collect();
+    let held: Vec<_> = (0..2)
+        .map(|_| limiter.try_acquire(key_a.clone(), 1).unwrap())
+        .collect();
     assert!(limiter.try_acquire(key_a.clone(), 1).is_err());
     drop(held);
 }
