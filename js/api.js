@@ -389,21 +389,30 @@ function runHolding(raw, id, fn, signal) {
 const OUTCOMES = ['ok', 'dropped', '429', '503', 'timeout', 'cancelled'];
 const ADAPTIVE_OPTIONS = ['min', 'max', 'initial', 'algorithm'];
 
-/** `concurrency: { adaptive: { min, max, initial, algorithm } }` as the
- * `[min, max, initial, algorithm]` row the core takes (it checks the
+/** `concurrency` / `perKey`: `{ adaptive: { min, max, initial, algorithm } }`
+ * as the `[min, max, initial, algorithm]` row the core takes (it checks the
  * order of the three); `undefined` for a plain cap. */
-function adaptiveOf(concurrency) {
-  if (concurrency === null || typeof concurrency !== 'object') return undefined;
-  const c = options(concurrency, 'concurrency', ['adaptive']);
-  const a = options(c.adaptive ?? {}, 'concurrency.adaptive', ADAPTIVE_OPTIONS);
-  const min = a.min === undefined ? 1 : whole(a.min, 'concurrency.adaptive.min');
-  const max = a.max === undefined ? 1000 : whole(a.max, 'concurrency.adaptive.max');
-  const initial = a.initial === undefined ? Math.min(Math.max(10, min), max) : whole(a.initial, 'concurrency.adaptive.initial');
+function adaptiveOf(value, name) {
+  if (value === null || typeof value !== 'object') return undefined;
+  const c = options(value, name, ['adaptive']);
+  const a = options(c.adaptive ?? {}, `${name}.adaptive`, ADAPTIVE_OPTIONS);
+  const min = a.min === undefined ? 1 : whole(a.min, `${name}.adaptive.min`);
+  const max = a.max === undefined ? 1000 : whole(a.max, `${name}.adaptive.max`);
+  const initial = a.initial === undefined ? Math.min(Math.max(10, min), max) : whole(a.initial, `${name}.adaptive.initial`);
   const algorithm = a.algorithm === undefined ? 'gradient' : a.algorithm;
   if (algorithm !== 'gradient' && algorithm !== 'aimd') {
-    throw new RangeError("option 'concurrency.adaptive.algorithm' must be 'gradient' or 'aimd'");
+    throw new RangeError(`option '${name}.adaptive.algorithm' must be 'gradient' or 'aimd'`);
   }
   return [min, max, initial, algorithm === 'aimd' ? 1 : 0];
+}
+
+/** How many keys `stats().perKeyAdaptive` lists at most. */
+const PER_KEY_STATS_MAX = 100;
+
+/** An adaptive controller's `[limit, minRtt, sampleRtt, gradient]` row, by name. */
+function adaptiveStatsOf(row) {
+  const [limit, minRtt, sampleRtt, gradient] = row;
+  return { limit, minRtt, sampleRtt, gradient };
 }
 
 /** The outcome an error of a task means: an HTTP 429/503 (`status` or
@@ -418,12 +427,12 @@ function outcomeOfError(error) {
   return 0;
 }
 
-/** `fn`, timed from its start to its settling and reported to the adaptive cap. */
-function timed(raw, fn) {
+/** `fn` of `key`, timed from its start to its settling and reported to the adaptive caps. */
+function timed(raw, fn, key) {
   return (context) => {
-    const inFlight = raw.stats()[0];
+    const [inFlight, keyInFlight] = raw.inFlightNow(key);
     const start = performance.now();
-    const report = (code) => raw.report(performance.now() - start, inFlight, code);
+    const report = (code) => raw.report(key, performance.now() - start, inFlight, keyInFlight, code);
     let work;
     try {
       work = Promise.resolve(fn(context));
@@ -456,6 +465,8 @@ export class Limiter {
   #limits;
   #parking;
   #adaptive;
+  /** `perKey: { adaptive }`: each key's cap follows its reports. */
+  #perKeyAdaptive;
   /** With a `store`: its hook (js/redis/shared.js); the quotas live there. */
   #shared;
 
@@ -466,9 +477,10 @@ export class Limiter {
 
   constructor(opts) {
     const o = options(opts, 'Limiter', LIMITER_OPTIONS);
-    const adaptive = adaptiveOf(o.concurrency);
+    const adaptive = adaptiveOf(o.concurrency, 'concurrency');
     const concurrency = adaptive ? undefined : cap(o.concurrency, 'concurrency');
-    const perKey = cap(o.perKey, 'perKey');
+    const perKeyAdaptive = adaptiveOf(o.perKey, 'perKey');
+    const perKey = perKeyAdaptive ? undefined : cap(o.perKey, 'perKey');
     const rate = quotas(o.rate, 'rate');
     const perKeyRate = quotas(o.perKeyRate, 'perKeyRate');
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
@@ -484,29 +496,34 @@ export class Limiter {
       };
       const { onStoreError, localShare } = o;
       this.#shared = o.store.attach({ concurrency, perKey, rate, perKeyRate, onStoreError, localShare }, hooks);
-      this.#raw = new RawLimiter(concurrency, perKey, NO_QUOTAS, NO_QUOTAS, maxQueue, adaptive);
+      this.#raw = new RawLimiter(concurrency, perKey, NO_QUOTAS, NO_QUOTAS, maxQueue, adaptive, perKeyAdaptive);
     } else {
-      this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive);
+      this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive, perKeyAdaptive);
     }
     this.#limits = { concurrency, perKey };
     this.#adaptive = adaptive !== undefined;
+    this.#perKeyAdaptive = perKeyAdaptive !== undefined;
     this.#parking = parkingFor(this.#raw);
   }
 
   /**
-   * Feed the adaptive cap (`concurrency: { adaptive }`) one finished
-   * request: `rtt` in ms, `inFlight` when it started (itself included),
-   * `outcome` `'ok'` (default), `'dropped'`, `'429'`, `'503'`, `'timeout'`
-   * or `'cancelled'`. Returns the limit after it (`undefined` when not
-   * adaptive). `run` reports by itself.
+   * Feed the adaptive caps (`concurrency: { adaptive }`, `perKey: {
+   * adaptive }`) one finished request of `key` (default `''`): `rtt` in ms,
+   * `inFlight` and `keyInFlight` when it started (itself included;
+   * `keyInFlight` defaults to `inFlight`), `outcome` `'ok'` (default),
+   * `'dropped'`, `'429'`, `'503'`, `'timeout'` or `'cancelled'`. Returns the
+   * global cap's limit after it, or with only `perKey` adaptive the key's
+   * (`undefined` when not adaptive). `run` reports by itself.
    */
   report(sample) {
-    const o = options(sample, 'report', ['rtt', 'inFlight', 'outcome']);
+    const o = options(sample, 'report', ['rtt', 'inFlight', 'keyInFlight', 'outcome', 'key']);
     if (typeof o.rtt !== 'number' || !(o.rtt >= 0)) throw new RangeError("report: 'rtt' must be a number >= 0");
     const inFlight = whole(o.inFlight, 'inFlight', 0);
+    const keyInFlight = o.keyInFlight === undefined ? inFlight : whole(o.keyInFlight, 'keyInFlight', 0);
     const code = OUTCOMES.indexOf(o.outcome === undefined ? 'ok' : String(o.outcome));
     if (code < 0) throw new RangeError(`report: 'outcome' must be one of ${OUTCOMES.join(', ')}`);
-    const limit = this.#raw.report(o.rtt, inFlight, code);
+    const [global, ofKey] = this.#raw.report(keyOf(o.key), o.rtt, inFlight, keyInFlight, code);
+    const limit = global >= 0 ? global : ofKey;
     return limit < 0 ? undefined : limit;
   }
 
@@ -526,7 +543,6 @@ export class Limiter {
     let id;
     try {
       if (typeof fn !== 'function') throw new TypeError("run: 'fn' must be a function");
-      if (this.#adaptive) fn = timed(this.#raw, fn);
       if (opts === undefined) {
         key = '';
         cost = 1;
@@ -536,6 +552,7 @@ export class Limiter {
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
       }
+      if (this.#adaptive || this.#perKeyAdaptive) fn = timed(this.#raw, fn, key);
       if (this.#shared !== undefined) return this.#shared.run(fn, key, cost, signal);
       if (signal === undefined) {
         const raw = this.#raw;
@@ -609,7 +626,8 @@ export class Limiter {
    * `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now; with
    * an adaptive cap, `concurrency` is its current limit and `adaptive` is
    * `{ limit, minRtt, sampleRtt, gradient }` (RTTs in ms, NaN until measured);
-   * with a store, `store` (its counters and mode).
+   * with adaptive per-key caps, `perKeyAdaptive` maps up to 100 keys with a
+   * controller to the same figures; with a store, `store` (its counters and mode).
    */
   stats() {
     const s = this.#raw.stats();
@@ -623,9 +641,13 @@ export class Limiter {
       ...(this.#shared === undefined ? {} : { store: this.#shared.stats() }),
     };
     if (this.#adaptive) {
-      const [limit, minRtt, sampleRtt, gradient] = this.#raw.adaptiveStats();
-      stats.concurrency = limit;
-      stats.adaptive = { limit, minRtt, sampleRtt, gradient };
+      stats.adaptive = adaptiveStatsOf(this.#raw.adaptiveStats());
+      stats.concurrency = stats.adaptive.limit;
+    }
+    if (this.#perKeyAdaptive) {
+      const raw = this.#raw;
+      const keys = raw.adaptiveKeys(PER_KEY_STATS_MAX);
+      stats.perKeyAdaptive = Object.fromEntries(keys.map((key) => [key, adaptiveStatsOf(raw.adaptiveStatsOf(key))]));
     }
     return stats;
   }

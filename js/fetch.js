@@ -148,7 +148,7 @@ function stateOf(limiter, rawLimiter) {
     // (Each Flight points here for its limiter, raw limiter and retry state:
     // one field per request instead of three.)
     // `adaptive`: the limiter's cap follows the answers (every attempt is reported).
-    const adaptive = rawLimiter.adaptiveStats?.() !== undefined;
+    const adaptive = rawLimiter.isAdaptive?.() ?? false;
     state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined, limiter, rawLimiter, adaptive };
     states.set(limiter, state);
   }
@@ -566,7 +566,7 @@ class Flight {
     this.fetchImpl = undefined;
     this.init = undefined; // what `fetch` is given (weir options stripped, our signal in)
     this.signal = undefined; // the request's own signal, if any
-    this.sample = undefined; // with an adaptive cap: [sent at (ms), in flight then]
+    this.sample = undefined; // with an adaptive cap: [sent at (ms), in flight then, of the key]
   }
 
   /** The current attempt holds `permit` (never 0) and has been sent. */
@@ -611,7 +611,7 @@ class Flight {
     const state = this.state;
     const started = state.raw.sent(this.key, retry);
     this.hold(permit);
-    if (state.adaptive) this.sample = [performance.now(), state.rawLimiter.stats()[0]];
+    if (state.adaptive) this.sample = [performance.now(), ...state.rawLimiter.inFlightNow(this.key)];
     return started;
   }
 
@@ -620,7 +620,7 @@ class Flight {
     const sample = this.sample;
     if (sample === undefined) return;
     this.sample = undefined;
-    this.state.rawLimiter.report(performance.now() - sample[0], sample[1], code);
+    this.state.rawLimiter.report(this.key, performance.now() - sample[0], sample[1], sample[2], code);
   }
 
   /** Attempt `retry` failed with `error` (no response): the ms to wait before the next, or throw. */

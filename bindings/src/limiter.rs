@@ -284,6 +284,14 @@ impl RawLimiter {
         Box::new([or_none(after.global), or_none(after.key)])
     }
 
+    /// Whether a cap is adaptive (`adaptive` or `per_key_adaptive`): then
+    /// finished requests are to be [`report`](RawLimiter::report)ed.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = isAdaptive)]
+    pub fn is_adaptive(&self) -> bool {
+        self.inner.is_adaptive()
+    }
+
     /// `[total, ofKey]`: the permits in flight now, read together (what
     /// [`report`](RawLimiter::report) wants back from a request's start).
     #[cfg(feature = "adaptive")]
