@@ -8,6 +8,8 @@ import { RawLimiter } from './wasm/weir_wasm.js';
 import { limitedFetch, fetchStatsOf } from './fetch.js';
 import { optionChecks } from './options.js';
 import { abortReason } from './abort-reason.js';
+import { onAbort } from './on-abort.js';
+import { MAX_DURATION_MS } from './timers.js';
 
 import { fromCore } from './errors.js';
 
@@ -27,7 +29,7 @@ let rawOf;
 
 // ---------------------------------------------------------------- validation
 
-const { whole, cap, positive, quotas } = optionChecks('');
+const { whole, cap, duration, quotas } = optionChecks('');
 
 function options(value, where, allowed) {
   if (value === undefined || value === null) return {};
@@ -42,6 +44,15 @@ function options(value, where, allowed) {
     }
   }
   return value;
+}
+
+/** `pause`'s `ms`: a number from 0 to `MAX_DURATION_MS`. */
+function pauseMs(ms) {
+  if (typeof ms !== 'number') throw new TypeError(`pause: 'ms' must be a number, got ${typeof ms}`);
+  if (!(ms >= 0 && ms <= MAX_DURATION_MS)) {
+    throw new RangeError(`pause: 'ms' must be a number from 0 to ${MAX_DURATION_MS}, got ${ms}`);
+  }
+  return ms;
 }
 
 function keyOf(key, name = 'key') {
@@ -73,20 +84,22 @@ function parkForPermit(parking, key, cost, signal) {
   if (id !== MUST_WAIT) return id;
   const ticket = parking.parkingTicket;
   return new Promise((resolve, reject) => {
+    let remove;
     const settle = (granted, error) => {
-      signal?.removeEventListener('abort', onAbort);
+      remove?.();
       if (granted === FAILED) reject(error);
       else resolve(granted);
     };
-    const onAbort = () => {
-      if (parking.settles[ticket] !== settle) return; // settled meanwhile
-      parking.forget(ticket);
-      parking.raw.cancel(ticket);
-      reject(abortReason(signal));
-    };
     parking.runs[ticket] = null;
     parking.settles[ticket] = settle;
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) {
+      remove = onAbort(signal, () => {
+        if (parking.settles[ticket] !== settle) return; // settled meanwhile
+        parking.forget(ticket);
+        parking.raw.cancel(ticket);
+        reject(abortReason(signal));
+      });
+    }
   });
 }
 
@@ -220,6 +233,9 @@ function startParked(raw, id, fn) {
   return done;
 }
 
+/** Ticket tables up to this many entries stay allocated while idle. */
+const KEEP_TICKETS = 1024;
+
 /**
  * The wasm side's parking state for one RawLimiter (of a Limiter,
  * KeyedSemaphore or RateLimiter), and its drain. Tickets are
@@ -250,7 +266,22 @@ function parkingFor(raw) {
       return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
     },
     give(ticket) {
-      (parking.draining ? parking.freedInDrain : parking.free).push(ticket);
+      if (parking.draining) {
+        parking.freedInDrain.push(ticket);
+      } else {
+        parking.free.push(ticket);
+        parking.shrinkIfIdle();
+      }
+    },
+    /** Every ticket free again after a crowd: let go of its tables. */
+    shrinkIfIdle() {
+      if (parking.made > KEEP_TICKETS && parking.free.length === parking.made) {
+        parking.runs = [];
+        parking.settles = [];
+        parking.places = [];
+        parking.free = [];
+        parking.made = 0;
+      }
     },
     forget(ticket) {
       parking.runs[ticket] = undefined;
@@ -291,6 +322,7 @@ function parkingFor(raw) {
       const later = parking.freedInDrain;
       for (let i = 0; i < later.length; i += 1) parking.free.push(later[i]);
       later.length = 0;
+      parking.shrinkIfIdle();
     }
   };
   parking.notify = () => queueMicrotask(drain);
@@ -335,15 +367,14 @@ function runHolding(raw, id, fn, signal) {
   if (!signal) return work;
   if (signal.aborted) return Promise.reject(abortReason(signal));
   return new Promise((resolve, reject) => {
-    const onAbort = () => reject(abortReason(signal));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const remove = onAbort(signal, () => reject(abortReason(signal)));
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         resolve(value);
       },
       (error) => {
-        signal.removeEventListener('abort', onAbort);
+        remove();
         reject(error);
       },
     );
@@ -455,8 +486,7 @@ export class Limiter {
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
   pause(key, ms) {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new RangeError("pause: 'ms' must be a number >= 0");
-    this.#raw.pauseFor(keyOf(key), ms);
+    this.#raw.pauseFor(keyOf(key), pauseMs(ms));
   }
 
   /** `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now. */
@@ -889,7 +919,10 @@ class Completions {
 
   /**
    * Stop pulling, abort what is in flight, close the source (awaiting its
-   * `return()`); other waiting `next()` calls then get `DONE`.
+   * `return()`, unless a read-ahead pull of an async source is still
+   * pending: an async generator queues `return()` behind that pull, which
+   * may never settle, so it is called but not awaited); other waiting
+   * `next()` calls then get `DONE`.
    */
   #close() {
     this.#closed = true;
@@ -909,6 +942,10 @@ class Completions {
         closing = Promise.resolve(this.#iterator.return());
       } catch (error) {
         closing = Promise.reject(error);
+      }
+      if (this.#pulling) {
+        closing.catch(() => {});
+        closing = Promise.resolve();
       }
     } else {
       closing = Promise.resolve();
@@ -1015,7 +1052,7 @@ export class RateLimiter {
     const perKey = new Float64Array(o.limit === undefined && o.interval === undefined ? 0 : 3);
     if (perKey.length) {
       perKey[0] = whole(o.limit, 'limit');
-      perKey[1] = positive(o.interval, 'interval');
+      perKey[1] = duration(o.interval, 'interval');
       perKey[2] = o.burst === undefined ? 0 : whole(o.burst, 'burst');
     } else if (o.burst !== undefined) {
       throw new TypeError("RateLimiter: option 'burst' needs 'limit' and 'interval'");
@@ -1049,8 +1086,7 @@ export class RateLimiter {
 
   /** Hold every acquire for `key` for `ms` milliseconds (e.g. `Retry-After`). */
   pause(key, ms) {
-    if (typeof ms !== 'number' || !(ms >= 0)) throw new RangeError("pause: 'ms' must be a number >= 0");
-    this.#raw.pauseFor(keyOf(key), ms);
+    this.#raw.pauseFor(keyOf(key), pauseMs(ms));
   }
 
   /** `{ keys }`: keys with state now. */

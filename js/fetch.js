@@ -7,6 +7,7 @@ import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';
 import { TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
+import { clearTimer, MAX_DURATION_MS, setTimer } from './timers.js';
 
 // ------------------------------------------------------------------ options
 
@@ -61,8 +62,8 @@ function known(value, where, allowed) {
 function millis(value, name, allowInfinity = false) {
   if (typeof value !== 'number') throw new TypeError(`option '${name}' must be a number of milliseconds`);
   if (allowInfinity && value === Infinity) return Infinity;
-  if (!(value > 0) || !Number.isFinite(value)) {
-    throw new RangeError(`option '${name}' must be a positive finite number of milliseconds, got ${value}`);
+  if (!(value > 0) || !(value <= MAX_DURATION_MS)) {
+    throw new RangeError(`option '${name}' must be a positive number of milliseconds up to ${MAX_DURATION_MS}, got ${value}`);
   }
   return value;
 }
@@ -225,13 +226,13 @@ function replayable(input, init) {
 /** Resolve after `ms`, or reject when `signal` aborts. */
 function sleep(ms, signal) {
   if (ms <= 0) return Promise.resolve();
-  if (!signal) return new Promise((resolve) => setTimeout(resolve, ms));
+  if (!signal) return new Promise((resolve) => setTimer(resolve, ms));
   return new Promise((resolve, reject) => {
     const onAbort = () => {
-      clearTimeout(timer);
+      clearTimer(timer);
       reject(abortReason(signal));
     };
-    const timer = setTimeout(() => {
+    const timer = setTimer(() => {
       signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
@@ -256,11 +257,11 @@ async function waitForPermit(limiter, raw, key, signal, queueTimeout) {
     const wait = new AbortController();
     const onAbort = () => wait.abort(abortReason(signal));
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => wait.abort(new QueueTimeoutError(queueTimeout)), queueTimeout);
+    const timer = setTimer(() => wait.abort(new QueueTimeoutError(queueTimeout)), queueTimeout);
     try {
       return await limiter.acquire({ key, signal: wait.signal });
     } finally {
-      clearTimeout(timer);
+      clearTimer(timer);
       signal?.removeEventListener('abort', onAbort);
     }
   } finally {
@@ -314,7 +315,7 @@ class Hold {
   end() {
     if (this.done) return;
     this.done = true;
-    clearTimeout(this.timer);
+    clearTimer(this.timer);
     this.flight.end();
   }
 }
@@ -343,7 +344,7 @@ function armAfterThisTurn(hold) {
 function armUnconsumed() {
   for (let i = 0; i < unarmed.length; i++) {
     const hold = unarmed[i];
-    if (!hold.done && !hold.consumed) hold.timer = setTimeout(onIdle, hold.bodyTimeout, hold);
+    if (!hold.done && !hold.consumed) hold.timer = setTimer(onIdle, hold.bodyTimeout, hold);
   }
   unarmed.length = 0; // the same array every turn: no regrowth
 }
@@ -353,7 +354,7 @@ function onIdle(hold) {
   if (hold.stream) {
     const idle = performance.now() - hold.lastPull;
     if (hold.reading || idle < hold.bodyTimeout) {
-      hold.timer = setTimeout(onIdle, hold.reading ? hold.bodyTimeout : hold.bodyTimeout - idle, hold);
+      hold.timer = setTimer(onIdle, hold.reading ? hold.bodyTimeout : hold.bodyTimeout - idle, hold);
       return;
     }
   }
@@ -449,7 +450,7 @@ function wrapBodyMethod(proto, name) {
         if (hold.timedOut) return Promise.reject(hold.timedOut);
         if (!hold.stream) {
           hold.consumed = true; // being read: no longer idle
-          clearTimeout(hold.timer);
+          clearTimer(hold.timer);
         }
         const result = read.call(this);
         const end = () => hold.end();
@@ -588,7 +589,7 @@ class Flight {
       leaveFollowers(this.group);
       this.group = null;
     }
-    clearTimeout(this.timer);
+    clearTimer(this.timer);
     this.unlink();
     this.unlink = noop;
   }
@@ -651,7 +652,7 @@ class Flight {
       this.finish();
       throw abortReason(signal);
     }
-    clearTimeout(this.timer); // `timeout` covers the request up to its response
+    clearTimer(this.timer); // `timeout` covers the request up to its response
     this.timer = undefined;
     // Handed over: what only the attempts needed is let go (the response may
     // be kept long after, and it keeps this Flight).
@@ -810,7 +811,7 @@ function startFlight(limiter, rawLimiter, input, init) {
     const request = abortControllerFor(fetchImpl);
     signal = request.signal;
     if (userSignal) flight.unlink = link(userSignal, request);
-    if (timeout !== undefined) flight.timer = setTimeout(() => request.abort(new TimeoutError(timeout)), timeout);
+    if (timeout !== undefined) flight.timer = setTimer(() => request.abort(new TimeoutError(timeout)), timeout);
     attemptInit = { ...fetchInit, signal };
   }
   flight.fetchImpl = fetchImpl;

@@ -5,6 +5,7 @@
 // Deno, Bun, service workers and (through `toNodeHandler`) Node alike.
 import { RawLimiter } from './wasm/weir_wasm.js';
 import { optionChecks } from './options.js';
+import { clearTimer, setTimer } from './timers.js';
 
 const GUARD_OPTIONS = [
   'concurrency', 'perKey', 'rate', 'perKeyRate', 'key', 'keyHeader', 'queue', 'status',
@@ -20,7 +21,7 @@ const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'C
 
 // ---------------------------------------------------------------- validation
 
-const { whole, cap, positive, quotas } = optionChecks('guard: ');
+const { whole, cap, duration, quotas } = optionChecks('guard: ');
 
 function queueOptions(value) {
   if (value === undefined || value === null || value === false) return undefined;
@@ -32,7 +33,7 @@ function queueOptions(value) {
   }
   return {
     max: whole(value.max, 'queue.max'),
-    timeout: positive(value.timeout, 'queue.timeout'),
+    timeout: duration(value.timeout, 'queue.timeout'),
   };
 }
 
@@ -262,7 +263,7 @@ export function guard(handler, opts) {
       return Promise.resolve(id);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = setTimer(() => {
         // Still waiting: leave the queue. Otherwise the permit is on its way.
         if (waiting.get(mine) !== settle) return;
         waiting.delete(mine);
@@ -271,7 +272,7 @@ export function guard(handler, opts) {
         resolve(undefined);
       }, o.queue.timeout);
       const settle = (granted, error) => {
-        clearTimeout(timer);
+        clearTimer(timer);
         if (granted === FAILED) reject(error);
         else resolve(granted);
       };
@@ -476,6 +477,9 @@ async function pipeBody(body, res) {
     }
   };
   res.once('close', onClose);
+  // The client may be gone already (before the handler answered): 'close'
+  // has fired and will not fire again.
+  if (res.destroyed) onClose();
   // The head goes out with the first chunk; if that is slow to come (a
   // streamed body), send the head on its own so the client sees it.
   let next = reader.read();
@@ -492,7 +496,7 @@ async function pipeBody(body, res) {
       if (done || closed) break;
       const ok = res.write(value);
       next = reader.read();
-      if (!ok) {
+      if (!ok && !res.destroyed) {
         await new Promise((resolve) => {
           const go = () => { res.off('drain', go); res.off('close', go); resolve(); };
           res.once('drain', go);

@@ -1,7 +1,9 @@
 // Option checks shared by the limiter classes (api.js) and `guard`
-// (guard.js): whole numbers, caps, positive numbers and rate quotas, each
+// (guard.js): whole numbers, caps, durations and rate quotas, each
 // throwing a TypeError (wrong type) or RangeError (out of range) that names
 // the option. Internal: not re-exported by the package.
+
+import { MAX_DURATION_MS } from './timers.js';
 
 export const MAX_U32 = 0xffffffff;
 
@@ -30,13 +32,15 @@ export function optionChecks(prefix) {
     return whole(value, name, min);
   }
 
-  /** A positive finite number. */
-  function positive(value, name) {
+  /** A duration in milliseconds: positive, at most `MAX_DURATION_MS`. */
+  function duration(value, name) {
     if (typeof value !== 'number') {
       throw new TypeError(`${prefix}option '${name}' must be a number, got ${typeof value}`);
     }
-    if (!(value > 0) || !Number.isFinite(value)) {
-      throw new RangeError(`${prefix}option '${name}' must be a positive finite number, got ${value}`);
+    if (!(value > 0) || !(value <= MAX_DURATION_MS)) {
+      throw new RangeError(
+        `${prefix}option '${name}' must be a positive number of milliseconds up to ${MAX_DURATION_MS}, got ${value}`,
+      );
     }
     return value;
   }
@@ -58,11 +62,11 @@ export function optionChecks(prefix) {
         }
       }
       triples[i * 3] = whole(quota.limit, `${at}.limit`);
-      triples[i * 3 + 1] = positive(quota.interval, `${at}.interval`);
+      triples[i * 3 + 1] = duration(quota.interval, `${at}.interval`);
       triples[i * 3 + 2] = quota.burst === undefined ? 0 : whole(quota.burst, `${at}.burst`);
     });
     return triples;
   }
 
-  return { whole, cap, positive, quotas };
+  return { whole, cap, duration, quotas };
 }

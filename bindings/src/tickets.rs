@@ -36,6 +36,13 @@ struct ParkedShared<J> {
     notify: RefCell<Option<js_sys::Function>>,
 }
 
+/// How many woken waits one `drain` polls at most. Admission decisions read
+/// the clock once per drain, and the work they admit starts only after the
+/// drain returns: a bounded slice keeps that lag small (the rest is drained
+/// next, after the admitted work has started), so quotas hold for the
+/// instants work starts, not only for the instants it was admitted.
+const DRAIN_SLICE: usize = 256;
+
 /// A table this long stays allocated while empty (no churn for a limiter
 /// whose few waiters come and go).
 const KEEP_TICKET_SLOTS: usize = 1024;
@@ -169,22 +176,45 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
         }
     }
 
-    /// Poll every woken wait; returns the finished ones as
+    /// Poll the woken waits, at most [`DRAIN_SLICE`] of them (with more
+    /// left, `notify` is called again for another drain); returns the
+    /// finished ones as
     /// `(ticket, outcome)` pairs.
     pub(crate) fn drain(&self) -> Vec<(u32, J::Output)> {
         self.shared.scheduled.set(false);
         let mut finished = Vec::new();
+        let mut polled = 0;
         loop {
             let batch = core::mem::take(&mut *self.shared.ready.write());
             if batch.is_empty() {
                 return finished;
             }
-            for task in batch {
+            let mut batch = batch.into_iter();
+            for task in batch.by_ref() {
                 task.queued.set(false);
                 if let Some(done) = poll_task(&task) {
                     self.forget(&task);
                     finished.push((task.ticket, done));
                 }
+                polled += 1;
+                if polled == DRAIN_SLICE {
+                    break;
+                }
+            }
+            if polled == DRAIN_SLICE {
+                // The rest waits for the next drain (first in line), after
+                // the work admitted so far has started.
+                let more = {
+                    let mut ready = self.shared.ready.write();
+                    let woken_meanwhile = core::mem::take(&mut *ready);
+                    ready.extend(batch);
+                    ready.extend(woken_meanwhile);
+                    !ready.is_empty()
+                };
+                if more {
+                    self.shared.schedule();
+                }
+                return finished;
             }
         }
     }
@@ -235,10 +265,17 @@ fn wake_task<J>(task: &Rc<ParkedTask<J>>) {
         return;
     };
     shared.ready.write().push(Rc::clone(task));
-    if !shared.scheduled.replace(true) {
-        let notify = shared.notify.read().clone();
-        if let Some(notify) = notify {
-            let _ = notify.call0(&JsValue::UNDEFINED);
+    shared.schedule();
+}
+
+impl<J> ParkedShared<J> {
+    /// Ask the JS side for a drain, once until that drain runs.
+    fn schedule(&self) {
+        if !self.scheduled.replace(true) {
+            let notify = self.notify.read().clone();
+            if let Some(notify) = notify {
+                let _ = notify.call0(&JsValue::UNDEFINED);
+            }
         }
     }
 }

@@ -154,6 +154,9 @@ impl core::fmt::Debug for JsSleep {
     }
 }
 
+/// The longest delay one host `setTimeout` keeps.
+const MAX_TIMER_MS: u64 = (1 << 31) - 1;
+
 impl JsSleep {
     fn arm(&mut self, now: Instant, waker: &Waker) {
         let shared = Rc::new(Shared::default());
@@ -165,10 +168,12 @@ impl JsSleep {
                 waker.wake();
             }
         });
-        // Whole milliseconds, rounded up, at least 1: a frozen clock must not spin.
+        // Whole milliseconds, rounded up, at least 1: a frozen clock must not
+        // spin. At most what one host timer keeps (2^31 - 1 ms: Node fires a
+        // longer one after 1 ms); a longer sleep re-arms when it fires early.
         let ms = weir::time::duration_nanos(self.deadline - now)
             .div_ceil(1_000_000)
-            .max(1) as f64;
+            .clamp(1, MAX_TIMER_MS) as f64;
         let handle = set_timeout(callback.as_ref().unchecked_ref(), ms);
         self.armed = Some(Armed {
             handle,

@@ -243,3 +243,43 @@ test('asCompleted: after an early break on a shared limiter every permit comes b
   assert.ok(started >= 3);
   gate.resolve();
 });
+
+/** An async source that yields `a` and then never settles its next step. */
+async function* stalled() {
+  yield 'a';
+  await new Promise(() => {});
+}
+
+/** `promise`, or a rejection naming `what` after `ms` (a hang fails the case). */
+function bounded(promise, ms, what, sleep) {
+  return Promise.race([promise, sleep(ms).then(() => { throw new Error(`${what} hung for ${ms} ms`); })]);
+}
+
+test('asCompleted: break ends at once on a stalled async source (its read-ahead pull never settles)', async ({ weir, assert, sleep }) => {
+  const seen = [];
+  await bounded((async () => {
+    for await (const r of weir.limitedAsCompleted(stalled(), (x) => x, { concurrency: 4 })) {
+      seen.push(r.value);
+      break;
+    }
+  })(), 2_000, 'break', sleep);
+  assert.deepEqual(seen, ['a']);
+});
+
+test('asCompleted: an abort ends the stream on a stalled async source', async ({ weir, assert, sleep }) => {
+  const ac = new AbortController();
+  const seen = [];
+  setTimeout(() => ac.abort(new Error('stop')), 50);
+  const error = await bounded((async () => {
+    try {
+      for await (const r of weir.limitedAsCompleted(stalled(), (x) => x, { concurrency: 4, signal: ac.signal })) {
+        seen.push(r.value);
+      }
+    } catch (e) {
+      return e;
+    }
+    return null;
+  })(), 2_000, 'abort', sleep);
+  assert.deepEqual(seen, ['a']);
+  assert.equal(error?.message, 'stop');
+});

@@ -311,3 +311,55 @@ test('limiter: hundreds of queued runs, admitted out of order across keys, each 
   assert.deepEqual(await Promise.all(first), ['a', 'b']);
   assert.deepEqual([limiter.stats().inFlight, limiter.stats().queued], [0, 0], 'nothing left behind');
 });
+
+test('limiter: a key waiting for its per-key rate does not hold up other keys (no head-of-line blocking)', async ({ weir, assert, sleep }) => {
+  const l = new weir.Limiter({ concurrency: 3, perKeyRate: { limit: 1, interval: 1000 } });
+  const waiting = [];
+  for (const k of 'ABC') {
+    l.run(async () => {}, { key: k });
+    waiting.push(l.run(async () => {}, { key: k }).catch(() => {}));
+  }
+  await sleep(20);
+  assert.equal(l.stats().inFlight, 0, 'the rate waiters hold no permit');
+  const started = performance.now();
+  await l.run(async () => {}, { key: 'D' });
+  assert.ok(performance.now() - started < 500, `D waited ${performance.now() - started} ms behind other keys' rate waits`);
+  l.pause('A', 0); // nothing; the waiters finish on their own in ~1 s
+  await Promise.all(waiting);
+});
+
+/** Count the host `setTimeout` calls made while `fn` runs for `ms`. */
+async function timersArmedDuring(ms, fn, sleep) {
+  const real = globalThis.setTimeout;
+  let armed = 0;
+  globalThis.setTimeout = (...args) => {
+    armed += 1;
+    return real(...args);
+  };
+  try {
+    const done = fn();
+    await new Promise((resolve) => real(resolve, ms));
+    return { armed, done };
+  } finally {
+    globalThis.setTimeout = real;
+  }
+}
+
+test('limiter: a 30-day quota interval and a 25-day pause sleep on one timer, not a re-arm per millisecond', async ({ weir, assert, sleep }) => {
+  const DAY = 86_400_000;
+  const l = new weir.Limiter({ rate: { limit: 1, interval: 30 * DAY } });
+  await l.run(async () => {});
+  const ac = new AbortController();
+  const quota = await timersArmedDuring(100, () => l.run(async () => {}, { signal: ac.signal }).catch((e) => e), sleep);
+  assert.ok(quota.armed <= 3, `30-day quota wait: ${quota.armed} timers armed in 100 ms`);
+  ac.abort(new Error('done'));
+  assert.equal((await quota.done).message, 'done');
+  const paused = new weir.Limiter({ concurrency: 1 });
+  paused.pause('k', 25 * DAY);
+  const ac2 = new AbortController();
+  const pause = await timersArmedDuring(100, () => paused.run(async () => {}, { key: 'k', signal: ac2.signal }).catch((e) => e), sleep);
+  assert.ok(pause.armed <= 3, `25-day pause: ${pause.armed} timers armed in 100 ms`);
+  ac2.abort(new Error('done'));
+  assert.equal((await pause.done).message, 'done');
+  assert.equal(paused.stats().queued, 0);
+});

@@ -63,3 +63,42 @@ Deno.test('deno: Deno.serve + guard — cap per client address, 429 + Retry-Afte
     await server.finished;
   }
 });
+
+Deno.test('deno: a client that hangs up before the answer never leaks a permit, however the response ends', async () => {
+  const gone = [];
+  const handler = weir.guard(async (request) => {
+    await new Promise((resolve) => gone.push(resolve));
+    const path = new URL(request.url).pathname;
+    if (path === '/throw') throw new Error('handler failed after the client left');
+    if (path === '/empty') return new Response(null, { status: 204 });
+    if (path === '/stream') return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(64 << 10)); } }));
+    return new Response('late');
+  }, { concurrency: 2 });
+  const ac = new AbortController();
+  const server = Deno.serve({ hostname: '127.0.0.1', port: 0, signal: ac.signal, onListen() {}, onError: () => new Response('error', { status: 500 }) }, handler);
+  const port = server.addr.port;
+  const settled = async (what) => {
+    for (let i = 0; i < 500 && handler.stats().inFlight !== 0; i++) await new Promise((r) => setTimeout(r, 10));
+    check(handler.stats().inFlight === 0, `${what}: inFlight ${handler.stats().inFlight}`);
+  };
+  try {
+    for (const path of ['/', '/empty', '/throw', '/stream']) {
+      for (let i = 0; i < 2; i++) {
+        const conn = await Deno.connect({ hostname: '127.0.0.1', port });
+        await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+        await new Promise((r) => setTimeout(r, 30));
+        conn.close();
+      }
+      await new Promise((r) => setTimeout(r, 30));
+      for (const release of gone.splice(0)) release();
+      await settled(path);
+    }
+    const res = fetch(`http://127.0.0.1:${port}/`);
+    await new Promise((r) => setTimeout(r, 30));
+    for (const release of gone.splice(0)) release();
+    check((await (await res).text()) === 'late', 'still serving');
+  } finally {
+    ac.abort();
+    await server.finished;
+  }
+});

@@ -332,3 +332,61 @@ test('node adapter shed path: keyHeader from req.headers, rate headers, HEAD wit
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('node adapter: a client that hangs up before the answer never leaks a permit, however the response ends', async () => {
+  const net = await import('node:net');
+  // The handler answers only once the client is gone (each request waits
+  // for its socket to close), in each of the ways a response can end.
+  const gone = [];
+  const big = new Uint8Array(4 << 20); // larger than any socket buffer: the write backs up
+  const guarded = weir.guard(async (request) => {
+    await new Promise((resolve) => gone.push(resolve));
+    const path = new URL(request.url).pathname;
+    if (path === '/throw') throw new Error('handler failed after the client left');
+    if (path === '/empty') return new Response(null, { status: 204 });
+    if (path === '/big') return new Response(big);
+    if (path === '/stream') {
+      return new Response(new ReadableStream({
+        pull(c) { c.enqueue(new Uint8Array(64 << 10)); }, // endless
+      }));
+    }
+    return new Response('late');
+  }, { concurrency: 2 });
+  const server = http.createServer(weir.toNodeHandler(guarded));
+  const port = await listen(server);
+  const agent = new http.Agent({ keepAlive: false });
+  const hangUp = (path) => new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+    s.on('error', () => {});
+    s.on('close', resolve);
+    setTimeout(() => s.destroy(), 30);
+  });
+  try {
+    for (const path of ['/', '/empty', '/throw', '/big', '/stream']) {
+      const closed = [hangUp(path), hangUp(path)];
+      await within(10_000, Promise.all(closed), `clients of ${path} closing`);
+      await new Promise((r) => setTimeout(r, 20)); // the server sees the close
+      for (const release of gone.splice(0)) release();
+      await within(10_000, (async () => { while (guarded.stats().inFlight !== 0) await new Promise((r) => setTimeout(r, 5)); })(),
+        `permits of ${path} released`);
+    }
+    // The client leaves mid-body while a large write waits for 'drain'.
+    const s = net.connect(port, '127.0.0.1', () => s.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n'));
+    s.on('error', () => {});
+    s.pause(); // read nothing: the server's write backs up
+    await new Promise((r) => setTimeout(r, 30));
+    for (const release of gone.splice(0)) release();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(guarded.stats().inFlight, 1, 'held while the body is being written');
+    s.destroy();
+    await within(10_000, (async () => { while (guarded.stats().inFlight !== 0) await new Promise((r) => setTimeout(r, 5)); })(), 'release mid-body');
+    // Still serving: both permits are free.
+    const answered = [get(port, agent), get(port, agent)];
+    await new Promise((r) => setTimeout(r, 30));
+    for (const release of gone.splice(0)) release();
+    for (const res of await Promise.all(answered)) assert.equal(res.status, 200);
+  } finally {
+    agent.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});

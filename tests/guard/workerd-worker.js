@@ -35,6 +35,21 @@ function served() {
   return guarded;
 }
 
+let lateGuarded;
+
+/** Answers 200 ms late (the client may be gone by then), in several ways. */
+function late() {
+  lateGuarded ??= weir.guard(async (request) => {
+    await new Promise((r) => setTimeout(r, 200));
+    const { pathname } = new URL(request.url);
+    if (pathname === '/late/throw') throw new Error('handler failed after the client left');
+    if (pathname === '/late/empty') return new Response(null, { status: 204 });
+    if (pathname === '/late/stream') return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(64 << 10)); } }));
+    return new Response('late');
+  }, { concurrency: 2, key: () => 'all' });
+  return lateGuarded;
+}
+
 export default {
   async fetch(request, env, ctx) {
     const { pathname } = new URL(request.url);
@@ -44,6 +59,8 @@ export default {
       return Response.json(results);
     }
     if (pathname === '/stats') return Response.json(served().stats());
+    if (pathname === '/late-stats') return Response.json(late().stats());
+    if (pathname.startsWith('/late')) return late()(request, env, ctx);
     return served()(request, env, ctx);
   },
 };

@@ -71,3 +71,25 @@ test('workerd: keyed by CF-Connecting-IP; 429 + Retry-After; held while streamin
   assert.equal(again.res.statusCode, 200);
   again.req.destroy();
 });
+
+test('workerd: a client that hangs up before the answer never leaks a permit, however the response ends', async () => {
+  const net = await import('node:net');
+  const { port } = new URL(base);
+  for (const path of ['/late', '/late/empty', '/late/throw', '/late/stream']) {
+    await Promise.all([0, 1].map(() => new Promise((resolve) => {
+      const s = net.connect(Number(port), '127.0.0.1', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`));
+      s.on('error', () => {});
+      s.on('close', resolve);
+      setTimeout(() => s.destroy(), 30);
+    })));
+    let s;
+    for (let i = 0; i < 400; i++) {
+      s = await (await fetch(`${base}/late-stats`)).json();
+      if (s.inFlight === 0) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(s.inFlight, 0, `${path}: released after the clients left: ${JSON.stringify(s)}`);
+  }
+  const res = await fetch(`${base}/late`);
+  assert.equal(await res.text(), 'late', 'still serving');
+});

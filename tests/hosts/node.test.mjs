@@ -62,3 +62,92 @@ for (const c of cases) {
     if (!result.ok) throw new Error(result.error);
   });
 }
+
+test('parking: many waits on one shared signal add one abort listener, and no MaxListenersExceededWarning', async () => {
+  const { getEventListeners } = await import('node:events');
+  const warnings = [];
+  const onWarning = (w) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  try {
+    const limiter = new weir.Limiter({ concurrency: 1 });
+    const sem = new weir.KeyedSemaphore({ global: 1 });
+    const ac = new AbortController();
+    const hold = await sem.acquire('k');
+    const release = await limiter.acquire();
+    const waits = [];
+    for (let i = 0; i < 50; i++) {
+      waits.push(limiter.run(async () => {}, { signal: ac.signal }).catch((e) => e));
+      waits.push(sem.acquire('k', 1, { signal: ac.signal }).catch((e) => e));
+    }
+    // Running tasks share the signal too.
+    const running = new weir.Limiter({ concurrency: 20 });
+    let open;
+    const gate = new Promise((resolve) => { open = resolve; });
+    const tasks = Array.from({ length: 20 }, () => running.run(() => gate, { signal: ac.signal }));
+    await new Promise((r) => setTimeout(r, 10));
+    const listeners = getEventListeners(ac.signal, 'abort').length;
+    if (listeners > 2) throw new Error(`${listeners} abort listeners on one shared signal`);
+    open();
+    await Promise.all(tasks);
+    ac.abort(new Error('stop'));
+    for (const r of await Promise.all(waits)) if (r?.message !== 'stop') throw new Error(`wait settled with ${r}`);
+    release();
+    hold();
+    await new Promise((r) => setImmediate(r));
+    if (getEventListeners(ac.signal, 'abort').length !== 0) throw new Error('listeners left behind');
+    if (warnings.includes('MaxListenersExceededWarning')) throw new Error('MaxListenersExceededWarning');
+  } finally {
+    process.off('warning', onWarning);
+  }
+});
+
+test('parking: waits woken together are admitted in slices, each slice on a fresh clock read', async () => {
+  // 10,000 parked runs all woken at once (the cap raised): the decisions of
+  // one drain read the clock once, and the work they admit starts only when
+  // the drain returns, so a drain must not take all 10,000 in one go.
+  // (A quota, however generous, makes admission read the clock.)
+  const limiter = new weir.Limiter({ concurrency: 1, rate: { limit: 1e9, interval: 1000 } });
+  const release = await limiter.acquire();
+  let started = 0;
+  const runs = Array.from({ length: 10_000 }, (_, i) => limiter.run(() => { started += 1; }, { key: `k${i % 100}` }));
+  await new Promise((r) => setTimeout(r, 10));
+  const real = performance.now;
+  let reads = 0;
+  performance.now = () => {
+    reads += 1;
+    return real.call(performance);
+  };
+  try {
+    limiter.setLimits({ concurrency: 100_000 });
+    await Promise.all(runs);
+  } finally {
+    performance.now = real;
+  }
+  release();
+  if (started !== 10_000) throw new Error(`started ${started}`);
+  if (reads < 10_000 / 256) throw new Error(`${reads} clock reads for 10,000 admissions woken at once`);
+});
+
+test('parking: after a crowd of waiters drains, the JS ticket tables are let go', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const child = `
+    const weir = await import(${JSON.stringify(new URL('../../js/node.js', import.meta.url).href)});
+    const l = new weir.Limiter({ concurrency: 1 });
+    const settle = async () => { for (let i = 0; i < 5; i++) { await new Promise((r) => setImmediate(r)); globalThis.gc(); } };
+    await settle();
+    const base = process.memoryUsage().heapUsed;
+    const hold = await l.acquire();
+    const runs = [];
+    for (let i = 0; i < 300000; i++) runs.push(l.run(() => {}));
+    hold();
+    await Promise.all(runs);
+    runs.length = 0;
+    await settle();
+    console.log(JSON.stringify({ retainedMB: (process.memoryUsage().heapUsed - base) / 2 ** 20 }));
+    globalThis.kept = l; // the limiter itself stays alive
+  `;
+  const out = spawnSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', child], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(out.stderr);
+  const { retainedMB } = JSON.parse(out.stdout.trim().split('\n').at(-1));
+  if (!(retainedMB < 2)) throw new Error(`${retainedMB.toFixed(1)} MB kept after 300,000 waiters drained`);
+});
