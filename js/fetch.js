@@ -3,11 +3,12 @@
 // budgets, Retry-After cooldowns and per-key figures by `weir::retry` (through
 // RawRetry). This file only links signals and timers, holds the permit until
 // the response body is done, and sleeps or pauses the key as it is told.
-import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
+import { RawRetry, RawRetryPolicy, RETRY, MUST_WAIT, fetchSnapshot } from './boundary.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';
 import { TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
 import { clearTimer, MAX_DURATION_MS, setTimer } from './timers.js';
+import { releasingBody } from './held-body.js';
 
 // ------------------------------------------------------------------ options
 
@@ -37,15 +38,6 @@ function isWeirOption(name) {
 const RETRY_OPTIONS = ['attempts', 'statuses', 'methods', 'baseDelay', 'maxDelay', 'budget'];
 const BUDGET_OPTIONS = ['ratio', 'min', 'window'];
 const DEFAULT_BODY_TIMEOUT = 60_000;
-const DEFAULTS = {
-  attempts: 3,
-  statuses: [429, 503],
-  methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
-  baseDelay: 100,
-  maxDelay: 30_000,
-  budget: { ratio: 0.1, min: 3, window: 10_000 },
-};
-const GIVE_UP = ['', 'not-retryable', 'method-not-retryable', 'body-not-replayable', 'attempts-exhausted', 'budget-exhausted'];
 
 function known(value, where, allowed) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -95,6 +87,8 @@ function policyOf(retry) {
 }
 
 function compilePolicy(r) {
+  // The policy's defaults are the core's (`RetryPolicy::default()`).
+  const DEFAULTS = RETRY.defaults;
   const attempts = r.attempts === undefined ? DEFAULTS.attempts : wholeNumber(r.attempts, 'retry.attempts', 1);
   const statuses = r.statuses === undefined ? DEFAULTS.statuses : r.statuses;
   if (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s))) {
@@ -242,7 +236,7 @@ function sleep(ms, signal) {
 
 /**
  * A permit for `key` when one is free now: its id (a number) on the raw
- * limiter, else 0 (then `waitForPermit`).
+ * limiter, else `MUST_WAIT` (then `waitForPermit`).
  */
 function permitNow(rawLimiter, key) {
   // Cost 1 always fits a cap, so -1 (never admissible) cannot come back.
@@ -364,44 +358,6 @@ function onIdle(hold) {
   hold.nativeBody()?.cancel(error).catch(noop);
 }
 
-/** A pass-through of the platform body that ends the hold on close, cancel or error. */
-function heldStream(hold, source) {
-  const reader = source.getReader();
-  hold.lastPull = performance.now();
-  return new ReadableStream(
-    {
-      start(controller) {
-        hold.controller = controller;
-      },
-      async pull(controller) {
-        hold.reading = true;
-        let step;
-        try {
-          step = await reader.read();
-        } catch (error) {
-          hold.end();
-          controller.error(error);
-          return;
-        } finally {
-          hold.reading = false;
-          hold.lastPull = performance.now();
-        }
-        if (step.done) {
-          hold.end();
-          controller.close();
-        } else {
-          controller.enqueue(step.value);
-        }
-      },
-      cancel(reason) {
-        hold.end();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 /**
  * The platform's own Response, re-based on this prototype (no copy, no
  * stream in between for `text()`/`json()`/…): the body readers end the hold
@@ -413,7 +369,7 @@ function heldBody() {
   if (hold.stream) return hold.stream;
   const source = hold.nativeBody();
   if (source === null || hold.timedOut || this.bodyUsed) return source;
-  hold.stream = heldStream(hold, source);
+  hold.stream = releasingBody(source, hold);
   return hold.stream;
 }
 
@@ -618,7 +574,7 @@ class Flight {
     if (signal?.aborted) throw abortReason(signal);
     const spec = this.spec;
     const raw = this.state.raw;
-    if (raw.decide(spec.policy.raw, this.key, spec.method, 0, retry, undefined, spec.canReplay, started) !== 0) throw error;
+    if (raw.decide(spec.policy.raw, this.key, spec.method, 0, retry, undefined, spec.canReplay, started) !== RETRY.retry) throw error;
     return raw.retryAfterMs();
   }
 
@@ -640,7 +596,7 @@ class Flight {
     // Retried or not, a `Retry-After` holds the whole host (before this
     // permit goes back, so no queued request slips out in between).
     if (pauseMs > 0) this.state.limiter.pause(this.key, pauseMs);
-    if (code === 0) {
+    if (code === RETRY.retry) {
       const afterMs = raw.retryAfterMs();
       response.body?.cancel().catch(noop);
       this.finish();
@@ -694,7 +650,7 @@ export function limitedFetch(limiter, rawLimiter, input, init) {
     return Promise.reject(error);
   }
   const permit = permitNow(rawLimiter, flight.key);
-  if (permit === 0) return send(flight, input, 0, QUEUE);
+  if (permit === MUST_WAIT) return send(flight, input, 0, QUEUE);
   // A permit free now (the usual case): the first attempt is a promise chain,
   // not a suspended async frame. What a request in flight keeps is then its
   // Flight, two closures and one promise reaction, where `send`'s frame kept
@@ -876,9 +832,9 @@ async function send(flight, input, first, wait) {
     for (let retry = first; ; retry++) {
       // A permit id when free now (no Promise, no release closure), else
       // the limiter's release function once the wait is over.
-      let permit = queue ? 0 : permitNow(flight.state.rawLimiter, flight.key);
+      let permit = queue ? MUST_WAIT : permitNow(flight.state.rawLimiter, flight.key);
       queue = false;
-      if (permit === 0) {
+      if (permit === MUST_WAIT) {
         const state = flight.state;
         permit = await waitForPermit(state.limiter, state.raw, flight.key, flight.signal, flight.spec.queueTimeout);
       }
@@ -906,7 +862,6 @@ async function send(flight, input, first, wait) {
 }
 
 /** Reason names for give-up codes (for diagnostics). */
-export const giveUpReasons = GIVE_UP;
 
 /**
  * Per-key fetch figures of `limiter`: `{ [key]: { inFlight, queued, sent,
@@ -918,21 +873,20 @@ export function fetchStatsOf(limiter) {
   const state = states.get(limiter);
   const out = {};
   if (!state) return out;
-  const flat = state.raw.snapshot();
   const wallNow = Date.now();
-  for (let i = 0; i < flat.length; i += 11) {
-    const cooldown = flat[i + 7];
-    out[flat[i]] = {
-      inFlight: flat[i + 1],
-      queued: flat[i + 2],
-      sent: flat[i + 3],
-      retried: flat[i + 4],
-      status429: flat[i + 5],
-      networkErrors: flat[i + 6],
-      cooldownUntil: cooldown > 0 ? wallNow + cooldown : null,
-      p50: Number.isNaN(flat[i + 8]) ? null : flat[i + 8],
-      p95: Number.isNaN(flat[i + 9]) ? null : flat[i + 9],
-      p99: Number.isNaN(flat[i + 10]) ? null : flat[i + 10],
+  const nullIfNaN = (ms) => (Number.isNaN(ms) ? null : ms);
+  for (const [key, r] of Object.entries(fetchSnapshot(state.raw))) {
+    out[key] = {
+      inFlight: r.inFlight,
+      queued: r.queued,
+      sent: r.sent,
+      retried: r.retried,
+      status429: r.status429,
+      networkErrors: r.networkErrors,
+      cooldownUntil: r.cooldownMs > 0 ? wallNow + r.cooldownMs : null,
+      p50: nullIfNaN(r.p50),
+      p95: nullIfNaN(r.p95),
+      p99: nullIfNaN(r.p99),
     };
   }
   return out;

@@ -15,10 +15,10 @@
 // - Synchronous compilation on a browser's main thread is allowed for
 //   modules up to 8 MB in current Chromium (this one is ~95 KB); Firefox
 //   and Safari have no such limit.
-import { initSync } from './wasm/weir_wasm.js';
+import { initWasm } from './boundary.js';
 import { size, deflated } from './wasm/weir_wasm_inline.js';
 import { inflateRaw, fromBase64 } from './inflate.js';
 
-initSync({ module: inflateRaw(fromBase64(deflated), size) });
+initWasm(inflateRaw(fromBase64(deflated), size));
 
 export * from './api.js';

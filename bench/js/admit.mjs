@@ -11,7 +11,7 @@
 //   run   limiter.run(() => 1) over 100 at a time: the same pair plus api.js's
 //         glue and the Promise the caller gets
 // Several --wasm files must come from the same source (same wasm-bindgen glue:
-// js/wasm/weir_wasm.js is used for all of them), e.g. opt-level variants.
+// js/wasm/weir_wasm.js, through js/boundary.js, is used for all of them), e.g. opt-level variants.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,8 +22,8 @@ const n = Number(flag('--n', 1_000_000));
 const wasmFlag = flag('--wasm', undefined);
 
 if (process.env.WEIR_ADMIT_CHILD) {
-  const glue = await import('../../js/wasm/weir_wasm.js');
-  glue.initSync({ module: readFileSync(process.env.WEIR_ADMIT_CHILD) });
+  const { initWasm, RawLimiter } = await import('../../js/boundary.js');
+  initWasm(readFileSync(process.env.WEIR_ADMIT_CHILD));
   const { Limiter } = await import('../../js/api.js');
   const cpu = (f) => {
     const t = process.cpuUsage();
@@ -31,7 +31,7 @@ if (process.env.WEIR_ADMIT_CHILD) {
     const d = process.cpuUsage(t);
     return ((d.user + d.system) * 1000) / n;
   };
-  const raw = new glue.RawLimiter(100, undefined, new Float64Array(0), new Float64Array(0), undefined);
+  const raw = new RawLimiter(100, undefined, new Float64Array(0), new Float64Array(0), undefined);
   const rawLoop = () => {
     for (let i = 0; i < n; i++) raw.release(raw.tryAcquireUnkeyed(1));
   };

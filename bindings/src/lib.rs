@@ -80,6 +80,7 @@ mod retry;
 mod slab;
 mod tickets;
 mod timer;
+mod wire;
 
 pub use limiter::{RawLimiter, MUST_WAIT};
 pub use slab::PermitSlab;

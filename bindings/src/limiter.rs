@@ -40,6 +40,9 @@ pub struct RawLimiter {
     parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
     errors: RefCell<Vec<(u32, JsValue)>>,
     last_error: Cell<Option<JsValue>>,
+    /// The guard's rule for denied requests (`setGuard`; unused elsewhere).
+    #[cfg(feature = "guard")]
+    pub(crate) guard: Cell<weir::guard::GuardPolicy>,
 }
 
 #[wasm_bindgen]
@@ -61,6 +64,11 @@ impl RawLimiter {
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
             last_error: Cell::default(),
+            #[cfg(feature = "guard")]
+            guard: Cell::new(weir::guard::GuardPolicy::new(
+                None,
+                core::time::Duration::from_secs(1),
+            )),
         })
     }
 
@@ -228,16 +236,18 @@ impl RawLimiter {
         self.inner.pause_until(&key, until);
     }
 
-    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
-    pub fn stats(&self) -> Box<[f64]> {
+    /// `{ inFlight, queued, keys, rateKeys, permits, waiting }`: in flight
+    /// and queued in the core, keys with concurrency state and with rate
+    /// state, permit ids held, waits parked under tickets.
+    pub fn stats(&self) -> js_sys::Object {
         let s = self.inner.stats();
-        Box::new([
-            s.in_flight as f64,
-            s.queued as f64,
-            s.keys as f64,
-            s.rate_keys as f64,
-            self.permits.read().len() as f64,
-            self.parked.len() as f64,
+        crate::wire::named(&[
+            ("inFlight", JsValue::from(s.in_flight as f64)),
+            ("queued", JsValue::from(s.queued as f64)),
+            ("keys", JsValue::from(s.keys as f64)),
+            ("rateKeys", JsValue::from(s.rate_keys as f64)),
+            ("permits", JsValue::from(self.permits.read().len() as f64)),
+            ("waiting", JsValue::from(self.parked.len() as f64)),
         ])
     }
 }

@@ -21,9 +21,68 @@ use weir::{Clock, Instant};
 
 use crate::errors::{js_number, range_error_of};
 use crate::timer::JsTimer;
+use crate::wire::{layout, named, strings};
 
-/// `decide` answer codes (first element): retry, or why not.
+/// `decide` answer codes: retry, or why not (an index into `GIVE_UP`).
 const RETRY: f64 = 0.0;
+/// Why `decide` gave up, by code (0 is `RETRY`).
+const GIVE_UP: &[&str] = &[
+    "",
+    "not-retryable",
+    "method-not-retryable",
+    "body-not-replayable",
+    "attempts-exhausted",
+    "budget-exhausted",
+];
+/// The fields of each key's record in `snapshot`'s flat array.
+const SNAPSHOT: &[&str] = &[
+    "key",
+    "inFlight",
+    "queued",
+    "sent",
+    "retried",
+    "status429",
+    "networkErrors",
+    "cooldownMs",
+    "p50",
+    "p95",
+    "p99",
+];
+
+/// The fetch wrapper's codes, layouts and the retry policy's defaults
+/// (`weir::RetryPolicy::default()`), by name (see `crate::wire`).
+#[wasm_bindgen(js_name = retryNames)]
+pub fn retry_names() -> js_sys::Object {
+    let policy = RetryPolicy::default();
+    let statuses: Array = policy.statuses.iter().map(|&s| JsValue::from(s)).collect();
+    let methods: Array = policy
+        .methods
+        .iter()
+        .map(|m| JsValue::from_str(m))
+        .collect();
+    let defaults = named(&[
+        ("attempts", JsValue::from(policy.attempts)),
+        ("statuses", statuses.into()),
+        ("methods", methods.into()),
+        ("baseDelay", JsValue::from(as_ms(policy.base_delay))),
+        ("maxDelay", JsValue::from(as_ms(policy.max_delay))),
+        (
+            "budget",
+            named(&[
+                ("ratio", JsValue::from(policy.budget.ratio)),
+                ("min", JsValue::from(policy.budget.min_per_window)),
+                ("window", JsValue::from(as_ms(policy.budget.window))),
+            ])
+            .into(),
+        ),
+    ]);
+    named(&[
+        ("retry", JsValue::from(RETRY)),
+        ("giveUp", strings(GIVE_UP).into()),
+        ("snapshot", layout(SNAPSHOT).into()),
+        ("defaults", defaults.into()),
+    ])
+}
 
 fn reason_code(reason: GiveUpReason) -> f64 {
     match reason {
@@ -230,9 +289,8 @@ impl RawRetry {
         self.last_retry.get().1
     }
 
-    /// Every resident key's figures: a flat array of `key, inFlight, queued,
-    /// sent, retried, status429, networkErrors, cooldownMs, p50, p95, p99`
-    /// (ms; `NaN` when no sample).
+    /// Every resident key's figures: a flat array of records laid out as
+    /// `SNAPSHOT` (times in ms; `NaN` when no sample).
     pub fn snapshot(&self) -> Array {
         let now = JsTimer.now();
         let out = Array::new();

@@ -3,7 +3,7 @@
 // RangeError naming the option. Real server on 127.0.0.1.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter } from 'weir';
+import { Limiter } from 'weir-limiter';
 import { targets, atRest, until } from './helpers.mjs';
 
 const [t] = await targets(1, { delayMs: 30 });

@@ -1,0 +1,67 @@
+//! The names of everything that crosses the boundary: the codes the raw
+//! classes answer with, the layout of the arrays they fill, the policy
+//! defaults, each handed to JS once as a named value (`wireNames()` and the
+//! feature modules' own), so that the JS boundary module (js/boundary.js)
+//! reads them instead of retyping them. A code or field changed here is
+//! changed for JS too; nothing is kept in step by hand.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use js_sys::{Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::limiter::{FAILED, MUST_WAIT};
+
+/// An object with `fields` as its own properties.
+#[cold]
+#[inline(never)]
+pub(crate) fn named(fields: &[(&str, JsValue)]) -> Object {
+    let object = Object::new();
+    for (name, value) in fields {
+        // Setting a property on a fresh plain object cannot fail.
+        let _ = Reflect::set(&object, &JsValue::from_str(name), value);
+    }
+    object
+}
+
+/// `{ name: index }` for a flat layout, plus `length`.
+#[cfg_attr(not(any(feature = "guard", feature = "fetch")), allow(dead_code))]
+#[cold]
+#[inline(never)]
+pub(crate) fn layout(fields: &[&str]) -> Object {
+    let object = Object::new();
+    for (index, name) in fields.iter().enumerate() {
+        let _ = Reflect::set(
+            &object,
+            &JsValue::from_str(name),
+            &JsValue::from(index as u32),
+        );
+    }
+    let _ = Reflect::set(
+        &object,
+        &JsValue::from_str("length"),
+        &JsValue::from(fields.len() as u32),
+    );
+    object
+}
+
+/// `names` as a JS array of strings.
+#[cfg_attr(not(any(feature = "guard", feature = "fetch")), allow(dead_code))]
+#[cold]
+#[inline(never)]
+pub(crate) fn strings(names: &[&str]) -> Array {
+    names.iter().map(|name| JsValue::from_str(name)).collect()
+}
+
+/// The codes every limiter class answers with: `mustWait` (admission has
+/// to wait; permit ids are always ≥ 1) and `failed` (the request can never
+/// be admitted, or a parked wait failed; the error is then `lastError()` /
+/// `takeError(ticket)`).
+#[wasm_bindgen(js_name = wireNames)]
+pub fn wire_names() -> Object {
+    named(&[
+        ("mustWait", JsValue::from(MUST_WAIT)),
+        ("failed", JsValue::from(FAILED)),
+    ])
+}
