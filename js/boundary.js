@@ -10,8 +10,9 @@
 //   `initWasm` (`wireNames`, `guardNames`, `retryNames`), never retyped here:
 //   a field Rust adds, removes or reorders reaches JS with its name.
 // - Flat arrays from Rust are turned into named values here and nowhere
-//   else (`forEachDrained`, `fetchSnapshot`); errors the wasm side throws or
-//   keeps reach callers as the package's classes (`fromCore`).
+//   else (`statsOf`, `forEachDrained`, `fetchSnapshot`; names arrive as
+//   `[name, value, …]` pairs and layouts as field lists); errors the wasm
+//   side throws or keeps reach callers as the package's classes (`fromCore`).
 // - Importing this module touches no wasm: the names are set by `initWasm`,
 //   which every loader calls before any API is used.
 import {
@@ -39,14 +40,39 @@ export let GUARD;
  */
 export let RETRY;
 
+/** `[name, value, name, value, …]` (how Rust hands named values over) as an object. */
+function fromPairs(pairs) {
+  const out = {};
+  for (let i = 0; i < pairs.length; i += 2) out[pairs[i]] = pairs[i + 1];
+  return out;
+}
+
+/** A layout (field names in order) as `{ name: index, length }`. */
+function layoutOf(names) {
+  const out = { length: names.length };
+  names.forEach((name, index) => {
+    out[name] = index;
+  });
+  return Object.freeze(out);
+}
+
 /** Instantiate the wasm (a `WebAssembly.Module` or its bytes) and read its names. */
 export function initWasm(module) {
   initSync({ module });
-  const wire = wireNames();
+  const wire = fromPairs(wireNames());
   MUST_WAIT = wire.mustWait;
   FAILED = wire.failed;
-  GUARD = Object.freeze(guardNames());
-  RETRY = Object.freeze(retryNames());
+  const guard = fromPairs(guardNames());
+  GUARD = Object.freeze({ ...guard, figures: layoutOf(guard.figures) });
+  const retry = fromPairs(retryNames());
+  const defaults = fromPairs(retry.defaults);
+  defaults.budget = fromPairs(defaults.budget);
+  RETRY = Object.freeze({ ...retry, snapshot: layoutOf(retry.snapshot), defaults });
+}
+
+/** `raw.stats()` by name: `{ inFlight, queued, keys, rateKeys, permits, waiting }`. */
+export function statsOf(raw) {
+  return fromPairs(raw.stats());
 }
 
 /** The error `raw` kept for the last call that answered `FAILED`, as the package's class. */

@@ -9,7 +9,7 @@
 // response body has streamed, errored or been cancelled, or the client went
 // away; a handler that throws releases at once. No host API: it serves
 // workerd, Deno, Bun, service workers and (through `toNodeHandler`) Node.
-import { RawLimiter, GUARD } from './boundary.js';
+import { RawLimiter, GUARD, statsOf } from './boundary.js';
 import { optionChecks } from './options.js';
 import { parkingFor, parkWithin } from './parking.js';
 import { releasingBody } from './held-body.js';
@@ -327,7 +327,7 @@ export function guard(handler, opts) {
   });
   /** `{ inFlight, queued, keys, rateKeys, permits, waiting }` of the guard's limiter now. */
   guarded.stats = () => {
-    const s = raw.stats();
+    const s = statsOf(raw);
     return { inFlight: s.inFlight, queued: s.queued, keys: s.keys, rateKeys: s.rateKeys, permits: s.permits, waiting: s.waiting };
   };
   /** Forget idle per-key rate state now (it is also swept, amortised, as new keys arrive). */

@@ -5,7 +5,8 @@
 //
 // Guarantees:
 // - Ready when imported: the wasm travels inside this module graph (DEFLATE
-//   + base64, js/wasm/weir_wasm_inline.js), is inflated and instantiated
+//   + base64, js/wasm/weir_wasm_inline.js, with the inflater of js/inflate.js
+//   bundled in), is inflated and instantiated
 //   synchronously, so there is no top-level await, no `init()` to call and
 //   no .wasm file for a bundler or server to find, copy or serve with the
 //   right MIME type.
@@ -16,9 +17,8 @@
 //   modules up to 8 MB in current Chromium (this one is ~95 KB); Firefox
 //   and Safari have no such limit.
 import { initWasm } from './boundary.js';
-import { size, deflated } from './wasm/weir_wasm_inline.js';
-import { inflateRaw, fromBase64 } from './inflate.js';
+import { wasmBytes } from './wasm/weir_wasm_inline.js';
 
-initWasm(inflateRaw(fromBase64(deflated), size));
+initWasm(wasmBytes());
 
 export * from './api.js';

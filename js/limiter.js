@@ -5,7 +5,7 @@
 // release on the uncontended path, no Promise of its own); bad options throw
 // at construction naming the option; an aborted wait leaves the queue at
 // once; a permit is held until the work settles.
-import { RawLimiter, MUST_WAIT, FAILED, lastError } from './boundary.js';
+import { RawLimiter, MUST_WAIT, FAILED, lastError, statsOf } from './boundary.js';
 import { options, keyOf, signalOf, pauseMs, optionChecks } from './options.js';
 import { parkingFor, parkToRun, limiterPermit } from './parking.js';
 import { releaser, runHolding } from './permit.js';
@@ -126,7 +126,7 @@ export class Limiter {
 
   /** `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now. */
   stats() {
-    const s = this.#raw.stats();
+    const s = statsOf(this.#raw);
     return {
       inFlight: s.inFlight,
       queued: s.queued,

@@ -4,7 +4,7 @@
 // Guarantees: a fresh bucket is full; `check` never waits and a denial
 // consumes nothing; `acquire` waits FIFO per key and an aborted wait
 // consumes nothing.
-import { RawLimiter, FAILED, lastError } from './boundary.js';
+import { RawLimiter, FAILED, lastError, statsOf } from './boundary.js';
 import { options, keyOf, signalOf, pauseMs, optionChecks } from './options.js';
 import { parkingFor, parkForPermit } from './parking.js';
 import { abortReason } from './abort-reason.js';
@@ -63,6 +63,6 @@ export class RateLimiter {
 
   /** `{ keys }`: keys with state now. */
   stats() {
-    return { keys: this.#raw.stats().rateKeys };
+    return { keys: statsOf(this.#raw).rateKeys };
   }
 }

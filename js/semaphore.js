@@ -3,7 +3,7 @@
 //
 // Guarantees: asking for more than a cap is a RangeError, not a hang; an
 // aborted wait leaves the queue at once; release functions are idempotent.
-import { RawLimiter, MUST_WAIT, FAILED, lastError } from './boundary.js';
+import { RawLimiter, MUST_WAIT, FAILED, lastError, statsOf } from './boundary.js';
 import { options, keyOf, signalOf, optionChecks } from './options.js';
 import { parkingFor, limiterPermit } from './parking.js';
 import { releaser } from './permit.js';
@@ -56,7 +56,7 @@ export class KeyedSemaphore {
 
   /** `{ inFlight, waiting, keys, global, perKey }` now. */
   stats() {
-    const s = this.#raw.stats();
+    const s = statsOf(this.#raw);
     return {
       inFlight: s.inFlight,
       waiting: s.queued,

@@ -10,7 +10,7 @@ use crate::Borrow as _;
 
 use core::time::Duration;
 
-use js_sys::Object;
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use weir::guard::{GuardPolicy, Shed, ShedReason, Verdict};
 use weir::limiter::RateStatus;
@@ -18,7 +18,7 @@ use weir::Clock;
 
 use crate::limiter::RawLimiter;
 use crate::timer::with_one_clock_read;
-use crate::wire::{layout, named, strings};
+use crate::wire::{named, strings};
 
 /// `admit` answer: worth a bounded wait (permit ids are ≥ 1).
 const WAIT: f64 = 0.0;
@@ -44,11 +44,11 @@ const REASONS: &[&str] = &["concurrency", "rate"];
 
 /// The guard's codes and figure layout, by name (see `crate::wire`).
 #[wasm_bindgen(js_name = guardNames)]
-pub fn guard_names() -> Object {
+pub fn guard_names() -> Array {
     named(&[
         ("wait", JsValue::from(WAIT)),
         ("shed", JsValue::from(SHED)),
-        ("figures", layout(FIGURES).into()),
+        ("figures", strings(FIGURES).into()),
         ("reasons", strings(REASONS).into()),
     ])
 }

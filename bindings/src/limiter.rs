@@ -239,7 +239,7 @@ impl RawLimiter {
     /// `{ inFlight, queued, keys, rateKeys, permits, waiting }`: in flight
     /// and queued in the core, keys with concurrency state and with rate
     /// state, permit ids held, waits parked under tickets.
-    pub fn stats(&self) -> js_sys::Object {
+    pub fn stats(&self) -> js_sys::Array {
         let s = self.inner.stats();
         crate::wire::named(&[
             ("inFlight", JsValue::from(s.in_flight as f64)),

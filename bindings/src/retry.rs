@@ -21,7 +21,7 @@ use weir::{Clock, Instant};
 
 use crate::errors::{js_number, range_error_of};
 use crate::timer::JsTimer;
-use crate::wire::{layout, named, strings};
+use crate::wire::{named, strings};
 
 /// `decide` answer codes: retry, or why not (an index into `GIVE_UP`).
 const RETRY: f64 = 0.0;
@@ -52,7 +52,7 @@ const SNAPSHOT: &[&str] = &[
 /// The fetch wrapper's codes, layouts and the retry policy's defaults
 /// (`weir::RetryPolicy::default()`), by name (see `crate::wire`).
 #[wasm_bindgen(js_name = retryNames)]
-pub fn retry_names() -> js_sys::Object {
+pub fn retry_names() -> Array {
     let policy = RetryPolicy::default();
     let statuses: Array = policy.statuses.iter().map(|&s| JsValue::from(s)).collect();
     let methods: Array = policy
@@ -79,7 +79,7 @@ pub fn retry_names() -> js_sys::Object {
     named(&[
         ("retry", JsValue::from(RETRY)),
         ("giveUp", strings(GIVE_UP).into()),
-        ("snapshot", layout(SNAPSHOT).into()),
+        ("snapshot", strings(SNAPSHOT).into()),
         ("defaults", defaults.into()),
     ])
 }

@@ -8,45 +8,26 @@
 #[allow(unused_imports)]
 use crate::prelude::*;
 
-use js_sys::{Array, Object, Reflect};
+use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
 use crate::limiter::{FAILED, MUST_WAIT};
 
-/// An object with `fields` as its own properties.
+/// Named values as a flat `[name, value, name, value, …]` array, which the
+/// JS boundary turns into an object (`fromPairs`): no object building here.
 #[cold]
 #[inline(never)]
-pub(crate) fn named(fields: &[(&str, JsValue)]) -> Object {
-    let object = Object::new();
+pub(crate) fn named(fields: &[(&str, JsValue)]) -> Array {
+    let out = Array::new();
     for (name, value) in fields {
-        // Setting a property on a fresh plain object cannot fail.
-        let _ = Reflect::set(&object, &JsValue::from_str(name), value);
+        out.push(&JsValue::from_str(name));
+        out.push(value);
     }
-    object
+    out
 }
 
-/// `{ name: index }` for a flat layout, plus `length`.
-#[cfg_attr(not(any(feature = "guard", feature = "fetch")), allow(dead_code))]
-#[cold]
-#[inline(never)]
-pub(crate) fn layout(fields: &[&str]) -> Object {
-    let object = Object::new();
-    for (index, name) in fields.iter().enumerate() {
-        let _ = Reflect::set(
-            &object,
-            &JsValue::from_str(name),
-            &JsValue::from(index as u32),
-        );
-    }
-    let _ = Reflect::set(
-        &object,
-        &JsValue::from_str("length"),
-        &JsValue::from(fields.len() as u32),
-    );
-    object
-}
-
-/// `names` as a JS array of strings.
+/// `names` as a JS array of strings (a list, or a layout: the JS boundary
+/// turns a layout into `{ name: index, length }`).
 #[cfg_attr(not(any(feature = "guard", feature = "fetch")), allow(dead_code))]
 #[cold]
 #[inline(never)]
@@ -59,7 +40,7 @@ pub(crate) fn strings(names: &[&str]) -> Array {
 /// be admitted, or a parked wait failed; the error is then `lastError()` /
 /// `takeError(ticket)`).
 #[wasm_bindgen(js_name = wireNames)]
-pub fn wire_names() -> Object {
+pub fn wire_names() -> Array {
     named(&[
         ("mustWait", JsValue::from(MUST_WAIT)),
         ("failed", JsValue::from(FAILED)),
