@@ -1,7 +1,7 @@
 // The benchmark's target server in its own process: "Hello, World!" after a
 // random delay (argv[2]..argv[3] ms). Prints its URL on stdout, serves until
 // stdin closes.
-import { startTarget } from '../../js/server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 
 const [min = '0', max = '300'] = process.argv.slice(2);
 const target = await startTarget({ delayMs: [Number(min), Number(max)] });

@@ -1,6 +1,6 @@
 //! `RawRetry` / `RawRetryPolicy`: [`weir::retry`] for the JS fetch wrapper.
 //!
-//! The JS layer (`js/fetch.js`) keeps no retry logic: it reports each
+//! The JS layer (`bindings/js/fetch.js`) keeps no retry logic: it reports each
 //! request's life to a `RawRetry` and does what `decide` answers — sleep, or
 //! pause the key on its limiter.
 

@@ -1,7 +1,7 @@
 //! The names of everything that crosses the boundary: the codes the raw
 //! classes answer with, the layout of the arrays they fill, the policy
 //! defaults, each handed to JS once as a named value (`wireNames()` and the
-//! feature modules' own), so that the JS boundary module (js/boundary.js)
+//! feature modules' own), so that the JS boundary module (bindings/js/boundary.js)
 //! reads them instead of retyping them. A code or field changed here is
 //! changed for JS too; nothing is kept in step by hand.
 

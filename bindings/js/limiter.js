@@ -138,7 +138,7 @@ export class Limiter {
   }
 }
 
-/** `fetch` under this limiter (key = host:port); see js/fetch.js. */
+/** `fetch` under this limiter (key = host:port); see fetch.js. */
 Limiter.prototype.fetch = function fetch(input, init) {
   return limitedFetch(this, rawOf(this), input, init);
 };

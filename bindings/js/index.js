@@ -5,7 +5,7 @@
 //
 // Guarantees:
 // - Ready when imported: the wasm travels inside this module graph (DEFLATE
-//   + base64, js/wasm/weir_wasm_inline.js, with the inflater of js/inflate.js
+//   + base64, wasm/weir_wasm_inline.js, with the inflater of inflate.js
 //   bundled in), is inflated and instantiated
 //   synchronously, so there is no top-level await, no `init()` to call and
 //   no .wasm file for a bundler or server to find, copy or serve with the
