@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 # WEIR_WASM_DEST (default bindings/js/wasm) and WEIR_WASM_NO_DEFAULT_FEATURES=1 (the
 # limiter part alone, without `fetch` and `guard`) are for bench/js/size.mjs.
-dest="${WEIR_WASM_DEST:-js/wasm}"
+dest="${WEIR_WASM_DEST:-bindings/js/wasm}"
 features=()
 if [ -n "${WEIR_WASM_NO_DEFAULT_FEATURES:-}" ]; then features=(-- --no-default-features); fi
 out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out${WEIR_WASM_NO_DEFAULT_FEATURES:+-limiter}"

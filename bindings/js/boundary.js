@@ -5,10 +5,11 @@
 //
 // Guarantees:
 // - Every code (`MUST_WAIT`, `FAILED`, the guard's `wait`/`shed`, the retry
-//   decision's codes), array layout (the guard's figures, the fetch
-//   snapshot) and policy default (the retry policy's) is read from Rust at
-//   `initWasm` (`wireNames`, `guardNames`, `retryNames`), never retyped here:
-//   a field Rust adds, removes or reorders reaches JS with its name.
+//   decision's codes) and array layout (the guard's figures, the fetch
+//   snapshot) is read from Rust at `initWasm` (`wireNames`, `guardNames`,
+//   `retryNames`), never retyped here: a field Rust adds, removes or
+//   reorders reaches JS with its name. Policy defaults never cross: Rust
+//   fills every option JS leaves `undefined`.
 // - Flat arrays from Rust are turned into named values here and nowhere
 //   else (`statsOf`, `forEachDrained`, `fetchSnapshot`; names arrive as
 //   `[name, value, …]` pairs and layouts as field lists); errors the wasm
@@ -35,8 +36,8 @@ export let FAILED;
 export let GUARD;
 /**
  * The fetch wrapper's names: `retry` (the `decide` code for "retry"),
- * `giveUp` (code → reason), `snapshot` (a record's layout) and `defaults`
- * (the retry policy's, as option values).
+ * `giveUp` (code → reason) and `snapshot` (a record's layout). The retry
+ * policy's defaults stay in Rust: `RawRetryPolicy` fills what JS leaves out.
  */
 export let RETRY;
 
@@ -65,9 +66,7 @@ export function initWasm(module) {
   const guard = fromPairs(guardNames());
   GUARD = Object.freeze({ ...guard, figures: layoutOf(guard.figures) });
   const retry = fromPairs(retryNames());
-  const defaults = fromPairs(retry.defaults);
-  defaults.budget = fromPairs(defaults.budget);
-  RETRY = Object.freeze({ ...retry, snapshot: layoutOf(retry.snapshot), defaults });
+  RETRY = Object.freeze({ ...retry, snapshot: layoutOf(retry.snapshot) });
 }
 
 /** `raw.stats()` by name: `{ inFlight, queued, keys, rateKeys, permits, waiting }`. */

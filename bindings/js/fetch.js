@@ -87,34 +87,32 @@ function policyOf(retry) {
 }
 
 function compilePolicy(r) {
-  // The policy's defaults are the core's (`RetryPolicy::default()`).
-  const DEFAULTS = RETRY.defaults;
-  const attempts = r.attempts === undefined ? DEFAULTS.attempts : wholeNumber(r.attempts, 'retry.attempts', 1);
-  const statuses = r.statuses === undefined ? DEFAULTS.statuses : r.statuses;
-  if (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s))) {
+  // Options left out stay `undefined`: the core fills them with its own
+  // defaults (`weir::RetryPolicy::default()`), never retyped here.
+  const attempts = r.attempts === undefined ? undefined : wholeNumber(r.attempts, 'retry.attempts', 1);
+  const statuses = r.statuses;
+  if (statuses !== undefined && (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s)))) {
     throw new TypeError("option 'retry.statuses' must be an array of HTTP statuses");
   }
-  const methods = r.methods === undefined ? DEFAULTS.methods : r.methods;
-  if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[A-Za-z-]+$/.test(m))) {
+  const methods = r.methods;
+  if (methods !== undefined && (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[A-Za-z-]+$/.test(m)))) {
     throw new TypeError("option 'retry.methods' must be an array of method names");
   }
-  const baseDelay = r.baseDelay === undefined ? DEFAULTS.baseDelay : millis(r.baseDelay, 'retry.baseDelay');
-  const maxDelay = r.maxDelay === undefined ? DEFAULTS.maxDelay : millis(r.maxDelay, 'retry.maxDelay');
-  const b = r.budget === undefined ? DEFAULTS.budget : { ...DEFAULTS.budget, ...known(r.budget, 'retry.budget', BUDGET_OPTIONS) };
-  if (typeof b.ratio !== 'number') throw new TypeError("option 'retry.budget.ratio' must be a number");
+  const b = r.budget === undefined ? {} : known(r.budget, 'retry.budget', BUDGET_OPTIONS);
+  if (b.ratio !== undefined && typeof b.ratio !== 'number') throw new TypeError("option 'retry.budget.ratio' must be a number");
   const policy = new RawRetryPolicy(
     attempts,
-    Uint16Array.from(statuses.map((s) => (s >= 100 && s <= 599 ? s : 0))),
-    methods.join(','),
-    baseDelay,
-    maxDelay,
+    statuses === undefined ? undefined : Uint16Array.from(statuses.map((s) => (s >= 100 && s <= 599 ? s : 0))),
+    methods === undefined ? undefined : methods.join(','),
+    r.baseDelay === undefined ? undefined : millis(r.baseDelay, 'retry.baseDelay'),
+    r.maxDelay === undefined ? undefined : millis(r.maxDelay, 'retry.maxDelay'),
     b.ratio,
-    wholeNumber(b.min, 'retry.budget.min', 0),
-    millis(b.window, 'retry.budget.window'),
+    b.min === undefined ? undefined : wholeNumber(b.min, 'retry.budget.min', 0),
+    b.window === undefined ? undefined : millis(b.window, 'retry.budget.window'),
   );
   // Statuses the policy may retry: `Retry-After` is read only for these (the
   // core uses it only when it answers "retry").
-  return { raw: policy, hasBudget: r.budget !== undefined, statuses: new Set(statuses) };
+  return { raw: policy, hasBudget: r.budget !== undefined, statuses: new Set(policy.statuses()) };
 }
 
 // ------------------------------------------------------------ per limiter

@@ -14,7 +14,7 @@
 //   `atob` and `WebAssembly`. A Content-Security-Policy must allow
 //   'wasm-unsafe-eval', as for any wasm.
 // - Synchronous compilation on a browser's main thread is allowed for
-//   modules up to 8 MB in current Chromium (this one is ~95 KB); Firefox
+//   modules up to 8 MB in current Chromium (this one is ~100 KB); Firefox
 //   and Safari have no such limit.
 import { initWasm } from './boundary.js';
 import { wasmBytes } from './wasm/weir_wasm_inline.js';
