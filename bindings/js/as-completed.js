@@ -1,6 +1,6 @@
-// `limitedAsCompleted` and `limiter.asCompleted`: map a sync or async
-// iterable with at most `concurrency` items out at once, results in
-// completion order.
+// The pull loop of `limitedAsCompleted` and `limiter.asCompleted`: map a
+// sync or async iterable with at most `concurrency` items out at once,
+// results in completion order, over a given limiter.
 //
 // Guarantees: the source is pulled only when the consumer asks and a slot
 // is free (at most `concurrency` items exist at once); every outcome is
@@ -8,9 +8,8 @@
 // leaving early (`break`, `return()`, an error, an abort) stops pulling,
 // closes the source and aborts in-flight work; every permit comes back.
 import { MUST_WAIT, FAILED, lastError } from './boundary.js';
-import { options, keyOf, signalOf, optionChecks } from './options.js';
+import { keyOf, signalOf, optionChecks } from './options.js';
 import { abortReason } from './abort-reason.js';
-import { Limiter, rawOf } from './limiter.js';
 
 const { whole } = optionChecks('');
 
@@ -39,14 +38,14 @@ function iteratorOf(source) {
  * per item is one synchronous pull (for a sync source), one wasm call to
  * admit, the mapper, one `then` on its result, one wasm call to release.
  */
-export function pullAsCompleted(limiter, source, mapper, o) {
+export function pullAsCompleted(limiter, raw, source, mapper, o) {
   if (mapper !== undefined && mapper !== null && typeof mapper !== 'function') {
     throw new TypeError("'mapper' must be a function (or omitted for a source of thunks)");
   }
   const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
   const outer = signalOf(o.signal);
   const lease = o.lease === true && typeof o.key !== 'function';
-  return new Completions(limiter, source, mapper || null, o.key, cost, outer, o.window, !o.failFast, lease);
+  return new Completions(limiter, raw, source, mapper || null, o.key, cost, outer, o.window, !o.failFast, lease);
 }
 
 /** A run slot's id while it holds one unit of the iteration's lease. */
@@ -101,11 +100,11 @@ class Completions {
   #spare = 0; // leased units no item holds
   #parked = 0; // items waiting in the core's queue
 
-  constructor(limiter, source, mapper, key, cost, outer, window, settle, leasing) {
+  constructor(limiter, raw, source, mapper, key, cost, outer, window, settle, leasing) {
     this.#isAsync = source != null && typeof source[Symbol.asyncIterator] === 'function';
     this.#iterator = iteratorOf(source);
     this.#limiter = limiter;
-    this.#raw = rawOf(limiter);
+    this.#raw = raw;
     this.#mapper = mapper;
     this.#keyFn = typeof key === 'function' ? key : null;
     this.#key = typeof key === 'function' ? '' : keyOf(key);
@@ -453,28 +452,4 @@ class Completions {
       for (let i = 0; i < requests.length; i += 2) requests[i](DONE);
     });
   }
-}
-
-/**
- * Map a (sync or async) iterable with at most `concurrency` items in flight,
- * yielding results in completion order; see `Limiter#asCompleted`.
- */
-export function limitedAsCompleted(source, mapper, opts) {
-  const o = options(opts, 'limitedAsCompleted', [
-    'concurrency', 'perKey', 'key', 'rate', 'perKeyRate', 'cost', 'signal', 'failFast',
-  ]);
-  if (o.concurrency === undefined) {
-    throw new TypeError("limitedAsCompleted: option 'concurrency' is required");
-  }
-  const window = whole(o.concurrency, 'concurrency');
-  const limiter = new Limiter({
-    concurrency: window,
-    perKey: o.perKey,
-    rate: o.rate,
-    perKeyRate: o.perKeyRate,
-  });
-  // The limiter is this iteration's alone: with one key and no rate quota,
-  // permits can be leased in bulk and passed from item to item.
-  const lease = o.rate === undefined && o.perKeyRate === undefined;
-  return pullAsCompleted(limiter, source, mapper, { ...o, window, lease });
 }

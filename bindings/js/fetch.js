@@ -1,8 +1,16 @@
-// `limiter.fetch(input, init)`: `fetch` under a Limiter. Every decision is
-// made in Rust: admission by the Limiter (key = host:port), retries, back-off,
-// budgets, Retry-After cooldowns and per-key figures by `weir::retry` (through
-// RawRetry). This file only links signals and timers, holds the permit until
-// the response body is done, and sleeps or pauses the key as it is told.
+// `limiter.fetch(input, init)`: `fetch` under a Limiter.
+//
+// Guarantees:
+// - Every decision is the core's: admission by the Limiter (key =
+//   host:port), retries, back-off, budgets, Retry-After cooldowns and the
+//   per-key figures by `weir::retry` (through RawRetry). This file links
+//   signals and timers, holds the permit, and sleeps or pauses the key as
+//   it is told.
+// - The permit is held until the response body is fully read, cancelled or
+//   errored (held-body.js), or released at the headers (`releaseOn`); a body
+//   nobody reads for `bodyTimeout` is cancelled and its permit released.
+// - `timeout`, `queueTimeout` and the caller's signal reject with their own
+//   error and free whatever the request held; every promise settles.
 import { RawRetry, RawRetryPolicy, RETRY, MUST_WAIT, fetchSnapshot } from './boundary.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';

@@ -106,7 +106,7 @@ export class Limiter {
     if (window === undefined) {
       throw new TypeError("asCompleted: option 'concurrency' is required when the limiter has no concurrency cap");
     }
-    return pullAsCompleted(this, source, mapper, { ...o, window });
+    return pullAsCompleted(this, this.#raw, source, mapper, { ...o, window });
   }
 
   /** Change the concurrency caps; omitted options keep their value. */
