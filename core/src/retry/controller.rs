@@ -66,9 +66,12 @@ struct KeyState {
 ///     retry.decide(&"api.example:443", now, &attempt),
 ///     Decision::Retry { after: Duration::from_secs(2), pause_key_until: Some(now + Duration::from_secs(2)) },
 /// );
-/// // A POST is not repeated:
+/// // A POST is not repeated, but its Retry-After still pauses the key:
 /// let post = Attempt { method: "POST", ..attempt };
-/// assert_eq!(retry.decide(&"api.example:443", now, &post), Decision::give_up(GiveUpReason::MethodNotRetryable));
+/// assert_eq!(
+///     retry.decide(&"api.example:443", now, &post),
+///     Decision::GiveUp { reason: GiveUpReason::MethodNotRetryable, pause_key_until: Some(now + Duration::from_secs(2)) },
+/// );
 /// let stats = retry.stats(&"api.example:443", now).unwrap();
 /// assert_eq!((stats.sent, stats.retried, stats.status_429), (1, 1, 2));
 /// # Ok::<(), weir::retry::PolicyError>(())
