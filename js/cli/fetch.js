@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
-import { Limiter, limitedAsCompleted } from '../node.js';
+import { Limiter, limitedAsCompleted } from '../../bindings/js/node.js';
 import { createFetcher } from './fetcher.js';
 import { MAX_LINE, countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { maxInWindow, startTarget } from '../../js/server/target.js';
+import { maxInWindow, startTarget } from '../../bindings/js/server/target.js';
 import { childTarget } from '../../js/cli/demo.js';
 import { CLI, liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
 
