@@ -40,14 +40,17 @@ pub struct RawLimiter {
     parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
     errors: RefCell<Vec<(u32, JsValue)>>,
     last_error: Cell<Option<JsValue>>,
+    /// The guard's rule for denied requests (`setGuard`; unused elsewhere).
+    #[cfg(feature = "guard")]
+    pub(crate) guard: Cell<weir::guard::GuardPolicy>,
 }
 
 #[wasm_bindgen]
 impl RawLimiter {
     /// A limiter. `rate` and `per_key_rate` are flat `[limit, intervalMs,
     /// burst (0 = limit)]` triples; `undefined` caps are unlimited.
-    /// `adaptive`, when given, is `[min, max, initial, algorithm (0 =
-    /// gradient, 1 = AIMD)]`: the global cap then follows
+    /// `adaptive`, when given, is the row `adaptiveNames().config` lays
+    /// out (`NaN` = the core's default): the global cap then follows
     /// [`report`](RawLimiter::report)s, capped by `concurrency`.
     /// `per_key_adaptive`, the same row, gives each key a cap of its own
     /// that follows the key's reports, capped by `per_key`.
@@ -58,8 +61,8 @@ impl RawLimiter {
         rate: &[f64],
         per_key_rate: &[f64],
         max_queue: Option<u32>,
-        adaptive: Option<Vec<u32>>,
-        per_key_adaptive: Option<Vec<u32>>,
+        adaptive: Option<Vec<f64>>,
+        per_key_adaptive: Option<Vec<f64>>,
     ) -> Result<RawLimiter, JsValue> {
         #[cfg(feature = "adaptive")]
         let (adaptive, per_key_adaptive) = (
@@ -90,6 +93,11 @@ impl RawLimiter {
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
             last_error: Cell::default(),
+            #[cfg(feature = "guard")]
+            guard: Cell::new(weir::guard::GuardPolicy::new(
+                None,
+                core::time::Duration::from_secs(1),
+            )),
         })
     }
 
@@ -260,9 +268,8 @@ impl RawLimiter {
     /// Feed the adaptive caps one finished request of `key`: its
     /// round-trip time in ms, the permits in flight when it started in
     /// total and for its key (itself included: [`inFlightNow`]), and its
-    /// outcome (0 ok, 1 dropped, 2 429, 3 503, 4 timeout, 5 cancelled).
-    /// Returns `[globalLimit, keyLimit]` after it, `-1` for a cap that is
-    /// not adaptive.
+    /// outcome (a code of `adaptiveNames().outcomes`). Returns `{ global,
+    /// key }`: the caps' limits after it, `-1` for one not adaptive.
     ///
     /// [`inFlightNow`]: RawLimiter::in_flight_now
     #[cfg(feature = "adaptive")]
@@ -273,15 +280,15 @@ impl RawLimiter {
         in_flight: u32,
         key_in_flight: u32,
         outcome: u8,
-    ) -> Box<[f64]> {
+    ) -> js_sys::Array {
         let sample = crate::adaptive::sample(rtt_ms, in_flight, outcome);
         let started = weir::InFlight {
             total: in_flight,
             key: key_in_flight,
         };
         let after = self.inner.report(&key, started, sample.rtt, sample.outcome);
-        let or_none = |l: Option<u32>| l.map_or(-1.0, f64::from);
-        Box::new([or_none(after.global), or_none(after.key)])
+        let limit = |l: Option<u32>| JsValue::from(l.map_or(-1.0, f64::from));
+        crate::wire::named(&[("global", limit(after.global)), ("key", limit(after.key))])
     }
 
     /// Whether a cap is adaptive (`adaptive` or `per_key_adaptive`): then
@@ -292,13 +299,17 @@ impl RawLimiter {
         self.inner.is_adaptive()
     }
 
-    /// `[total, ofKey]`: the permits in flight now, read together (what
-    /// [`report`](RawLimiter::report) wants back from a request's start).
+    /// `{ total, key }`: the permits in flight now, in total and for `key`,
+    /// read together (what [`report`](RawLimiter::report) wants back from a
+    /// request's start).
     #[cfg(feature = "adaptive")]
     #[wasm_bindgen(js_name = inFlightNow)]
-    pub fn in_flight_now(&self, key: String) -> Box<[f64]> {
+    pub fn in_flight_now(&self, key: String) -> js_sys::Array {
         let now = self.inner.in_flight_now(&key);
-        Box::new([f64::from(now.total), f64::from(now.key)])
+        crate::wire::named(&[
+            ("total", JsValue::from(now.total)),
+            ("key", JsValue::from(now.key)),
+        ])
     }
 
     /// Up to `max` keys that have an adaptive per-key controller (see
@@ -310,34 +321,38 @@ impl RawLimiter {
         rows.into_iter().map(|(k, _)| k).collect()
     }
 
-    /// `[limit, minRttMs, sampleRttMs, gradient]` of `key`'s adaptive
-    /// per-key controller, or `undefined` if it has none.
+    /// `{ limit, minRtt, sampleRtt, gradient }` of `key`'s adaptive per-key
+    /// controller (RTTs in ms, NaN until measured), or `undefined`.
     #[cfg(feature = "adaptive")]
     #[wasm_bindgen(js_name = adaptiveStatsOf)]
-    pub fn adaptive_stats_of(&self, key: String) -> Option<Box<[f64]>> {
+    pub fn adaptive_stats_of(&self, key: String) -> Option<js_sys::Array> {
         self.inner
             .adaptive_stats_of(&key)
-            .map(crate::adaptive::stats_row)
+            .map(crate::adaptive::stats_named)
     }
 
-    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
-    /// `[limit, minRttMs, sampleRttMs, gradient]` of the adaptive cap (NaN
-    /// for an RTT not measured yet), or `undefined` without `adaptive`.
+    /// `{ limit, minRtt, sampleRtt, gradient }` of the adaptive cap (RTTs
+    /// in ms, NaN until measured), or `undefined` without `adaptive`.
     #[cfg(feature = "adaptive")]
     #[wasm_bindgen(js_name = adaptiveStats)]
-    pub fn adaptive_stats(&self) -> Option<Box<[f64]>> {
-        self.inner.adaptive_stats().map(crate::adaptive::stats_row)
+    pub fn adaptive_stats(&self) -> Option<js_sys::Array> {
+        self.inner
+            .adaptive_stats()
+            .map(crate::adaptive::stats_named)
     }
 
-    pub fn stats(&self) -> Box<[f64]> {
+    /// `{ inFlight, queued, keys, rateKeys, permits, waiting }`: in flight
+    /// and queued in the core, keys with concurrency state and with rate
+    /// state, permit ids held, waits parked under tickets.
+    pub fn stats(&self) -> js_sys::Array {
         let s = self.inner.stats();
-        Box::new([
-            s.in_flight as f64,
-            s.queued as f64,
-            s.keys as f64,
-            s.rate_keys as f64,
-            self.permits.read().len() as f64,
-            self.parked.len() as f64,
+        crate::wire::named(&[
+            ("inFlight", JsValue::from(s.in_flight as f64)),
+            ("queued", JsValue::from(s.queued as f64)),
+            ("keys", JsValue::from(s.keys as f64)),
+            ("rateKeys", JsValue::from(s.rate_keys as f64)),
+            ("permits", JsValue::from(self.permits.read().len() as f64)),
+            ("waiting", JsValue::from(self.parked.len() as f64)),
         ])
     }
 }

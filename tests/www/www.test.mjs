@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { maxInWindow } from '../../js/server/target.js';
+import { maxInWindow } from '../../bindings/js/server/target.js';
 import { startWww } from '../../www/server/www.js';
 import { PRESETS } from '../../www/app/presets.js';
 import { parseQuotas } from '../../www/app/settings.js';
