@@ -14,6 +14,7 @@
 mod args;
 mod demo;
 mod fetch;
+mod fleet;
 mod histogram;
 mod lines;
 mod names;
@@ -79,7 +80,7 @@ fn main() {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Fetch(a) => fetch::run(a).await,
+            Command::Fetch(a) => fetch::run(*a).await,
             Command::Serve(a) => serve::run(a).await,
             Command::Demo(a) => demo::run(a).await,
         }

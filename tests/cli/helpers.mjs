@@ -20,14 +20,20 @@ if (CLI !== 'js' && CLI !== 'native') throw new Error(`WEIR_CLI must be js or na
 /** The native binary. */
 export const NATIVE_BIN = process.env.WEIR_NATIVE_BIN ?? fileURLToPath(new URL('../../target/cli/weir', import.meta.url));
 
-/** The command line that runs `weir args…` (`nodeArgs` only reach the JS CLI). */
-export function command(args, nodeArgs = []) {
-  return CLI === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, BIN, ...args]];
+/**
+ * The command line that runs `weir args…` (`nodeArgs` only reach the JS CLI)
+ * on the build `cli` (default: WEIR_CLI's).
+ */
+export function command(args, nodeArgs = [], cli = CLI) {
+  return cli === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, BIN, ...args]];
 }
 
-/** Start `weir args…`; returns { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }. */
-export function start(args, { input, env = {}, nodeArgs = [] } = {}) {
-  const [file, argv] = command(args, nodeArgs);
+/**
+ * Start `weir args…` (on the build `cli`, default WEIR_CLI's); returns
+ * { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }.
+ */
+export function start(args, { input, env = {}, nodeArgs = [], cli = CLI } = {}) {
+  const [file, argv] = command(args, nodeArgs, cli);
   const child = spawn(file, argv, {
     env: { ...process.env, WEIR_PROGRESS_MS: '200', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
