@@ -182,8 +182,9 @@ pub struct FetchArgs {
 
 impl FetchArgs {
     /// Whether anything can make a request wait inside the limiter (a
-    /// per-host cap or any rate): then the window of URLs in flight looks
-    /// ahead, so that one saturated host does not hold every slot.
+    /// per-host cap, a per-host rate, or the fleet's shared limits): then
+    /// the window of URLs in flight looks ahead, so that one saturated host
+    /// does not hold every slot.
     pub fn keyed(&self) -> bool {
         self.per_host.is_some() || !self.per_host_rate.is_empty() || self.redis.is_some()
     }

@@ -27,7 +27,10 @@ use http::Extensions;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next};
 use weir::LimiterConfig;
-use weir_redis::{FailurePolicy, RedisStore, SharedConfig, SharedLimiter, StoreOptions};
+use weir_redis::{
+    scripts, FailurePolicy, RedisStore, SharedConfig, SharedLimiter, StoreError, StoreFailure,
+    StoreOptions,
+};
 use weir_reqwest::{host_key, parse_retry_after, PermitBody, RetryPolicy};
 
 /// How long the start check waits for the server.
@@ -81,40 +84,49 @@ pub async fn connect(
 ) -> Result<Arc<SharedLimiter>, String> {
     let client = redis::Client::open(url)
         .map_err(|e| format!("--redis: not a usable Redis URL '{}' ({e})", shown(url)))?;
-    // The start check, on a connection of its own: connect and PING within
-    // a second (the store's calls keep their own 200 ms timeout).
-    let ping = async {
-        let mut con = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut con).await
-    };
-    match tokio::time::timeout(CONNECT, ping).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            // One line, whatever the client's text.
-            let cause = e
-                .to_string()
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            return Err(format!(
-                "--redis: cannot connect to {} ({cause})",
-                shown(url)
-            ));
-        }
-        Err(_) => {
-            return Err(format!(
-                "--redis: cannot connect to {} (no answer within {} ms)",
-                shown(url),
-                CONNECT.as_millis()
-            ))
-        }
-    }
     let options = StoreOptions {
         prefix: prefix.to_owned(),
         ..StoreOptions::default()
     };
     let store = RedisStore::new(client, options)
         .map_err(|e| format!("--redis: cannot connect to {} ({e})", shown(url)))?;
+    // The start check, on the store's own connection, so that the first
+    // admissions find it open and the scripts loaded (one pipeline: PING,
+    // SCRIPT LOAD × 3). Each call has the store's 200 ms; a slow first
+    // connection is given up to CONNECT in all, a refusal ends it at once.
+    let deadline = tokio::time::Instant::now() + CONNECT;
+    loop {
+        let warm = store
+            .call("ping", |mut c| async move {
+                redis::pipe()
+                    .cmd("PING")
+                    .cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(scripts::GCRA_LUA)
+                    .cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(scripts::LEASE_LUA)
+                    .cmd("SCRIPT")
+                    .arg("LOAD")
+                    .arg(scripts::PAUSE_LUA)
+                    .query_async::<(String, String, String, String)>(&mut c)
+                    .await
+            })
+            .await;
+        match warm {
+            Ok(_) => break,
+            Err(e) if timed_out(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "--redis: cannot connect to {} ({})",
+                    shown(url),
+                    cause(&e)
+                ))
+            }
+        }
+    }
     let config = SharedConfig {
         limits,
         on_store_error: policy,
@@ -123,6 +135,24 @@ pub async fn connect(
     SharedLimiter::new(store, config)
         .map(Arc::new)
         .map_err(|e| format!("{}: {}", e.field, e.problem))
+}
+
+/// Whether a store call failed for want of an answer in time.
+fn timed_out(e: &StoreError) -> bool {
+    match &e.cause {
+        StoreFailure::Timeout(_) => true,
+        StoreFailure::Redis(_) => false,
+        StoreFailure::Degraded(last) => timed_out(last),
+    }
+}
+
+/// The cause of a store error as one line, without the store's prefix.
+fn cause(e: &StoreError) -> String {
+    match &e.cause {
+        StoreFailure::Timeout(_) => format!("no answer within {} ms", CONNECT.as_millis()),
+        StoreFailure::Redis(text) => text.split_whitespace().collect::<Vec<_>>().join(" "),
+        StoreFailure::Degraded(last) => cause(last),
+    }
 }
 
 /// The middleware: each attempt admitted by the shared limiter, its permit

@@ -9,6 +9,8 @@
 //!
 //! ```sh
 //! weir fetch urls.txt --concurrency 200 --per-host 8 --rate 20/s,burst=5 > rows.ndjson
+//! # a fleet: every process with this Redis and prefix shares the limits
+//! weir fetch part-1.txt --per-host-rate 50/s --redis redis://10.0.0.5:6379/0 > rows.ndjson
 //! ```
 
 mod args;

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { RedisServer, SKIP } from '../redis/helpers.mjs';
-import { CLI, rowsOf, start, urlFile } from './helpers.mjs';
+import { CLI, rowsOf, start, until, urlFile } from './helpers.mjs';
 
 const skip = SKIP || (CLI !== 'native' && 'runs both builds: under WEIR_CLI=native (npm run test:cli:native)');
 
@@ -78,6 +78,76 @@ test('3 native + 1 Node weir share one per-host quota through --redis: every 1 s
     console.log(`fleet: ${arrivals.length} requests in ${((last - first) / 1000).toFixed(2)} s, ${(used * 100).toFixed(1)} % of the bound; windows ${windows.join(', ')}`);
   } finally {
     await server.close();
+    await redis.stop();
+  }
+});
+
+/**
+ * One `weir fetch --redis` run of `n` URLs at 20/s whose redis-server is
+ * SIGKILLed once `killAfter` requests have arrived; the rows, the exit and
+ * the server's count.
+ */
+async function runKilled(cli, policy, { n = 40, killAfter = 5 } = {}) {
+  const redis = await RedisServer.start();
+  const server = await countingServer();
+  try {
+    const file = await urlFile(Array.from({ length: n }, (_, j) => `${server.url}/${j}`));
+    const args = ['fetch', file, '--per-host-rate', '20/s,burst=1', '--redis', redis.url, '--progress', 'none'];
+    if (policy !== undefined) args.push('--redis-policy', policy);
+    const p = start(args, { cli });
+    await until(() => server.arrivals.length >= killAfter || p.child.exitCode !== null, 10_000);
+    const sentBefore = server.arrivals.length;
+    await redis.stop();
+    const r = await p.done;
+    return { r, rows: rowsOf(r.stdout), sent: server.arrivals.length, sentBefore };
+  } finally {
+    await server.close();
+    await redis.stop();
+  }
+}
+
+test('Redis killed mid-run: closed (the default) fails the rest with the store error and exits; local finishes under local limits — both builds', { skip }, async () => {
+  const runs = await Promise.all(
+    ['native', 'js'].flatMap((cli) => [undefined, 'local'].map(async (policy) => ({ cli, policy, ...(await runKilled(cli, policy)) }))),
+  );
+  for (const { cli, policy, r, rows, sent, sentBefore } of runs) {
+    const what = `${cli} --redis-policy ${policy ?? '(default)'}`;
+    assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+    assert.equal(rows.length, 40, `${what}: one row per URL`);
+    const ok = rows.filter((row) => row.status === 200);
+    assert.ok(sentBefore >= 3, `${what}: ${sentBefore} requests before the kill`);
+    if (policy === undefined) {
+      const failed = rows.filter((row) => row.status === null);
+      assert.ok(failed.length > 0, `${what}: no request failed after the kill`);
+      for (const row of failed) {
+        assert.match(row.error, /weir redis store: \w+ call/, `${what}: ${row.error}`);
+        assert.equal(row.attempts, 0, `${what}: a failed admission sends nothing`);
+      }
+      assert.equal(sent, ok.length, `${what}: only admitted requests reached the server`);
+    } else {
+      assert.equal(ok.length, 40, `${what}: ${JSON.stringify(rows.find((row) => row.status !== 200))}`);
+      assert.equal(sent, 40);
+    }
+  }
+});
+
+test('a Redis that accepts but never answers (SIGSTOP) at start: exit 2 after the 1 s check, the same message from both builds', { skip }, async () => {
+  const redis = await RedisServer.start();
+  try {
+    redis.signal('SIGSTOP');
+    const started = performance.now();
+    const [native, js] = await Promise.all(
+      ['native', 'js'].map((cli) => start(['fetch', '--redis', redis.url, '--progress', 'none'], { cli, input: 'http://127.0.0.1:1/\n' }).done),
+    );
+    const took = performance.now() - started;
+    for (const r of [native, js]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.equal(r.stderr, `weir fetch: --redis: cannot connect to ${redis.url} (no answer within 1000 ms)\n`);
+      assert.equal(r.stdout, '');
+    }
+    assert.ok(took < 8000, `gave up after ${took.toFixed(0)} ms`);
+  } finally {
+    redis.signal('SIGCONT');
     await redis.stop();
   }
 });
