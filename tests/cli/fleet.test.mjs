@@ -11,11 +11,19 @@ import { CLI, rowsOf, start, until, urlFile } from './helpers.mjs';
 
 const skip = SKIP || (CLI !== 'native' && 'runs both builds: under WEIR_CLI=native (npm run test:cli:native)');
 
-/** An HTTP server on 127.0.0.1 that records each arrival: `{ ms, path }`. */
-async function countingServer() {
+/**
+ * An HTTP server on 127.0.0.1 that records each arrival (`{ ms, path }`)
+ * and answers 200, or 429 with `Retry-After: 1` when `limited(path)` says so.
+ */
+async function countingServer(limited = () => false) {
   const arrivals = [];
   const server = createServer((req, res) => {
     arrivals.push({ ms: performance.now(), path: req.url });
+    if (limited(req.url)) {
+      res.writeHead(429, { 'retry-after': '1' });
+      res.end('slow down');
+      return;
+    }
     res.end('ok');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -150,4 +158,42 @@ test('a Redis that accepts but never answers (SIGSTOP) at start: exit 2 after th
     redis.signal('SIGCONT');
     await redis.stop();
   }
+});
+
+test("one process's 429 + Retry-After pauses the host for the whole fleet (native → Node and Node → native)", { skip }, async () => {
+  // Two fleets side by side. In each, the first request of `first` (one
+  // build) gets a 429 with Retry-After: 1; `other` (the other build),
+  // started then, must not send inside that second (it learns of the pause
+  // from Redis alone), nor `first` (after what was already on the wire).
+  // Few URLs: after a pause the host eases back in slowly (core's ramp).
+  const scenario = async (first, other) => {
+    const redis = await RedisServer.start();
+    let given = null;
+    const server = await countingServer((path) => {
+      if (given !== null || !path.startsWith(`/${first}/`)) return false;
+      given = performance.now();
+      return true;
+    });
+    const fetchArgs = async (cli, n) => {
+      const file = await urlFile(Array.from({ length: n }, (_, j) => `${server.url}/${cli}/${j}`));
+      return ['fetch', file, '--per-host-rate', '40/s,burst=1', '--redis', redis.url, '--progress', 'none'];
+    };
+    try {
+      const a = start(await fetchArgs(first, 3), { cli: first });
+      await until(() => given !== null, 10_000);
+      const b = start(await fetchArgs(other, 4), { cli: other });
+      const results = await Promise.all([a.done, b.done]);
+      for (const [r, n] of [[results[0], 3], [results[1], 4]]) {
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(rowsOf(r.stdout).filter((row) => row.status === 200).length, n, r.stdout);
+      }
+      const inside = server.arrivals.filter((a) => a.ms > given + 100 && a.ms < given + 950);
+      assert.deepEqual(inside.map((a) => `${a.path} at +${(a.ms - given).toFixed(0)} ms`), [], `${first} → ${other}`);
+      assert.equal(server.arrivals.filter((a) => a.path.startsWith(`/${other}/`)).length, 4, `${other} sent its 4 after the pause`);
+    } finally {
+      await server.close();
+      await redis.stop();
+    }
+  };
+  await Promise.all([scenario('native', 'js'), scenario('js', 'native')]);
 });
