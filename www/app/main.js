@@ -62,6 +62,15 @@ const view = {
   marks429: () => run?.rec.marks429.toArray() ?? [],
   /** Cooldowns seen in the limiter: [from ms, to ms, host index]. */
   cooldowns: () => run?.rec.cooldownList() ?? [],
+  /**
+   * The time series behind the charts, as drawn (seconds, one row a tick):
+   * `series('t', 'limit')` → { t: [...], limit: [...] } (NaN = no value).
+   */
+  series: (...names) => {
+    const s = run?.rec.series;
+    if (!s) return null;
+    return Object.fromEntries(names.map((k) => [k, Array.from(s.cols[k].subarray(0, s.n), (v) => (Number.isNaN(v) ? null : v))]));
+  },
   /** The limiter's own figures now: { inFlight, queued, keys, … }. */
   limiterStats: () => run?.limiter.stats() ?? null,
   applyPreset: (id) => applyPreset(id),
@@ -79,6 +88,9 @@ const views = new Views({
   queue: $('chart-queue'),
   latency: $('chart-latency'),
   heap: performance.memory ? $('chart-heap') : null,
+  limit: $('chart-limit'),
+  rtt: $('chart-rtt'),
+  adaptiveFigures: [$('limit-figure'), $('rtt-figure')],
   cards: $('cards'),
   table: $('host-table'),
 });
@@ -151,10 +163,10 @@ for (const name of ['concurrency', 'perKey']) {
     if (view.status !== 'running') return;
     try {
       const plan = planOf(readForm(), env.hosts.map((h) => h.name));
-      run.setLimits({ concurrency: plan.limiter.concurrency, perKey: plan.limiter.perKey });
+      const asked = run.setLimits({ concurrency: plan.limiter.concurrency, perKey: plan.limiter.perKey });
       views.plan = run.plan;
       view.plan = run.plan;
-      $('error').textContent = '';
+      $('error').textContent = asked ? '' : 'An adaptive (auto) cap is chosen when a run starts: this run keeps its own; the per-host cap applies now.';
     } catch (error) {
       $('error').textContent = error.message;
     }
@@ -190,7 +202,7 @@ async function start() {
   await env.reset();
   serverStats = null;
   const origins = plan.hosts.map((name) => env.hosts.find((h) => h.name === name).url);
-  const recorder = new Recorder(plan.hosts);
+  const recorder = new Recorder(plan.hosts, { profiles: plan.hosts.map(profileOf) });
   try {
     run = new Run(plan, { origins, fetch: env.fetch, connectionsPerHost: env.connectionsPerHost }, recorder);
   } catch (error) {
