@@ -1,9 +1,10 @@
 // The live view in a real browser (Debian chromium via playwright-core), on
-// the server `npm run www` starts: three presets are run through the page's
+// the server `npm run www` starts: four presets are run through the page's
 // own controls, then the page's exported state (window.weirView) and the
 // simulated hosts' own counters are checked against the settings:
 // per-host caps held at the hosts, no request sent into a Retry-After
-// cooldown, admitted rates within the quotas (and not far below them), every
+// cooldown, admitted rates within the quotas (and not far below them), an
+// adaptive limit charted as it finds a host's changing capacity, every
 // request completed, no console error. Screenshots (mid-run and final) go to
 // target/www-screens/.
 import { test, before, after } from 'node:test';
@@ -17,6 +18,7 @@ import { maxInWindow } from '../../bindings/js/server/target.js';
 import { startWww } from '../../www/server/www.js';
 import { PRESETS } from '../../www/app/presets.js';
 import { parseQuotas } from '../../www/app/settings.js';
+import { profileOf } from '../../www/shared/profiles.js';
 
 const SCREENS = fileURLToPath(new URL('../../target/www-screens/', import.meta.url));
 // A request the client sent before the 429 reached it may still land in the
@@ -31,6 +33,7 @@ let page;
 let profile;
 const problems = [];
 const expected429 = [];
+const expected503 = [];
 const runs = {};
 
 function presetOf(id) {
@@ -57,7 +60,23 @@ async function runPreset(id) {
   await page.screenshot({ path: join(SCREENS, `${id}-final.png`), fullPage: true });
   const state = await page.evaluate(() => {
     const v = window.weirView;
-    return { status: v.status, summary: v.summary, perHost: v.perHost, plan: v.plan, admits: v.admits(), cooldowns: v.cooldowns() };
+    const limitFigure = document.getElementById('limit-figure');
+    return {
+      status: v.status, summary: v.summary, perHost: v.perHost, plan: v.plan, admits: v.admits(), cooldowns: v.cooldowns(),
+      series: v.series('t', 'limit', 'capacity', 'inFlight', 'minRtt', 'sampleRtt', 'gradient', 'cap'),
+      limiter: v.limiterStats(),
+      adaptiveShown: !limitFigure.hidden && !document.getElementById('rtt-figure').hidden,
+      limitLegend: limitFigure.querySelector('.legend').textContent,
+      // Pixels of the adaptive limit's colour on its canvas: the line was drawn.
+      limitPixels: (() => {
+        const canvas = limitFigure.querySelector('canvas');
+        const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+        const [r, g, b] = [0x2b, 0x6c, 0xb0];
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) n += 1;
+        return n;
+      })(),
+    };
   });
   return { preset, state, server: www.stats() };
 }
@@ -92,6 +111,7 @@ before(async () => {
   mkdirSync(SCREENS, { recursive: true });
   www = await startWww();
   expected429.push(`${www.hosts.find((h) => h.name === 'limited').url}/`);
+  expected503.push(`${www.hosts.find((h) => h.name === 'shifting').url}/`);
   profile = mkdtempSync(join(tmpdir(), 'weir-www-chromium-'));
   context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
@@ -109,6 +129,8 @@ before(async () => {
     // not the page failing: that one is expected.
     const where = m.location()?.url ?? '';
     if (/status of 429/.test(m.text()) && expected429.some((u) => where.startsWith(u))) return;
+    // So is a 503 from the host that sheds load past twice its capacity.
+    if (/status of 503/.test(m.text()) && expected503.some((u) => where.startsWith(u))) return;
     problems.push(`console error: ${m.text()} (${where})`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
@@ -118,6 +140,7 @@ before(async () => {
   runs.quota = await runPreset('quota');
   runs.bursts = await runPreset('bursts');
   runs.live = await changeCapsThenStop();
+  runs.adaptive = await runPreset('adaptive');
   problems.push(...(await page.evaluate(() => window.weirView.errors)).map((e) => `weirView.errors: ${e}`));
   // Phone width: the page lays out in one column and still draws.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -257,4 +280,83 @@ test('www live caps: a per-host cap lowered while it runs holds at the hosts; St
   assert.equal(state.status, 'stopped');
   assert.ok(state.summary.done < state.summary.requests, 'stopped before the end');
   assert.deepEqual([state.limiter.inFlight, state.limiter.queued], [0, 0], 'no permit held, nobody waiting');
+});
+
+/** The values of `series[name]` at times in [from, to) s (nulls dropped). */
+function during(series, name, from, to) {
+  const out = [];
+  for (let i = 0; i < series.t.length; i++) if (series.t[i] >= from && series.t[i] < to && series[name][i] !== null) out.push(series[name][i]);
+  return out;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+test('www adaptive: the chart receives the adaptive limit from limiter.stats() every tick', () => {
+  const run = runs.adaptive;
+  assertAllCompleted(run);
+  const { state } = run;
+  assert.ok(state.adaptiveShown, 'the adaptive charts are shown for an adaptive run');
+  assert.match(state.limitLegend, /adaptive limit \(gradient\)/);
+  assert.match(state.limitLegend, /host capacity/);
+  assert.ok(state.limitPixels > 50, `the limit line is drawn on its canvas (${state.limitPixels} px of its colour)`);
+  const { series, limiter } = state;
+  const n = series.t.length;
+  assert.ok(n > 50, `${n} ticks sampled`);
+  // Every tick has a limit, a whole number within the preset's [1, 40], and
+  // it is the cap in force (stats().concurrency) of the same tick.
+  for (let i = 0; i < n; i++) {
+    const limit = series.limit[i];
+    assert.ok(Number.isInteger(limit) && limit >= 1 && limit <= 40, `tick ${i}: limit ${limit}`);
+    assert.equal(series.cap[i], limit, `tick ${i}: the global cap line is the adaptive limit`);
+  }
+  // The last tick sampled the limiter after the run: the same figures it reports now.
+  assert.equal(series.limit[n - 1], limiter.adaptive.limit);
+  assert.equal(series.minRtt[n - 1], limiter.adaptive.minRtt);
+  assert.equal(series.sampleRtt[n - 1], limiter.adaptive.sampleRtt);
+  // It started where the preset starts it (initial 1) and did not stay there.
+  assert.equal(series.limit[0], 1, 'initial 1');
+  assert.ok(new Set(series.limit).size >= 3, `the limit moved: ${[...new Set(series.limit)]}`);
+  // The RTTs: minRTT measured (the host's no-queue ~40 ms, plus the trip), sampleRTT never below it for long.
+  const base = series.minRtt[n - 1];
+  assert.ok(base > 25 && base < 90, `minRTT ${base} ms for a ~40 ms host`);
+  const gradients = series.gradient.filter((g) => g !== null);
+  assert.ok(gradients.every((g) => g >= 0.5 && g <= 1), 'gradient within [0.5, 1]');
+  assert.ok(gradients.some((g) => g < 1), 'some window saw queueing (gradient < 1)');
+});
+
+test('www adaptive: the limit finds the host\'s capacity, follows it down (5 → 2) and back up', () => {
+  const { state, server } = runs.adaptive;
+  const { series } = state;
+  const shifting = profileOf('shifting');
+  const every = shifting.knee.every / 1000;
+  // The capacity line is the host's own schedule (5, 2, 5 …, every 4 s from its first request).
+  assert.deepEqual([...new Set(series.capacity)].sort(), [2, 5]);
+  const end = series.t[series.t.length - 1];
+  assert.ok(end > 2 * every + 1, `the run reached the third step (${end.toFixed(1)} s)`);
+  // Step 1 (capacity 5): from 1 up to the capacity, and held near it (not at the max, 40).
+  const first = during(series, 'limit', 0, every);
+  assert.ok(Math.max(...first) >= 5, `limit reached the capacity 5: max ${Math.max(...first)}`);
+  const firstLate = median(during(series, 'limit', every / 2, every));
+  assert.ok(firstLate >= 4 && firstLate <= 9, `late in step 1 (capacity 5) the limit's median is ${firstLate}`);
+  // Step 2 (capacity 2): down to it.
+  const secondLate = median(during(series, 'limit', every * 1.5, every * 2));
+  assert.ok(secondLate >= 1 && secondLate <= 4, `late in step 2 (capacity 2) the limit's median is ${secondLate}`);
+  assert.ok(secondLate < firstLate, `lower at capacity 2 (${secondLate}) than at 5 (${firstLate})`);
+  // Step 3 (capacity 5 again): back up.
+  const third = during(series, 'limit', every * 2, end);
+  assert.ok(Math.max(...third) >= 5, `climbed back to the capacity 5: max ${Math.max(...third)}`);
+  // The host never had more than its shedding point (2 × 5) at once.
+  assert.ok(server.hosts.shifting.maxConcurrent <= 10);
+});
+
+test('www: a run with a fixed cap hides the adaptive charts', () => {
+  for (const id of ['retry-after', 'quota', 'bursts']) {
+    const { state } = runs[id];
+    assert.equal(state.adaptiveShown, false, id);
+    assert.ok(state.series.limit.every((v) => v === null), `${id}: no adaptive limit sampled`);
+    assert.equal(state.limiter.adaptive, undefined);
+  }
 });

@@ -25,7 +25,6 @@ async function liveHosts() {
     return {
       hosts,
       fetch: (input, init) => fetch(input, init),
-      connectionsPerHost: 6,
       stats: () => fetch('/api/stats', { cache: 'no-store' }).then((r) => r.json()),
       reset: () => fetch('/api/reset', { method: 'POST' }).then((r) => r.json()),
     };
@@ -39,7 +38,6 @@ const sim = simulatedHosts();
 const simEnv = {
   hosts: sim.hosts,
   fetch: sim.fetch,
-  connectionsPerHost: Infinity,
   stats: async () => sim.stats(),
   reset: async () => sim.reset(),
 };
@@ -204,7 +202,7 @@ async function start() {
   const origins = plan.hosts.map((name) => env.hosts.find((h) => h.name === name).url);
   const recorder = new Recorder(plan.hosts, { profiles: plan.hosts.map(profileOf) });
   try {
-    run = new Run(plan, { origins, fetch: env.fetch, connectionsPerHost: env.connectionsPerHost }, recorder);
+    run = new Run(plan, { origins, fetch: env.fetch }, recorder);
   } catch (error) {
     $('error').textContent = error.message;
     return false;

@@ -90,14 +90,14 @@ export const PRESETS = [
     title: 'An adaptive cap finds the host\'s capacity',
     story:
       'No number to tune: the global concurrency is "auto" (gradient), starting from 1. "shifting" serves ~40 ms up ' +
-      'to its capacity and slower past it, and its capacity changes while it runs: 5, then 2 after 5 s, then 5 ' +
+      'to its capacity and slower past it, and its capacity changes while it runs: 5, then 2 after 6 s, then 5 ' +
       'again. The limit (blue) doubles until latency rises, settles at the capacity (dashed), halves when the ' +
       'host gets slower and climbs back when it recovers; minRTT stays the no-queue base. Try "auto aimd": it ' +
       'ignores latency and only backs off on the 503s the host sheds past twice its capacity.',
     settings: {
       hosts: ['shifting'],
       weights: {},
-      requests: 1500,
+      requests: 800,
       window: 100,
       concurrency: 'auto initial 1 max 40',
       perKey: '',

@@ -37,7 +37,7 @@ function* urlsOf(origins, weights, count) {
 export class Run {
   /**
    * @param {ReturnType<import('./settings.js').planOf>} plan
-   * @param {{ origins: string[], fetch: typeof fetch, connectionsPerHost: number }} env
+   * @param {{ origins: string[], fetch: typeof fetch }} env
    *   origins[i] serves plan.hosts[i]
    * @param {import('./recorder.js').Recorder} recorder
    */
@@ -152,7 +152,7 @@ export class Run {
 
   /** Figures so far (final once the run ended). */
   summary() {
-    const { plan, rec, outcomes, env } = this;
+    const { plan, rec, outcomes } = this;
     const seconds = ((this.ended ?? performance.now()) - this.started) / 1000;
     const stats = this.hostStats();
     let retries = 0;
@@ -165,11 +165,12 @@ export class Run {
     const attempts = rec.totalAdmits;
     const mean = rec.latency.mean;
     // Little's law: throughput = mean in flight / mean time held. In flight is
-    // at most the global cap, the per-host caps (and the browser's
-    // connections per host) summed, and the pull window.
-    const perHost = Math.min(this.widest.perKey, env.connectionsPerHost);
+    // at most the global cap (an adaptive one's mean limit), the per-host
+    // caps summed, and the pull window. The time held runs from the call to
+    // fetch, so a request waiting inside the browser for one of its
+    // connections per host is in flight too: they bound nothing here.
     const globalCap = this.adaptive ? rec.limitMean : this.widest.concurrency;
-    const inFlightCap = Math.min(Number.isNaN(globalCap) ? Infinity : globalCap, perHost * plan.hosts.length, plan.window);
+    const inFlightCap = Math.min(Number.isNaN(globalCap) ? Infinity : globalCap, this.widest.perKey * plan.hosts.length, plan.window);
     const littleBound = mean > 0 ? inFlightCap / (mean / 1000) : Infinity;
     // Quotas: at most burst + rate·T admitted in T seconds, for each quota.
     const within = (quotas) =>

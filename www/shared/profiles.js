@@ -32,10 +32,10 @@ export const PROFILES = [
   { name: 'knee', about: '~20 ms up to 3 in flight, slower past that', median: 20, sigma: 0.3, knee: 3 },
   {
     name: 'shifting',
-    about: '~40 ms; capacity 5, then 2 after 5 s, and so on; 503 past 2× it',
+    about: '~40 ms; capacity 5, then 2 after 6 s, and so on; 503 past 2× it',
     median: 40,
     sigma: 0.2,
-    knee: { every: 5000, steps: [5, 2] },
+    knee: { every: 6000, steps: [5, 2] },
     shed: 2,
   },
 ];
