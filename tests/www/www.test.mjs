@@ -42,8 +42,11 @@ function presetOf(id) {
   return p;
 }
 
-/** Run preset `id` through the page's buttons; screenshots mid-run and at the end. */
-async function runPreset(id) {
+/**
+ * Run preset `id` through the page's buttons; screenshots mid-run and at the
+ * end. With `stopAt` (s), press Stop once the run is that old (if still running).
+ */
+async function runPreset(id, { stopAt } = {}) {
   const preset = presetOf(id);
   await page.click(`#presets button[data-id="${id}"]`);
   await page.click('#start');
@@ -55,6 +58,13 @@ async function runPreset(id) {
   });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENS, `${id}-mid.png`) });
+  if (stopAt !== undefined) {
+    await page.waitForFunction((s) => window.weirView.status !== 'running' || (window.weirView.summary?.seconds ?? window.weirView.series('t').t.at(-1) ?? 0) >= s, stopAt, {
+      timeout: 60_000,
+      polling: 100,
+    });
+    await page.evaluate(() => window.weirView.stop());
+  }
   await page.waitForFunction(() => window.weirView.status !== 'running', null, { timeout: 60_000, polling: 100 });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENS, `${id}-final.png`), fullPage: true });
@@ -107,6 +117,27 @@ async function changeCapsThenStop() {
   return { server, state };
 }
 
+/**
+ * The adaptive preset with "auto aimd" typed into the concurrency field and
+ * 250 requests: AIMD ignores latency, so it climbs past the capacity (5)
+ * until the host sheds 503s (past 10 at once) or the browser holds the rest.
+ */
+async function runAimd() {
+  await page.click('#presets button[data-id="adaptive"]');
+  await page.fill('[name=concurrency]', 'auto aimd initial 1 max 40');
+  await page.fill('[name=requests]', '250');
+  await page.click('#start');
+  await page.waitForFunction(() => window.weirView.status === 'running', null, { timeout: 10_000 });
+  await page.waitForFunction(() => window.weirView.status !== 'running', null, { timeout: 60_000, polling: 100 });
+  return page.evaluate(() => {
+    const v = window.weirView;
+    return {
+      status: v.status, summary: v.summary, plan: v.plan, series: v.series('t', 'limit', 'capacity'), limiter: v.limiterStats(),
+      limitLegend: document.querySelector('#limit-figure .legend').textContent,
+    };
+  });
+}
+
 before(async () => {
   mkdirSync(SCREENS, { recursive: true });
   www = await startWww();
@@ -140,7 +171,8 @@ before(async () => {
   runs.quota = await runPreset('quota');
   runs.bursts = await runPreset('bursts');
   runs.live = await changeCapsThenStop();
-  runs.adaptive = await runPreset('adaptive');
+  runs.adaptive = await runPreset('adaptive', { stopAt: (2 * profileOf('shifting').knee.every) / 1000 + 2.5 });
+  runs.aimd = await runAimd();
   problems.push(...(await page.evaluate(() => window.weirView.errors)).map((e) => `weirView.errors: ${e}`));
   // Phone width: the page lays out in one column and still draws.
   await page.setViewportSize({ width: 390, height: 844 });
@@ -296,8 +328,14 @@ function median(xs) {
 
 test('www adaptive: the chart receives the adaptive limit from limiter.stats() every tick', () => {
   const run = runs.adaptive;
-  assertAllCompleted(run);
   const { state } = run;
+  if (state.status === 'done') assertAllCompleted(run);
+  else {
+    // Stopped after the third step began: nothing failed, nothing left held or queued.
+    assert.equal(state.status, 'stopped', state.summary?.error ?? '');
+    assert.ok(Object.keys(state.summary.errors).every((name) => name === 'AbortError'), JSON.stringify(state.summary.errors));
+    assert.deepEqual([state.limiter.inFlight, state.limiter.queued], [0, 0]);
+  }
   assert.ok(state.adaptiveShown, 'the adaptive charts are shown for an adaptive run');
   assert.match(state.limitLegend, /adaptive limit \(gradient\)/);
   assert.match(state.limitLegend, /host capacity/);
@@ -359,4 +397,18 @@ test('www: a run with a fixed cap hides the adaptive charts', () => {
     assert.ok(state.series.limit.every((v) => v === null), `${id}: no adaptive limit sampled`);
     assert.equal(state.limiter.adaptive, undefined);
   }
+});
+
+test('www adaptive: "auto aimd" typed in the form runs AIMD, which climbs past a capacity it cannot see in latency', () => {
+  const { status, summary, plan, series, limiter, limitLegend } = runs.aimd;
+  assert.equal(status, 'done', summary?.error ?? '');
+  assert.equal(summary.done, 250);
+  assert.deepEqual(plan.limiter.concurrency, { adaptive: { algorithm: 'aimd', initial: 1, max: 40 } });
+  assert.match(limitLegend, /adaptive limit \(aimd\)/);
+  assert.ok(series.limit[0] <= 2, `from initial 1 (+1 a sample at 1): ${series.limit[0]} at the first tick`);
+  assert.equal(series.limit[series.limit.length - 1], limiter.adaptive.limit);
+  // The gradient preset above holds near 5 in the same step; AIMD goes on growing.
+  const peak = Math.max(...series.limit);
+  assert.ok(peak > 2 * 5, `AIMD's limit reached ${peak}, past twice the capacity 5`);
+  assert.ok(series.capacity.every((c) => c === 5), 'all of it within the first step (capacity 5)');
 });

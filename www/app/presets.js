@@ -97,7 +97,7 @@ export const PRESETS = [
     settings: {
       hosts: ['shifting'],
       weights: {},
-      requests: 800,
+      requests: 1000,
       window: 100,
       concurrency: 'auto initial 1 max 40',
       perKey: '',
