@@ -9,7 +9,7 @@
 // target/www-screens/.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -173,6 +173,8 @@ before(async () => {
   runs.live = await changeCapsThenStop();
   runs.adaptive = await runPreset('adaptive', { stopAt: (2 * profileOf('shifting').knee.every) / 1000 + 2.5 });
   runs.aimd = await runAimd();
+  // The adaptive run's series, for a person to look at beside its screenshots.
+  writeFileSync(join(SCREENS, 'adaptive-series.json'), JSON.stringify(runs.adaptive.state.series));
   problems.push(...(await page.evaluate(() => window.weirView.errors)).map((e) => `weirView.errors: ${e}`));
   // Phone width: the page lays out in one column and still draws.
   await page.setViewportSize({ width: 390, height: 844 });

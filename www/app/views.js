@@ -85,7 +85,7 @@ export class Views {
       t, n, tMax, bands,
       lines: [
         { label: 'all hosts', color: GREY, values: col.inFlight, step: true, fill: true, width: 1 },
-        { label: 'global cap', color: GREY, values: col.cap, dash: [6, 4], step: true, width: 1 },
+        { label: run.adaptive ? 'global cap (adaptive)' : 'global cap', color: GREY, values: col.cap, dash: [6, 4], step: true, width: 1 },
         { label: 'per-host cap', color: INK, values: col.perKeyCap, dash: [4, 3], step: true, width: 1.2 },
         ...hostLines('inFlight'),
       ],
