@@ -485,17 +485,5 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
     return 1;
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
-  if (abort.signal.aborted && opts.timeout === Infinity) {
-    // Attempts abandoned without a signal (`--timeout none`) would keep the
-    // process alive until their servers answer: close the connections
-    // under them (Node's global fetch dispatcher).
-    const dispatcher = globalThis[Symbol.for('undici.globalDispatcher.1')];
-    if (typeof dispatcher?.destroy === 'function') await Promise.resolve(dispatcher.destroy()).catch(() => {});
-  }
-  if (process.env.WEIR_REPORT_HEAP && typeof globalThis.gc === 'function') {
-    // For the memory tests (node --expose-gc): what is still alive at the end.
-    globalThis.gc();
-    stderr.write(`weir: live heap after GC: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MB\n`);
-  }
   return summary.interrupted ? 130 : 0;
 }
