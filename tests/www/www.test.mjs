@@ -19,6 +19,7 @@ import { startWww } from '../../www/server/www.js';
 import { PRESETS } from '../../www/app/presets.js';
 import { parseQuotas } from '../../www/app/settings.js';
 import { profileOf } from '../../www/shared/profiles.js';
+import { LIMIT_COLOR } from '../../www/app/views.js';
 
 const SCREENS = fileURLToPath(new URL('../../target/www-screens/', import.meta.url));
 // A request the client sent before the 429 reached it may still land in the
@@ -68,26 +69,27 @@ async function runPreset(id, { stopAt } = {}) {
   await page.waitForFunction(() => window.weirView.status !== 'running', null, { timeout: 60_000, polling: 100 });
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SCREENS, `${id}-final.png`), fullPage: true });
-  const state = await page.evaluate(() => {
+  const state = await page.evaluate((limitColor) => {
     const v = window.weirView;
     const limitFigure = document.getElementById('limit-figure');
     return {
       status: v.status, summary: v.summary, perHost: v.perHost, plan: v.plan, admits: v.admits(), cooldowns: v.cooldowns(),
       series: v.series('t', 'limit', 'capacity', 'inFlight', 'minRtt', 'sampleRtt', 'gradient', 'cap'),
       limiter: v.limiterStats(),
+      marks503: v.marks503(),
       adaptiveShown: !limitFigure.hidden && !document.getElementById('rtt-figure').hidden,
       limitLegend: limitFigure.querySelector('.legend').textContent,
       // Pixels of the adaptive limit's colour on its canvas: the line was drawn.
       limitPixels: (() => {
         const canvas = limitFigure.querySelector('canvas');
         const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
-        const [r, g, b] = [0x2b, 0x6c, 0xb0];
+        const [r, g, b] = [1, 3, 5].map((i) => parseInt(limitColor.slice(i, i + 2), 16));
         let n = 0;
         for (let i = 0; i < data.length; i += 4) if (data[i] === r && data[i + 1] === g && data[i + 2] === b && data[i + 3] === 255) n += 1;
         return n;
       })(),
     };
-  });
+  }, LIMIT_COLOR);
   return { preset, state, server: www.stats() };
 }
 
@@ -171,7 +173,7 @@ before(async () => {
   runs.quota = await runPreset('quota');
   runs.bursts = await runPreset('bursts');
   runs.live = await changeCapsThenStop();
-  runs.adaptive = await runPreset('adaptive', { stopAt: (2 * profileOf('shifting').knee.every) / 1000 + 2.5 });
+  runs.adaptive = await runPreset('adaptive', { stopAt: (2 * profileOf('shifting').knee.every) / 1000 + 4 });
   runs.aimd = await runAimd();
   // The adaptive run's series, for a person to look at beside its screenshots.
   writeFileSync(join(SCREENS, 'adaptive-series.json'), JSON.stringify(runs.adaptive.state.series));
@@ -388,8 +390,12 @@ test('www adaptive: the limit finds the host\'s capacity, follows it down (5 →
   // Step 3 (capacity 5 again): back up.
   const third = during(series, 'limit', every * 2, end);
   assert.ok(Math.max(...third) >= 5, `climbed back to the capacity 5: max ${Math.max(...third)}`);
-  // The host never had more than its shedding point (2 × 5) at once.
+  // The host never had more than its shedding point (2 × 5) at once; every
+  // 503 it shed is marked on the page's timeline (and counted in its table).
   assert.ok(server.hosts.shifting.maxConcurrent <= 10);
+  const shed = server.hosts.shifting.statuses[503] ?? 0;
+  assert.equal(state.marks503.length, shed, `503s marked ${state.marks503.length}, shed by the host ${shed}`);
+  assert.equal(state.perHost[0].status503, shed);
 });
 
 test('www: a run with a fixed cap hides the adaptive charts', () => {

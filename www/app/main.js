@@ -58,6 +58,8 @@ const view = {
   admits: () => run?.rec.admits.toArray() ?? [],
   /** 429s seen by the page: [ms since start, host index]. */
   marks429: () => run?.rec.marks429.toArray() ?? [],
+  /** 503s (shed by a host) seen by the page: [ms since start, host index]. */
+  marks503: () => run?.rec.marks503.toArray() ?? [],
   /** Cooldowns seen in the limiter: [from ms, to ms, host index]. */
   cooldowns: () => run?.rec.cooldownList() ?? [],
   /**

@@ -97,7 +97,7 @@ export const PRESETS = [
     settings: {
       hosts: ['shifting'],
       weights: {},
-      requests: 1000,
+      requests: 1200,
       window: 100,
       concurrency: 'auto initial 1 max 40',
       perKey: '',

@@ -133,6 +133,7 @@ export class Recorder {
     this.latency = new Histogram();
     this.admits = new EventRing(16384, 2); // [t ms, host]
     this.marks429 = new EventRing(2048, 2); // [t ms, host]
+    this.marks503 = new EventRing(2048, 2); // [t ms, host]
     this.cooldowns = new EventRing(1024, 3); // [from ms, to ms, host]
     this.openCooldown = hosts.map(() => null);
     this.last429 = hosts.map(() => -Infinity);
@@ -180,6 +181,7 @@ export class Recorder {
       this.last429[h] = at;
     } else if (status === 503) {
       p.status503 += 1;
+      this.marks503.push(at, h);
     } else if (status >= 200 && status < 300) {
       p.ok += 1;
     }

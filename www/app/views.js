@@ -12,7 +12,8 @@ import { adaptiveOf } from './settings.js';
 const COLORS = { cdn: '#2b6cb0', api: '#2f855a', slow: '#b7791f', limited: '#c53030', knee: '#6b46c1', shifting: '#d53f8c' };
 const SPARE = ['#319795', '#718096', '#975a16'];
 /** The adaptive limit's line (tests look for it on the canvas). */
-export const LIMIT_COLOR = '#2b6cb0';
+export const LIMIT_COLOR = '#1c4e80';
+const SHED_COLOR = '#742a2a';
 const INK = '#1a202c';
 const GREY = '#a0aec0';
 
@@ -44,7 +45,7 @@ export class Views {
       latency: new TimeChart(el.latency, { log: true }),
       heap: el.heap ? new TimeChart(el.heap, { height: 110 }) : null,
       limit: el.limit ? new TimeChart(el.limit) : null,
-      rtt: el.rtt ? new TimeChart(el.rtt, { log: true, unit: '' }) : null,
+      rtt: el.rtt ? new TimeChart(el.rtt, { log: true }) : null,
     };
     this.plan = null;
   }
@@ -123,8 +124,9 @@ export class Views {
     this.charts.heap?.draw({ t, n, tMax, lines: [{ label: 'used JS heap', color: '#2c7a7b', values: col.heap, fill: true }] });
     if (run.adaptive) {
       const algorithm = run.adaptive.algorithm ?? 'gradient';
+      const shed = rec.marks503.toArray().map(([at]) => ({ t: at / 1000, color: SHED_COLOR }));
       this.charts.limit?.draw({
-        t, n, tMax, bands, marks,
+        t, n, tMax, bands, marks: [...marks, ...shed],
         lines: [
           { label: 'in flight (all hosts)', color: GREY, values: col.inFlight, step: true, fill: true, width: 1 },
           { label: 'host capacity', color: '#dd6b20', values: col.capacity, dash: [6, 4], step: true, width: 1.5 },
