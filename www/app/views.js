@@ -129,7 +129,8 @@ export class Views {
         t, n, tMax, bands, marks: [...marks, ...shed],
         lines: [
           { label: 'in flight (all hosts)', color: GREY, values: col.inFlight, step: true, fill: true, width: 1 },
-          { label: 'host capacity', color: '#dd6b20', values: col.capacity, dash: [6, 4], step: true, width: 1.5 },
+          // Only when every host has a capacity knee (otherwise there is none to find).
+          ...(Number.isNaN(rec.capacityAt(0)) ? [] : [{ label: 'host capacity', color: '#dd6b20', values: col.capacity, dash: [6, 4], step: true, width: 1.5 }]),
           { label: `adaptive limit (${algorithm})`, color: LIMIT_COLOR, values: col.limit, step: true, width: 2 },
         ],
       });
