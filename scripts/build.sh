@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Build the wasm for the npm package: wasm-pack (web target, release) into a
-# scratch dir, copy the two files the loaders use into js/wasm/, shrink with
+# scratch dir, copy the two files the loaders use into bindings/js/wasm/, shrink with
 # wasm-opt -Oz (from the npm package `binaryen`; --zero-filled-memory: the module
 # defines its own memory, which starts zeroed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-# WEIR_WASM_DEST (default js/wasm) and WEIR_WASM_NO_DEFAULT_FEATURES=1 (the
+# WEIR_WASM_DEST (default bindings/js/wasm) and WEIR_WASM_NO_DEFAULT_FEATURES=1 (the
 # limiter part alone, without `fetch` and `guard`) are for bench/js/size.mjs.
-dest="${WEIR_WASM_DEST:-js/wasm}"
+dest="${WEIR_WASM_DEST:-bindings/js/wasm}"
 features=()
 if [ -n "${WEIR_WASM_NO_DEFAULT_FEATURES:-}" ]; then features=(-- --no-default-features); fi
 out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out${WEIR_WASM_NO_DEFAULT_FEATURES:+-limiter}"
@@ -34,7 +34,7 @@ if [ -x "$esbuild" ]; then
   "$esbuild" "$out/weir_wasm.js" --minify --tree-shaking=true --format=esm --target=es2022 --log-level=warning \
     --outfile="$dest/weir_wasm.js"
 else
-  echo "build.sh: esbuild not installed (npm install); js/wasm/weir_wasm.js left unminified" >&2
+  echo "build.sh: esbuild not installed (npm install); bindings/js/wasm/weir_wasm.js left unminified" >&2
   cp "$out/weir_wasm.js" "$dest/weir_wasm.js"
 fi
 # -ocimfs 100: functions with one caller are inlined into it only up to 100
@@ -43,7 +43,7 @@ fi
 wasm-opt -Oz --converge -ocimfs 100 --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
   --enable-mutable-globals --enable-reference-types --enable-multivalue \
   "$out/weir_wasm_bg.wasm" -o "$dest/weir_wasm_bg.wasm"
-# The universal entry (js/index.js) carries the wasm inline: no file for a
+# The universal entry (bindings/js/index.js) carries the wasm inline: no file for a
 # bundler to find, no top-level await, sync instantiation.
 node scripts/inline-wasm.mjs "$dest/weir_wasm_bg.wasm" "$dest/weir_wasm_inline.js"
 echo "built $dest/weir_wasm_bg.wasm ($(wc -c < "$dest/weir_wasm_bg.wasm") bytes)"

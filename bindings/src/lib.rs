@@ -12,7 +12,7 @@
 //! (`drain`), and `cancel(ticket)` drops a waiting Rust future at once (an
 //! `AbortSignal`, a queue timeout).
 //!
-//! The npm package's JS layer (`js/api.js`, `js/guard.js`, `js/fetch.js`)
+//! The npm package's JS layer (`bindings/js/api.js`, `bindings/js/guard.js`, `bindings/js/fetch.js`)
 //! wraps the raw classes exported here (`RawLimiter`, `RawRetry`) in the
 //! public API: `Limiter`, `KeyedSemaphore` (only concurrency caps),
 //! `RateLimiter` (only rate quotas) and `guard` (its `admit`, in guard.rs)
@@ -82,6 +82,7 @@ mod retry;
 mod slab;
 mod tickets;
 mod timer;
+mod wire;
 
 pub use limiter::{RawLimiter, MUST_WAIT};
 pub use slab::PermitSlab;

@@ -40,14 +40,17 @@ pub struct RawLimiter {
     parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
     errors: RefCell<Vec<(u32, JsValue)>>,
     last_error: Cell<Option<JsValue>>,
+    /// The guard's rule for denied requests (`setGuard`; unused elsewhere).
+    #[cfg(feature = "guard")]
+    pub(crate) guard: Cell<weir::guard::GuardPolicy>,
 }
 
 #[wasm_bindgen]
 impl RawLimiter {
     /// A limiter. `rate` and `per_key_rate` are flat `[limit, intervalMs,
     /// burst (0 = limit)]` triples; `undefined` caps are unlimited.
-    /// `adaptive`, when given, is `[min, max, initial, algorithm (0 =
-    /// gradient, 1 = AIMD)]`: the global cap then follows
+    /// `adaptive`, when given, is the row `adaptiveNames().config` lays
+    /// out (`NaN` = the core's default): the global cap then follows
     /// [`report`](RawLimiter::report)s, capped by `concurrency`.
     #[wasm_bindgen(constructor)]
     pub fn new(
@@ -56,7 +59,7 @@ impl RawLimiter {
         rate: &[f64],
         per_key_rate: &[f64],
         max_queue: Option<u32>,
-        adaptive: Option<Vec<u32>>,
+        adaptive: Option<Vec<f64>>,
     ) -> Result<RawLimiter, JsValue> {
         #[cfg(feature = "adaptive")]
         let adaptive = adaptive
@@ -81,6 +84,11 @@ impl RawLimiter {
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
             last_error: Cell::default(),
+            #[cfg(feature = "guard")]
+            guard: Cell::new(weir::guard::GuardPolicy::new(
+                None,
+                core::time::Duration::from_secs(1),
+            )),
         })
     }
 
@@ -248,34 +256,45 @@ impl RawLimiter {
         self.inner.pause_until(&key, until);
     }
 
-    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
     /// Feed the adaptive cap one finished request: its round-trip time in
     /// ms, the permits in flight when it started (itself included), and
-    /// its outcome (0 ok, 1 dropped, 2 429, 3 503, 4 timeout, 5 cancelled).
-    /// Returns the limit after it, or `-1` without `adaptive`.
+    /// its outcome (a code of `adaptiveNames().outcomes`). Returns the
+    /// limit after it, or `-1` without `adaptive`.
     #[cfg(feature = "adaptive")]
     pub fn report(&self, rtt_ms: f64, in_flight: u32, outcome: u8) -> f64 {
         let sample = crate::adaptive::sample(rtt_ms, in_flight, outcome);
         self.inner.report(sample).map_or(-1.0, f64::from)
     }
 
-    /// `[limit, minRttMs, sampleRttMs, gradient]` of the adaptive cap (NaN
-    /// for an RTT not measured yet), or `undefined` without `adaptive`.
+    /// `{ limit, minRtt, sampleRtt, gradient }` of the adaptive cap (RTTs
+    /// in ms, NaN until measured), or `undefined` without `adaptive`.
     #[cfg(feature = "adaptive")]
     #[wasm_bindgen(js_name = adaptiveStats)]
-    pub fn adaptive_stats(&self) -> Option<Box<[f64]>> {
-        self.inner.adaptive_stats().map(crate::adaptive::stats_row)
+    pub fn adaptive_stats(&self) -> Option<js_sys::Array> {
+        self.inner
+            .adaptive_stats()
+            .map(crate::adaptive::stats_named)
     }
 
-    pub fn stats(&self) -> Box<[f64]> {
+    /// Permits in flight now (what a `report` sample's `in_flight` is
+    /// taken from when a request starts).
+    #[wasm_bindgen(js_name = inFlight)]
+    pub fn in_flight(&self) -> u32 {
+        self.inner.stats().in_flight as u32
+    }
+
+    /// `{ inFlight, queued, keys, rateKeys, permits, waiting }`: in flight
+    /// and queued in the core, keys with concurrency state and with rate
+    /// state, permit ids held, waits parked under tickets.
+    pub fn stats(&self) -> js_sys::Array {
         let s = self.inner.stats();
-        Box::new([
-            s.in_flight as f64,
-            s.queued as f64,
-            s.keys as f64,
-            s.rate_keys as f64,
-            self.permits.read().len() as f64,
-            self.parked.len() as f64,
+        crate::wire::named(&[
+            ("inFlight", JsValue::from(s.in_flight as f64)),
+            ("queued", JsValue::from(s.queued as f64)),
+            ("keys", JsValue::from(s.keys as f64)),
+            ("rateKeys", JsValue::from(s.rate_keys as f64)),
+            ("permits", JsValue::from(self.permits.read().len() as f64)),
+            ("waiting", JsValue::from(self.parked.len() as f64)),
         ])
     }
 }

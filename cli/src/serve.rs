@@ -1,5 +1,5 @@
 //! `weir serve`: the local target server (127.0.0.1 only), the native twin
-//! of js/server/target.js for the routes the demo and hand tests use.
+//! of bindings/js/server/target.js for the routes the demo and hand tests use.
 //!
 //! Routes: any path answers `Hello, World!` after a uniform random delay
 //! in `--delay` (or 429 with `Retry-After: 1` at `--429-rate`);

@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
-import { Limiter, limitedAsCompleted } from '../node.js';
+import { Limiter, limitedAsCompleted } from '../../bindings/js/node.js';
 import { createFetcher } from './fetcher.js';
 import { MAX_LINE, countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';
@@ -509,17 +509,5 @@ async function fetchWith(opts, fleet, { stdin, stdout, stderr }) {
     return 1;
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
-  if (abort.signal.aborted && opts.timeout === Infinity) {
-    // Attempts abandoned without a signal (`--timeout none`) would keep the
-    // process alive until their servers answer: close the connections
-    // under them (Node's global fetch dispatcher).
-    const dispatcher = globalThis[Symbol.for('undici.globalDispatcher.1')];
-    if (typeof dispatcher?.destroy === 'function') await Promise.resolve(dispatcher.destroy()).catch(() => {});
-  }
-  if (process.env.WEIR_REPORT_HEAP && typeof globalThis.gc === 'function') {
-    // For the memory tests (node --expose-gc): what is still alive at the end.
-    globalThis.gc();
-    stderr.write(`weir: live heap after GC: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MB\n`);
-  }
   return summary.interrupted ? 130 : 0;
 }

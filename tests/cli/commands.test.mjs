@@ -1,7 +1,7 @@
 // `weir serve` and `weir demo` end to end, on either CLI (WEIR_CLI).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTarget } from '../../js/server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 import { CLI, run, start, until } from './helpers.mjs';
 
 test(`${CLI}: weir serve answers on 127.0.0.1, counts, and stops on SIGTERM`, async () => {

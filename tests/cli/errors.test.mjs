@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { maxInWindow, startTarget } from '../../js/server/target.js';
+import { maxInWindow, startTarget } from '../../bindings/js/server/target.js';
 import { CLI, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
 
 /** A stack trace line of V8 (`    at f (file:1:2)`) or a Rust panic. */

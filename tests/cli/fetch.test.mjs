@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { maxInWindow, startTarget } from '../../js/server/target.js';
+import { maxInWindow, startTarget } from '../../bindings/js/server/target.js';
 import { childTarget } from '../../js/cli/demo.js';
-import { CLI, liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
+import { CLI, HEAP_PROBE, liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
 
 const ROW_KEYS = ['attempts', 'bytes', 'error', 'ms', 'status', 'url'];
 
@@ -445,7 +445,7 @@ test(`memory stays flat: ${SIZES[1]} input lines vs ${SIZES[0]} (${CLI === 'js' 
       await writeFile(path, `${lines.join('\n')}\n`);
       const r = await run(['fetch', path, '--concurrency', MEM.concurrency, '--output', '/dev/null'], {
         nodeArgs: ['--expose-gc'],
-        env: { WEIR_REPORT_HEAP: '1' },
+        jsBin: HEAP_PROBE,
       });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`done: ${n} URLs`));

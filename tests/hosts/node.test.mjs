@@ -5,19 +5,19 @@ import { readFileSync } from 'node:fs';
 import * as weir from 'weir-limiter';
 import { cases, runCase } from '../conformance/index.js';
 import { resolveExport } from './resolve.js';
-import { RawLimiter } from '../../js/wasm/weir_wasm.js';
+import { RawLimiter } from '../../bindings/js/wasm/weir_wasm.js';
 
 test('package: the node condition resolves to the node loader', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   const target = resolveExport(pkg, ['node', 'import']);
-  if (target !== './js/node.js') throw new Error(`node resolved to ${target}`);
+  if (target !== './bindings/js/node.js') throw new Error(`node resolved to ${target}`);
   for (const [host, expected] of [
-    [['workerd', 'worker', 'browser', 'import'], './js/workerd.js'],
-    [['edge-light', 'worker', 'browser', 'import'], './js/workerd.js'],
-    [['deno', 'node', 'import'], './js/index.js'],
-    [['browser', 'import'], './js/index.js'],
-    [['worker', 'import'], './js/index.js'],
-    [['import'], './js/index.js'],
+    [['workerd', 'worker', 'browser', 'import'], './bindings/js/workerd.js'],
+    [['edge-light', 'worker', 'browser', 'import'], './bindings/js/workerd.js'],
+    [['deno', 'node', 'import'], './bindings/js/index.js'],
+    [['browser', 'import'], './bindings/js/index.js'],
+    [['worker', 'import'], './bindings/js/index.js'],
+    [['import'], './bindings/js/index.js'],
   ]) {
     const got = resolveExport(pkg, host);
     if (got !== expected) throw new Error(`${host.join('+')} resolved to ${got}, expected ${expected}`);
@@ -131,7 +131,7 @@ test('parking: waits woken together are admitted in slices, each slice on a fres
 test('parking: after a crowd of waiters drains, the JS ticket tables are let go', async () => {
   const { spawnSync } = await import('node:child_process');
   const child = `
-    const weir = await import(${JSON.stringify(new URL('../../js/node.js', import.meta.url).href)});
+    const weir = await import(${JSON.stringify(new URL('../../bindings/js/node.js', import.meta.url).href)});
     const l = new weir.Limiter({ concurrency: 1 });
     const settle = async () => { for (let i = 0; i < 5; i++) { await new Promise((r) => setImmediate(r)); globalThis.gc(); } };
     await settle();

@@ -1,4 +1,4 @@
-// The inflater behind the universal entry (js/inflate.js) against zlib's
+// The inflater behind the universal entry (bindings/js/inflate.js) against zlib's
 // raw DEFLATE at every level and strategy (stored, fixed and dynamic
 // Huffman blocks), on the built wasm and on made-up data; malformed input
 // throws instead of hanging or writing past the stated size.
@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { constants, deflateRawSync } from 'node:zlib';
-import { inflateRaw, fromBase64 } from '../../js/inflate.js';
-import { size, deflated } from '../../js/wasm/weir_wasm_inline.js';
+import { inflateRaw, fromBase64 } from '../../bindings/js/inflate.js';
+import { size, deflated } from '../../bindings/js/wasm/weir_wasm_inline.js';
 
 function random(n, seed) {
   const bytes = Buffer.alloc(n);
@@ -19,7 +19,7 @@ function random(n, seed) {
   return bytes;
 }
 
-const wasm = readFileSync(new URL('../../js/wasm/weir_wasm_bg.wasm', import.meta.url));
+const wasm = readFileSync(new URL('../../bindings/js/wasm/weir_wasm_bg.wasm', import.meta.url));
 const inputs = {
   wasm,
   empty: Buffer.alloc(0),

@@ -360,7 +360,7 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   status?: 429 | 503;
   /** Called for each shed request; return a Response to answer with it instead. */
   onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
-  /** `Retry-After` seconds for a concurrency rejection (default 1). */
+  /** `Retry-After` seconds for a concurrency rejection (default 1; the header never says less than 1). */
   busyRetryAfter?: number;
   /** Shared limits across servers: a `RedisStore` from 'weir-limiter/redis' (no `queue` with a store). */
   store?: SharedStore;

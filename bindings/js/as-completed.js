@@ -1,0 +1,455 @@
+// The pull loop of `limitedAsCompleted` and `limiter.asCompleted`: map a
+// sync or async iterable with at most `concurrency` items out at once,
+// results in completion order, over a given limiter.
+//
+// Guarantees: the source is pulled only when the consumer asks and a slot
+// is free (at most `concurrency` items exist at once); every outcome is
+// delivered (or, with `failFast`, the first error ends the iteration);
+// leaving early (`break`, `return()`, an error, an abort) stops pulling,
+// closes the source and aborts in-flight work; every permit comes back.
+import { MUST_WAIT, FAILED, lastError } from './boundary.js';
+import { keyOf, signalOf, optionChecks } from './options.js';
+import { abortReason } from './abort-reason.js';
+
+const { whole } = optionChecks('');
+
+function iteratorOf(source) {
+  if (source != null && typeof source[Symbol.asyncIterator] === 'function') {
+    return source[Symbol.asyncIterator]();
+  }
+  if (source != null && typeof source[Symbol.iterator] === 'function') {
+    return source[Symbol.iterator]();
+  }
+  throw new TypeError("'source' must be an iterable or async iterable");
+}
+
+/**
+ * The pull loop: at most `window` items are out of the source at once
+ * (being pulled, running, waiting for admission, or finished but not yet
+ * consumed), and the source is pulled only when the consumer asks for the
+ * next result. Results are yielded in completion order, as
+ * `{ status, value | reason }` records (like `Promise.allSettled`: one failure
+ * does not end the stream) or, with `failFast`, as bare values with the first
+ * error thrown. Leaving early
+ * (`break`, `return()`, a thrown error, an abort) stops pulling, closes the
+ * source and aborts what is in flight through the signal each mapper got.
+ *
+ * A hand-written async iterator rather than an async generator: the hot path
+ * per item is one synchronous pull (for a sync source), one wasm call to
+ * admit, the mapper, one `then` on its result, one wasm call to release.
+ */
+export function pullAsCompleted(limiter, raw, source, mapper, o) {
+  if (mapper !== undefined && mapper !== null && typeof mapper !== 'function') {
+    throw new TypeError("'mapper' must be a function (or omitted for a source of thunks)");
+  }
+  const cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
+  const outer = signalOf(o.signal);
+  const lease = o.lease === true && typeof o.key !== 'function';
+  return new Completions(limiter, raw, source, mapper || null, o.key, cost, outer, o.window, !o.failFast, lease);
+}
+
+/** A run slot's id while it holds one unit of the iteration's lease. */
+const LEASED = -2;
+
+const DONE = Object.freeze({ value: undefined, done: true });
+const NO_ERROR = Symbol('weir.noError');
+
+class Completions {
+  #limiter;
+  #raw;
+  #iterator;
+  #isAsync;
+  #mapper;
+  #keyFn;
+  #key;
+  #cost;
+  #outer;
+  #onOuterAbort;
+  #window;
+  #settle;
+  #controller = new AbortController();
+  #inner = this.#controller.signal;
+  /** What every mapper gets as its second argument (one object for all items). */
+  #mapperOpts = Object.freeze({ signal: this.#inner });
+  /** `#inner.aborted`, kept by the first abort listener (a field read, not a getter call, per pull). */
+  #aborted = false;
+  /** Finished results not yet consumed: flat pairs (ok, value) from #head. */
+  #finished = [];
+  #head = 0;
+  /** Waiting `next()` calls: flat pairs (resolve, reject). */
+  #requests = [];
+  /** Free run slots: each holds a permit id and its two settle callbacks,
+   * made once, so an item costs no closures of its own. */
+  #slots = [];
+  #outstanding = 0; // pulled (or being pulled) and not yet yielded
+  #pulling = false;
+  #filling = false;
+  #sourceDone = false;
+  #error = NO_ERROR; // the source threw; ends the iteration at the next answer
+  #closed = false;
+  #started = false;
+  /**
+   * Leasing (only for the limiter `limitedAsCompleted` makes for itself, with
+   * one key and no rate quota, so nobody else queues on it): units are taken
+   * from the core `window` at a time under one permit id, and a finished
+   * item's unit goes to the next item without a call. They go back to the
+   * core when an item of ours has to queue there, and when the iteration ends.
+   */
+  #leasing;
+  #lease = 0; // the permit id holding the leased units (0: none yet)
+  #spare = 0; // leased units no item holds
+  #parked = 0; // items waiting in the core's queue
+
+  constructor(limiter, raw, source, mapper, key, cost, outer, window, settle, leasing) {
+    this.#isAsync = source != null && typeof source[Symbol.asyncIterator] === 'function';
+    this.#iterator = iteratorOf(source);
+    this.#limiter = limiter;
+    this.#raw = raw;
+    this.#mapper = mapper;
+    this.#keyFn = typeof key === 'function' ? key : null;
+    this.#key = typeof key === 'function' ? '' : keyOf(key);
+    this.#cost = cost;
+    this.#outer = outer;
+    this.#window = window;
+    this.#settle = settle;
+    this.#leasing = leasing;
+    this.#onOuterAbort = () => this.#controller.abort(abortReason(outer));
+    this.#inner.addEventListener('abort', () => {
+      this.#aborted = true;
+      this.#serve();
+    }, { once: true });
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  next() {
+    if (this.#closed) return Promise.resolve(DONE);
+    if (!this.#started) {
+      this.#started = true;
+      const outer = this.#outer;
+      if (outer) {
+        if (outer.aborted) {
+          this.#closed = true;
+          return Promise.reject(abortReason(outer));
+        }
+        outer.addEventListener('abort', this.#onOuterAbort, { once: true });
+      }
+    }
+    if (this.#requests.length === 0) {
+      this.#fill();
+      const answer = this.#answer();
+      if (answer !== null) return answer;
+    }
+    return new Promise((resolve, reject) => {
+      this.#requests.push(resolve, reject);
+    });
+  }
+
+  return(value) {
+    if (this.#closed) return Promise.resolve({ value, done: true });
+    return this.#close().then(() => ({ value, done: true }));
+  }
+
+  throw(error) {
+    if (this.#closed) return Promise.reject(error);
+    return this.#close().then(() => Promise.reject(error));
+  }
+
+  /**
+   * Pull while the window has room: synchronously for a sync source, one
+   * step at a time for an async one (its continuation pulls again only while
+   * a `next()` is waiting, so the source never runs ahead of the consumer).
+   */
+  #fill() {
+    const iterator = this.#iterator;
+    this.#filling = true;
+    while (!this.#sourceDone && !this.#pulling && this.#outstanding < this.#window
+      && !this.#closed && !this.#aborted && this.#error === NO_ERROR) {
+      this.#outstanding += 1;
+      let step;
+      try {
+        step = iterator.next();
+      } catch (error) {
+        this.#sourceFailed(error);
+        break;
+      }
+      if (!this.#isAsync) {
+        this.#took(step);
+        continue;
+      }
+      this.#pulling = true;
+      Promise.resolve(step).then(
+        (s) => {
+          this.#pulling = false;
+          if (this.#closed) return;
+          this.#took(s);
+          this.#serve();
+        },
+        (error) => {
+          this.#pulling = false;
+          if (this.#closed) return;
+          this.#sourceFailed(error);
+          this.#serve();
+        },
+      );
+    }
+    this.#filling = false;
+  }
+
+  #sourceFailed(error) {
+    this.#sourceDone = true; // a throwing iterator is finished
+    this.#outstanding -= 1;
+    this.#error = error;
+    this.#giveBackSpare();
+  }
+
+  #took(step) {
+    if (step.done) {
+      this.#sourceDone = true;
+      this.#outstanding -= 1;
+      this.#giveBackSpare(); // no item will start again
+    } else {
+      this.#start(step.value);
+    }
+  }
+
+  /** Admit and run one item: uncontended, one wasm call in and one out. */
+  #start(item) {
+    const raw = this.#raw;
+    let key = this.#key;
+    let id;
+    try {
+      if (this.#keyFn !== null) key = keyOf(this.#keyFn(item));
+      if (this.#spare !== 0) {
+        this.#spare -= 1;
+        id = LEASED;
+      } else if (this.#leasing && this.#lease === 0) {
+        id = this.#takeLease(key);
+      } else {
+        id = key === '' ? raw.tryAcquireUnkeyed(this.#cost) : raw.tryAcquire(key, this.#cost);
+      }
+      if (id === FAILED) throw lastError(raw);
+    } catch (error) {
+      this.#done(false, error);
+      return;
+    }
+    if (id === MUST_WAIT) {
+      // Contended: the general path, which also cancels the wait on abort.
+      // Spare leased units go back first: this item may be waiting for them.
+      this.#giveBackSpare();
+      this.#parked += 1;
+      const work = (opts) => this.#call(item, opts);
+      this.#limiter.run(work, { key, cost: this.#cost, signal: this.#inner }).then(
+        (value) => {
+          this.#parked -= 1;
+          this.#done(true, value);
+        },
+        (reason) => {
+          this.#parked -= 1;
+          this.#done(false, reason);
+        },
+      );
+      return;
+    }
+    let out;
+    try {
+      out = this.#call(item, this.#mapperOpts);
+    } catch (error) {
+      this.#releaseUnit(id);
+      this.#done(false, error);
+      return;
+    }
+    if (id === LEASED) {
+      // A leased unit: every such item settles through the same two
+      // callbacks (nothing per item, nor per window slot, kept while it runs).
+      if (out instanceof Promise) out.then(this.#leasedOk, this.#leasedFailed);
+      else Promise.resolve(out).then(this.#leasedOk, this.#leasedFailed);
+      return;
+    }
+    const slot = this.#slots.pop() ?? this.#newSlot();
+    slot.id = id;
+    if (out instanceof Promise) out.then(slot.ok, slot.failed);
+    else Promise.resolve(out).then(slot.ok, slot.failed);
+  }
+
+  /** How an item holding a leased unit settles. */
+  #leasedOk = (value) => {
+    this.#releaseUnit(LEASED);
+    this.#done(true, value);
+  };
+
+  #leasedFailed = (reason) => {
+    this.#releaseUnit(LEASED);
+    this.#done(false, reason);
+  };
+
+  /**
+   * Lease up to `window` units of `key` in one core call; this item takes one
+   * of them. Returns `LEASED`, or what `tryAcquire` returns when none fits.
+   */
+  #takeLease(key) {
+    const raw = this.#raw;
+    const id = raw.tryAcquireMany(key, this.#cost, this.#window);
+    if (id === MUST_WAIT || id === FAILED) return id;
+    this.#lease = id;
+    this.#spare = raw.permitsOf(id) / this.#cost - 1;
+    return LEASED;
+  }
+
+  /** Return a finished item's permit: a leased unit stays for the next item
+   * unless somebody of ours waits in the core queue or the iteration ended. */
+  #releaseUnit(id) {
+    if (id !== LEASED) {
+      this.#raw.release(id);
+    } else if (this.#parked !== 0 || this.#closed || this.#sourceDone) {
+      this.#raw.releasePart(this.#lease, this.#cost);
+    } else {
+      this.#spare += 1;
+    }
+  }
+
+  #giveBackSpare() {
+    if (this.#spare === 0) return;
+    this.#raw.releasePart(this.#lease, this.#spare * this.#cost);
+    this.#spare = 0;
+  }
+
+  /** A run slot: the permit it holds and the callbacks that release it. */
+  #newSlot() {
+    const slot = { id: 0, ok: null, failed: null };
+    slot.ok = (value) => {
+      this.#releaseUnit(slot.id);
+      this.#slots.push(slot);
+      this.#done(true, value);
+    };
+    slot.failed = (reason) => {
+      this.#releaseUnit(slot.id);
+      this.#slots.push(slot);
+      this.#done(false, reason);
+    };
+    return slot;
+  }
+
+  #call(item, opts) {
+    return this.#mapper !== null ? this.#mapper(item, opts) : item(opts);
+  }
+
+  /** A task finished: answer a waiting `next()` with it, or keep it. */
+  #done(ok, value) {
+    if (this.#closed) return;
+    const requests = this.#requests;
+    if (requests.length === 2 && (ok || this.#settle) && this.#head === this.#finished.length
+      && !this.#filling && !this.#aborted && this.#error === NO_ERROR) {
+      // The common case: one consumer waiting, nothing else buffered.
+      const resolve = requests[0];
+      requests.length = 0;
+      this.#outstanding -= 1;
+      // The next pull waits for the consumer's next `next()`: laziness.
+      resolve({ value: this.#record(ok, value), done: false });
+      return;
+    }
+    this.#finished.push(ok, value);
+    if (!this.#filling) this.#serve();
+  }
+
+  /** What the consumer sees for a result: a settled record, or the bare value. */
+  #record(ok, value) {
+    if (!this.#settle) return value;
+    return ok ? { status: 'fulfilled', value } : { status: 'rejected', reason: value };
+  }
+
+  /** Answer waiting `next()` calls while there is something to answer. */
+  #serve() {
+    while (this.#requests.length !== 0 && !this.#closed) {
+      this.#fill();
+      // Take the request first: an answer that ends the iteration settles
+      // the requests still waiting with `DONE`.
+      const resolve = this.#requests.shift();
+      const reject = this.#requests.shift();
+      const answer = this.#answer();
+      if (answer === null) {
+        this.#requests.unshift(resolve, reject);
+        return;
+      }
+      answer.then(resolve, reject);
+    }
+  }
+
+  /** The answer to a `next()` now, or `null` when it has to wait. */
+  #answer() {
+    if (this.#error !== NO_ERROR) {
+      const error = this.#error;
+      this.#error = NO_ERROR;
+      return this.#end(error, true);
+    }
+    if (this.#aborted) return this.#end(abortReason(this.#inner), true);
+    if (this.#head < this.#finished.length) return this.#deliver();
+    if (this.#outstanding === 0 && this.#sourceDone) return this.#end(DONE, false);
+    return null;
+  }
+
+  /** The oldest finished result as a `next()` answer. */
+  #deliver() {
+    const finished = this.#finished;
+    const head = this.#head;
+    const ok = finished[head];
+    const value = finished[head + 1];
+    finished[head + 1] = undefined;
+    this.#head = head + 2;
+    if (this.#head === finished.length) {
+      finished.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= 1024) {
+      finished.splice(0, this.#head);
+      this.#head = 0;
+    }
+    this.#outstanding -= 1;
+    if (ok || this.#settle) return Promise.resolve({ value: this.#record(ok, value), done: false });
+    return this.#end(value, true);
+  }
+
+  /** Close, then answer with `DONE` or reject with `error`. */
+  #end(outcome, isError) {
+    return this.#close().then(() => (isError ? Promise.reject(outcome) : outcome));
+  }
+
+  /**
+   * Stop pulling, abort what is in flight, close the source (awaiting its
+   * `return()`, unless a read-ahead pull of an async source is still
+   * pending: an async generator queues `return()` behind that pull, which
+   * may never settle, so it is called but not awaited); other waiting
+   * `next()` calls then get `DONE`.
+   */
+  #close() {
+    this.#closed = true;
+    this.#giveBackSpare();
+    if (this.#outer) this.#outer.removeEventListener('abort', this.#onOuterAbort);
+    const requests = this.#requests;
+    this.#requests = [];
+    this.#finished = [];
+    this.#head = 0;
+    if (this.#outstanding > 0 || !this.#sourceDone) {
+      this.#controller.abort(new DOMException('asCompleted was closed early', 'AbortError'));
+    }
+    let closing;
+    if (!this.#sourceDone && typeof this.#iterator.return === 'function') {
+      this.#sourceDone = true;
+      try {
+        closing = Promise.resolve(this.#iterator.return());
+      } catch (error) {
+        closing = Promise.reject(error);
+      }
+      if (this.#pulling) {
+        closing.catch(() => {});
+        closing = Promise.resolve();
+      }
+    } else {
+      closing = Promise.resolve();
+    }
+    return closing.then(() => {
+      for (let i = 0; i < requests.length; i += 2) requests[i](DONE);
+    });
+  }
+}
