@@ -68,6 +68,7 @@ fn borrow_conflict() -> ! {
     panic!("RefCell already borrowed");
 }
 
+mod as_completed;
 mod errors;
 #[cfg(feature = "guard")]
 mod guard;
@@ -82,6 +83,7 @@ mod tickets;
 mod timer;
 mod wire;
 
+pub use as_completed::RawAsCompleted;
 pub use limiter::{RawLimiter, MUST_WAIT};
 pub use slab::PermitSlab;
 pub use timer::{JsSleep, JsTimer};

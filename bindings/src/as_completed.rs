@@ -1,0 +1,147 @@
+//! `RawAsCompleted`: the core's pull rules of `limited_as_completed` for the
+//! JS `limitedAsCompleted`, which keeps the items, their values and their
+//! promises and asks this class what it may pull, start and yield.
+//!
+//! Guarantees: every decision is the core's state machine, unchanged —
+//! [`Window`] (at most `limit` out of the source), [`Reorder`] (input order,
+//! a reorder window of `limit` places) or [`Lookahead`] (at most `limit`
+//! running and `perKey` per key, `lookahead` items buffered). Places and
+//! item numbers cross as `u32`; "nothing" is [`NONE`] (`wireNames().none`),
+//! never a number retyped in JS.
+
+#[allow(unused_imports)]
+use crate::prelude::*;
+
+use wasm_bindgen::prelude::*;
+use weir::as_completed::{Lookahead, Reorder, Window};
+
+use crate::errors::range_error;
+
+/// What `pull`, `pop`, `offer` and `nextStart` answer for "nothing": the
+/// window is full, no result is due, the item waits, no buffered item can
+/// start.
+pub const NONE: u32 = u32::MAX;
+
+enum Rule {
+    Window(Window),
+    Ordered(Reorder<()>),
+    Keyed(Lookahead<String, u32>),
+}
+
+/// One iteration's pull rule; see the module docs.
+#[wasm_bindgen]
+pub struct RawAsCompleted {
+    rule: Rule,
+}
+
+#[wasm_bindgen]
+impl RawAsCompleted {
+    /// `limit` out of the source (completion order), or with `ordered` a
+    /// reorder window of `limit` places, or with `perKey > 0` the keyed
+    /// look-ahead (`limit` running, `perKey` per key, `lookahead` buffered).
+    /// A `RangeError` for a `limit` or `perKey` of 0 given, or for `ordered`
+    /// with `perKey`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        limit: u32,
+        ordered: bool,
+        per_key: u32,
+        lookahead: u32,
+    ) -> Result<RawAsCompleted, JsValue> {
+        let zero = |_| range_error("limitedAsCompleted: limits must be at least 1");
+        let limit = limit as usize;
+        let rule = match (ordered, per_key) {
+            (false, 0) => Rule::Window(Window::new(limit).map_err(zero)?),
+            (true, 0) => Rule::Ordered(Reorder::new(limit).map_err(zero)?),
+            (false, per_key) => Rule::Keyed(
+                Lookahead::new(limit, per_key as usize, lookahead as usize).map_err(zero)?,
+            ),
+            (true, _) => {
+                return Err(range_error(
+                    "limitedAsCompleted: 'ordered' has no per-key look-ahead",
+                ))
+            }
+        };
+        Ok(RawAsCompleted { rule })
+    }
+
+    /// Whether one more item may be pulled from the source now.
+    #[wasm_bindgen(js_name = canPull)]
+    pub fn can_pull(&self) -> bool {
+        match &self.rule {
+            Rule::Window(w) => w.can_pull(),
+            Rule::Ordered(r) => !r.is_full(),
+            Rule::Keyed(k) => k.can_pull(),
+        }
+    }
+
+    /// Count one item out of the source: its place in input order
+    /// (ordered), `0` (completion order), or [`NONE`] when full (the pull
+    /// stops) and for the keyed rule (which takes items through `offer`).
+    pub fn pull(&mut self) -> u32 {
+        match &mut self.rule {
+            Rule::Window(w) => {
+                if w.pull() {
+                    0
+                } else {
+                    NONE
+                }
+            }
+            Rule::Ordered(r) => r.reserve().map_or(NONE, |place| place as u32),
+            Rule::Keyed(_) => NONE,
+        }
+    }
+
+    /// The item at `place` finished (ordered); `false` if that place is not
+    /// running. Other rules: `false`.
+    pub fn finish(&mut self, place: u32) -> bool {
+        match &mut self.rule {
+            Rule::Ordered(r) => r.finish(place as usize, ()).is_ok(),
+            _ => false,
+        }
+    }
+
+    /// Ordered: the place of the oldest item if it finished (its place is
+    /// freed: yield its value now), else [`NONE`]. Completion order: one
+    /// pulled item was yielded or dropped (answers `0`).
+    pub fn pop(&mut self) -> u32 {
+        match &mut self.rule {
+            Rule::Window(w) => {
+                w.release();
+                0
+            }
+            Rule::Ordered(r) => {
+                let place = r.head() as u32;
+                r.pop().map_or(NONE, |()| place)
+            }
+            Rule::Keyed(_) => NONE,
+        }
+    }
+
+    /// Keyed: a pulled item (`item` numbers it) of `key`. Answers `item`
+    /// when it starts now, [`NONE`] when it waits in the look-ahead buffer.
+    pub fn offer(&mut self, key: String, item: u32) -> u32 {
+        match &mut self.rule {
+            Rule::Keyed(k) => k.offer(key, item).map_or(NONE, |(_, item)| item),
+            _ => NONE,
+        }
+    }
+
+    /// Keyed: a started item of `key` finished. Then call `nextStart` until
+    /// it answers [`NONE`].
+    pub fn done(&mut self, key: &str) {
+        if let Rule::Keyed(k) = &mut self.rule {
+            k.finish(key);
+        }
+    }
+
+    /// Keyed: the number of the oldest buffered item that can start now, or
+    /// [`NONE`].
+    #[wasm_bindgen(js_name = nextStart)]
+    pub fn next_start(&mut self) -> u32 {
+        match &mut self.rule {
+            Rule::Keyed(k) => k.next_start().map_or(NONE, |(_, item)| item),
+            _ => NONE,
+        }
+    }
+}
