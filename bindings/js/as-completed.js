@@ -74,10 +74,16 @@ const WINDOW = 0;
 const ORDERED = 1;
 const KEYED = 2;
 /**
- * Whether the completion-order window is counted by the core's `Window`
- * too (two wasm calls per item) rather than by `#outstanding` alone.
+ * The one JS fast path: in completion order the window (the core's
+ * `Window`: at most `window` items out) is counted here, by `#outstanding`,
+ * instead of through `RawAsCompleted` (a `pull` and a `pop` per item).
+ * Measured with `node bench/js/tasks.mjs --only 'p-map,weir limitedAsCompleted'
+ * --big 0 --runs 5 --cpu` (Node 20, shared 2-core machine): through the core
+ * 4.10–4.13 M tasks/CPU-s, here 4.48–4.68 M — the core-driven window costs
+ * 10–12 % (more than the 5 % allowed). `true` drives it through the core
+ * (the same rule, for re-measuring); ordered and keyed always are.
  */
-const CORE_WINDOW = true;
+const CORE_WINDOW = false;
 
 /** A run slot's id while it holds one unit of the iteration's lease. */
 const LEASED = -2;
@@ -132,10 +138,18 @@ class Completions {
   #rule;
   /** ORDERED: each place's outcome, flat pairs (ok, value) indexed by place. */
   #placed = null;
-  /** KEYED: items waiting in the core's look-ahead buffer, by number, as (item, key). */
+  /** KEYED: items waiting in the core's look-ahead buffer, by number. */
   #waiting = null;
   #number = 0;
-  /** KEYED: the key of each result in `#finished` (null: never started). */
+  /**
+   * KEYED: keys cross to the core as numbers: `#keyIds` (key → number) and
+   * `#keyNames` (number → key); a number is reused (`#freeIds`) once the
+   * core says its key is forgotten (nothing of it runs or waits).
+   */
+  #keyIds = null;
+  #keyNames = null;
+  #freeIds = null;
+  /** KEYED: the key number of each result in `#finished` (null: never started). */
   #finishedKeys = null;
   #lease = 0; // the permit id holding the leased units (0: none yet)
   #spare = 0; // leased units no item holds
@@ -159,6 +173,9 @@ class Completions {
     if (mode === ORDERED) this.#placed = new Array(2 * window);
     if (mode === KEYED) {
       this.#waiting = new Map();
+      this.#keyIds = new Map();
+      this.#keyNames = [];
+      this.#freeIds = [];
       this.#finishedKeys = [];
     }
     this.#onOuterAbort = () => this.#controller.abort(abortReason(outer));
@@ -214,7 +231,8 @@ class Completions {
     const iterator = this.#iterator;
     this.#filling = true;
     while (!this.#sourceDone && !this.#pulling && !this.#closed && !this.#aborted
-      && this.#error === NO_ERROR && this.#room()) {
+      && this.#error === NO_ERROR
+      && (this.#rule === null ? this.#outstanding < this.#window : this.#room())) {
       this.#outstanding += 1;
       let step;
       try {
@@ -275,13 +293,17 @@ class Completions {
     if (this.#mode === WINDOW) {
       rule.pop();
     } else if (this.#mode === KEYED && key !== null) {
-      rule.done(key);
+      if (rule.done(key)) {
+        this.#keyIds.delete(this.#keyNames[key]);
+        this.#keyNames[key] = undefined;
+        this.#freeIds.push(key);
+      }
       // Items that waited for this key (or any slot) start now (an item
       // failing at once may end the iteration: then the rule is gone).
       for (let n = rule.nextStart(); n !== NONE; n = this.#rule === null ? NONE : rule.nextStart()) {
-        const entry = this.#waiting.get(n);
+        const item = this.#waiting.get(n);
         this.#waiting.delete(n);
-        this.#start(entry.item, entry.key);
+        this.#start(item.item, item.id);
       }
     }
   }
@@ -317,19 +339,25 @@ class Completions {
       return;
     }
     if (this.#closed) return; // the key function ended the iteration
+    let id = this.#keyIds.get(key);
+    if (id === undefined) {
+      id = this.#freeIds.length !== 0 ? this.#freeIds.pop() : this.#keyNames.length;
+      this.#keyIds.set(key, id);
+      this.#keyNames[id] = key;
+    }
     const n = this.#number;
     this.#number = n === NONE - 1 ? 0 : n + 1;
-    if (this.#rule.offer(key, n) === NONE) this.#waiting.set(n, { item, key });
-    else this.#start(item, key);
+    if (this.#rule.offer(id, n) === NONE) this.#waiting.set(n, { item, id });
+    else this.#start(item, id);
   }
 
   /**
    * Admit and run one item: uncontended, one wasm call in and one out.
-   * `tag` goes with its outcome: the place (ORDERED), the key (KEYED).
+   * `tag` goes with its outcome: the place (ORDERED), the key's number (KEYED).
    */
   #start(item, tag) {
     const raw = this.#raw;
-    let key = this.#mode === KEYED ? tag : this.#key;
+    let key = this.#mode === KEYED ? this.#keyNames[tag] : this.#key;
     let id;
     try {
       if (this.#keyFn !== null && this.#mode !== KEYED) key = keyOf(this.#keyFn(item));
@@ -472,7 +500,8 @@ class Completions {
       // The common case: one consumer waiting, nothing else buffered.
       const resolve = requests[0];
       requests.length = 0;
-      this.#yielded(key);
+      if (this.#rule === null) this.#outstanding -= 1;
+      else this.#yielded(key);
       // The next pull waits for the consumer's next `next()`: laziness.
       resolve({ value: this.#record(ok, value), done: false });
       return;

@@ -5,9 +5,11 @@
 //! Guarantees: every decision is the core's state machine, unchanged —
 //! [`Window`] (at most `limit` out of the source), [`Reorder`] (input order,
 //! a reorder window of `limit` places) or [`Lookahead`] (at most `limit`
-//! running and `perKey` per key, `lookahead` items buffered). Places and
-//! item numbers cross as `u32`; "nothing" is [`NONE`] (`wireNames().none`),
-//! never a number retyped in JS.
+//! running and `perKey` per key, `lookahead` items buffered). Places, item
+//! numbers and keys cross as `u32` (JS numbers its keys and reuses a
+//! number once `done` says the key is forgotten: no strings cross, and the
+//! wasm keeps one small map of numbers); "nothing" is [`NONE`]
+//! (`wireNames().none`), never a number retyped in JS.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
@@ -25,7 +27,7 @@ pub const NONE: u32 = u32::MAX;
 enum Rule {
     Window(Window),
     Ordered(Reorder<()>),
-    Keyed(Lookahead<String, u32>),
+    Keyed(Lookahead<u32, u32>),
 }
 
 /// One iteration's pull rule; see the module docs.
@@ -118,20 +120,23 @@ impl RawAsCompleted {
         }
     }
 
-    /// Keyed: a pulled item (`item` numbers it) of `key`. Answers `item`
-    /// when it starts now, [`NONE`] when it waits in the look-ahead buffer.
-    pub fn offer(&mut self, key: String, item: u32) -> u32 {
+    /// Keyed: a pulled item (`item` numbers it) of the key numbered `key`.
+    /// Answers `item` when it starts now, [`NONE`] when it waits in the
+    /// look-ahead buffer.
+    pub fn offer(&mut self, key: u32, item: u32) -> u32 {
         match &mut self.rule {
             Rule::Keyed(k) => k.offer(key, item).map_or(NONE, |(_, item)| item),
             _ => NONE,
         }
     }
 
-    /// Keyed: a started item of `key` finished. Then call `nextStart` until
-    /// it answers [`NONE`].
-    pub fn done(&mut self, key: &str) {
-        if let Rule::Keyed(k) = &mut self.rule {
-            k.finish(key);
+    /// Keyed: a started item of key `key` finished (then call `nextStart`
+    /// until it answers [`NONE`]). `true` when the key is forgotten: nothing
+    /// of it runs or waits, its number may name another key.
+    pub fn done(&mut self, key: u32) -> bool {
+        match &mut self.rule {
+            Rule::Keyed(k) => k.finish(&key),
+            _ => false,
         }
     }
 

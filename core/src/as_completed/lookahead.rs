@@ -22,13 +22,14 @@
 //!
 //! [`LimitedAsCompletedKeyed`](super::LimitedAsCompletedKeyed) drives it with
 //! futures; the JS `limitedAsCompleted` with a `key` function and `perKey`
-//! drives a `Lookahead<String, u32>` (item numbers) through the wasm bindings.
+//! drives a `Lookahead<u32, u32>` (key and item numbers) through the wasm
+//! bindings.
 
 use core::borrow::Borrow;
 use core::hash::Hash;
 
 use crate::hash::HashMap;
-use alloc::collections::VecDeque;
+use alloc::vec::Vec;
 
 use super::ZeroLimit;
 
@@ -61,8 +62,9 @@ pub struct Lookahead<K, T> {
     running: usize,
     /// Running and waiting items per key; keys at (0, 0) are removed.
     counts: HashMap<K, Count>,
-    /// Items that could not start when offered, oldest first.
-    waiting: VecDeque<(K, T)>,
+    /// Items that could not start when offered, oldest first (a `Vec`:
+    /// items leave from anywhere, not only the front).
+    waiting: Vec<(K, T)>,
     /// Where `next_start` resumes: the items before it cannot start until
     /// something finishes (which resets it to 0).
     cursor: usize,
@@ -89,7 +91,7 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
                 limit.saturating_add(lookahead).saturating_mul(2).saturating_add(2),
                 Default::default(),
             ),
-            waiting: VecDeque::with_capacity(lookahead),
+            waiting: Vec::with_capacity(lookahead),
             cursor: 0,
         })
     }
@@ -132,7 +134,10 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
     /// A pulled item: handed back to be started now (and counted as
     /// running), or `None` when it was buffered.
     pub fn offer(&mut self, key: K, item: T) -> Option<(K, T)> {
-        let count = self.counts.entry(key.clone()).or_default();
+        if !self.counts.contains_key(&key) {
+            self.counts.insert(key.clone(), Count::default());
+        }
+        let count = self.counts.get_mut(&key).expect("counted above");
         // Behind an older item of its key it waits even with room: a key's
         // items start in pull order.
         if count.waiting == 0 && count.running < self.per_key && self.running < self.limit {
@@ -141,28 +146,33 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
             return Some((key, item));
         }
         count.waiting += 1;
-        self.waiting.push_back((key, item));
+        self.waiting.push((key, item));
         None
     }
 
     /// A started item of `key` finished: its slot and its key's place are
-    /// free again.
-    pub fn finish<Q>(&mut self, key: &Q)
+    /// free again. `true` when nothing of `key` runs or waits any more (the
+    /// key is forgotten; a driver that names keys by number may reuse its
+    /// number). A key with nothing running is left alone (`false`).
+    pub fn finish<Q>(&mut self, key: &Q) -> bool
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if let Some(count) = self.counts.get_mut(key) {
-            if count.running == 0 {
-                return; // not started: a driver bug, ignored
-            }
-            count.running -= 1;
-            if count.running == 0 && count.waiting == 0 {
-                self.counts.remove(key);
-            }
-            self.running -= 1;
-            self.cursor = 0;
+        let Some(count) = self.counts.get_mut(key) else {
+            return false;
+        };
+        if count.running == 0 {
+            return false; // not started: a driver bug, ignored
         }
+        count.running -= 1;
+        self.running -= 1;
+        self.cursor = 0;
+        if count.running == 0 && count.waiting == 0 {
+            self.counts.remove(key);
+            return true;
+        }
+        false
     }
 
     /// The oldest buffered item that can start now (counted as running), or
@@ -179,7 +189,7 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
                 count.running += 1;
                 count.waiting -= 1;
                 self.running += 1;
-                return self.waiting.remove(self.cursor);
+                return Some(self.waiting.remove(self.cursor));
             }
             self.cursor += 1;
         }
@@ -224,13 +234,17 @@ mod tests {
         assert!(keys.offer('b', 0).is_some());
         assert!(keys.offer('c', 1).is_some());
         assert!(keys.offer('a', 2).is_none(), "no slot");
-        keys.finish(&'b');
+        assert!(keys.finish(&'b'), "nothing of b is left: forgotten");
+        assert!(!keys.finish(&'b'), "b is not running");
         // A newer a must not overtake the buffered one.
         assert!(keys.offer('a', 3).is_none());
         assert_eq!(keys.next_start(), Some(('a', 2)));
         assert_eq!(keys.next_start(), None);
-        keys.finish(&'c');
+        assert!(!keys.finish(&'a'), "a3 still waits");
         assert_eq!(keys.next_start(), Some(('a', 3)));
+        assert!(keys.finish(&'a'), "a3 finished: a is forgotten");
+        assert!(keys.finish(&'c'));
+        assert_eq!(keys.running(), 0);
     }
 
     proptest! {
