@@ -8,14 +8,14 @@
 //! running and `perKey` per key, `lookahead` items buffered). Places, item
 //! numbers and keys cross as `u32` (JS numbers its keys and reuses a
 //! number once `done` says the key is forgotten: no strings cross, and the
-//! wasm keeps one small map of numbers); "nothing" is [`NONE`]
+//! wasm counts keys in a `Vec` by number, [`DenseKeys`]); "nothing" is [`NONE`]
 //! (`wireNames().none`), never a number retyped in JS.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 
 use wasm_bindgen::prelude::*;
-use weir::as_completed::{Lookahead, Reorder, Window};
+use weir::as_completed::{DenseKeys, Lookahead, Reorder, Window};
 
 use crate::errors::range_error;
 
@@ -27,7 +27,7 @@ pub const NONE: u32 = u32::MAX;
 enum Rule {
     Window(Window),
     Ordered(Reorder<()>),
-    Keyed(Lookahead<u32, u32>),
+    Keyed(Lookahead<u32, u32, DenseKeys>),
 }
 
 /// One iteration's pull rule; see the module docs.
@@ -56,7 +56,13 @@ impl RawAsCompleted {
             (false, 0) => Rule::Window(Window::new(limit).map_err(zero)?),
             (true, 0) => Rule::Ordered(Reorder::new(limit).map_err(zero)?),
             (false, per_key) => Rule::Keyed(
-                Lookahead::new(limit, per_key as usize, lookahead as usize).map_err(zero)?,
+                Lookahead::with_counts(
+                    limit,
+                    per_key as usize,
+                    lookahead as usize,
+                    DenseKeys::default(),
+                )
+                .map_err(zero)?,
             ),
             (true, _) => {
                 return Err(range_error(

@@ -25,20 +25,12 @@
 //! drives a `Lookahead<u32, u32>` (key and item numbers) through the wasm
 //! bindings.
 
-use core::borrow::Borrow;
 use core::hash::Hash;
 
 use crate::hash::HashMap;
 use alloc::vec::Vec;
 
-use super::ZeroLimit;
-
-/// A key's running and waiting items.
-#[derive(Debug, Clone, Copy, Default)]
-struct Count {
-    running: usize,
-    waiting: usize,
-}
+use super::{Count, KeyCounts, ZeroLimit};
 
 /// Which keyed items may start, and which wait.
 ///
@@ -55,13 +47,14 @@ struct Count {
 /// assert_eq!(keys.next_start(), None);
 /// ```
 #[derive(Debug)]
-pub struct Lookahead<K, T> {
+pub struct Lookahead<K, T, C = HashMap<K, Count>> {
     limit: usize,
     per_key: usize,
     lookahead: usize,
     running: usize,
-    /// Running and waiting items per key; keys at (0, 0) are removed.
-    counts: HashMap<K, Count>,
+    /// Running and waiting items per key; keys at (0, 0) are forgotten.
+    counts: C,
+    _keys: core::marker::PhantomData<fn(K)>,
     /// Items that could not start when offered, oldest first (a `Vec`:
     /// items leave from anywhere, not only the front).
     waiting: Vec<(K, T)>,
@@ -75,6 +68,31 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
     /// taken as 1: an item that found its key saturated has to be held
     /// somewhere). [`ZeroLimit`] if `limit` or `per_key` is 0.
     pub fn new(limit: usize, per_key: usize, lookahead: usize) -> Result<Self, ZeroLimit> {
+        // At most `limit + lookahead` keys are counted at once. Twice that
+        // keeps every insert within hashbrown's in-place rehash, so it never
+        // reallocates.
+        let keys = limit
+            .saturating_add(lookahead.max(1))
+            .saturating_mul(2)
+            .saturating_add(2);
+        Self::with_counts(
+            limit,
+            per_key,
+            lookahead,
+            HashMap::with_capacity_and_hasher(keys, Default::default()),
+        )
+    }
+}
+
+impl<K, T, C: KeyCounts<K>> Lookahead<K, T, C> {
+    /// Like [`new`](Lookahead::new), keeping the per-key counts in `counts`
+    /// (e.g. [`DenseKeys`](super::DenseKeys) for numbered keys).
+    pub fn with_counts(
+        limit: usize,
+        per_key: usize,
+        lookahead: usize,
+        counts: C,
+    ) -> Result<Self, ZeroLimit> {
         if limit == 0 || per_key == 0 {
             return Err(ZeroLimit);
         }
@@ -84,13 +102,8 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
             per_key,
             lookahead,
             running: 0,
-            // At most `limit + lookahead` keys are counted at once. Twice
-            // that keeps every insert within hashbrown's in-place rehash, so
-            // it never reallocates.
-            counts: HashMap::with_capacity_and_hasher(
-                limit.saturating_add(lookahead).saturating_mul(2).saturating_add(2),
-                Default::default(),
-            ),
+            counts,
+            _keys: core::marker::PhantomData,
             waiting: Vec::with_capacity(lookahead),
             cursor: 0,
         })
@@ -112,12 +125,8 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
     }
 
     /// Items started and not yet finished for `key`.
-    pub fn running_for<Q>(&self, key: &Q) -> usize
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        self.counts.get(key).map_or(0, |c| c.running)
+    pub fn running_for(&self, key: &K) -> usize {
+        self.counts.get(key).running
     }
 
     /// Items buffered because their key (or every slot) was busy.
@@ -134,10 +143,7 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
     /// A pulled item: handed back to be started now (and counted as
     /// running), or `None` when it was buffered.
     pub fn offer(&mut self, key: K, item: T) -> Option<(K, T)> {
-        if !self.counts.contains_key(&key) {
-            self.counts.insert(key.clone(), Count::default());
-        }
-        let count = self.counts.get_mut(&key).expect("counted above");
+        let count = self.counts.entry(&key);
         // Behind an older item of its key it waits even with room: a key's
         // items start in pull order.
         if count.waiting == 0 && count.running < self.per_key && self.running < self.limit {
@@ -154,25 +160,19 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
     /// free again. `true` when nothing of `key` runs or waits any more (the
     /// key is forgotten; a driver that names keys by number may reuse its
     /// number). A key with nothing running is left alone (`false`).
-    pub fn finish<Q>(&mut self, key: &Q) -> bool
-    where
-        K: Borrow<Q>,
-        Q: Hash + Eq + ?Sized,
-    {
-        let Some(count) = self.counts.get_mut(key) else {
-            return false;
-        };
-        if count.running == 0 {
+    pub fn finish(&mut self, key: &K) -> bool {
+        if self.counts.get(key).running == 0 {
             return false; // not started: a driver bug, ignored
         }
+        let count = self.counts.entry(key);
         count.running -= 1;
+        let forgotten = count.running == 0 && count.waiting == 0;
         self.running -= 1;
         self.cursor = 0;
-        if count.running == 0 && count.waiting == 0 {
-            self.counts.remove(key);
-            return true;
+        if forgotten {
+            self.counts.forget(key);
         }
-        false
+        forgotten
     }
 
     /// The oldest buffered item that can start now (counted as running), or
@@ -183,8 +183,7 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
         // they stay passed over until a finish resets the cursor. Hence the
         // first item of a key found here is its key's oldest waiting one.
         while self.running < self.limit && self.cursor < self.waiting.len() {
-            let key = &self.waiting[self.cursor].0;
-            let count = self.counts.get_mut(key).expect("a waiting item's key is counted");
+            let count = self.counts.entry(&self.waiting[self.cursor].0);
             if count.running < self.per_key {
                 count.running += 1;
                 count.waiting -= 1;
@@ -199,9 +198,11 @@ impl<K: Hash + Eq + Clone, T> Lookahead<K, T> {
 
 #[cfg(all(test, not(loom)))]
 mod tests {
+    use super::super::DenseKeys;
     use super::*;
     use alloc::vec::Vec;
     use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
 
     #[test]
     fn zero_caps_are_refused_and_zero_lookahead_holds_one() {
@@ -247,57 +248,86 @@ mod tests {
         assert_eq!(keys.running(), 0);
     }
 
+    /// Drives `machine` like a stream (pull while `can_pull`, finish in
+    /// any order) and checks: the caps hold, the buffer stays bounded, a
+    /// key's items start in pull order, every item starts once.
+    fn drive<C: KeyCounts<u32>>(
+        mut machine: Lookahead<u32, usize, C>,
+        per_key: usize,
+        keys: &[u32],
+        picks: Vec<usize>,
+    ) -> Result<(), TestCaseError> {
+        let limit = machine.limit();
+        let mut next = 0usize;
+        let mut running: Vec<(u32, usize)> = Vec::new();
+        let mut started: Vec<(u32, usize)> = Vec::new();
+        let mut picks = picks.into_iter().chain(core::iter::repeat(0));
+        loop {
+            while next < keys.len() && machine.can_pull() {
+                if let Some(item) = machine.offer(keys[next], next) {
+                    running.push(item);
+                    started.push(item);
+                }
+                next += 1;
+            }
+            prop_assert!(machine.running() <= limit);
+            prop_assert!(machine.waiting() <= machine.lookahead());
+            for key in 0u32..4 {
+                prop_assert!(machine.running_for(&key) <= per_key);
+            }
+            if running.is_empty() {
+                prop_assert_eq!(machine.waiting(), 0, "nothing runs, yet items wait");
+                break;
+            }
+            let (key, _) = running.swap_remove(picks.next().unwrap() % running.len());
+            let forgotten = machine.finish(&key);
+            let runs = running.iter().filter(|&&(k, _)| k == key).count();
+            let waits = keys[..next].iter().filter(|&&k| k == key).count()
+                - started.iter().filter(|&&(k, _)| k == key).count();
+            prop_assert_eq!(machine.running_for(&key), runs);
+            prop_assert_eq!(
+                forgotten,
+                runs == 0 && waits == 0,
+                "forgotten exactly when nothing of the key is left"
+            );
+            while let Some(item) = machine.next_start() {
+                running.push(item);
+                started.push(item);
+            }
+        }
+        prop_assert_eq!(next, keys.len());
+        let mut all: Vec<usize> = started.iter().map(|&(_, i)| i).collect();
+        all.sort_unstable();
+        prop_assert_eq!(all, (0..keys.len()).collect::<Vec<_>>());
+        for key in 0u32..4 {
+            let order: Vec<usize> = started
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|&(_, i)| i)
+                .collect();
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(order, sorted);
+        }
+        Ok(())
+    }
+
     proptest! {
-        /// Driven like a stream (pull while `can_pull`, finish in any
-        /// order): the caps hold, the buffer stays bounded, a key's items
-        /// start in pull order, and every item starts once.
         #[test]
         fn caps_hold_and_every_item_starts_once_in_key_order(
             limit in 1usize..5,
             per_key in 1usize..3,
             lookahead in 0usize..4,
-            keys in proptest::collection::vec(0u8..4, 0..60),
+            keys in proptest::collection::vec(0u32..4, 0..60),
             picks in proptest::collection::vec(0usize..16, 0..200),
         ) {
-            let mut machine = Lookahead::new(limit, per_key, lookahead).unwrap();
-            let mut next = 0usize;
-            let mut running: Vec<(u8, usize)> = Vec::new();
-            let mut started: Vec<(u8, usize)> = Vec::new();
-            let mut picks = picks.into_iter().chain(core::iter::repeat(0));
-            loop {
-                while next < keys.len() && machine.can_pull() {
-                    if let Some(item) = machine.offer(keys[next], next) {
-                        running.push(item);
-                        started.push(item);
-                    }
-                    next += 1;
-                }
-                prop_assert!(machine.running() <= limit);
-                prop_assert!(machine.waiting() <= machine.lookahead());
-                for key in 0u8..4 {
-                    prop_assert!(machine.running_for(&key) <= per_key);
-                }
-                if running.is_empty() {
-                    prop_assert_eq!(machine.waiting(), 0, "nothing runs, yet items wait");
-                    break;
-                }
-                let (key, _) = running.swap_remove(picks.next().unwrap() % running.len());
-                machine.finish(&key);
-                while let Some(item) = machine.next_start() {
-                    running.push(item);
-                    started.push(item);
-                }
-            }
-            prop_assert_eq!(next, keys.len());
-            let mut all: Vec<usize> = started.iter().map(|&(_, i)| i).collect();
-            all.sort_unstable();
-            prop_assert_eq!(all, (0..keys.len()).collect::<Vec<_>>());
-            for key in 0u8..4 {
-                let order: Vec<usize> = started.iter().filter(|(k, _)| *k == key).map(|&(_, i)| i).collect();
-                let mut sorted = order.clone();
-                sorted.sort_unstable();
-                prop_assert_eq!(order, sorted);
-            }
+            drive(Lookahead::new(limit, per_key, lookahead).unwrap(), per_key, &keys, picks.clone())?;
+            drive(
+                Lookahead::with_counts(limit, per_key, lookahead, DenseKeys::default()).unwrap(),
+                per_key,
+                &keys,
+                picks,
+            )?;
         }
     }
 }

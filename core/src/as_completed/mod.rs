@@ -32,6 +32,7 @@
 
 mod error;
 mod iter;
+mod key_counts;
 mod keyed;
 mod lookahead;
 mod ordered;
@@ -44,6 +45,7 @@ mod window;
 
 pub use error::ZeroLimit;
 pub use iter::Iter;
+pub use key_counts::{Count, DenseKeys, KeyCounts};
 pub use keyed::{
     limited_as_completed_keyed, limited_as_completed_keyed_stream, LimitedAsCompletedKeyed,
 };
