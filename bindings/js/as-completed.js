@@ -65,7 +65,7 @@ export function pullAsCompleted(limiter, raw, source, mapper, o) {
   const rule = mode !== WINDOW || CORE_WINDOW
     ? new RawAsCompleted(o.window, mode === ORDERED, perKey, o.lookahead ?? o.window)
     : null;
-  const lease = o.lease === true && typeof o.key !== 'function' && mode === WINDOW;
+  const lease = o.lease === true && typeof o.key !== 'function';
   return new Completions(limiter, raw, source, mapper || null, o.key, cost, outer, o.window, !o.failFast, lease, mode, rule);
 }
 
@@ -400,7 +400,7 @@ class Completions {
       this.#settled(tag, false, error);
       return;
     }
-    if (id === LEASED) {
+    if (id === LEASED && this.#mode === WINDOW) {
       // A leased unit: every such item settles through the same two
       // callbacks (nothing per item, nor per window slot, kept while it runs).
       if (out instanceof Promise) out.then(this.#leasedOk, this.#leasedFailed);
