@@ -320,7 +320,7 @@ class Completions {
       this.#sourceDone = true;
       this.#pulledNothing();
       this.#giveBackSpare(); // no item will start again
-    } else if (this.#mode === WINDOW) {
+    } else if (this.#rule === null || this.#mode === WINDOW) {
       this.#start(step.value, undefined);
     } else if (this.#mode === ORDERED) {
       this.#start(step.value, this.#rule.pull());
@@ -357,10 +357,10 @@ class Completions {
    */
   #start(item, tag) {
     const raw = this.#raw;
-    let key = this.#mode === KEYED ? this.#keyNames[tag] : this.#key;
+    let key = this.#key;
     let id;
     try {
-      if (this.#keyFn !== null && this.#mode !== KEYED) key = keyOf(this.#keyFn(item));
+      if (this.#keyFn !== null) key = this.#mode === KEYED ? this.#keyNames[tag] : keyOf(this.#keyFn(item));
       if (this.#spare !== 0) {
         this.#spare -= 1;
         id = LEASED;
@@ -400,7 +400,7 @@ class Completions {
       this.#settled(tag, false, error);
       return;
     }
-    if (id === LEASED && this.#mode === WINDOW) {
+    if (id === LEASED && tag === undefined) { // completion order: no tag to carry
       // A leased unit: every such item settles through the same two
       // callbacks (nothing per item, nor per window slot, kept while it runs).
       if (out instanceof Promise) out.then(this.#leasedOk, this.#leasedFailed);
@@ -542,11 +542,11 @@ class Completions {
       return this.#end(error, true);
     }
     if (this.#aborted) return this.#end(abortReason(this.#inner), true);
+    // ORDERED never keeps results in `#finished` (they wait in their places).
+    if (this.#head < this.#finished.length) return this.#deliver();
     if (this.#mode === ORDERED) {
       const place = this.#rule.pop();
       if (place !== NONE) return this.#deliverPlace(place);
-    } else if (this.#head < this.#finished.length) {
-      return this.#deliver();
     }
     if (this.#outstanding === 0 && this.#sourceDone) return this.#end(DONE, false);
     return null;
@@ -567,7 +567,8 @@ class Completions {
       finished.splice(0, this.#head);
       this.#head = 0;
     }
-    this.#yielded(this.#finishedKeys === null ? null : this.#finishedKeys.shift());
+    if (this.#rule === null) this.#outstanding -= 1;
+    else this.#yielded(this.#finishedKeys === null ? null : this.#finishedKeys.shift());
     if (ok || this.#settle) return Promise.resolve({ value: this.#record(ok, value), done: false });
     return this.#end(value, true);
   }
