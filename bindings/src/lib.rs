@@ -16,7 +16,8 @@
 //! wraps the raw classes exported here (`RawLimiter`, `RawRetry`) in the
 //! public API: `Limiter`, `KeyedSemaphore` (only concurrency caps),
 //! `RateLimiter` (only rate quotas) and `guard` (its `admit`, in guard.rs)
-//! are each a `RawLimiter`.
+//! are each a `RawLimiter`; `limitedAsCompleted`'s input order and keyed
+//! look-ahead are the core's rules, asked through a `RawAsCompleted`.
 
 #![no_std]
 
