@@ -156,3 +156,48 @@ impl RawAsCompleted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_hands_out_places_and_gives_them_back_in_input_order() {
+        let mut rule = RawAsCompleted::new(2, true, 0, 0).ok().unwrap();
+        let (a, b) = (rule.pull(), rule.pull());
+        assert_ne!(a, b);
+        assert_eq!(rule.pull(), NONE, "full: the pull stops");
+        assert!(!rule.can_pull());
+        assert!(rule.finish(b));
+        assert!(!rule.finish(b), "finished twice");
+        assert_eq!(rule.pop(), NONE, "the first is still running");
+        assert!(rule.finish(a));
+        assert_eq!((rule.pop(), rule.pop(), rule.pop()), (a, b, NONE));
+        assert!(rule.can_pull());
+    }
+
+    #[test]
+    fn keyed_starts_other_keys_and_forgets_idle_ones() {
+        // 2 running, 1 per key, 1 buffered.
+        let mut rule = RawAsCompleted::new(2, false, 1, 1).ok().unwrap();
+        assert_eq!(rule.offer(0, 10), 10, "starts");
+        assert_eq!(rule.offer(0, 11), NONE, "key 0 is at its cap: waits");
+        assert!(!rule.can_pull(), "the buffer is full");
+        assert_eq!(rule.next_start(), NONE);
+        assert!(!rule.done(0), "key 0 still has an item waiting");
+        assert_eq!(rule.next_start(), 11);
+        assert_eq!(rule.offer(1, 12), 12, "key 1 is not blocked by key 0");
+        assert!(rule.done(0), "nothing of key 0 is left");
+        assert!(rule.done(1));
+        assert_eq!(rule.pull(), NONE, "keyed items come in through offer");
+    }
+
+    #[test]
+    fn completion_order_counts_the_window() {
+        let mut rule = RawAsCompleted::new(1, false, 0, 0).ok().unwrap();
+        assert_eq!(rule.pull(), 0);
+        assert_eq!(rule.pull(), NONE);
+        rule.pop();
+        assert!(rule.can_pull());
+    }
+}
