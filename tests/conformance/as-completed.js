@@ -499,3 +499,20 @@ test('asCompleted: ordered and lookahead options are checked, naming the option'
   const limiter = new weir.Limiter({ concurrency: 2 });
   assert.throws(() => limiter.asCompleted([1], (x) => x, { lookahead: 2 }), TypeError, /unknown option 'lookahead'/);
 });
+
+test('asCompleted ordered: items that queue in a shared limiter (per-key caps) still come back in input order', async ({ weir, assert, sleep }) => {
+  const limiter = new weir.Limiter({ concurrency: 4, perKey: 1 });
+  let running = 0;
+  let max = 0;
+  const out = [];
+  for await (const v of limiter.asCompleted(Array.from({ length: 12 }, (_, i) => i), async (i) => {
+    running += 1;
+    max = Math.max(max, running);
+    await sleep((7 * i) % 3);
+    running -= 1;
+    return i;
+  }, { key: (i) => `k${i % 2}`, ordered: true, failFast: true })) out.push(v);
+  assert.deepEqual(out, Array.from({ length: 12 }, (_, i) => i));
+  assert.atMost(max, 2, 'one per key, two keys');
+  assert.equal(limiter.stats().inFlight, 0);
+});
