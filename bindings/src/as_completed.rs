@@ -24,6 +24,16 @@ use crate::errors::range_error;
 /// start.
 pub const NONE: u32 = u32::MAX;
 
+/// A `RangeError` naming `what` when `bytes` cannot be allocated: the
+/// rules allocate their buffers up front, and a failed allocation would
+/// abort the wasm instance (every limiter with it) instead of throwing.
+fn fits(bytes: usize, what: &str) -> Result<(), JsValue> {
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| {
+        crate::errors::range_error_of(&["limitedAsCompleted: ", what, " is too large to allocate"])
+    })
+}
+
 enum Rule {
     Window(Window),
     Ordered(Reorder<()>),
@@ -54,16 +64,26 @@ impl RawAsCompleted {
         let limit = limit as usize;
         let rule = match (ordered, per_key) {
             (false, 0) => Rule::Window(Window::new(limit).map_err(zero)?),
-            (true, 0) => Rule::Ordered(Reorder::new(limit).map_err(zero)?),
-            (false, per_key) => Rule::Keyed(
-                Lookahead::with_counts(
-                    limit,
-                    per_key as usize,
-                    lookahead as usize,
-                    DenseKeys::default(),
+            (true, 0) => {
+                // One byte per place, allocated up front.
+                fits(limit, "'concurrency' (the reorder window)")?;
+                Rule::Ordered(Reorder::new(limit).map_err(zero)?)
+            }
+            (false, per_key) => {
+                fits(
+                    (lookahead as usize).saturating_mul(8),
+                    "'lookahead' (the look-ahead buffer)",
+                )?;
+                Rule::Keyed(
+                    Lookahead::with_counts(
+                        limit,
+                        per_key as usize,
+                        lookahead as usize,
+                        DenseKeys::default(),
+                    )
+                    .map_err(zero)?,
                 )
-                .map_err(zero)?,
-            ),
+            }
             (true, _) => {
                 return Err(range_error(
                     "limitedAsCompleted: 'ordered' has no per-key look-ahead",

@@ -516,3 +516,12 @@ test('asCompleted ordered: items that queue in a shared limiter (per-key caps) s
   assert.atMost(max, 2, 'one per key, two keys');
   assert.equal(limiter.stats().inFlight, 0);
 });
+
+test('asCompleted: a reorder window or look-ahead too large to allocate is a RangeError, and the wasm lives on', async ({ weir, assert }) => {
+  const max = 0xffffffff;
+  assert.throws(() => weir.limitedAsCompleted([1], (x) => x, { concurrency: max, ordered: true }), RangeError, /'concurrency' \(the reorder window\) is too large to allocate/);
+  assert.throws(() => weir.limitedAsCompleted([1], (x) => x, { concurrency: 2, perKey: 1, key: (x) => x, lookahead: max }), RangeError, /'lookahead' \(the look-ahead buffer\) is too large to allocate/);
+  const out = [];
+  for await (const v of weir.limitedAsCompleted([3, 1, 2], async (x) => x, { concurrency: 2, ordered: true, failFast: true })) out.push(v);
+  assert.deepEqual(out, [3, 1, 2]);
+});
