@@ -28,10 +28,23 @@ pub const NONE: u32 = u32::MAX;
 /// rules allocate their buffers up front, and a failed allocation would
 /// abort the wasm instance (every limiter with it) instead of throwing.
 fn fits(bytes: usize, what: &str) -> Result<(), JsValue> {
-    let mut probe: Vec<u8> = Vec::new();
-    probe.try_reserve_exact(bytes).map_err(|_| {
+    let refused = || {
         crate::errors::range_error_of(&["limitedAsCompleted: ", what, " is too large to allocate"])
-    })
+    };
+    if bytes == 0 {
+        return Ok(());
+    }
+    let layout = core::alloc::Layout::from_size_align(bytes, 1).map_err(|_| refused())?;
+    // SAFETY: `layout` has a non-zero size; the block is freed at once with
+    // the same layout. The global allocator answers null (no abort) when the
+    // memory cannot grow.
+    let probe = unsafe { alloc::alloc::alloc(layout) };
+    if probe.is_null() {
+        return Err(refused());
+    }
+    // SAFETY: allocated just above with `layout`.
+    unsafe { alloc::alloc::dealloc(probe, layout) };
+    Ok(())
 }
 
 enum Rule {
