@@ -525,3 +525,31 @@ test('asCompleted: a reorder window or look-ahead too large to allocate is a Ran
   for await (const v of weir.limitedAsCompleted([3, 1, 2], async (x) => x, { concurrency: 2, ordered: true, failFast: true })) out.push(v);
   assert.deepEqual(out, [3, 1, 2]);
 });
+
+for (const mode of ['ordered', 'keyed']) {
+  test(`asCompleted ${mode}: an outer abort ends the iteration with its reason, closes the source and aborts the running`, async ({ weir, assert, settle }) => {
+    const { state, source } = countingSource(100);
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const signals = [];
+    const opts = mode === 'ordered'
+      ? { concurrency: 3, ordered: true, failFast: true, signal: controller.signal }
+      : { concurrency: 3, perKey: 1, key: () => 'one', lookahead: 2, failFast: true, signal: controller.signal };
+    const seen = [];
+    const run = (async () => {
+      for await (const v of weir.limitedAsCompleted(source, (i, { signal }) => {
+        signals.push(signal);
+        return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      }, opts)) seen.push(v);
+    })();
+    await settle();
+    assert.equal(state.pulled, 3, 'pulled before the abort');
+    controller.abort(reason);
+    await assert.rejects(run, (e) => assert.equal(e, reason));
+    await settle();
+    assert.deepEqual(seen, []);
+    assert.ok(state.closed, 'the source was closed');
+    assert.equal(state.pulled, 3, 'no pulls after the abort');
+    assert.ok(signals.length >= 1 && signals.every((s) => s.aborted), 'running mappers were aborted');
+  });
+}
