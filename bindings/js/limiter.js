@@ -162,7 +162,7 @@ export class Limiter {
 
   /** Map `source` through `mapper` under this limiter; results in completion order. */
   asCompleted(source, mapper, opts) {
-    const o = options(opts, 'asCompleted', ['concurrency', 'key', 'cost', 'signal', 'failFast']);
+    const o = options(opts, 'asCompleted', ['concurrency', 'key', 'cost', 'signal', 'failFast', 'ordered']);
     const window = o.concurrency === undefined ? this.#limits.concurrency : whole(o.concurrency, 'concurrency');
     if (window === undefined) {
       throw new TypeError("asCompleted: option 'concurrency' is required when the limiter has no concurrency cap");

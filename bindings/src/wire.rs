@@ -38,11 +38,13 @@ pub(crate) fn strings(names: &[&str]) -> Array {
 /// The codes every limiter class answers with: `mustWait` (admission has
 /// to wait; permit ids are always ≥ 1) and `failed` (the request can never
 /// be admitted, or a parked wait failed; the error is then `lastError()` /
-/// `takeError(ticket)`).
+/// `takeError(ticket)`); and `none`, what `RawAsCompleted` answers for
+/// "nothing" (no place, no result due, the item waits).
 #[wasm_bindgen(js_name = wireNames)]
 pub fn wire_names() -> Array {
     named(&[
         ("mustWait", JsValue::from(MUST_WAIT)),
         ("failed", JsValue::from(FAILED)),
+        ("none", JsValue::from(crate::as_completed::NONE)),
     ])
 }
