@@ -26,6 +26,19 @@ mkdir -p "$dest"
 glue_export='export { initSync, __wbg_init as default };'
 grep -qxF "$glue_export" "$out/weir_wasm.js" || { echo "build.sh: the wasm-bindgen glue's exports changed: $(grep '^export {' "$out/weir_wasm.js")" >&2; exit 1; }
 sed -i "s/^export { initSync, __wbg_init as default };$/export { initSync };/" "$out/weir_wasm.js"
+# -ocimfs 100: functions with one caller are inlined into it only up to 100
+# bytes (binaryen's default: any size). -1.3 KB gzip, the same uncontended
+# path (bench/README.md, "Package size", session 6).
+wasm-opt -Oz --converge -ocimfs 100 --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+  --enable-mutable-globals --enable-reference-types --enable-multivalue \
+  "$out/weir_wasm_bg.wasm" -o "$out/optimized.wasm"
+# The wasm's imports and exports renamed to one or two letters (~1 KB gzip
+# over wasm and glue); wasm-opt prints the mapping and the glue follows it
+# (the script fails the build if the glue uses a name it lacks).
+wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+  --enable-reference-types --enable-multivalue --minify-imports-and-exports-and-modules \
+  "$out/optimized.wasm" -o "$dest/weir_wasm_bg.wasm" > "$out/names.json"
+node scripts/wasm-names.mjs "$out/names.json" "$out/weir_wasm.js" "$dest/weir_wasm_bg.wasm"
 # The generated glue ships minified (44 -> ~15 KB raw, 8.3 -> ~4 KB gzip):
 # esbuild is a devDependency; without it (node_modules not installed yet) the
 # glue is copied as generated, which works the same.
@@ -37,12 +50,6 @@ else
   echo "build.sh: esbuild not installed (npm install); bindings/js/wasm/weir_wasm.js left unminified" >&2
   cp "$out/weir_wasm.js" "$dest/weir_wasm.js"
 fi
-# -ocimfs 100: functions with one caller are inlined into it only up to 100
-# bytes (binaryen's default: any size). -1.3 KB gzip, the same uncontended
-# path (bench/README.md, "Package size", session 6).
-wasm-opt -Oz --converge -ocimfs 100 --zero-filled-memory --strip-debug --strip-producers --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
-  --enable-mutable-globals --enable-reference-types --enable-multivalue \
-  "$out/weir_wasm_bg.wasm" -o "$dest/weir_wasm_bg.wasm"
 # The universal entry (bindings/js/index.js) carries the wasm inline: no file for a
 # bundler to find, no top-level await, sync instantiation.
 node scripts/inline-wasm.mjs "$dest/weir_wasm_bg.wasm" "$dest/weir_wasm_inline.js"
