@@ -15,7 +15,13 @@ out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out${WEIR_WASM_NO_DEFAULT_FEATUR
 rm -rf "$out"
 # panic = "abort" for this build only (a per-package profile cannot set it):
 # no unwinding tables or landing pads in the wasm.
-CARGO_PROFILE_RELEASE_PANIC=abort \
+# Panic locations (file names) stay in the wasm's data even though panics
+# only trap: shorten the crates.io sources' paths to `crate-x.y.z/src/…`.
+remap=()
+for registry in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+  [ -d "$registry" ] && remap+=("--remap-path-prefix=$registry=")
+done
+CARGO_PROFILE_RELEASE_PANIC=abort RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }${remap[*]}" \
   wasm-pack --quiet build bindings --target web --release --no-pack --no-typescript \
   --out-dir "$out" --out-name weir_wasm "${features[@]}"
 mkdir -p "$dest"
