@@ -4,7 +4,7 @@
 // by name from here.
 //
 // Guarantees:
-// - Every code (`MUST_WAIT`, `FAILED`, the guard's `wait`/`shed`, the retry
+// - Every code (`MUST_WAIT`, `FAILED`, `WANTS_NOTIFY`, the guard's `wait`/`shed`, the retry
 //   decision's codes) and array layout (the guard's figures, the fetch
 //   snapshot) is read from Rust at `initWasm` (`wireNames`, `guardNames`,
 //   `retryNames`), never retyped here: a field Rust adds, removes or
@@ -27,6 +27,8 @@ export { RawLimiter, RawRetry, RawRetryPolicy };
 export let MUST_WAIT;
 /** What they answer for a request that can never be admitted (the error: `lastError`). */
 export let FAILED;
+/** What `acquireOrPark` answers when it parked the wait and wants the `notify` function (`setNotify`). */
+export let WANTS_NOTIFY;
 /**
  * The guard's names: `wait`, `shed` (codes of `admit`/`afterWait`),
  * `figures` (`{ limit, remaining, resetNs, retryNs, intervalMs, reason,
@@ -63,6 +65,7 @@ export function initWasm(module) {
   const wire = fromPairs(wireNames());
   MUST_WAIT = wire.mustWait;
   FAILED = wire.failed;
+  WANTS_NOTIFY = wire.wantsNotify;
   const guard = fromPairs(guardNames());
   GUARD = Object.freeze({ ...guard, figures: layoutOf(guard.figures) });
   const retry = fromPairs(retryNames());

@@ -2,7 +2,8 @@
 // per key) and a bounded queue, enforced together by the Rust core.
 //
 // Guarantees: every decision is the core's (one wasm call to admit, one to
-// release on the uncontended path, no Promise of its own); bad options throw
+// release on the uncontended path, no Promise of its own; a `run` that must
+// wait parks in that same call); bad options throw
 // at construction naming the option; an aborted wait leaves the queue at
 // once; a permit is held until the work settles.
 import { RawLimiter, MUST_WAIT, FAILED, lastError, statsOf } from './boundary.js';
@@ -65,13 +66,8 @@ export class Limiter {
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
       }
-      if (signal === undefined) {
-        const raw = this.#raw;
-        id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
-        if (id === FAILED) throw lastError(raw);
-        if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
-        return parkToRun(this.#parking, key, cost, fn);
-      }
+      // Without a signal: one wasm call admits at once or parks the wait.
+      if (signal === undefined) return parkToRun(this.#parking, key, cost, fn);
       id = limiterPermit(this.#parking, key, cost, signal);
     } catch (error) {
       return Promise.reject(error);
