@@ -194,17 +194,22 @@ class Cohort {
  * side asks for it (`WANTS_NOTIFY`: the first wait after an idle spell).
  */
 export function admitOrPark(parking, key, cost) {
-  const ticket = parking.take();
+  // The ticket a wait would park under, taken only if it does (nothing
+  // else runs meanwhile: the wasm side only schedules `notify`).
+  const free = parking.free;
+  const reuse = free.length !== 0;
+  const ticket = reuse ? free[free.length - 1] : parking.made + 1;
   const raw = parking.raw;
   const id = key === '' ? raw.acquireOrParkUnkeyed(cost, ticket) : raw.acquireOrPark(key, cost, ticket);
-  if (id === MUST_WAIT || id === WANTS_NOTIFY) {
-    if (id === WANTS_NOTIFY) raw.setNotify(parking.notify);
-    parking.parkingTicket = ticket;
-    return MUST_WAIT;
+  if (id !== MUST_WAIT && id !== WANTS_NOTIFY) {
+    if (id === FAILED) throw lastError(raw);
+    return id;
   }
-  parking.give(ticket);
-  if (id === FAILED) throw lastError(raw);
-  return id;
+  if (reuse) free.pop();
+  else parking.made = ticket;
+  if (id === WANTS_NOTIFY) raw.setNotify(parking.notify);
+  parking.parkingTicket = ticket;
+  return MUST_WAIT;
 }
 
 /**
@@ -256,9 +261,6 @@ export function parkingFor(raw) {
     places: [],
     /** The Cohort that waiting `run` calls join, until it is full or opens. */
     cohort: null,
-    take() {
-      return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
-    },
     give(ticket) {
       if (parking.draining) {
         parking.freedInDrain.push(ticket);
