@@ -40,9 +40,10 @@ wasm-opt -Oz --converge -ocimfs 100 --zero-filled-memory --strip-debug --strip-p
   "$out/weir_wasm_bg.wasm" -o "$out/optimized.wasm"
 # The wasm's imports and exports renamed to one or two letters (~1 KB gzip
 # over wasm and glue); wasm-opt prints the mapping and the glue follows it
-# (the script fails the build if the glue uses a name it lacks).
+# (the script fails the build if the glue uses a name it lacks). The
+# target_features section (for linkers, not engines) goes too.
 wasm-opt --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
-  --enable-reference-types --enable-multivalue --minify-imports-and-exports-and-modules \
+  --enable-reference-types --enable-multivalue --minify-imports-and-exports-and-modules --strip-target-features \
   "$out/optimized.wasm" -o "$dest/weir_wasm_bg.wasm" > "$out/names.json"
 node scripts/wasm-names.mjs "$out/names.json" "$out/weir_wasm.js" "$dest/weir_wasm_bg.wasm"
 # The generated glue ships minified (44 -> ~15 KB raw, 8.3 -> ~4 KB gzip):
