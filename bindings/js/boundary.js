@@ -4,10 +4,10 @@
 // by name from here.
 //
 // Guarantees:
-// - Every code (`MUST_WAIT`, `FAILED`, `NONE`, the guard's `wait`/`shed`,
-//   the retry decision's codes, the adaptive cap's outcomes) and array
-//   layout (the guard's figures, the fetch snapshot, the adaptive config
-//   row) is read from Rust at `initWasm` (`wireNames`, `guardNames`,
+// - Every code (`MUST_WAIT`, `FAILED`, `WANTS_NOTIFY`, `NONE`, the guard's
+//   `wait`/`shed`, the retry decision's codes, the adaptive cap's outcomes)
+//   and array layout (the guard's figures, the fetch snapshot, the adaptive
+//   config row) is read from Rust at `initWasm` (`wireNames`, `guardNames`,
 //   `retryNames`, `adaptiveNames`), never retyped here: a field Rust adds, removes or
 //   reorders reaches JS with its name. Policy defaults never cross: Rust
 //   fills every option JS leaves `undefined`.
@@ -30,6 +30,8 @@ export let MUST_WAIT;
 export let FAILED;
 /** What `RawAsCompleted` answers for "nothing": the window is full, no result is due, the item waits. */
 export let NONE;
+/** What `acquireOrPark` answers when it parked the wait and wants the `notify` function (`setNotify`). */
+export let WANTS_NOTIFY;
 /**
  * The guard's names: `wait`, `shed` (codes of `admit`/`afterWait`),
  * `figures` (`{ limit, remaining, resetNs, retryNs, intervalMs, reason,
@@ -74,6 +76,7 @@ export function initWasm(module) {
   MUST_WAIT = wire.mustWait;
   FAILED = wire.failed;
   NONE = wire.none;
+  WANTS_NOTIFY = wire.wantsNotify;
   const guard = fromPairs(guardNames());
   GUARD = Object.freeze({ ...guard, figures: layoutOf(guard.figures) });
   const retry = fromPairs(retryNames());
