@@ -68,7 +68,7 @@ fi
 
 wasm=bindings/js/wasm/weir_wasm_bg.wasm
 if [[ ! -f "$wasm" || ! -f bindings/js/wasm/weir_wasm_inline.js \
-   || -n "$(find bindings core/src Cargo.lock Cargo.toml core/Cargo.toml scripts/build.sh scripts/inline-wasm.mjs bindings/js/inflate.js -newer "$wasm" -type f -print -quit)" ]]; then
+   || -n "$(find bindings core/src Cargo.lock Cargo.toml core/Cargo.toml scripts/build.sh scripts/inline-wasm.mjs scripts/wasm-names.mjs bindings/js/inflate.js -newer "$wasm" -type f -print -quit)" ]]; then
   say "building the wasm"
   bash scripts/build.sh
 else

@@ -85,6 +85,7 @@ function parent() {
     ['bottleneck', bottleneckN],
     ['weir limitedAsCompleted', n],
     ['weir limitedAsCompleted', big],
+    ['weir limitedAsCompleted ordered', n],
     ['weir limiter.run', n],
   ].filter(([name, size]) => (!only || only.has(name)) && size > 0);
 

@@ -4,11 +4,11 @@
 // by name from here.
 //
 // Guarantees:
-// - Every code (`MUST_WAIT`, `FAILED`, the guard's `wait`/`shed`, the retry
-//   decision's codes, the adaptive cap's outcomes) and array layout (the
-//   guard's figures, the fetch snapshot, the adaptive config row) is read
-//   from Rust at `initWasm` (`wireNames`, `guardNames`, `retryNames`,
-//   `adaptiveNames`), never retyped here: a field Rust adds, removes or
+// - Every code (`MUST_WAIT`, `FAILED`, `WANTS_NOTIFY`, `NONE`, the guard's
+//   `wait`/`shed`, the retry decision's codes, the adaptive cap's outcomes)
+//   and array layout (the guard's figures, the fetch snapshot, the adaptive
+//   config row) is read from Rust at `initWasm` (`wireNames`, `guardNames`,
+//   `retryNames`, `adaptiveNames`), never retyped here: a field Rust adds, removes or
 //   reorders reaches JS with its name. Policy defaults never cross: Rust
 //   fills every option JS leaves `undefined`.
 // - Flat arrays from Rust are turned into named values here and nowhere
@@ -18,16 +18,20 @@
 // - Importing this module touches no wasm: the names are set by `initWasm`,
 //   which every loader calls before any API is used.
 import {
-  initSync, wireNames, guardNames, retryNames, adaptiveNames, RawLimiter, RawRetry, RawRetryPolicy,
+  initSync, wireNames, guardNames, retryNames, adaptiveNames, RawLimiter, RawRetry, RawRetryPolicy, RawAsCompleted,
 } from './wasm/weir_wasm.js';
 import { fromCore } from './errors.js';
 
-export { RawLimiter, RawRetry, RawRetryPolicy };
+export { RawLimiter, RawRetry, RawRetryPolicy, RawAsCompleted };
 
 /** What `tryAcquire` & co. answer when admission must wait (permit ids are ≥ 1). */
 export let MUST_WAIT;
 /** What they answer for a request that can never be admitted (the error: `lastError`). */
 export let FAILED;
+/** What `RawAsCompleted` answers for "nothing": the window is full, no result is due, the item waits. */
+export let NONE;
+/** What `acquireOrPark` answers when it parked the wait and wants the `notify` function (`setNotify`). */
+export let WANTS_NOTIFY;
 /**
  * The guard's names: `wait`, `shed` (codes of `admit`/`afterWait`),
  * `figures` (`{ limit, remaining, resetNs, retryNs, intervalMs, reason,
@@ -71,6 +75,8 @@ export function initWasm(module) {
   const wire = fromPairs(wireNames());
   MUST_WAIT = wire.mustWait;
   FAILED = wire.failed;
+  NONE = wire.none;
+  WANTS_NOTIFY = wire.wantsNotify;
   const guard = fromPairs(guardNames());
   GUARD = Object.freeze({ ...guard, figures: layoutOf(guard.figures) });
   const retry = fromPairs(retryNames());

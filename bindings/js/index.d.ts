@@ -124,6 +124,13 @@ export interface AsCompletedOptions<T> {
    * values instead and throws the first error, ending the iteration.
    */
   failFast?: boolean;
+  /**
+   * Yield results in input order. The window (`concurrency`) is then the
+   * reorder window: an item that finished early keeps its place until every
+   * earlier one is yielded; when all places are taken, the source is not
+   * pulled until the oldest item finishes. Nothing is dropped.
+   */
+  ordered?: boolean;
 }
 
 export type Mapper<T, R> = (item: T, context: { signal: AbortSignal }) => R | PromiseLike<R>;
@@ -257,17 +264,39 @@ export class BodyTimeoutError extends Error {
 /** The key `limiter.fetch` uses by default: `host:port`, default port filled in. */
 export function fetchKeyOf(input: string | URL | Request): string;
 
-export interface LimitedAsCompletedOptions<T> extends AsCompletedOptions<T> {
-  /** Required: items in flight (and the look-ahead window). */
+interface LimitedAsCompletedCommon<T> extends Omit<AsCompletedOptions<T>, 'key' | 'ordered'> {
+  /** Required: items out of the source at once (running, waiting or unconsumed). */
   concurrency: number;
-  perKey?: Cap;
   rate?: Quota | Quota[];
   perKeyRate?: Quota | Quota[];
 }
 
 /**
+ * `limitedAsCompleted`'s options. With a `key` function and a numeric
+ * `perKey` (and not `ordered`), items whose key is at its cap wait in a
+ * look-ahead buffer of `lookahead` items (default: `concurrency`) while items
+ * of other keys start; when the buffer is full, the pull stops.
+ */
+export type LimitedAsCompletedOptions<T> =
+  | (LimitedAsCompletedCommon<T> & {
+    key?: string | number | ((item: T) => string | number);
+    perKey?: Cap;
+    ordered?: boolean;
+    /** Only with a `key` function and `perKey`, in completion order. */
+    lookahead?: never;
+  })
+  | (LimitedAsCompletedCommon<T> & {
+    key: (item: T) => string | number;
+    perKey: number;
+    ordered?: false;
+    /** Items whose key is at its cap that may wait while other keys run (≥ 1; default `concurrency`). */
+    lookahead?: number;
+  });
+
+/**
  * Maps a sync or async iterable with at most `concurrency` items out at once,
- * yielding results in completion order. The source is pulled lazily;
+ * yielding results in completion order (or input order with `ordered: true`).
+ * The source is pulled lazily;
  * `break`/`return()` stops pulling and aborts in-flight work. Without a mapper
  * (`null`) the items are thunks.
  */

@@ -2,7 +2,8 @@
 // per key) and a bounded queue, enforced together by the Rust core.
 //
 // Guarantees: every decision is the core's (one wasm call to admit, one to
-// release on the uncontended path, no Promise of its own); bad options throw
+// release on the uncontended path, no Promise of its own; a `run` that must
+// wait parks in that same call); bad options throw
 // at construction naming the option; an aborted wait leaves the queue at
 // once; a permit is held until the work settles. With `concurrency: {
 // adaptive }` the core moves the cap from reported samples (`run` and
@@ -132,13 +133,8 @@ export class Limiter {
       }
       if (this.#adaptive || this.#perKeyAdaptive) fn = timed(this.#raw, fn, key);
       if (this.#shared !== undefined) return this.#shared.run(fn, key, cost, signal);
-      if (signal === undefined) {
-        const raw = this.#raw;
-        id = key === '' ? raw.tryAcquireUnkeyed(cost) : raw.tryAcquire(key, cost);
-        if (id === FAILED) throw lastError(raw);
-        if (id !== MUST_WAIT) return runHolding(raw, id, fn, undefined);
-        return parkToRun(this.#parking, key, cost, fn);
-      }
+      // Without a signal: one wasm call admits at once or parks the wait.
+      if (signal === undefined) return parkToRun(this.#parking, key, cost, fn);
       id = limiterPermit(this.#parking, key, cost, signal);
     } catch (error) {
       return Promise.reject(error);
@@ -172,7 +168,7 @@ export class Limiter {
 
   /** Map `source` through `mapper` under this limiter; results in completion order. */
   asCompleted(source, mapper, opts) {
-    const o = options(opts, 'asCompleted', ['concurrency', 'key', 'cost', 'signal', 'failFast']);
+    const o = options(opts, 'asCompleted', ['concurrency', 'key', 'cost', 'signal', 'failFast', 'ordered']);
     const window = o.concurrency === undefined ? this.#limits.concurrency : whole(o.concurrency, 'concurrency');
     if (window === undefined) {
       throw new TypeError("asCompleted: option 'concurrency' is required when the limiter has no concurrency cap");

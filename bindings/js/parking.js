@@ -15,8 +15,7 @@
 //   settles the ticket's next owner. Tables let go after a crowd.
 // - Waiting `run` calls without a signal share a Cohort: one Promise
 //   reaction each instead of resolving functions of their own.
-import { MUST_WAIT, FAILED, forEachDrained, takeError, lastError } from './boundary.js';
-import { fromCore } from './errors.js';
+import { MUST_WAIT, FAILED, WANTS_NOTIFY, forEachDrained, takeError, lastError } from './boundary.js';
 import { abortReason } from './abort-reason.js';
 import { onAbort } from './on-abort.js';
 import { runHolding, NO_SIGNAL } from './permit.js';
@@ -115,8 +114,11 @@ class Failure {
  * first of them is admitted; its reactions then call `step` once per call,
  * in the order the calls were made (reactions of one Promise run in order),
  * and each step returns that call's result: the run's Promise when it was
- * admitted already, else a Promise whose resolve waits in `resolves` for
- * its admission. Until the gate opens a call holds no resolving functions.
+ * admitted already, else the cohort itself, a thenable: the call's Promise
+ * then calls `then` (in a later job, in the order of those steps, each
+ * recorded in `awaiting`) with its resolving functions, which wait in
+ * `resolves` for its admission. Until the gate opens a call holds no
+ * resolving functions, and none holds a Promise of the cohort's making.
  */
 class Cohort {
   constructor(parking) {
@@ -129,30 +131,47 @@ class Cohort {
     this.gate = new Promise((resolve) => {
       this.open = resolve;
     });
-    /** By place: the result of a call admitted before its step. */
+    /** By place: the result of a call admitted before its Promise asked for it. */
     this.results = [];
-    /** By place: the resolve of a step that came before its call was admitted. */
+    /** By place: the resolve of a call's Promise that asked before its admission. */
     this.resolves = [];
+    /** Places whose Promise will call `then`, in order; `thens` of them have. */
+    this.awaiting = [];
+    this.thens = 0;
     this.step = () => this.take();
+  }
+
+  /** A call's result if known (settled or failed), else `undefined`. */
+  result(place) {
+    const result = this.results[place];
+    if (result === undefined) return undefined;
+    this.results[place] = undefined;
+    return result instanceof Failure ? Promise.reject(result.error) : result;
   }
 
   take() {
     const place = this.taken;
     this.taken += 1;
-    const result = this.results[place];
-    if (result !== undefined) {
-      this.results[place] = undefined;
-      return result instanceof Failure ? Promise.reject(result.error) : result;
-    }
-    return new Promise((resolve) => {
-      this.resolves[place] = resolve;
-    });
+    const result = this.result(place);
+    if (result !== undefined) return result;
+    this.awaiting.push(place);
+    return this;
+  }
+
+  /** Called by the Promise of the call whose step returned the cohort. */
+  then(resolve) {
+    const place = this.awaiting[this.thens];
+    this.awaiting[this.thens] = undefined;
+    this.thens += 1;
+    const result = this.result(place);
+    if (result !== undefined) resolve(result);
+    else this.resolves[place] = resolve;
   }
 
   /** The call at `place` is admitted (its run's Promise) or failed (a Failure). */
   settle(place, result) {
-    if (place < this.taken) {
-      const resolve = this.resolves[place];
+    const resolve = this.resolves[place];
+    if (resolve !== undefined) {
       this.resolves[place] = undefined;
       resolve(result instanceof Failure ? Promise.reject(result.error) : result);
       return;
@@ -170,21 +189,25 @@ class Cohort {
 /**
  * Admit now (a permit id) or park in wasm under a fresh ticket (`MUST_WAIT`;
  * the ticket is then `parking.parkingTicket`, for the caller to file its
- * settler under before anything else can park).
+ * settler under before anything else can park). One wasm call (the unkeyed
+ * one passes no string); the `notify` function crosses only when the wasm
+ * side asks for it (`WANTS_NOTIFY`: the first wait after an idle spell).
  */
 export function admitOrPark(parking, key, cost) {
-  const ticket = parking.take();
-  let id;
-  try {
-    id = parking.raw.acquireOrPark(key, cost, ticket, parking.notify);
-  } catch (error) {
-    parking.give(ticket);
-    throw fromCore(error);
-  }
-  if (id !== MUST_WAIT) {
-    parking.give(ticket);
+  // The ticket a wait would park under, taken only if it does (nothing
+  // else runs meanwhile: the wasm side only schedules `notify`).
+  const free = parking.free;
+  const reuse = free.length !== 0;
+  const ticket = reuse ? free[free.length - 1] : parking.made + 1;
+  const raw = parking.raw;
+  const id = key === '' ? raw.acquireOrParkUnkeyed(cost, ticket) : raw.acquireOrPark(key, cost, ticket);
+  if (id !== MUST_WAIT && id !== WANTS_NOTIFY) {
+    if (id === FAILED) throw lastError(raw);
     return id;
   }
+  if (reuse) free.pop();
+  else parking.made = ticket;
+  if (id === WANTS_NOTIFY) raw.setNotify(parking.notify);
   parking.parkingTicket = ticket;
   return MUST_WAIT;
 }
@@ -238,9 +261,6 @@ export function parkingFor(raw) {
     places: [],
     /** The Cohort that waiting `run` calls join, until it is full or opens. */
     cohort: null,
-    take() {
-      return parking.free.length !== 0 ? parking.free.pop() : (parking.made += 1);
-    },
     give(ticket) {
       if (parking.draining) {
         parking.freedInDrain.push(ticket);

@@ -16,7 +16,8 @@
 //! wraps the raw classes exported here (`RawLimiter`, `RawRetry`) in the
 //! public API: `Limiter`, `KeyedSemaphore` (only concurrency caps),
 //! `RateLimiter` (only rate quotas) and `guard` (its `admit`, in guard.rs)
-//! are each a `RawLimiter`.
+//! are each a `RawLimiter`; `limitedAsCompleted`'s input order and keyed
+//! look-ahead are the core's rules, asked through a `RawAsCompleted`.
 
 #![no_std]
 
@@ -70,6 +71,7 @@ fn borrow_conflict() -> ! {
 
 #[cfg(feature = "adaptive")]
 mod adaptive;
+mod as_completed;
 mod errors;
 #[cfg(feature = "guard")]
 mod guard;
@@ -84,6 +86,7 @@ mod tickets;
 mod timer;
 mod wire;
 
+pub use as_completed::RawAsCompleted;
 pub use limiter::{RawLimiter, MUST_WAIT};
 pub use slab::PermitSlab;
 pub use timer::{JsSleep, JsTimer};

@@ -27,6 +27,10 @@ pub const MUST_WAIT: f64 = 0.0;
 /// error is then `lastError()`.
 pub const FAILED: f64 = -1.0;
 
+/// What `acquireOrPark` returns when it parked the wait and the wasm side
+/// holds no `notify` function to schedule drains with: call `setNotify`.
+pub const WANTS_NOTIFY: f64 = -2.0;
+
 /// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
 /// JS glue sees it. Keys are strings; permits are ids from
 /// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire_or_park`], returned with
@@ -166,26 +170,36 @@ impl RawLimiter {
     }
 
     /// Wait for `cost` on `key` without a Promise: a permit id when it is
-    /// admitted at once, else `0` ([`MUST_WAIT`]) and the wait is parked
-    /// under `ticket`. Parked waits that finish are reported by
-    /// [`RawLimiter::drain`], after `notify` was called (with no arguments,
-    /// once per batch of wakes; it must only schedule the drain, e.g. with
-    /// `queueMicrotask`). Throws what the core rejects with (a full queue, a
-    /// cost no limit can admit).
+    /// admitted at once, else the wait is parked under `ticket` and the
+    /// answer is `0` ([`MUST_WAIT`]), or [`WANTS_NOTIFY`] when the JS side
+    /// must hand over its `notify` function first ([`setNotify`], once per
+    /// busy spell). Parked waits that finish are reported by
+    /// [`RawLimiter::drain`], after `notify` was called. `-1` ([`FAILED`]):
+    /// the core refused (a full queue, a cost no limit can admit); the error
+    /// is then [`lastError`](RawLimiter::last_error). A plain number comes
+    /// back: no JS object is made.
+    ///
+    /// [`setNotify`]: RawLimiter::set_notify
     #[wasm_bindgen(js_name = acquireOrPark)]
-    pub fn acquire_or_park(
-        &self,
-        key: String,
-        cost: u32,
-        ticket: u32,
-        notify: &js_sys::Function,
-    ) -> Result<f64, JsValue> {
-        let job = self.inner.acquire_grant(key, cost);
-        match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
-            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.write().insert(grant)),
-            ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
-            ParkOutcome::Parked => Ok(MUST_WAIT),
-        }
+    pub fn acquire_or_park(&self, key: String, cost: u32, ticket: u32) -> f64 {
+        self.park(key, cost, ticket)
+    }
+
+    /// [`RawLimiter::acquire_or_park`] for the empty key `""`, without
+    /// passing a string across the boundary.
+    #[wasm_bindgen(js_name = acquireOrParkUnkeyed)]
+    pub fn acquire_or_park_unkeyed(&self, cost: u32, ticket: u32) -> f64 {
+        self.park(String::new(), cost, ticket)
+    }
+
+    /// The function that schedules a [`drain`](RawLimiter::drain) (called
+    /// with no arguments, once per batch of wakes; it must only schedule,
+    /// e.g. with `queueMicrotask`). Asked for by `acquireOrPark` answering
+    /// [`WANTS_NOTIFY`]; held only while some wait is parked, so a limiter
+    /// with nothing parked is not kept alive by the wasm side.
+    #[wasm_bindgen(js_name = setNotify)]
+    pub fn set_notify(&self, notify: &js_sys::Function) {
+        self.parked.set_notify(notify);
     }
 
     /// Admit `cost` for `key` now and let it go at once (`RateLimiter.check`;
@@ -358,6 +372,26 @@ impl RawLimiter {
 }
 
 impl RawLimiter {
+    fn park(&self, key: String, cost: u32, ticket: u32) -> f64 {
+        // Uncontended: admitted as `tryAcquire` would be, with no waiting
+        // acquire made (the parked one below starts with the same attempt).
+        match with_one_clock_read(|| self.inner.try_acquire_grant(&key, cost)) {
+            Ok(grant) => return self.permits.write().insert(grant),
+            Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => {}
+            Err(e) => return self.refusal(e),
+        }
+        let job = self.inner.acquire_grant(key, cost);
+        match with_one_clock_read(|| self.parked.park(ticket, job)) {
+            ParkOutcome::Done(Ok(grant)) => self.permits.write().insert(grant),
+            ParkOutcome::Done(Err(e)) => {
+                self.last_error.set(Some(limiter_error(e)));
+                FAILED
+            }
+            ParkOutcome::Parked { notified: true } => MUST_WAIT,
+            ParkOutcome::Parked { notified: false } => WANTS_NOTIFY,
+        }
+    }
+
     fn try_acquire_key(&self, key: &String, cost: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grant(key, cost)) {
             Ok(grant) => self.permits.write().insert(grant),

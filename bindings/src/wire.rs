@@ -11,7 +11,7 @@ use crate::prelude::*;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 
-use crate::limiter::{FAILED, MUST_WAIT};
+use crate::limiter::{FAILED, MUST_WAIT, WANTS_NOTIFY};
 
 /// Named values as a flat `[name, value, name, value, …]` array, which the
 /// JS boundary turns into an object (`fromPairs`): no object building here.
@@ -38,11 +38,16 @@ pub(crate) fn strings(names: &[&str]) -> Array {
 /// The codes every limiter class answers with: `mustWait` (admission has
 /// to wait; permit ids are always ≥ 1) and `failed` (the request can never
 /// be admitted, or a parked wait failed; the error is then `lastError()` /
-/// `takeError(ticket)`).
+/// `takeError(ticket)`); `wantsNotify` (`acquireOrPark` parked the wait
+/// and needs the JS side's `notify` function: `setNotify`); and `none`,
+/// what `RawAsCompleted` answers for "nothing" (no place, no result due,
+/// the item waits).
 #[wasm_bindgen(js_name = wireNames)]
 pub fn wire_names() -> Array {
     named(&[
         ("mustWait", JsValue::from(MUST_WAIT)),
         ("failed", JsValue::from(FAILED)),
+        ("wantsNotify", JsValue::from(WANTS_NOTIFY)),
+        ("none", JsValue::from(crate::as_completed::NONE)),
     ])
 }

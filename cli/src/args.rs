@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use weir_redis::FailurePolicy;
+
 use crate::values::{self, Rate};
 
 /// What `weir --help` prints (kept in step with js/cli/main.js).
@@ -30,7 +32,14 @@ pub const USAGE: &str = "usage: weir <command> [options]
       --save DIR            write bodies to DIR (file names derived safely from the URL)
       --output FILE         NDJSON rows to FILE instead of stdout
       --progress MODE       auto (bar on a terminal, lines otherwise), bar, lines, none
-  weir serve [--port P] [--delay 0-300ms] [--429-rate R]
+      --redis URL           fleet mode: the caps, rates and Retry-After pauses above are shared by
+                            every weir fetch using this Redis (redis://host:6379/0) and prefix;
+                            exit 2 if it cannot be reached at start
+      --redis-prefix P      the namespace of the shared limits (default weir:)
+      --redis-policy MODE   when Redis fails mid-run: closed (the request fails, its row says why;
+                            the default), open (sent without the shared limits), local (sent under
+                            this process's own limits)
+  weir serve [--port P] [--delay 0-300ms] [--capacity N] [--429-rate R]
                         the local target server (\"Hello, World!\" after a random delay), 127.0.0.1 only
   weir demo [--requests N] [--concurrency L] [--delay 0-300ms] [--server child|in-process]
             [--target URL] [--json]
@@ -53,7 +62,7 @@ pub struct Cli {
 pub enum Command {
     /// Fetch URLs.
     #[command(override_help = USAGE)]
-    Fetch(FetchArgs),
+    Fetch(Box<FetchArgs>),
     /// The local target server.
     #[command(override_help = USAGE)]
     Serve(ServeArgs),
@@ -103,6 +112,13 @@ pub struct Timeout(pub Option<Duration>);
 
 fn timeout(t: &str) -> Result<Timeout, String> {
     values::parse_timeout(t).map(Timeout)
+}
+fn prefix(t: &str) -> Result<String, String> {
+    if t.is_empty() {
+        Err("expected a non-empty prefix, e.g. weir:".to_owned())
+    } else {
+        Ok(t.to_owned())
+    }
 }
 fn progress(t: &str) -> Result<Progress, String> {
     match t {
@@ -155,14 +171,22 @@ pub struct FetchArgs {
     pub output: Option<PathBuf>,
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = progress)]
     pub progress: Progress,
+    /// Fleet mode: the limits live on this Redis (crate::fleet).
+    #[arg(long, value_name = "URL", value_parser = crate::fleet::parse_url)]
+    pub redis: Option<String>,
+    #[arg(long = "redis-prefix", value_name = "P", requires = "redis", value_parser = prefix)]
+    pub redis_prefix: Option<String>,
+    #[arg(long = "redis-policy", value_name = "MODE", requires = "redis", value_parser = crate::fleet::parse_policy)]
+    pub redis_policy: Option<FailurePolicy>,
 }
 
 impl FetchArgs {
     /// Whether anything can make a request wait inside the limiter (a
-    /// per-host cap or any rate): then the window of URLs in flight looks
-    /// ahead, so that one saturated host does not hold every slot.
+    /// per-host cap, a per-host rate, or the fleet's shared limits): then
+    /// the window of URLs in flight looks ahead, so that one saturated host
+    /// does not hold every slot.
     pub fn keyed(&self) -> bool {
-        self.per_host.is_some() || !self.per_host_rate.is_empty()
+        self.per_host.is_some() || !self.per_host_rate.is_empty() || self.redis.is_some()
     }
 }
 
@@ -182,6 +206,9 @@ pub struct ServeArgs {
     pub delay: (f64, f64),
     #[arg(long = "429-rate", value_name = "R", default_value = "0", value_parser = rate_429)]
     pub rate_429: f64,
+    /// A knee: at most N served at once, the rest wait in turn.
+    #[arg(long, value_name = "N", value_parser = concurrency, allow_negative_numbers = true)]
+    pub capacity: Option<usize>,
 }
 
 fn requests(t: &str) -> Result<u64, String> {
@@ -246,7 +273,7 @@ mod tests {
         let mut all = vec!["fetch"];
         all.extend_from_slice(args);
         match parse(&all).unwrap().command {
-            Command::Fetch(f) => f,
+            Command::Fetch(f) => *f,
             other => panic!("{other:?}"),
         }
     }

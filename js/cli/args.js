@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import { MAX_MS, parseRate, UNIT_MS, UsageError } from './values.js';
+import { parseRedisPolicy, parseRedisUrl } from './fleet.js';
 
 export { MAX_MS, parseRate, UsageError };
 
@@ -126,6 +127,9 @@ const FETCH_SPEC = {
   '--save': { value: true },
   '--output': { value: true },
   '--progress': { value: true },
+  '--redis': { value: true },
+  '--redis-prefix': { value: true },
+  '--redis-policy': { value: true },
   '--help': { value: false },
 };
 
@@ -140,6 +144,10 @@ export function parseFetchArgs(argv) {
   if (!['auto', 'bar', 'lines', 'none'].includes(progress)) {
     throw new UsageError(`--progress: expected auto, bar, lines or none, got '${progress}'`);
   }
+  for (const flag of ['--redis-prefix', '--redis-policy']) {
+    if (v[flag] !== undefined && v['--redis'] === undefined) throw new UsageError(`${flag}: needs --redis URL`);
+  }
+  if (v['--redis-prefix'] === '') throw new UsageError("--redis-prefix: expected a non-empty prefix, e.g. weir:");
   return {
     input: positionals[0] ?? '-',
     // `auto`: an adaptive cap (up to 1,000) that follows the answers.
@@ -156,6 +164,10 @@ export function parseFetchArgs(argv) {
     save: v['--save'],
     output: v['--output'],
     progress,
+    // Fleet mode (js/cli/fleet.js): the limits live on this Redis.
+    redis: v['--redis'] === undefined ? undefined : parseRedisUrl(v['--redis']),
+    redisPrefix: v['--redis-prefix'],
+    redisPolicy: v['--redis-policy'] === undefined ? undefined : parseRedisPolicy(v['--redis-policy']),
   };
 }
 

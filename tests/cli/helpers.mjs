@@ -23,16 +23,20 @@ if (CLI !== 'js' && CLI !== 'native') throw new Error(`WEIR_CLI must be js or na
 export const NATIVE_BIN = process.env.WEIR_NATIVE_BIN ?? fileURLToPath(new URL('../../target/cli/weir', import.meta.url));
 
 /**
- * The command line that runs `weir args…` (`nodeArgs`, and `jsBin` in place
- * of bin/weir.js, only reach the JS CLI).
+ * The command line that runs `weir args…` on the build `cli` (default:
+ * WEIR_CLI's); `nodeArgs`, and `jsBin` in place of bin/weir.js, only reach
+ * the JS CLI.
  */
-export function command(args, nodeArgs = [], jsBin = BIN) {
-  return CLI === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, jsBin, ...args]];
+export function command(args, nodeArgs = [], jsBin = BIN, cli = CLI) {
+  return cli === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, jsBin, ...args]];
 }
 
-/** Start `weir args…`; returns { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }. */
-export function start(args, { input, env = {}, nodeArgs = [], jsBin } = {}) {
-  const [file, argv] = command(args, nodeArgs, jsBin);
+/**
+ * Start `weir args…` (on the build `cli`, default WEIR_CLI's); returns
+ * { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }.
+ */
+export function start(args, { input, env = {}, nodeArgs = [], jsBin, cli = CLI } = {}) {
+  const [file, argv] = command(args, nodeArgs, jsBin, cli);
   const child = spawn(file, argv, {
     env: { ...process.env, WEIR_PROGRESS_MS: '200', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -49,12 +49,12 @@ test('the inline wasm module inflates to the built wasm', () => {
 
 test('malformed input throws a named error, never hangs or overruns', () => {
   const good = deflateRawSync(inputs.text, { level: 9 });
-  assert.throws(() => inflateRaw(good.subarray(0, good.length >> 1), inputs.text.length), /inflate: input ends/);
-  assert.throws(() => inflateRaw(good, inputs.text.length - 1), /inflate: output longer than/);
-  assert.throws(() => inflateRaw(good, inputs.text.length + 1), /inflate: output is \d+ bytes, expected/);
-  assert.throws(() => inflateRaw(Uint8Array.of(0b111), 10), /inflate: reserved block type/);
+  assert.throws(() => inflateRaw(good.subarray(0, good.length >> 1), inputs.text.length), /inflate: truncated/);
+  assert.throws(() => inflateRaw(good, inputs.text.length - 1), /inflate: too long/);
+  assert.throws(() => inflateRaw(good, inputs.text.length + 1), /inflate: too short/);
+  assert.throws(() => inflateRaw(Uint8Array.of(0b111), 10), /inflate: bad block type/);
   // A stored block whose length check does not match.
-  assert.throws(() => inflateRaw(Uint8Array.of(1, 5, 0, 0, 0, 1, 2, 3, 4, 5), 5), /stored block length check/);
+  assert.throws(() => inflateRaw(Uint8Array.of(1, 5, 0, 0, 0, 1, 2, 3, 4, 5), 5), /inflate: bad stored length/);
   // A fixed block whose first code is a distance before any output.
   const back = deflateRawSync(Buffer.alloc(300, 1), { level: 9, strategy: constants.Z_FIXED });
   assert.throws(() => inflateRaw(back.subarray(1), 300), /inflate: /);
