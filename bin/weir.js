@@ -9,6 +9,9 @@ EventEmitter.defaultMaxListeners = 0;
 
 main(process.argv.slice(2)).then(
   (code) => {
+    // Interrupted: what is still in flight is abandoned (with `--timeout
+    // none` nothing would end it), so leave now, as a SIGINT would.
+    if (code === 130) process.exit(code);
     process.exitCode = code ?? 0;
   },
   (error) => {

@@ -6,7 +6,7 @@
 #   - npm dependencies (when node_modules is missing or older than the manifests)
 #   - Chromium (Debian package) for the browser tests
 #   - redis-server (Debian package) for the shared-store tests
-#   - the wasm build (when its sources are newer than js/wasm/weir_wasm_bg.wasm)
+#   - the wasm build (when its sources are newer than bindings/js/wasm/weir_wasm_bg.wasm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -66,9 +66,9 @@ else
   apt-get install -y --no-install-recommends redis-server
 fi
 
-wasm=js/wasm/weir_wasm_bg.wasm
-if [[ ! -f "$wasm" || ! -f js/wasm/weir_wasm_inline.js \
-   || -n "$(find bindings core/src Cargo.lock Cargo.toml core/Cargo.toml scripts/build.sh scripts/inline-wasm.mjs js/inflate.js -newer "$wasm" -type f -print -quit)" ]]; then
+wasm=bindings/js/wasm/weir_wasm_bg.wasm
+if [[ ! -f "$wasm" || ! -f bindings/js/wasm/weir_wasm_inline.js \
+   || -n "$(find bindings core/src Cargo.lock Cargo.toml core/Cargo.toml scripts/build.sh scripts/inline-wasm.mjs scripts/wasm-names.mjs bindings/js/inflate.js -newer "$wasm" -type f -print -quit)" ]]; then
   say "building the wasm"
   bash scripts/build.sh
 else

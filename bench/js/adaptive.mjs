@@ -3,7 +3,7 @@
 //
 //   node bench/js/adaptive.mjs [--capacity 50] [--delay 90-110] [--seconds 20] [--demand 400] [--only adaptive]
 //
-// The target server (js/server/target.js, its own process) serves at most
+// The target server (bindings/js/server/target.js, its own process) serves at most
 // `--capacity` requests at once, each after a random delay in `--delay`
 // ms; the rest wait in turn (flat latency up to the capacity, queueing
 // beyond). Each contender — fixed caps 0.5C, C, 2C and the adaptive cap
@@ -15,7 +15,7 @@
 // half. Ratios are against the fixed cap C (the best hand-tuned value).
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Limiter } from '../../js/node.js';
+import { Limiter } from '../../bindings/js/node.js';
 
 const here = (f) => fileURLToPath(new URL(f, import.meta.url));
 const flag = (name, fallback) => {

@@ -2,7 +2,7 @@
 // The uncontended admit + release pair, in CPU ns per pair (process.cpuUsage,
 // so other load on the machine inflates it less than wall time would).
 //
-//   node bench/js/admit.mjs                         # the built js/wasm/
+//   node bench/js/admit.mjs                         # the built bindings/js/wasm/
 //   node bench/js/admit.mjs --wasm A.wasm,B.wasm    # interleaved rounds, one child per round
 //   node bench/js/admit.mjs --rounds 5 --n 2000000
 //
@@ -11,7 +11,7 @@
 //   run   limiter.run(() => 1) over 100 at a time: the same pair plus api.js's
 //         glue and the Promise the caller gets
 // Several --wasm files must come from the same source (same wasm-bindgen glue:
-// js/wasm/weir_wasm.js is used for all of them), e.g. opt-level variants.
+// bindings/js/wasm/weir_wasm.js, through bindings/js/boundary.js, is used for all of them), e.g. opt-level variants.
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -22,16 +22,16 @@ const n = Number(flag('--n', 1_000_000));
 const wasmFlag = flag('--wasm', undefined);
 
 if (process.env.WEIR_ADMIT_CHILD) {
-  const glue = await import('../../js/wasm/weir_wasm.js');
-  glue.initSync({ module: readFileSync(process.env.WEIR_ADMIT_CHILD) });
-  const { Limiter } = await import('../../js/api.js');
+  const { initWasm, RawLimiter } = await import('../../bindings/js/boundary.js');
+  initWasm(readFileSync(process.env.WEIR_ADMIT_CHILD));
+  const { Limiter } = await import('../../bindings/js/api.js');
   const cpu = (f) => {
     const t = process.cpuUsage();
     f();
     const d = process.cpuUsage(t);
     return ((d.user + d.system) * 1000) / n;
   };
-  const raw = new glue.RawLimiter(100, undefined, new Float64Array(0), new Float64Array(0), undefined);
+  const raw = new RawLimiter(100, undefined, new Float64Array(0), new Float64Array(0), undefined);
   const rawLoop = () => {
     for (let i = 0; i < n; i++) raw.release(raw.tryAcquireUnkeyed(1));
   };
@@ -54,7 +54,7 @@ if (process.env.WEIR_ADMIT_CHILD) {
   console.log(JSON.stringify({ rawNs, runNs }));
 } else {
   const rounds = Number(flag('--rounds', 3));
-  const wasms = wasmFlag ? wasmFlag.split(',') : [fileURLToPath(new URL('../../js/wasm/weir_wasm_bg.wasm', import.meta.url))];
+  const wasms = wasmFlag ? wasmFlag.split(',') : [fileURLToPath(new URL('../../bindings/js/wasm/weir_wasm_bg.wasm', import.meta.url))];
   const results = wasms.map(() => []);
   for (let r = 0; r < rounds; r++) {
     wasms.forEach((wasm, i) => {

@@ -2,7 +2,7 @@
 // random delay (argv[2]..argv[3] ms), at most argv[4] served at once (a
 // capacity knee; default none). Prints its URL on stdout, serves until
 // stdin closes.
-import { startTarget } from '../../js/server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 
 const [min = '0', max = '300', capacity] = process.argv.slice(2);
 const target = await startTarget({

@@ -72,8 +72,8 @@ let run = 0;
 /** Each returns { decide(key) -> Promise, sent(), close() } for throughput, or { admit(key) -> Promise (waits), close() } for exactness. */
 const contenders = {
   async 'weir JS'(exact) {
-    const { Limiter } = await import('../../js/node.js');
-    const { RedisStore } = await import('../../js/redis/index.js');
+    const { Limiter } = await import('../../bindings/js/node.js');
+    const { RedisStore } = await import('../../bindings/js/redis/index.js');
     const client = countedClient();
     const store = new RedisStore(client, { prefix: `bw${run++}:`, timeoutMs: 2000 });
     const limiter = new Limiter({ store, perKeyRate: exact ? { limit: 100, interval: 1000 } : { limit: BIG, interval: 1000 } });

@@ -4,7 +4,7 @@
 // and the guard's methods, ≤ 30 KiB), and every file each entry pulls in.
 //
 //   npm run build && npm run bench:size
-//   node bench/js/size.mjs --entry js/node.js      # one entry only
+//   node bench/js/size.mjs --entry bindings/js/node.js      # one entry only
 //   node bench/js/size.mjs --parts                 # also build and measure the limiter part
 //
 // For each entry it follows the static relative imports from the loader
@@ -26,7 +26,7 @@ const WHOLE_BUDGET = 45 * 1024;
 const LIMITER_BUDGET = 30 * 1024;
 const args = process.argv.slice(2);
 const only = args.includes('--entry') ? args[args.indexOf('--entry') + 1] : null;
-const entries = only ? [only] : ['js/index.js', 'js/node.js'];
+const entries = only ? [only] : ['bindings/js/index.js', 'bindings/js/node.js'];
 
 const gz = (bytes) => gzipSync(bytes, { level: 9 }).length;
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;

@@ -12,11 +12,12 @@
 //! (`drain`), and `cancel(ticket)` drops a waiting Rust future at once (an
 //! `AbortSignal`, a queue timeout).
 //!
-//! The npm package's JS layer (`js/api.js`, `js/guard.js`, `js/fetch.js`)
+//! The npm package's JS layer (`bindings/js/api.js`, `bindings/js/guard.js`, `bindings/js/fetch.js`)
 //! wraps the raw classes exported here (`RawLimiter`, `RawRetry`) in the
 //! public API: `Limiter`, `KeyedSemaphore` (only concurrency caps),
 //! `RateLimiter` (only rate quotas) and `guard` (its `admit`, in guard.rs)
-//! are each a `RawLimiter`.
+//! are each a `RawLimiter`; `limitedAsCompleted`'s input order and keyed
+//! look-ahead are the core's rules, asked through a `RawAsCompleted`.
 
 #![no_std]
 
@@ -70,6 +71,7 @@ fn borrow_conflict() -> ! {
 
 #[cfg(feature = "adaptive")]
 mod adaptive;
+mod as_completed;
 mod errors;
 #[cfg(feature = "guard")]
 mod guard;
@@ -82,7 +84,9 @@ mod retry;
 mod slab;
 mod tickets;
 mod timer;
+mod wire;
 
+pub use as_completed::RawAsCompleted;
 pub use limiter::{RawLimiter, MUST_WAIT};
 pub use slab::PermitSlab;
 pub use timer::{JsSleep, JsTimer};

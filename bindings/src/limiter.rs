@@ -27,6 +27,10 @@ pub const MUST_WAIT: f64 = 0.0;
 /// error is then `lastError()`.
 pub const FAILED: f64 = -1.0;
 
+/// What `acquireOrPark` returns when it parked the wait and the wasm side
+/// holds no `notify` function to schedule drains with: call `setNotify`.
+pub const WANTS_NOTIFY: f64 = -2.0;
+
 /// The combined limiter (concurrency caps, rate quotas, bounded queue) as the
 /// JS glue sees it. Keys are strings; permits are ids from
 /// [`RawLimiter::try_acquire`] / [`RawLimiter::acquire_or_park`], returned with
@@ -40,15 +44,20 @@ pub struct RawLimiter {
     parked: ParkedWaits<LimiterAcquire<String, JsTimer>>,
     errors: RefCell<Vec<(u32, JsValue)>>,
     last_error: Cell<Option<JsValue>>,
+    /// The guard's rule for denied requests (`setGuard`; unused elsewhere).
+    #[cfg(feature = "guard")]
+    pub(crate) guard: Cell<weir::guard::GuardPolicy>,
 }
 
 #[wasm_bindgen]
 impl RawLimiter {
     /// A limiter. `rate` and `per_key_rate` are flat `[limit, intervalMs,
     /// burst (0 = limit)]` triples; `undefined` caps are unlimited.
-    /// `adaptive`, when given, is `[min, max, initial, algorithm (0 =
-    /// gradient, 1 = AIMD)]`: the global cap then follows
+    /// `adaptive`, when given, is the row `adaptiveNames().config` lays
+    /// out (`NaN` = the core's default): the global cap then follows
     /// [`report`](RawLimiter::report)s, capped by `concurrency`.
+    /// `per_key_adaptive`, the same row, gives each key a cap of its own
+    /// that follows the key's reports, capped by `per_key`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         concurrency: Option<u32>,
@@ -56,16 +65,23 @@ impl RawLimiter {
         rate: &[f64],
         per_key_rate: &[f64],
         max_queue: Option<u32>,
-        adaptive: Option<Vec<u32>>,
+        adaptive: Option<Vec<f64>>,
+        per_key_adaptive: Option<Vec<f64>>,
     ) -> Result<RawLimiter, JsValue> {
         #[cfg(feature = "adaptive")]
-        let adaptive = adaptive
-            .map(|a| crate::adaptive::config_from(&a))
-            .transpose()?;
+        let (adaptive, per_key_adaptive) = (
+            adaptive
+                .map(|a| crate::adaptive::config_from(&a, "concurrency"))
+                .transpose()?,
+            per_key_adaptive
+                .map(|a| crate::adaptive::config_from(&a, "perKey"))
+                .transpose()?,
+        );
         #[cfg(not(feature = "adaptive"))]
-        let adaptive = match adaptive {
-            Some(_) => return Err(range_error("concurrency.adaptive: not in this build")),
-            None => None,
+        let (adaptive, per_key_adaptive) = match (adaptive, per_key_adaptive) {
+            (None, None) => (None, None),
+            (Some(_), _) => return Err(range_error("concurrency.adaptive: not in this build")),
+            (_, Some(_)) => return Err(range_error("perKey.adaptive: not in this build")),
         };
         let inner = new_limiter(
             concurrency,
@@ -73,7 +89,7 @@ impl RawLimiter {
             rate,
             per_key_rate,
             max_queue,
-            adaptive,
+            [adaptive, per_key_adaptive],
         )?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
@@ -81,6 +97,11 @@ impl RawLimiter {
             parked: ParkedWaits::default(),
             errors: RefCell::default(),
             last_error: Cell::default(),
+            #[cfg(feature = "guard")]
+            guard: Cell::new(weir::guard::GuardPolicy::new(
+                None,
+                core::time::Duration::from_secs(1),
+            )),
         })
     }
 
@@ -149,26 +170,36 @@ impl RawLimiter {
     }
 
     /// Wait for `cost` on `key` without a Promise: a permit id when it is
-    /// admitted at once, else `0` ([`MUST_WAIT`]) and the wait is parked
-    /// under `ticket`. Parked waits that finish are reported by
-    /// [`RawLimiter::drain`], after `notify` was called (with no arguments,
-    /// once per batch of wakes; it must only schedule the drain, e.g. with
-    /// `queueMicrotask`). Throws what the core rejects with (a full queue, a
-    /// cost no limit can admit).
+    /// admitted at once, else the wait is parked under `ticket` and the
+    /// answer is `0` ([`MUST_WAIT`]), or [`WANTS_NOTIFY`] when the JS side
+    /// must hand over its `notify` function first ([`setNotify`], once per
+    /// busy spell). Parked waits that finish are reported by
+    /// [`RawLimiter::drain`], after `notify` was called. `-1` ([`FAILED`]):
+    /// the core refused (a full queue, a cost no limit can admit); the error
+    /// is then [`lastError`](RawLimiter::last_error). A plain number comes
+    /// back: no JS object is made.
+    ///
+    /// [`setNotify`]: RawLimiter::set_notify
     #[wasm_bindgen(js_name = acquireOrPark)]
-    pub fn acquire_or_park(
-        &self,
-        key: String,
-        cost: u32,
-        ticket: u32,
-        notify: &js_sys::Function,
-    ) -> Result<f64, JsValue> {
-        let job = self.inner.acquire_grant(key, cost);
-        match with_one_clock_read(|| self.parked.park(ticket, job, notify)) {
-            ParkOutcome::Done(Ok(grant)) => Ok(self.permits.write().insert(grant)),
-            ParkOutcome::Done(Err(e)) => Err(limiter_error(e)),
-            ParkOutcome::Parked => Ok(MUST_WAIT),
-        }
+    pub fn acquire_or_park(&self, key: String, cost: u32, ticket: u32) -> f64 {
+        self.park(key, cost, ticket)
+    }
+
+    /// [`RawLimiter::acquire_or_park`] for the empty key `""`, without
+    /// passing a string across the boundary.
+    #[wasm_bindgen(js_name = acquireOrParkUnkeyed)]
+    pub fn acquire_or_park_unkeyed(&self, cost: u32, ticket: u32) -> f64 {
+        self.park(String::new(), cost, ticket)
+    }
+
+    /// The function that schedules a [`drain`](RawLimiter::drain) (called
+    /// with no arguments, once per batch of wakes; it must only schedule,
+    /// e.g. with `queueMicrotask`). Asked for by `acquireOrPark` answering
+    /// [`WANTS_NOTIFY`]; held only while some wait is parked, so a limiter
+    /// with nothing parked is not kept alive by the wasm side.
+    #[wasm_bindgen(js_name = setNotify)]
+    pub fn set_notify(&self, notify: &js_sys::Function) {
+        self.parked.set_notify(notify);
     }
 
     /// Admit `cost` for `key` now and let it go at once (`RateLimiter.check`;
@@ -248,39 +279,119 @@ impl RawLimiter {
         self.inner.pause_until(&key, until);
     }
 
-    /// `[inFlight, queued, keys, rateKeys, permitsHeld, waitingTickets]`.
-    /// Feed the adaptive cap one finished request: its round-trip time in
-    /// ms, the permits in flight when it started (itself included), and
-    /// its outcome (0 ok, 1 dropped, 2 429, 3 503, 4 timeout, 5 cancelled).
-    /// Returns the limit after it, or `-1` without `adaptive`.
+    /// Feed the adaptive caps one finished request of `key`: its
+    /// round-trip time in ms, the permits in flight when it started in
+    /// total and for its key (itself included: [`inFlightNow`]), and its
+    /// outcome (a code of `adaptiveNames().outcomes`). Returns `{ global,
+    /// key }`: the caps' limits after it, `-1` for one not adaptive.
+    ///
+    /// [`inFlightNow`]: RawLimiter::in_flight_now
     #[cfg(feature = "adaptive")]
-    pub fn report(&self, rtt_ms: f64, in_flight: u32, outcome: u8) -> f64 {
+    pub fn report(
+        &self,
+        key: String,
+        rtt_ms: f64,
+        in_flight: u32,
+        key_in_flight: u32,
+        outcome: u8,
+    ) -> js_sys::Array {
         let sample = crate::adaptive::sample(rtt_ms, in_flight, outcome);
-        self.inner.report(sample).map_or(-1.0, f64::from)
+        let started = weir::InFlight {
+            total: in_flight,
+            key: key_in_flight,
+        };
+        let after = self.inner.report(&key, started, sample.rtt, sample.outcome);
+        let limit = |l: Option<u32>| JsValue::from(l.map_or(-1.0, f64::from));
+        crate::wire::named(&[("global", limit(after.global)), ("key", limit(after.key))])
     }
 
-    /// `[limit, minRttMs, sampleRttMs, gradient]` of the adaptive cap (NaN
-    /// for an RTT not measured yet), or `undefined` without `adaptive`.
+    /// Whether a cap is adaptive (`adaptive` or `per_key_adaptive`): then
+    /// finished requests are to be [`report`](RawLimiter::report)ed.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = isAdaptive)]
+    pub fn is_adaptive(&self) -> bool {
+        self.inner.is_adaptive()
+    }
+
+    /// `{ total, key }`: the permits in flight now, in total and for `key`,
+    /// read together (what [`report`](RawLimiter::report) wants back from a
+    /// request's start).
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = inFlightNow)]
+    pub fn in_flight_now(&self, key: String) -> js_sys::Array {
+        let now = self.inner.in_flight_now(&key);
+        crate::wire::named(&[
+            ("total", JsValue::from(now.total)),
+            ("key", JsValue::from(now.key)),
+        ])
+    }
+
+    /// Up to `max` keys that have an adaptive per-key controller (see
+    /// [`adaptiveStatsOf`](RawLimiter::adaptive_stats_of)).
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveKeys)]
+    pub fn adaptive_keys(&self, max: u32) -> Vec<String> {
+        let rows = self.inner.adaptive_key_stats(max as usize);
+        rows.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// `{ limit, minRtt, sampleRtt, gradient }` of `key`'s adaptive per-key
+    /// controller (RTTs in ms, NaN until measured), or `undefined`.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveStatsOf)]
+    pub fn adaptive_stats_of(&self, key: String) -> Option<js_sys::Array> {
+        self.inner
+            .adaptive_stats_of(&key)
+            .map(crate::adaptive::stats_named)
+    }
+
+    /// `{ limit, minRtt, sampleRtt, gradient }` of the adaptive cap (RTTs
+    /// in ms, NaN until measured), or `undefined` without `adaptive`.
     #[cfg(feature = "adaptive")]
     #[wasm_bindgen(js_name = adaptiveStats)]
-    pub fn adaptive_stats(&self) -> Option<Box<[f64]>> {
-        self.inner.adaptive_stats().map(crate::adaptive::stats_row)
+    pub fn adaptive_stats(&self) -> Option<js_sys::Array> {
+        self.inner
+            .adaptive_stats()
+            .map(crate::adaptive::stats_named)
     }
 
-    pub fn stats(&self) -> Box<[f64]> {
+    /// `{ inFlight, queued, keys, rateKeys, permits, waiting }`: in flight
+    /// and queued in the core, keys with concurrency state and with rate
+    /// state, permit ids held, waits parked under tickets.
+    pub fn stats(&self) -> js_sys::Array {
         let s = self.inner.stats();
-        Box::new([
-            s.in_flight as f64,
-            s.queued as f64,
-            s.keys as f64,
-            s.rate_keys as f64,
-            self.permits.read().len() as f64,
-            self.parked.len() as f64,
+        crate::wire::named(&[
+            ("inFlight", JsValue::from(s.in_flight as f64)),
+            ("queued", JsValue::from(s.queued as f64)),
+            ("keys", JsValue::from(s.keys as f64)),
+            ("rateKeys", JsValue::from(s.rate_keys as f64)),
+            ("permits", JsValue::from(self.permits.read().len() as f64)),
+            ("waiting", JsValue::from(self.parked.len() as f64)),
         ])
     }
 }
 
 impl RawLimiter {
+    fn park(&self, key: String, cost: u32, ticket: u32) -> f64 {
+        // Uncontended: admitted as `tryAcquire` would be, with no waiting
+        // acquire made (the parked one below starts with the same attempt).
+        match with_one_clock_read(|| self.inner.try_acquire_grant(&key, cost)) {
+            Ok(grant) => return self.permits.write().insert(grant),
+            Err(LimiterError::Busy | LimiterError::RateLimited { .. }) => {}
+            Err(e) => return self.refusal(e),
+        }
+        let job = self.inner.acquire_grant(key, cost);
+        match with_one_clock_read(|| self.parked.park(ticket, job)) {
+            ParkOutcome::Done(Ok(grant)) => self.permits.write().insert(grant),
+            ParkOutcome::Done(Err(e)) => {
+                self.last_error.set(Some(limiter_error(e)));
+                FAILED
+            }
+            ParkOutcome::Parked { notified: true } => MUST_WAIT,
+            ParkOutcome::Parked { notified: false } => WANTS_NOTIFY,
+        }
+    }
+
     fn try_acquire_key(&self, key: &String, cost: u32) -> f64 {
         match with_one_clock_read(|| self.inner.try_acquire_grant(key, cost)) {
             Ok(grant) => self.permits.write().insert(grant),
@@ -310,7 +421,7 @@ fn new_limiter(
     rate: &[f64],
     per_key_rate: &[f64],
     max_queue: Option<u32>,
-    adaptive: Option<weir::adaptive::AdaptiveConfig>,
+    [adaptive, per_key_adaptive]: [Option<weir::adaptive::AdaptiveConfig>; 2],
 ) -> Result<Limiter<String, JsTimer>, JsValue> {
     let config = LimiterConfig {
         concurrency: concurrency.map(|n| n as usize),
@@ -319,6 +430,7 @@ fn new_limiter(
         per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
         max_queue: max_queue.map(|n| n as usize),
         adaptive,
+        per_key_adaptive,
     };
     Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
 }

@@ -1,6 +1,6 @@
 //! `RawRetry` / `RawRetryPolicy`: [`weir::retry`] for the JS fetch wrapper.
 //!
-//! The JS layer (`js/fetch.js`) keeps no retry logic: it reports each
+//! The JS layer (`bindings/js/fetch.js`) keeps no retry logic: it reports each
 //! request's life to a `RawRetry` and does what `decide` answers — sleep, or
 //! pause the key on its limiter.
 
@@ -14,16 +14,52 @@ use core::time::Duration;
 use js_sys::Array;
 use wasm_bindgen::prelude::*;
 use weir::retry::{
-    parse_retry_after, Attempt, BudgetPolicy, Decision, GiveUpReason, Outcome, PolicyError,
-    RetryController, RetryPolicy,
+    parse_retry_after, Attempt, Decision, GiveUpReason, Outcome, PolicyError, RetryController,
+    RetryPolicy,
 };
 use weir::{Clock, Instant};
 
 use crate::errors::{js_number, range_error_of};
 use crate::timer::JsTimer;
+use crate::wire::{named, strings};
 
-/// `decide` answer codes (first element): retry, or why not.
+/// `decide` answer codes: retry, or why not (an index into `GIVE_UP`).
 const RETRY: f64 = 0.0;
+/// Why `decide` gave up, by code (0 is `RETRY`).
+const GIVE_UP: &[&str] = &[
+    "",
+    "not-retryable",
+    "method-not-retryable",
+    "body-not-replayable",
+    "attempts-exhausted",
+    "budget-exhausted",
+];
+/// The fields of each key's record in `snapshot`'s flat array.
+const SNAPSHOT: &[&str] = &[
+    "key",
+    "inFlight",
+    "queued",
+    "sent",
+    "retried",
+    "status429",
+    "networkErrors",
+    "cooldownMs",
+    "p50",
+    "p95",
+    "p99",
+];
+
+/// The fetch wrapper's codes and layouts, by name (see `crate::wire`). The
+/// retry policy's defaults never cross: `RawRetryPolicy` fills every option
+/// JS leaves out from `weir::RetryPolicy::default()`.
+#[wasm_bindgen(js_name = retryNames)]
+pub fn retry_names() -> Array {
+    named(&[
+        ("retry", JsValue::from(RETRY)),
+        ("giveUp", strings(GIVE_UP).into()),
+        ("snapshot", strings(SNAPSHOT).into()),
+    ])
+}
 
 fn reason_code(reason: GiveUpReason) -> f64 {
     match reason {
@@ -62,38 +98,57 @@ pub struct RawRetryPolicy {
 #[wasm_bindgen]
 impl RawRetryPolicy {
     /// `attempts` in all; `statuses`; `methods` comma-separated; delays in ms;
-    /// the budget (`ratio`, `min` per window, `windowMs`). Throws a
-    /// `RangeError` naming the option at fault.
+    /// the budget (`ratio`, `min` per window, `windowMs`). An option left
+    /// `undefined` takes the core's default (`weir::RetryPolicy::default()`).
+    /// Throws a `RangeError` naming the option at fault.
     #[wasm_bindgen(constructor)]
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        attempts: u32,
-        statuses: &[u16],
-        methods: &str,
-        base_delay_ms: f64,
-        max_delay_ms: f64,
-        budget_ratio: f64,
-        budget_min: u32,
-        budget_window_ms: f64,
+        attempts: Option<u32>,
+        statuses: Option<Box<[u16]>>,
+        methods: Option<String>,
+        base_delay_ms: Option<f64>,
+        max_delay_ms: Option<f64>,
+        budget_ratio: Option<f64>,
+        budget_min: Option<u32>,
+        budget_window_ms: Option<f64>,
     ) -> Result<RawRetryPolicy, JsValue> {
-        let policy = RetryPolicy {
-            attempts,
-            statuses: statuses.to_vec(),
-            methods: methods
+        let mut policy = RetryPolicy::default();
+        if let Some(attempts) = attempts {
+            policy.attempts = attempts;
+        }
+        if let Some(statuses) = statuses {
+            policy.statuses = statuses.into_vec();
+        }
+        if let Some(methods) = methods {
+            policy.methods = methods
                 .split(',')
                 .filter(|m| !m.is_empty())
                 .map(str::to_ascii_uppercase)
-                .collect(),
-            base_delay: millis(base_delay_ms, "retry.baseDelay")?,
-            max_delay: millis(max_delay_ms, "retry.maxDelay")?,
-            budget: BudgetPolicy {
-                ratio: budget_ratio,
-                min_per_window: budget_min,
-                window: millis(budget_window_ms, "retry.budget.window")?,
-            },
-        };
+                .collect();
+        }
+        if let Some(ms) = base_delay_ms {
+            policy.base_delay = millis(ms, "retry.baseDelay")?;
+        }
+        if let Some(ms) = max_delay_ms {
+            policy.max_delay = millis(ms, "retry.maxDelay")?;
+        }
+        if let Some(ratio) = budget_ratio {
+            policy.budget.ratio = ratio;
+        }
+        if let Some(min) = budget_min {
+            policy.budget.min_per_window = min;
+        }
+        if let Some(ms) = budget_window_ms {
+            policy.budget.window = millis(ms, "retry.budget.window")?;
+        }
         policy.validate().map_err(|e| policy_error(&e))?;
         Ok(RawRetryPolicy { policy })
+    }
+
+    /// The statuses this policy may retry (a `Retry-After` is read only for these).
+    pub fn statuses(&self) -> Box<[u16]> {
+        self.policy.statuses.clone().into_boxed_slice()
     }
 }
 
@@ -230,9 +285,8 @@ impl RawRetry {
         self.last_retry.get().1
     }
 
-    /// Every resident key's figures: a flat array of `key, inFlight, queued,
-    /// sent, retried, status429, networkErrors, cooldownMs, p50, p95, p99`
-    /// (ms; `NaN` when no sample).
+    /// Every resident key's figures: a flat array of records laid out as
+    /// `SNAPSHOT` (times in ms; `NaN` when no sample).
     pub fn snapshot(&self) -> Array {
         let now = JsTimer.now();
         let out = Array::new();

@@ -103,8 +103,9 @@ struct ParkedTask<J> {
 pub(crate) enum ParkOutcome<T> {
     /// Finished on the first poll.
     Done(T),
-    /// Waiting under its ticket; `drain` will report it.
-    Parked,
+    /// Waiting under its ticket; `drain` will report it. `notified`: a
+    /// `notify` function is held (else hand one over with `set_notify`).
+    Parked { notified: bool },
 }
 
 impl<J> Default for ParkedWaits<J> {
@@ -126,16 +127,11 @@ impl<J> Default for ParkedWaits<J> {
 impl<J: Future + Unpin + 'static> ParkedWaits<J> {
     /// Poll `job` once; if it is not finished, park it under `ticket`.
     ///
-    /// `notify` (called with no arguments, once per batch of wakes) must only
-    /// schedule a later [`drain`](ParkedWaits::drain). It is held only while
-    /// some wait is parked, so a JS limiter with nothing parked is not kept
-    /// alive by the wasm side.
-    pub(crate) fn park(
-        &self,
-        ticket: u32,
-        job: J,
-        notify: &js_sys::Function,
-    ) -> ParkOutcome<J::Output> {
+    /// A parked wait is reported by a later [`drain`](ParkedWaits::drain),
+    /// which the JS `notify` function (see [`set_notify`](ParkedWaits::set_notify))
+    /// is called to schedule. `Parked { notified: false }` means no `notify`
+    /// is held (nothing was parked before): the caller must hand one over.
+    pub(crate) fn park(&self, ticket: u32, job: J) -> ParkOutcome<J::Output> {
         let task = Rc::new(ParkedTask {
             ticket,
             queued: Cell::new(false),
@@ -151,13 +147,27 @@ impl<J: Future + Unpin + 'static> ParkedWaits<J> {
                 self.forget(&task);
                 ParkOutcome::Done(done)
             }
-            None => {
-                let mut held = self.shared.notify.write();
-                if held.is_none() {
-                    *held = Some(notify.clone());
-                }
-                ParkOutcome::Parked
-            }
+            None => ParkOutcome::Parked {
+                notified: self.shared.notify.read().is_some(),
+            },
+        }
+    }
+
+    /// Hand over `notify` (called with no arguments, once per batch of
+    /// wakes; it must only schedule a later [`drain`](ParkedWaits::drain)).
+    /// It is held only while some wait is parked, so a JS limiter with
+    /// nothing parked is not kept alive by the wasm side: [`park`] asks for
+    /// it again after an idle spell. A wake that came while none was held is
+    /// passed on now.
+    ///
+    /// [`park`]: ParkedWaits::park
+    pub(crate) fn set_notify(&self, notify: &js_sys::Function) {
+        if self.shared.jobs.read().is_empty() {
+            return;
+        }
+        *self.shared.notify.write() = Some(notify.clone());
+        if self.shared.scheduled.get() {
+            let _ = notify.call0(&JsValue::UNDEFINED);
         }
     }
 

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use weir_redis::FailurePolicy;
+
 use crate::values::{self, Rate};
 
 /// What `weir --help` prints (kept in step with js/cli/main.js).
@@ -17,7 +19,7 @@ pub const USAGE: &str = "usage: weir <command> [options]
 
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
       --concurrency N       in flight at most (default 100); 'auto': found from the answers (up to 1,000)
-      --per-host N          in flight per host:port at most (default unlimited)
+      --per-host N          in flight per host:port at most (default unlimited); 'auto': found per host (up to 1,000)
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
                             bursts of up to the count by default, or say so: --rate 20/s,burst=5
       --per-host-rate 5/s   rate per host; repeatable; ,burst=N as for --rate
@@ -30,7 +32,14 @@ pub const USAGE: &str = "usage: weir <command> [options]
       --save DIR            write bodies to DIR (file names derived safely from the URL)
       --output FILE         NDJSON rows to FILE instead of stdout
       --progress MODE       auto (bar on a terminal, lines otherwise), bar, lines, none
-  weir serve [--port P] [--delay 0-300ms] [--429-rate R]
+      --redis URL           fleet mode: the caps, rates and Retry-After pauses above are shared by
+                            every weir fetch using this Redis (redis://host:6379/0) and prefix;
+                            exit 2 if it cannot be reached at start
+      --redis-prefix P      the namespace of the shared limits (default weir:)
+      --redis-policy MODE   when Redis fails mid-run: closed (the request fails, its row says why;
+                            the default), open (sent without the shared limits), local (sent under
+                            this process's own limits)
+  weir serve [--port P] [--delay 0-300ms] [--capacity N] [--429-rate R]
                         the local target server (\"Hello, World!\" after a random delay), 127.0.0.1 only
   weir demo [--requests N] [--concurrency L] [--delay 0-300ms] [--server child|in-process]
             [--target URL] [--json]
@@ -53,7 +62,7 @@ pub struct Cli {
 pub enum Command {
     /// Fetch URLs.
     #[command(override_help = USAGE)]
-    Fetch(FetchArgs),
+    Fetch(Box<FetchArgs>),
     /// The local target server.
     #[command(override_help = USAGE)]
     Serve(ServeArgs),
@@ -69,8 +78,8 @@ fn concurrency(t: &str) -> Result<usize, String> {
 /// The most `--concurrency auto` lets in flight (as in the Node build).
 pub const AUTO_MAX: usize = 1000;
 
-/// `--concurrency`: a fixed cap, or `auto` (an adaptive cap up to
-/// [`AUTO_MAX`] that follows the answers).
+/// `--concurrency` / `--per-host`: a fixed cap, or `auto` (an adaptive cap
+/// up to [`AUTO_MAX`] that follows the answers; per host for `--per-host`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cap {
     Fixed(usize),
@@ -104,6 +113,13 @@ pub struct Timeout(pub Option<Duration>);
 fn timeout(t: &str) -> Result<Timeout, String> {
     values::parse_timeout(t).map(Timeout)
 }
+fn prefix(t: &str) -> Result<String, String> {
+    if t.is_empty() {
+        Err("expected a non-empty prefix, e.g. weir:".to_owned())
+    } else {
+        Ok(t.to_owned())
+    }
+}
 fn progress(t: &str) -> Result<Progress, String> {
     match t {
         "auto" => Ok(Progress::Auto),
@@ -135,8 +151,8 @@ pub struct FetchArgs {
     pub input: String,
     #[arg(long, value_name = "N", default_value = "100", value_parser = cap, allow_negative_numbers = true)]
     pub concurrency: Cap,
-    #[arg(long = "per-host", value_name = "N", value_parser = concurrency, allow_negative_numbers = true)]
-    pub per_host: Option<usize>,
+    #[arg(long = "per-host", value_name = "N", value_parser = cap, allow_negative_numbers = true)]
+    pub per_host: Option<Cap>,
     #[arg(long, value_name = "RATE", value_parser = values::parse_rate)]
     pub rate: Vec<Rate>,
     #[arg(long = "per-host-rate", value_name = "RATE", value_parser = values::parse_rate)]
@@ -155,14 +171,22 @@ pub struct FetchArgs {
     pub output: Option<PathBuf>,
     #[arg(long, value_name = "MODE", default_value = "auto", value_parser = progress)]
     pub progress: Progress,
+    /// Fleet mode: the limits live on this Redis (crate::fleet).
+    #[arg(long, value_name = "URL", value_parser = crate::fleet::parse_url)]
+    pub redis: Option<String>,
+    #[arg(long = "redis-prefix", value_name = "P", requires = "redis", value_parser = prefix)]
+    pub redis_prefix: Option<String>,
+    #[arg(long = "redis-policy", value_name = "MODE", requires = "redis", value_parser = crate::fleet::parse_policy)]
+    pub redis_policy: Option<FailurePolicy>,
 }
 
 impl FetchArgs {
     /// Whether anything can make a request wait inside the limiter (a
-    /// per-host cap or any rate): then the window of URLs in flight looks
-    /// ahead, so that one saturated host does not hold every slot.
+    /// per-host cap, a per-host rate, or the fleet's shared limits): then
+    /// the window of URLs in flight looks ahead, so that one saturated host
+    /// does not hold every slot.
     pub fn keyed(&self) -> bool {
-        self.per_host.is_some() || !self.per_host_rate.is_empty()
+        self.per_host.is_some() || !self.per_host_rate.is_empty() || self.redis.is_some()
     }
 }
 
@@ -182,6 +206,9 @@ pub struct ServeArgs {
     pub delay: (f64, f64),
     #[arg(long = "429-rate", value_name = "R", default_value = "0", value_parser = rate_429)]
     pub rate_429: f64,
+    /// A knee: at most N served at once, the rest wait in turn.
+    #[arg(long, value_name = "N", value_parser = concurrency, allow_negative_numbers = true)]
+    pub capacity: Option<usize>,
 }
 
 fn requests(t: &str) -> Result<u64, String> {
@@ -246,7 +273,7 @@ mod tests {
         let mut all = vec!["fetch"];
         all.extend_from_slice(args);
         match parse(&all).unwrap().command {
-            Command::Fetch(f) => f,
+            Command::Fetch(f) => *f,
             other => panic!("{other:?}"),
         }
     }
@@ -257,6 +284,7 @@ mod tests {
         assert_eq!(f.input, "-");
         assert_eq!(f.concurrency, Cap::Fixed(100));
         assert_eq!(fetch(&["--concurrency", "auto"]).concurrency, Cap::Auto);
+        assert_eq!(fetch(&["--per-host", "auto"]).per_host, Some(Cap::Auto));
         assert_eq!(f.per_host, None);
         assert_eq!(f.retries, 2);
         assert_eq!(f.timeout.0, Some(Duration::from_secs(30)));
@@ -282,7 +310,7 @@ mod tests {
         assert_eq!(f.rate.len(), 2);
         assert_eq!(f.per_host_rate[0].burst, Some(1));
         assert_eq!(f.header[1], ("B".to_owned(), "2".to_owned()));
-        assert_eq!(f.per_host, Some(4));
+        assert_eq!(f.per_host, Some(Cap::Fixed(4)));
         assert_eq!(f.timeout.0, None);
         assert!(f.keyed());
     }

@@ -43,6 +43,7 @@ async fn start_server(args: &DemoArgs) -> Result<(String, Server), String> {
                 Target {
                     delay_ms: (lo, hi),
                     rate_429: 0.0,
+                    capacity: None,
                 },
             )
             .await
@@ -108,14 +109,17 @@ pub async fn run(args: DemoArgs) -> i32 {
             return 1;
         }
     };
-    let (client, limits) =
-        match fetch::client_for(crate::args::Cap::Fixed(args.concurrency), None, &[], &[], 0) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("weir demo: {e}");
-                return 1;
-            }
-        };
+    let (client, limits) = match fetch::client_for(
+        fetch::limits_for(crate::args::Cap::Fixed(args.concurrency), None, &[], &[]),
+        0,
+        None,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("weir demo: {e}");
+            return 1;
+        }
+    };
     let stop = Signal::default();
     let abort = Signal::default();
     let ctx = Arc::new(Ctx {

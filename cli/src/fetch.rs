@@ -297,20 +297,23 @@ async fn flush(rows: &mut Rows, buffer: &mut String) -> std::io::Result<()> {
     Ok(())
 }
 
-/// The limit middleware and client for `args`.
-pub fn client_for(
+/// The limits of a run: `--concurrency` (`auto`: an adaptive cap up to
+/// [`AUTO_MAX`]), `--per-host`, `--rate`, `--per-host-rate`.
+pub fn limits_for(
     concurrency: Cap,
-    per_host: Option<usize>,
+    per_host: Option<Cap>,
     rate: &[crate::values::Rate],
     per_host_rate: &[crate::values::Rate],
-    retries: u32,
-) -> Result<(ClientWithMiddleware, LimitMiddleware), String> {
-    let config = LimiterConfig {
+) -> LimiterConfig {
+    LimiterConfig {
         concurrency: match concurrency {
             Cap::Fixed(n) => Some(n),
             Cap::Auto => None,
         },
-        per_key: per_host,
+        per_key: match per_host {
+            Some(Cap::Fixed(n)) => Some(n),
+            _ => None,
+        },
         rate: rate.iter().map(|r| r.quota()).collect(),
         per_key_rate: per_host_rate.iter().map(|r| r.quota()).collect(),
         max_queue: None,
@@ -319,12 +322,38 @@ pub fn client_for(
             max: AUTO_MAX as u32,
             ..AdaptiveConfig::default()
         }),
+        // `--per-host auto`: one controller per host, reported the same way.
+        per_key_adaptive: (per_host == Some(Cap::Auto)).then(|| AdaptiveConfig {
+            max: AUTO_MAX as u32,
+            ..AdaptiveConfig::default()
+        }),
+    }
+}
+
+/// The limit middleware and client for `limits`. With `shared` (fleet
+/// mode, `--redis`) the shared limiter admits every attempt and the local
+/// limiter keeps only what is this process's own: the adaptive caps of
+/// `--concurrency auto` and `--per-host auto` and the `Retry-After` pauses
+/// of the retry logic.
+pub fn client_for(
+    limits: LimiterConfig,
+    retries: u32,
+    shared: Option<Arc<weir_redis::SharedLimiter>>,
+) -> Result<(ClientWithMiddleware, LimitMiddleware), String> {
+    let config = match shared {
+        None => limits,
+        Some(_) => LimiterConfig {
+            adaptive: limits.adaptive,
+            per_key_adaptive: limits.per_key_adaptive,
+            ..LimiterConfig::default()
+        },
+    };
+    let retry = RetryPolicy {
+        attempts: retries + 1,
+        ..RetryPolicy::default()
     };
     let limits = LimitMiddleware::builder(config)
-        .retry(RetryPolicy {
-            attempts: retries + 1,
-            ..RetryPolicy::default()
-        })
+        .retry(retry.clone())
         .build()
         .map_err(|e| format!("{}: {}", e.field, e.problem))?;
     let http = reqwest::Client::builder()
@@ -334,11 +363,11 @@ pub fn client_for(
         .user_agent(concat!("weir/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
-    let client = reqwest_middleware::ClientBuilder::new(http)
-        .with(limits.clone())
-        .with(CountAttempts)
-        .build();
-    Ok((client, limits))
+    let mut client = reqwest_middleware::ClientBuilder::new(http).with(limits.clone());
+    if let Some(shared) = shared {
+        client = client.with(crate::fleet::SharedLimits::new(shared, &retry));
+    }
+    Ok((client.with(CountAttempts).build(), limits))
 }
 
 /// The progress sampler: the limiter's and the retry controller's figures.
@@ -488,6 +517,30 @@ pub async fn run(args: FetchArgs) -> i32 {
             Err(e) => return usage_error(format!("{}: cannot read ({e})", args.input)),
         }
     };
+    let limits = limits_for(
+        args.concurrency,
+        args.per_host,
+        &args.rate,
+        &args.per_host_rate,
+    );
+    let shared = match &args.redis {
+        None => None,
+        Some(url) => {
+            let prefix = args.redis_prefix.as_deref().unwrap_or("weir:");
+            let policy = args.redis_policy.unwrap_or_default();
+            // The adaptive caps of `auto` stay this process's own (fed by
+            // its own answers): the fleet shares no such cap then.
+            let fleet = LimiterConfig {
+                adaptive: None,
+                per_key_adaptive: None,
+                ..limits.clone()
+            };
+            match crate::fleet::connect(url, prefix, policy, fleet).await {
+                Ok(s) => Some(s),
+                Err(e) => return usage_error(e),
+            }
+        }
+    };
     let out: Box<dyn AsyncWrite + Unpin + Send> = match &args.output {
         Some(p) => match tokio::fs::File::create(p).await {
             Ok(f) => Box::new(f),
@@ -495,13 +548,7 @@ pub async fn run(args: FetchArgs) -> i32 {
         },
         None => Box::new(tokio::io::stdout()),
     };
-    let (client, limits) = match client_for(
-        args.concurrency,
-        args.per_host,
-        &args.rate,
-        &args.per_host_rate,
-        args.retries,
-    ) {
+    let (client, limits) = match client_for(limits, args.retries, shared) {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };

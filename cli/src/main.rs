@@ -9,11 +9,14 @@
 //!
 //! ```sh
 //! weir fetch urls.txt --concurrency 200 --per-host 8 --rate 20/s,burst=5 > rows.ndjson
+//! # a fleet: every process with this Redis and prefix shares the limits
+//! weir fetch part-1.txt --per-host-rate 50/s --redis redis://10.0.0.5:6379/0 > rows.ndjson
 //! ```
 
 mod args;
 mod demo;
 mod fetch;
+mod fleet;
 mod histogram;
 mod lines;
 mod names;
@@ -79,7 +82,7 @@ fn main() {
     };
     let code = runtime.block_on(async move {
         match cli.command {
-            Command::Fetch(a) => fetch::run(a).await,
+            Command::Fetch(a) => fetch::run(*a).await,
             Command::Serve(a) => serve::run(a).await,
             Command::Demo(a) => demo::run(a).await,
         }

@@ -1,11 +1,14 @@
 //! `weir serve`: the local target server (127.0.0.1 only), the native twin
-//! of js/server/target.js for the routes the demo and hand tests use.
+//! of bindings/js/server/target.js for the routes the demo and hand tests use.
 //!
 //! Routes: any path answers `Hello, World!` after a uniform random delay
 //! in `--delay` (or 429 with `Retry-After: 1` at `--429-rate`);
 //! `/delay?ms=N`; `/status/N[?retry-after=S]`; `/bytes?n=N`; `/echo`
 //! (method, url, headers as JSON); `/__weir/stats` (`total`, `current`,
 //! `maxConcurrent`, `uptimeMs`).
+//!
+//! With `--capacity N` the default route is a knee: at most N requests in
+//! their delay at once, the rest wait their turn (FIFO), as in the JS server.
 //!
 //! Invariants: binds 127.0.0.1 only; `current` counts requests between
 //! arrival and the end of their handler, whether answered or abandoned by
@@ -120,12 +123,16 @@ pub struct Target {
     pub delay_ms: (f64, f64),
     /// Share of default-route requests answered 429.
     pub rate_429: f64,
+    /// At most this many default-route requests served at once (the rest
+    /// wait in turn); `None`: no limit.
+    pub capacity: Option<usize>,
 }
 
 async fn handle(
     req: Request<Incoming>,
     target: Target,
     stats: Arc<Stats>,
+    service: Option<Arc<tokio::sync::Semaphore>>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let _in_flight = stats.arrive();
     let path = req.uri().path();
@@ -175,6 +182,12 @@ async fn handle(
     } else {
         let (lo, hi) = target.delay_ms;
         let delay = lo + random() * (hi - lo);
+        // The knee: served in turn (tokio's semaphore is FIFO); the slot
+        // comes back when the answer is made or the client goes away.
+        let _slot = match &service {
+            Some(s) => s.acquire().await.ok(),
+            None => None,
+        };
         if delay > 0.0 {
             tokio::time::sleep(Duration::from_secs_f64(delay / 1000.0)).await;
         }
@@ -197,6 +210,9 @@ pub async fn start(
         max: AtomicU64::new(0),
         started: Instant::now(),
     });
+    let service = target
+        .capacity
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -204,8 +220,10 @@ pub async fn start(
             };
             let _ = stream.set_nodelay(true);
             let stats = Arc::clone(&stats);
+            let slots = service.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |req| handle(req, target, Arc::clone(&stats)));
+                let service =
+                    service_fn(move |req| handle(req, target, Arc::clone(&stats), slots.clone()));
                 let _ = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
                     .serve_connection(TokioIo::new(stream), service)
@@ -221,6 +239,7 @@ pub async fn run(args: ServeArgs) -> i32 {
     let target = Target {
         delay_ms: args.delay,
         rate_429: args.rate_429,
+        capacity: args.capacity,
     };
     let (addr, task) = match start(args.port, target).await {
         Ok(s) => s,
@@ -234,8 +253,12 @@ pub async fn run(args: ServeArgs) -> i32 {
     };
     let url = format!("http://{addr}");
     println!(
-        "weir serve: listening on {url} (delay {}-{} ms, 429 rate {}; stats at {url}/__weir/stats)",
-        args.delay.0, args.delay.1, args.rate_429
+        "weir serve: listening on {url} (delay {}-{} ms, {}429 rate {}; stats at {url}/__weir/stats)",
+        args.delay.0,
+        args.delay.1,
+        args.capacity
+            .map_or(String::new(), |n| format!("capacity {n}, ")),
+        args.rate_429
     );
     use std::io::Write;
     let _ = std::io::stdout().flush();

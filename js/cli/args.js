@@ -5,6 +5,7 @@
 import { parseArgs } from 'node:util';
 
 import { MAX_MS, parseRate, UNIT_MS, UsageError } from './values.js';
+import { parseRedisPolicy, parseRedisUrl } from './fleet.js';
 
 export { MAX_MS, parseRate, UsageError };
 
@@ -126,6 +127,9 @@ const FETCH_SPEC = {
   '--save': { value: true },
   '--output': { value: true },
   '--progress': { value: true },
+  '--redis': { value: true },
+  '--redis-prefix': { value: true },
+  '--redis-policy': { value: true },
   '--help': { value: false },
 };
 
@@ -140,12 +144,17 @@ export function parseFetchArgs(argv) {
   if (!['auto', 'bar', 'lines', 'none'].includes(progress)) {
     throw new UsageError(`--progress: expected auto, bar, lines or none, got '${progress}'`);
   }
+  for (const flag of ['--redis-prefix', '--redis-policy']) {
+    if (v[flag] !== undefined && v['--redis'] === undefined) throw new UsageError(`${flag}: needs --redis URL`);
+  }
+  if (v['--redis-prefix'] === '') throw new UsageError("--redis-prefix: expected a non-empty prefix, e.g. weir:");
   return {
     input: positionals[0] ?? '-',
     // `auto`: an adaptive cap (up to 1,000) that follows the answers.
     concurrency: v['--concurrency'] === undefined ? 100 : v['--concurrency'] === 'auto' ? AUTO_MAX : parseWhole(v['--concurrency'], '--concurrency', 1, 1_000_000),
     adaptive: v['--concurrency'] === 'auto',
-    perHost: v['--per-host'] === undefined ? undefined : parseWhole(v['--per-host'], '--per-host', 1, 1_000_000),
+    // `auto`: an adaptive cap per host (up to 1,000), each following its host's answers.
+    perHost: v['--per-host'] === undefined ? undefined : v['--per-host'] === 'auto' ? 'auto' : parseWhole(v['--per-host'], '--per-host', 1, 1_000_000),
     rate: (v['--rate'] ?? []).map((r) => parseRate(r, '--rate')),
     perHostRate: (v['--per-host-rate'] ?? []).map((r) => parseRate(r, '--per-host-rate')),
     retries: v['--retries'] === undefined ? 2 : parseWhole(v['--retries'], '--retries', 0, 100),
@@ -155,11 +164,15 @@ export function parseFetchArgs(argv) {
     save: v['--save'],
     output: v['--output'],
     progress,
+    // Fleet mode (js/cli/fleet.js): the limits live on this Redis.
+    redis: v['--redis'] === undefined ? undefined : parseRedisUrl(v['--redis']),
+    redisPrefix: v['--redis-prefix'],
+    redisPolicy: v['--redis-policy'] === undefined ? undefined : parseRedisPolicy(v['--redis-policy']),
   };
 }
 
 /** The most `--concurrency auto` lets in flight (and the look-ahead it pulls). */
-const AUTO_MAX = 1000;
+export const AUTO_MAX = 1000;
 
 const SERVE_SPEC = {
   '--port': { value: true },

@@ -5,7 +5,7 @@
 // bound, and peak RSS.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startTarget } from '../server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 import { fetchAll, limiterFor, onInterrupt, sampler } from './fetch.js';
 import { Progress, formatSummary } from './progress.js';
 

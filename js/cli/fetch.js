@@ -5,11 +5,13 @@
 import { createWriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
-import { Limiter, limitedAsCompleted } from '../node.js';
+import { Limiter, limitedAsCompleted } from '../../bindings/js/node.js';
+import { AUTO_MAX } from './args.js';
 import { createFetcher } from './fetcher.js';
 import { MAX_LINE, countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';
 import { Progress, formatSummary } from './progress.js';
+import { UsageError } from './values.js';
 
 /**
  * A batching writer that respects backpressure: `write(text)` appends to a
@@ -175,7 +177,7 @@ function describe(error) {
  * @returns {Promise<object>} the summary (see Progress#finish)
  */
 export async function fetchAll({ lines, opts, rows, progress, stop, abort, limiter, fetcher }) {
-  const keyed = opts.perHost !== undefined || opts.perHostRate.length > 0;
+  const keyed = opts.perHost !== undefined || opts.perHostRate.length > 0 || opts.redis !== undefined;
   // With per-host limits, look ahead one window so a saturated host does not
   // hold every slot (the limiter queues the look-ahead per host).
   const window = keyed ? opts.concurrency * 2 : opts.concurrency;
@@ -317,13 +319,17 @@ function stoppable(lines, stop) {
   };
 }
 
-/** Build the limiter and fetcher for parsed `weir fetch` options. */
-export function limiterFor(opts) {
+/**
+ * Build the limiter and fetcher for parsed `weir fetch` options; with
+ * `fleet` (`--redis`, from js/cli/fleet.js) its store enforces the limits.
+ */
+export function limiterFor(opts, fleet) {
   const limiter = new Limiter({
     concurrency: opts.adaptive ? { adaptive: { max: opts.concurrency } } : opts.concurrency,
-    perKey: opts.perHost,
+    perKey: opts.perHost === 'auto' ? { adaptive: { max: AUTO_MAX } } : opts.perHost,
     rate: opts.rate.length ? opts.rate : undefined,
     perKeyRate: opts.perHostRate.length ? opts.perHostRate : undefined,
+    ...(fleet === undefined ? {} : { store: fleet.store, onStoreError: fleet.onStoreError }),
   });
   const fetcher = createFetcher({
     limiter,
@@ -335,7 +341,7 @@ export function limiterFor(opts) {
     // retry back-offs: the unkeyed window equals the limiter's concurrency.
     // With `--concurrency auto` the window is the cap's maximum: requests
     // wait inside limiter.fetch for the cap in force.
-    mayWait: opts.adaptive || opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
+    mayWait: fleet !== undefined || opts.adaptive || opts.perHost !== undefined || opts.rate.length > 0 || opts.perHostRate.length > 0 || opts.retries > 0,
   });
   return { limiter, fetcher };
 }
@@ -401,6 +407,25 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
     stderr.write(`weir fetch: ${bad}\n`);
     return 2;
   }
+  let fleet;
+  if (opts.redis !== undefined) {
+    try {
+      const { openFleetStore } = await import('./fleet.js');
+      fleet = await openFleetStore(opts);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      stderr.write(`weir fetch: ${error.message}\n`);
+      return 2;
+    }
+  }
+  try {
+    return await fetchWith(opts, fleet, { stdin, stdout, stderr });
+  } finally {
+    await fleet?.close();
+  }
+}
+
+async function fetchWith(opts, fleet, { stdin, stdout, stderr }) {
   let outFile = null;
   if (opts.output) {
     try {
@@ -410,7 +435,7 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
       return 2;
     }
   }
-  const { limiter, fetcher } = limiterFor(opts);
+  const { limiter, fetcher } = limiterFor(opts, fleet);
   const mode = opts.progress === 'auto' ? (stderr.isTTY ? 'bar' : 'lines') : opts.progress;
   const intervalMs = Number(process.env.WEIR_PROGRESS_MS) || undefined;
   const progress = new Progress({ stderr, mode, intervalMs, sample: sampler(limiter, fetcher) });
@@ -485,17 +510,5 @@ export async function runFetch(opts, { stdin = process.stdin, stdout = process.s
     return 1;
   }
   for (const line of formatSummary(summary)) stderr.write(`weir: ${line}\n`);
-  if (abort.signal.aborted && opts.timeout === Infinity) {
-    // Attempts abandoned without a signal (`--timeout none`) would keep the
-    // process alive until their servers answer: close the connections
-    // under them (Node's global fetch dispatcher).
-    const dispatcher = globalThis[Symbol.for('undici.globalDispatcher.1')];
-    if (typeof dispatcher?.destroy === 'function') await Promise.resolve(dispatcher.destroy()).catch(() => {});
-  }
-  if (process.env.WEIR_REPORT_HEAP && typeof globalThis.gc === 'function') {
-    // For the memory tests (node --expose-gc): what is still alive at the end.
-    globalThis.gc();
-    stderr.write(`weir: live heap after GC: ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MB\n`);
-  }
   return summary.interrupted ? 130 : 0;
 }

@@ -31,8 +31,8 @@
 // once (a response arriving later has its body cancelled), and `weir fetch`
 // closes the connections under them at the end.
 
-import { abortControllerFor } from '../lite-abort.js';
-import { abortReason } from '../abort-reason.js';
+import { abortControllerFor } from '../../bindings/js/lite-abort.js';
+import { abortReason } from '../../bindings/js/abort-reason.js';
 
 /**
  * Attempts per shared controller at most. undici's Request copies a real
@@ -58,7 +58,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * @param {object} o
- * @param {import('../api.js').Limiter} o.limiter
+ * @param {import('../../bindings/js/api.js').Limiter} o.limiter
  * @param {number} o.retries    retries after the first attempt
  * @param {number} o.timeout    ms per attempt, from admission to the end of the body
  * @param {string} o.method

@@ -10,7 +10,7 @@ export const USAGE = `usage: weir <command> [options]
 
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
       --concurrency N       in flight at most (default 100); 'auto': found from the answers (up to 1,000)
-      --per-host N          in flight per host:port at most (default unlimited)
+      --per-host N          in flight per host:port at most (default unlimited); 'auto': found per host (up to 1,000)
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
                             bursts of up to the count by default, or say so: --rate 20/s,burst=5
       --per-host-rate 5/s   rate per host; repeatable; ,burst=N as for --rate
@@ -23,6 +23,13 @@ export const USAGE = `usage: weir <command> [options]
       --save DIR            write bodies to DIR (file names derived safely from the URL)
       --output FILE         NDJSON rows to FILE instead of stdout
       --progress MODE       auto (bar on a terminal, lines otherwise), bar, lines, none
+      --redis URL           fleet mode: the caps, rates and Retry-After pauses above are shared by
+                            every weir fetch using this Redis (redis://host:6379/0) and prefix;
+                            exit 2 if it cannot be reached at start
+      --redis-prefix P      the namespace of the shared limits (default weir:)
+      --redis-policy MODE   when Redis fails mid-run: closed (the request fails, its row says why;
+                            the default), open (sent without the shared limits), local (sent under
+                            this process's own limits)
   weir serve [--port P] [--delay 0-300ms] [--capacity N] [--429-rate R]
                         the local target server ("Hello, World!" after a random delay), 127.0.0.1 only
   weir demo [--requests N] [--concurrency L] [--delay 0-300ms] [--server child|in-process]

@@ -1,5 +1,5 @@
 // `weir serve`: the local target server, by hand (127.0.0.1 only).
-import { startTarget } from '../server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 
 /** Run the target server until SIGINT/SIGTERM; resolves to the exit code. */
 export async function runServe(opts, { stdout = process.stdout, stderr = process.stderr } = {}) {

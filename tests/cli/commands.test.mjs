@@ -1,7 +1,7 @@
 // `weir serve` and `weir demo` end to end, on either CLI (WEIR_CLI).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTarget } from '../../js/server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 import { CLI, run, start, until } from './helpers.mjs';
 
 test(`${CLI}: weir serve answers on 127.0.0.1, counts, and stops on SIGTERM`, async () => {
@@ -62,5 +62,30 @@ test(`${CLI}: weir --version prints the package version; both builds agree`, asy
     const r = await run([flag]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, `weir ${pkg.version}\n`);
+  }
+});
+
+test(`${CLI}: weir serve --capacity N serves N at once, the rest in turn`, async () => {
+  const p = start(['serve', '--port', '0', '--delay', '200ms', '--capacity', '2']);
+  try {
+    await until(() => /listening on http:\/\/127\.0\.0\.1:\d+/.test(p.stdout()));
+    assert.match(p.stdout(), /capacity 2, /);
+    const url = /listening on (http:\/\/\S+)/.exec(p.stdout())[1];
+    const started = performance.now();
+    const done = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const r = await fetch(`${url}/`);
+        await r.text();
+        return performance.now() - started;
+      }),
+    );
+    done.sort((a, b) => a - b);
+    // 6 requests, 2 at a time, 200 ms each: the last ends after ~600 ms
+    // (all at once would end them all after ~200 ms).
+    assert.ok(done[5] >= 550, `the last answer after ${done[5].toFixed(0)} ms`);
+    assert.ok(done[1] < 500, `the first two after ${done[1].toFixed(0)} ms`);
+  } finally {
+    p.child.kill('SIGTERM');
+    await p.done;
   }
 });

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { maxInWindow, startTarget } from '../../js/server/target.js';
+import { maxInWindow, startTarget } from '../../bindings/js/server/target.js';
 import { CLI, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
 
 /** A stack trace line of V8 (`    at f (file:1:2)`) or a Rust panic. */
@@ -146,4 +146,40 @@ test(`${CLI}: --help prints the usage (exit 0); no command prints it with exit 2
   const none = await run([]);
   assert.equal(none.code, 2);
   assert.match(none.stdout, /usage: weir <command>/);
+});
+
+test(`${CLI}: --redis that cannot be reached at start exits 2 naming the URL (password masked), before any request`, async () => {
+  const t = await startTarget({ delayMs: 0 });
+  const { createServer } = await import('node:net');
+  // A port nothing listens on: bound, then closed.
+  const port = await new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+  try {
+    const file = await urlFile([`${t.url}/a`, `${t.url}/b`]);
+    const url = `redis://127.0.0.1:${port}/0`;
+    const started = Date.now();
+    await usageError(['fetch', file, '--redis', url], new RegExp(`^weir fetch: --redis: cannot connect to redis://127\\.0\\.0\\.1:${port}/0 \\(.+\\)\\n$`));
+    assert.ok(Date.now() - started < 5000, 'the start check gives up within its second');
+    const r = await run(['fetch', file, '--redis', `redis://:hunter2@127.0.0.1:${port}/0`], { input: '' });
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--redis: cannot connect to redis:\/\/:\*\*\*@127\.0\.0\.1/);
+    assert.doesNotMatch(r.stderr, /hunter2/);
+    assert.equal(r.stdout, '', 'no rows');
+    assert.equal(t.stats().total, 0, 'no request was sent');
+  } finally {
+    await t.close();
+  }
+});
+
+test(`${CLI}: bad --redis arguments exit 2 naming them`, async () => {
+  await usageError(['fetch', '--redis', 'http://127.0.0.1:6379'], /--redis.*redis:\/\/host:6379\/0/);
+  await usageError(['fetch', '--redis', 'localhost'], /--redis/);
+  await usageError(['fetch', '--redis-prefix', 'a:'], /--redis-prefix/);
+  await usageError(['fetch', '--redis-policy', 'open'], /--redis-policy/);
+  await usageError(['fetch', '--redis', 'redis://127.0.0.1:1/', '--redis-policy', 'lax'], /--redis-policy.*closed, open or local/);
+  await usageError(['fetch', '--redis', 'redis://127.0.0.1:1/', '--redis-prefix', ''], /--redis-prefix/);
 });

@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { maxInWindow, startTarget } from '../../js/server/target.js';
+import { maxInWindow, startTarget } from '../../bindings/js/server/target.js';
 import { childTarget } from '../../js/cli/demo.js';
-import { CLI, liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
+import { CLI, HEAP_PROBE, liveHeapOf, peakRssOf, rowsOf, run, start, tempDir, until, urlFile } from './helpers.mjs';
 
 const ROW_KEYS = ['attempts', 'bytes', 'error', 'ms', 'status', 'url'];
 
@@ -125,6 +125,23 @@ test('--concurrency auto finds a server capacity below its maximum', async () =>
     const s = t.stats();
     assert.equal(s.total, 1200);
     // Never near the 1,000 a fixed cap of that size would send at once.
+    assert.ok(s.maxConcurrent < 60, `the server saw ${s.maxConcurrent} at once`);
+    assert.ok(s.maxConcurrent >= 8, `the server saw only ${s.maxConcurrent}: the capacity is not used`);
+  } finally {
+    await t.close();
+  }
+});
+
+test('--per-host auto finds a host its capacity under a global cap that never binds', async () => {
+  // As --concurrency auto above, but the cap is the host's own (its key's
+  // controller), under a fixed global cap of 1,000.
+  const t = await startTarget({ delayMs: [18, 22], capacity: 8 });
+  try {
+    const file = await urlFile(Array.from({ length: 1200 }, (_, i) => `${t.url}/${i}`));
+    const r = await run(['fetch', file, '--concurrency', '1000', '--per-host', 'auto', '--output', '/dev/null']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = t.stats();
+    assert.equal(s.total, 1200);
     assert.ok(s.maxConcurrent < 60, `the server saw ${s.maxConcurrent} at once`);
     assert.ok(s.maxConcurrent >= 8, `the server saw only ${s.maxConcurrent}: the capacity is not used`);
   } finally {
@@ -445,7 +462,7 @@ test(`memory stays flat: ${SIZES[1]} input lines vs ${SIZES[0]} (${CLI === 'js' 
       await writeFile(path, `${lines.join('\n')}\n`);
       const r = await run(['fetch', path, '--concurrency', MEM.concurrency, '--output', '/dev/null'], {
         nodeArgs: ['--expose-gc'],
-        env: { WEIR_REPORT_HEAP: '1' },
+        jsBin: HEAP_PROBE,
       });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, new RegExp(`done: ${n} URLs`));

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const BIN = fileURLToPath(new URL('../../bin/weir.js', import.meta.url));
+/** bin/weir.js followed by a live-heap report (the JS CLI's memory test). */
+export const HEAP_PROBE = fileURLToPath(new URL('./heap-probe.mjs', import.meta.url));
 
 /** Which `weir` the tests run: 'js' or 'native'. */
 export const CLI = process.env.WEIR_CLI ?? 'js';
@@ -20,14 +22,21 @@ if (CLI !== 'js' && CLI !== 'native') throw new Error(`WEIR_CLI must be js or na
 /** The native binary. */
 export const NATIVE_BIN = process.env.WEIR_NATIVE_BIN ?? fileURLToPath(new URL('../../target/cli/weir', import.meta.url));
 
-/** The command line that runs `weir args…` (`nodeArgs` only reach the JS CLI). */
-export function command(args, nodeArgs = []) {
-  return CLI === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, BIN, ...args]];
+/**
+ * The command line that runs `weir args…` on the build `cli` (default:
+ * WEIR_CLI's); `nodeArgs`, and `jsBin` in place of bin/weir.js, only reach
+ * the JS CLI.
+ */
+export function command(args, nodeArgs = [], jsBin = BIN, cli = CLI) {
+  return cli === 'native' ? [NATIVE_BIN, args] : [process.execPath, [...nodeArgs, jsBin, ...args]];
 }
 
-/** Start `weir args…`; returns { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }. */
-export function start(args, { input, env = {}, nodeArgs = [] } = {}) {
-  const [file, argv] = command(args, nodeArgs);
+/**
+ * Start `weir args…` (on the build `cli`, default WEIR_CLI's); returns
+ * { child, done: Promise<{ code, signal, stdout, stderr }>, stdout(), stderr() }.
+ */
+export function start(args, { input, env = {}, nodeArgs = [], jsBin, cli = CLI } = {}) {
+  const [file, argv] = command(args, nodeArgs, jsBin, cli);
   const child = spawn(file, argv, {
     env: { ...process.env, WEIR_PROGRESS_MS: '200', ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -84,7 +93,7 @@ export async function until(predicate, ms = 20_000) {
   }
 }
 
-/** The live heap after a final GC (MB), printed with WEIR_REPORT_HEAP=1 under --expose-gc. */
+/** The live heap after a final GC (MB), printed by heap-probe.mjs (under --expose-gc). */
 export function liveHeapOf(stderr) {
   const m = /live heap after GC: ([\d.]+) MB/.exec(stderr);
   if (!m) throw new Error(`no live heap in:\n${stderr}`);

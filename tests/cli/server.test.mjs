@@ -1,8 +1,8 @@
-// Unit tests of the local target server (js/server/target.js).
+// Unit tests of the local target server (bindings/js/server/target.js).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startTarget, maxInWindow } from '../../js/server/target.js';
+import { startTarget, maxInWindow } from '../../bindings/js/server/target.js';
 
 /** GET with an explicit Host header; resolves { status, headers, body } or { error }. */
 function get(url, { host, agent = false } = {}) {

@@ -1,5 +1,5 @@
 // Shared helpers of the fetch tests: local target servers and small waits.
-import { startTarget } from '../../js/server/target.js';
+import { startTarget } from '../../bindings/js/server/target.js';
 
 /** Start `n` target servers (each port is its own limiter key). */
 export async function targets(n, options = {}) {

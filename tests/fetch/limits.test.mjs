@@ -3,7 +3,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Limiter, limitedAsCompleted } from 'weir-limiter';
 // Internal: how the workerd default (6) is set, not part of the public API.
-import { setHostConnectionLimit } from '../../js/fetch.js';
+import { setHostConnectionLimit } from '../../bindings/js/fetch.js';
 import { targets, hostStats, atRest, until } from './helpers.mjs';
 
 const [a, b] = await targets(2);

@@ -1,9 +1,9 @@
-// js/lite-abort.js: the cheap abort controller weir hands to Node's own fetch.
+// bindings/js/lite-abort.js: the cheap abort controller weir hands to Node's own fetch.
 // Node's fetch must really follow it (the request ends at the server), and
 // weir must not hand it to any other fetch.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { LiteAbortController, acceptsLiteSignals, abortControllerFor } from '../../js/lite-abort.js';
+import { LiteAbortController, acceptsLiteSignals, abortControllerFor } from '../../bindings/js/lite-abort.js';
 import { targets, hostStats, until } from './helpers.mjs';
 
 const [a] = await targets(1);

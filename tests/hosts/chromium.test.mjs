@@ -34,7 +34,7 @@ const page = `<!doctype html>
   }
 </script>`;
 
-/** Serves only the package's js/ and the suite, nothing else. */
+/** Serves only the package's bindings/js/ and the suite, nothing else. */
 function serve() {
   const server = createServer(async (request, response) => {
     const path = normalize(decodeURIComponent(new URL(request.url, 'http://x').pathname));
@@ -42,7 +42,7 @@ function serve() {
       response.writeHead(200, { 'content-type': 'text/html' }).end(page);
       return;
     }
-    if (!path.startsWith('/js/') && !path.startsWith('/tests/conformance/')) {
+    if (!path.startsWith('/bindings/js/') && !path.startsWith('/tests/conformance/')) {
       response.writeHead(404).end();
       return;
     }

@@ -5,19 +5,19 @@ import { readFileSync } from 'node:fs';
 import * as weir from 'weir-limiter';
 import { cases, runCase } from '../conformance/index.js';
 import { resolveExport } from './resolve.js';
-import { RawLimiter } from '../../js/wasm/weir_wasm.js';
+import { RawLimiter } from '../../bindings/js/wasm/weir_wasm.js';
 
 test('package: the node condition resolves to the node loader', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
   const target = resolveExport(pkg, ['node', 'import']);
-  if (target !== './js/node.js') throw new Error(`node resolved to ${target}`);
+  if (target !== './bindings/js/node.js') throw new Error(`node resolved to ${target}`);
   for (const [host, expected] of [
-    [['workerd', 'worker', 'browser', 'import'], './js/workerd.js'],
-    [['edge-light', 'worker', 'browser', 'import'], './js/workerd.js'],
-    [['deno', 'node', 'import'], './js/index.js'],
-    [['browser', 'import'], './js/index.js'],
-    [['worker', 'import'], './js/index.js'],
-    [['import'], './js/index.js'],
+    [['workerd', 'worker', 'browser', 'import'], './bindings/js/workerd.js'],
+    [['edge-light', 'worker', 'browser', 'import'], './bindings/js/workerd.js'],
+    [['deno', 'node', 'import'], './bindings/js/index.js'],
+    [['browser', 'import'], './bindings/js/index.js'],
+    [['worker', 'import'], './bindings/js/index.js'],
+    [['import'], './bindings/js/index.js'],
   ]) {
     const got = resolveExport(pkg, host);
     if (got !== expected) throw new Error(`${host.join('+')} resolved to ${got}, expected ${expected}`);
@@ -27,7 +27,7 @@ test('package: the node condition resolves to the node loader', () => {
 });
 
 test('fast path: an uncontended acquire creates no Rust Promise and one wasm call each way', async () => {
-  const calls = { acquireOrPark: 0, tryAcquire: 0, release: 0 };
+  const calls = { acquireOrPark: 0, acquireOrParkUnkeyed: 0, tryAcquire: 0, release: 0, setNotify: 0, drain: 0 };
   const restore = [];
   // KeyedSemaphore is a RawLimiter too (only concurrency caps).
   for (const name of Object.keys(calls)) {
@@ -40,17 +40,31 @@ test('fast path: an uncontended acquire creates no Rust Promise and one wasm cal
   }
   try {
     const limiter = new weir.Limiter({ concurrency: 4, perKey: 2 });
+    // `run` admits (or parks) in one call: keyed and unkeyed.
     for (let i = 0; i < 50; i++) await limiter.run(() => i, { key: `k${i % 3}` });
+    for (let i = 0; i < 10; i++) await limiter.run(() => i);
     const sem = new weir.KeyedSemaphore({ global: 4 });
     for (let i = 0; i < 50; i++) (await sem.acquire('k'))();
-    if (calls.acquireOrPark !== 0) throw new Error(`slow path taken ${calls.acquireOrPark} times`);
-    if (calls.tryAcquire !== 100 || calls.release !== 100) throw new Error(JSON.stringify(calls));
-    // Contended: exactly then the slow path is used.
+    const expected = { acquireOrPark: 50, acquireOrParkUnkeyed: 10, tryAcquire: 50, release: 110, setNotify: 0, drain: 0 };
+    if (JSON.stringify(calls) !== JSON.stringify(expected)) throw new Error(`uncontended: ${JSON.stringify(calls)}`);
+    // Contended: the wait parks in wasm, and the drain function crosses once.
     const hold = await sem.acquire('k', 4);
     const waiting = sem.acquire('k');
+    let open;
+    const gate = new Promise((resolve) => { open = resolve; });
+    const runs = [0, 1, 2, 3, 4].map((i) => limiter.run(() => gate.then(() => i)));
+    if (calls.setNotify !== 2) throw new Error(`setNotify once per parked limiter: ${calls.setNotify}`);
     hold();
     (await waiting)();
-    if (calls.acquireOrPark !== 1) throw new Error(`contended acquires: ${calls.acquireOrPark}`);
+    open();
+    if ((await Promise.all(runs)).join() !== '0,1,2,3,4') throw new Error('contended runs');
+    if (calls.acquireOrPark !== 51 || calls.acquireOrParkUnkeyed !== 15) throw new Error(`contended: ${JSON.stringify(calls)}`);
+    // Idle again, the wasm side let go of it: the next busy spell hands it over anew.
+    const again = await sem.acquire('k', 4);
+    const next = sem.acquire('k');
+    again();
+    (await next)();
+    if (calls.setNotify !== 3) throw new Error(`setNotify after an idle spell: ${calls.setNotify}`);
   } finally {
     restore.forEach((undo) => undo());
   }
@@ -131,7 +145,7 @@ test('parking: waits woken together are admitted in slices, each slice on a fres
 test('parking: after a crowd of waiters drains, the JS ticket tables are let go', async () => {
   const { spawnSync } = await import('node:child_process');
   const child = `
-    const weir = await import(${JSON.stringify(new URL('../../js/node.js', import.meta.url).href)});
+    const weir = await import(${JSON.stringify(new URL('../../bindings/js/node.js', import.meta.url).href)});
     const l = new weir.Limiter({ concurrency: 1 });
     const settle = async () => { for (let i = 0; i < 5; i++) { await new Promise((r) => setImmediate(r)); globalThis.gc(); } };
     await settle();

@@ -5,7 +5,7 @@
 /**
  * @param {object} pkg parsed package.json
  * @param {string[]} conditions the conditions the host supports
- * @returns {string} the matched target, e.g. "./js/node.js"
+ * @returns {string} the matched target, e.g. "./bindings/js/node.js"
  */
 export function resolveExport(pkg, conditions) {
   const supported = new Set([...conditions, 'default']);

@@ -5,8 +5,8 @@
 //
 // The Worker sees the package as a bundler hands it over: the entry resolved
 // from package.json with the "workerd" condition under the bare name `weir-limiter`,
-// its siblings under js/ by path relative to it, the .wasm as a `wasm` module.
-// The node-only entries (js/cli/, js/server/) are left out.
+// its siblings under bindings/js/ by path relative to it, the .wasm as a `wasm` module.
+// The node-only entry (bindings/js/server/) is left out.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -36,8 +36,8 @@ function packageModules() {
   const entry = join(root, resolveExport(pkg, ['workerd', 'worker', 'browser', 'import']));
   const entryDir = dirname(entry);
   const modules = [`(name = "weir-limiter", esModule = embed "${rel(entry)}")`];
-  for (const file of readdirSync(join(root, 'js'), { recursive: true })) {
-    const abs = join(root, 'js', file);
+  for (const file of readdirSync(join(root, 'bindings', 'js'), { recursive: true })) {
+    const abs = join(root, 'bindings', 'js', file);
     const name = relative(entryDir, abs);
     if (file.startsWith('cli') || file.startsWith('server')) continue;
     if (file.endsWith('.js') && abs !== entry) {

@@ -1,4 +1,4 @@
-// The inflater behind the universal entry (js/inflate.js) against zlib's
+// The inflater behind the universal entry (bindings/js/inflate.js) against zlib's
 // raw DEFLATE at every level and strategy (stored, fixed and dynamic
 // Huffman blocks), on the built wasm and on made-up data; malformed input
 // throws instead of hanging or writing past the stated size.
@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { constants, deflateRawSync } from 'node:zlib';
-import { inflateRaw, fromBase64 } from '../../js/inflate.js';
-import { size, deflated } from '../../js/wasm/weir_wasm_inline.js';
+import { inflateRaw, fromBase64 } from '../../bindings/js/inflate.js';
+import { size, deflated } from '../../bindings/js/wasm/weir_wasm_inline.js';
 
 function random(n, seed) {
   const bytes = Buffer.alloc(n);
@@ -19,7 +19,7 @@ function random(n, seed) {
   return bytes;
 }
 
-const wasm = readFileSync(new URL('../../js/wasm/weir_wasm_bg.wasm', import.meta.url));
+const wasm = readFileSync(new URL('../../bindings/js/wasm/weir_wasm_bg.wasm', import.meta.url));
 const inputs = {
   wasm,
   empty: Buffer.alloc(0),
@@ -49,12 +49,12 @@ test('the inline wasm module inflates to the built wasm', () => {
 
 test('malformed input throws a named error, never hangs or overruns', () => {
   const good = deflateRawSync(inputs.text, { level: 9 });
-  assert.throws(() => inflateRaw(good.subarray(0, good.length >> 1), inputs.text.length), /inflate: input ends/);
-  assert.throws(() => inflateRaw(good, inputs.text.length - 1), /inflate: output longer than/);
-  assert.throws(() => inflateRaw(good, inputs.text.length + 1), /inflate: output is \d+ bytes, expected/);
-  assert.throws(() => inflateRaw(Uint8Array.of(0b111), 10), /inflate: reserved block type/);
+  assert.throws(() => inflateRaw(good.subarray(0, good.length >> 1), inputs.text.length), /inflate: truncated/);
+  assert.throws(() => inflateRaw(good, inputs.text.length - 1), /inflate: too long/);
+  assert.throws(() => inflateRaw(good, inputs.text.length + 1), /inflate: too short/);
+  assert.throws(() => inflateRaw(Uint8Array.of(0b111), 10), /inflate: bad block type/);
   // A stored block whose length check does not match.
-  assert.throws(() => inflateRaw(Uint8Array.of(1, 5, 0, 0, 0, 1, 2, 3, 4, 5), 5), /stored block length check/);
+  assert.throws(() => inflateRaw(Uint8Array.of(1, 5, 0, 0, 0, 1, 2, 3, 4, 5), 5), /inflate: bad stored length/);
   // A fixed block whose first code is a distance before any output.
   const back = deflateRawSync(Buffer.alloc(300, 1), { level: 9, strategy: constants.Z_FIXED });
   assert.throws(() => inflateRaw(back.subarray(1), 300), /inflate: /);

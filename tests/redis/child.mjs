@@ -2,8 +2,8 @@
 // as a shared quota allows from WEIR_START for WEIR_RUN_MS and prints each
 // admission (`WEIR <ns since epoch>`); `holder` takes the only permit of a
 // key, says `WEIR held`, and sleeps until killed.
-import { Limiter } from '../../js/node.js';
-import { RedisStore } from '../../js/redis/index.js';
+import { Limiter } from '../../bindings/js/node.js';
+import { RedisStore } from '../../bindings/js/redis/index.js';
 import Redis from 'ioredis';
 
 const env = process.env;

@@ -1,8 +1,8 @@
 // The RedisStore under Deno (ioredis from node_modules): two limiters on
 // separate connections share one quota. Run by tests/redis/deno.test.mjs
 // (`npm run test:redis`); not named *.test.js, so that node --test skips it.
-import { Limiter } from '../../js/index.js';
-import { RedisStore } from '../../js/redis/index.js';
+import { Limiter } from '../../bindings/js/index.js';
+import { RedisStore } from '../../bindings/js/redis/index.js';
 import Redis from 'ioredis';
 
 const port = Number(Deno.env.get('WEIR_REDIS_PORT') ?? '0');

@@ -4,8 +4,8 @@
 // answers as onStoreError says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { guard } from '../../js/node.js';
-import { RedisStore } from '../../js/redis/index.js';
+import { guard } from '../../bindings/js/node.js';
+import { RedisStore } from '../../bindings/js/redis/index.js';
 import { RedisServer, CLIENTS, SKIP, sleep } from './helpers.mjs';
 
 const ok = () => new Response('ok');

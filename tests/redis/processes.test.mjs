@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Limiter } from '../../js/node.js';
-import { RedisStore } from '../../js/redis/index.js';
+import { Limiter } from '../../bindings/js/node.js';
+import { RedisStore } from '../../bindings/js/redis/index.js';
 import { RedisServer, CLIENTS, SKIP } from './helpers.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));

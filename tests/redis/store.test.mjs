@@ -6,8 +6,8 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { Limiter } from '../../js/node.js';
-import { RedisStore, StoreError } from '../../js/redis/index.js';
+import { Limiter } from '../../bindings/js/node.js';
+import { RedisStore, StoreError } from '../../bindings/js/redis/index.js';
 import { RedisServer, CLIENTS, SKIP, sleep, dbsize, exists } from './helpers.mjs';
 
 for (const kind of Object.keys(CLIENTS)) {

@@ -25,7 +25,6 @@ async function liveHosts() {
     return {
       hosts,
       fetch: (input, init) => fetch(input, init),
-      connectionsPerHost: 6,
       stats: () => fetch('/api/stats', { cache: 'no-store' }).then((r) => r.json()),
       reset: () => fetch('/api/reset', { method: 'POST' }).then((r) => r.json()),
     };
@@ -39,7 +38,6 @@ const sim = simulatedHosts();
 const simEnv = {
   hosts: sim.hosts,
   fetch: sim.fetch,
-  connectionsPerHost: Infinity,
   stats: async () => sim.stats(),
   reset: async () => sim.reset(),
 };
@@ -60,8 +58,19 @@ const view = {
   admits: () => run?.rec.admits.toArray() ?? [],
   /** 429s seen by the page: [ms since start, host index]. */
   marks429: () => run?.rec.marks429.toArray() ?? [],
+  /** 503s (shed by a host) seen by the page: [ms since start, host index]. */
+  marks503: () => run?.rec.marks503.toArray() ?? [],
   /** Cooldowns seen in the limiter: [from ms, to ms, host index]. */
   cooldowns: () => run?.rec.cooldownList() ?? [],
+  /**
+   * The time series behind the charts, as drawn (seconds, one row a tick):
+   * `series('t', 'limit')` → { t: [...], limit: [...] } (NaN = no value).
+   */
+  series: (...names) => {
+    const s = run?.rec.series;
+    if (!s) return null;
+    return Object.fromEntries(names.map((k) => [k, Array.from(s.cols[k].subarray(0, s.n), (v) => (Number.isNaN(v) ? null : v))]));
+  },
   /** The limiter's own figures now: { inFlight, queued, keys, … }. */
   limiterStats: () => run?.limiter.stats() ?? null,
   applyPreset: (id) => applyPreset(id),
@@ -79,6 +88,9 @@ const views = new Views({
   queue: $('chart-queue'),
   latency: $('chart-latency'),
   heap: performance.memory ? $('chart-heap') : null,
+  limit: $('chart-limit'),
+  rtt: $('chart-rtt'),
+  adaptiveFigures: [$('limit-figure'), $('rtt-figure')],
   cards: $('cards'),
   table: $('host-table'),
 });
@@ -151,10 +163,10 @@ for (const name of ['concurrency', 'perKey']) {
     if (view.status !== 'running') return;
     try {
       const plan = planOf(readForm(), env.hosts.map((h) => h.name));
-      run.setLimits({ concurrency: plan.limiter.concurrency, perKey: plan.limiter.perKey });
+      const asked = run.setLimits({ concurrency: plan.limiter.concurrency, perKey: plan.limiter.perKey });
       views.plan = run.plan;
       view.plan = run.plan;
-      $('error').textContent = '';
+      $('error').textContent = asked ? '' : 'An adaptive (auto) cap is chosen when a run starts: this run keeps its own; the per-host cap applies now.';
     } catch (error) {
       $('error').textContent = error.message;
     }
@@ -190,9 +202,9 @@ async function start() {
   await env.reset();
   serverStats = null;
   const origins = plan.hosts.map((name) => env.hosts.find((h) => h.name === name).url);
-  const recorder = new Recorder(plan.hosts);
+  const recorder = new Recorder(plan.hosts, { profiles: plan.hosts.map(profileOf) });
   try {
-    run = new Run(plan, { origins, fetch: env.fetch, connectionsPerHost: env.connectionsPerHost }, recorder);
+    run = new Run(plan, { origins, fetch: env.fetch }, recorder);
   } catch (error) {
     $('error').textContent = error.message;
     return false;

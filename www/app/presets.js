@@ -4,7 +4,8 @@
 // Settings: hosts (names), weights ({ host: share of the requests, default 1 }),
 // requests, window (limitedAsCompleted's concurrency: how far ahead of the
 // results it pulls), concurrency and perKey (limiter caps, '' = none),
-// rate and perKeyRate (quotas like "30/s burst 10, 100/5s", '' = none),
+// rate and perKeyRate (quotas like "30/s burst 10, 100/5s", '' = none;
+// concurrency may be "auto …": an adaptive cap, see settings.js),
 // retries (attempts after the first).
 
 export const PRESETS = [
@@ -80,6 +81,27 @@ export const PRESETS = [
       concurrency: 12,
       perKey: 6,
       rate: '30/s burst 30, 100/5s burst 40',
+      perKeyRate: '',
+      retries: 2,
+    },
+  },
+  {
+    id: 'adaptive',
+    title: 'An adaptive cap finds the host\'s capacity',
+    story:
+      'No number to tune: the global concurrency is "auto" (gradient), starting from 1. "shifting" serves ~40 ms up ' +
+      'to its capacity and slower past it, and its capacity changes while it runs: 5, then 2 after 6 s, then 5 ' +
+      'again. The limit (blue) doubles until latency rises, settles at the capacity (dashed), halves when the ' +
+      'host gets slower and climbs back when it recovers; minRTT stays the no-queue base. Try "auto aimd": it ' +
+      'ignores latency and only backs off on the 503s the host sheds past twice its capacity.',
+    settings: {
+      hosts: ['shifting'],
+      weights: {},
+      requests: 1200,
+      window: 100,
+      concurrency: 'auto initial 1 max 40',
+      perKey: '',
+      rate: '',
       perKeyRate: '',
       retries: 2,
     },

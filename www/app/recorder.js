@@ -12,8 +12,14 @@
 //   not a sample at its end: a cap that was exceeded for 1 ms shows;
 // - the caps (`cap`, `perKeyCap`) are sampled from limiter.stats() every
 //   tick, never copied from the settings: a limit that changes while it runs
-//   (setLimits, or an adaptive limit) is drawn as it changes.
+//   (setLimits, or an adaptive limit) is drawn as it changes; so are the
+//   adaptive cap's figures (`limit`, `minRtt`, `sampleRtt`, `gradient`, NaN
+//   without one), from limiter.stats().adaptive;
+// - `capacity` is the hosts' own capacity of the moment (the sum of their
+//   knees, each timed from the host's first admit as the host times it),
+//   NaN when a host has no knee: what an adaptive limit should find.
 import { Histogram } from '../../js/cli/histogram.js';
+import { kneeAt } from '../shared/profiles.js';
 
 const MERGE = { max: Math.max, last: (a, b) => b, mean: (a, b) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : (a + b) / 2) };
 
@@ -86,11 +92,21 @@ class EventRing {
 }
 
 export class Recorder {
-  /** @param {string[]} hosts  host names, in display order */
-  constructor(hosts, { tickMs = 100, maxPoints = 1200 } = {}) {
+  /**
+   * @param {string[]} hosts  host names, in display order
+   * @param {{ tickMs?: number, maxPoints?: number,
+   *   profiles?: (import('../shared/profiles.js').Profile | undefined)[] }} [opts]
+   *   profiles[h]: host h's profile, for its capacity line (none: no line)
+   */
+  constructor(hosts, { tickMs = 100, maxPoints = 1200, profiles = [] } = {}) {
     this.hosts = hosts;
     this.tickMs = tickMs;
-    const modes = { t: 'last', inFlight: 'max', queued: 'max', cap: 'max', perKeyCap: 'max', admitted: 'mean', burst: 'max', p50: 'mean', p95: 'mean', p99: 'mean', heap: 'max' };
+    this.profiles = hosts.map((_, h) => profiles[h]);
+    const modes = {
+      t: 'last', inFlight: 'max', queued: 'max', cap: 'max', perKeyCap: 'max', admitted: 'mean', burst: 'max',
+      p50: 'mean', p95: 'mean', p99: 'mean', heap: 'max',
+      limit: 'last', minRtt: 'last', sampleRtt: 'mean', gradient: 'mean', capacity: 'last',
+    };
     hosts.forEach((_, h) => {
       modes[`inFlight${h}`] = 'max';
       modes[`queued${h}`] = 'max';
@@ -109,10 +125,15 @@ export class Recorder {
     this.recentSince = 0;
     this.lastPct = { p50: NaN, p95: NaN, p99: NaN };
     // Per host and overall.
-    this.per = hosts.map(() => ({ admits: 0, ok: 0, status429: 0, errors: 0, peak: 0, latency: new Histogram() }));
+    this.per = hosts.map(() => ({ admits: 0, ok: 0, status429: 0, status503: 0, errors: 0, peak: 0, latency: new Histogram() }));
+    this.firstAdmit = hosts.map(() => NaN);
+    // The adaptive limit's time-average (every tick, whatever the compaction).
+    this.limitSum = 0;
+    this.limitTicks = 0;
     this.latency = new Histogram();
     this.admits = new EventRing(16384, 2); // [t ms, host]
     this.marks429 = new EventRing(2048, 2); // [t ms, host]
+    this.marks503 = new EventRing(2048, 2); // [t ms, host]
     this.cooldowns = new EventRing(1024, 3); // [from ms, to ms, host]
     this.openCooldown = hosts.map(() => null);
     this.last429 = hosts.map(() => -Infinity);
@@ -135,6 +156,7 @@ export class Recorder {
     this.tickAdmits += 1;
     this.totalAdmits += 1;
     this.per[h].admits += 1;
+    if (Number.isNaN(this.firstAdmit[h])) this.firstAdmit[h] = at;
     this.admits.push(at, h);
     return at;
   }
@@ -157,6 +179,9 @@ export class Recorder {
       p.status429 += 1;
       this.marks429.push(at, h);
       this.last429[h] = at;
+    } else if (status === 503) {
+      p.status503 += 1;
+      this.marks503.push(at, h);
     } else if (status >= 200 && status < 300) {
       p.ok += 1;
     }
@@ -182,6 +207,7 @@ export class Recorder {
       this.recent = new Histogram();
       this.recentSince = at;
     }
+    const a = limiterStats.adaptive;
     const row = {
       t: at / 1000,
       inFlight: this.peakAll,
@@ -194,7 +220,16 @@ export class Recorder {
       p95: this.lastPct.p95,
       p99: this.lastPct.p99,
       heap: performance.memory ? performance.memory.usedJSHeapSize / 1e6 : NaN,
+      limit: a ? a.limit : NaN,
+      minRtt: a ? a.minRtt : NaN,
+      sampleRtt: a ? a.sampleRtt : NaN,
+      gradient: a ? a.gradient : NaN,
+      capacity: this.capacityAt(at),
     };
+    if (a) {
+      this.limitSum += a.limit;
+      this.limitTicks += 1;
+    }
     this.peakAll = this.inFlightAll;
     for (let h = 0; h < this.hosts.length; h++) {
       row[`inFlight${h}`] = this.peak[h];
@@ -215,6 +250,24 @@ export class Recorder {
       }
     }
     this.series.add(row);
+  }
+
+  /** The hosts' summed capacity `at` ms into the run (NaN if one has no knee). */
+  capacityAt(at) {
+    let sum = 0;
+    for (let h = 0; h < this.hosts.length; h++) {
+      const p = this.profiles[h];
+      const since = this.firstAdmit[h];
+      const knee = p ? kneeAt(p, Number.isNaN(since) ? 0 : at - since) : undefined;
+      if (knee === undefined) return NaN;
+      sum += knee;
+    }
+    return sum;
+  }
+
+  /** The adaptive limit's mean over the ticks so far (NaN without one). */
+  get limitMean() {
+    return this.limitTicks > 0 ? this.limitSum / this.limitTicks : NaN;
   }
 
   /** Cooldown intervals seen so far, open ones included: [from ms, to ms, host]. */

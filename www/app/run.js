@@ -10,7 +10,7 @@
 // - every pulled request ends in exactly one outcome (ok, a final non-2xx
 //   status, or an error), counted in `outcomes`.
 import { Limiter, limitedAsCompleted, fetchKeyOf } from 'weir-limiter';
-import { steadyRate } from './settings.js';
+import { adaptiveOf, steadyRate } from './settings.js';
 
 /** Host indices in a smooth weighted round-robin order (one cycle). */
 function cycleOf(weights) {
@@ -37,7 +37,7 @@ function* urlsOf(origins, weights, count) {
 export class Run {
   /**
    * @param {ReturnType<import('./settings.js').planOf>} plan
-   * @param {{ origins: string[], fetch: typeof fetch, connectionsPerHost: number }} env
+   * @param {{ origins: string[], fetch: typeof fetch }} env
    *   origins[i] serves plan.hosts[i]
    * @param {import('./recorder.js').Recorder} recorder
    */
@@ -52,9 +52,13 @@ export class Run {
     this.state = 'running';
     this.started = performance.now();
     this.ended = null;
+    // With an adaptive cap (`concurrency: { adaptive }`) limiter.fetch
+    // reports every attempt to it; the limit is what stats() says.
+    this.adaptive = adaptiveOf(plan.limiter);
     // The widest caps of the run (they may change while it runs): the
-    // Little's-law bound must hold for all of it.
-    this.widest = { concurrency: plan.limiter.concurrency ?? Infinity, perKey: plan.limiter.perKey ?? Infinity };
+    // Little's-law bound must hold for all of it. An adaptive cap's is its
+    // time-averaged limit (the recorder's), not a setting.
+    this.widest = { concurrency: this.adaptive ? NaN : plan.limiter.concurrency ?? Infinity, perKey: plan.limiter.perKey ?? Infinity };
   }
 
   /** The limiter's per-host fetch figures, in host order. */
@@ -71,13 +75,18 @@ export class Run {
   /**
    * Change the caps while it runs (limiter.setLimits); '' or undefined = no
    * cap. The charts sample limiter.stats() every tick, so the cap lines move
-   * with it (as an adaptive limit would).
+   * with it (as an adaptive limit does). An adaptive cap is chosen when the
+   * run starts and keeps adapting: when the run has one or `concurrency`
+   * asks for one, only `perKey` changes. True when the caps are as asked.
    */
   setLimits({ concurrency, perKey }) {
-    this.limiter.setLimits({ concurrency, perKey });
-    this.plan = { ...this.plan, limiter: { ...this.plan.limiter, concurrency, perKey } };
-    this.widest.concurrency = Math.max(this.widest.concurrency, concurrency ?? Infinity);
+    const auto = adaptiveOf({ concurrency }) !== undefined;
+    const fixed = !this.adaptive && !auto;
+    this.limiter.setLimits(fixed ? { concurrency, perKey } : { perKey });
+    this.plan = { ...this.plan, limiter: { ...this.plan.limiter, ...(fixed ? { concurrency } : {}), perKey } };
+    if (fixed) this.widest.concurrency = Math.max(this.widest.concurrency, concurrency ?? Infinity);
     this.widest.perKey = Math.max(this.widest.perKey, perKey ?? Infinity);
+    return fixed || (this.adaptive !== undefined && auto);
   }
 
   stop() {
@@ -143,7 +152,7 @@ export class Run {
 
   /** Figures so far (final once the run ended). */
   summary() {
-    const { plan, rec, outcomes, env } = this;
+    const { plan, rec, outcomes } = this;
     const seconds = ((this.ended ?? performance.now()) - this.started) / 1000;
     const stats = this.hostStats();
     let retries = 0;
@@ -156,10 +165,12 @@ export class Run {
     const attempts = rec.totalAdmits;
     const mean = rec.latency.mean;
     // Little's law: throughput = mean in flight / mean time held. In flight is
-    // at most the global cap, the per-host caps (and the browser's
-    // connections per host) summed, and the pull window.
-    const perHost = Math.min(this.widest.perKey, env.connectionsPerHost);
-    const inFlightCap = Math.min(this.widest.concurrency, perHost * plan.hosts.length, plan.window);
+    // at most the global cap (an adaptive one's mean limit), the per-host
+    // caps summed, and the pull window. The time held runs from the call to
+    // fetch, so a request waiting inside the browser for one of its
+    // connections per host is in flight too: they bound nothing here.
+    const globalCap = this.adaptive ? rec.limitMean : this.widest.concurrency;
+    const inFlightCap = Math.min(Number.isNaN(globalCap) ? Infinity : globalCap, this.widest.perKey * plan.hosts.length, plan.window);
     const littleBound = mean > 0 ? inFlightCap / (mean / 1000) : Infinity;
     // Quotas: at most burst + rate·T admitted in T seconds, for each quota.
     const within = (quotas) =>
@@ -191,6 +202,7 @@ export class Run {
       bound,
       ofBound: Number.isFinite(bound) && bound > 0 ? attemptsPerSec / bound : null,
       bindingBound: quotaBound < littleBound ? 'quota' : 'concurrency',
+      adaptive: this.adaptive ? { ...this.adaptive, meanLimit: rec.limitMean } : null,
       error: this.error,
     };
   }

@@ -3,6 +3,11 @@
 // naming the field; the rate syntax is the `weir` command's (`20/s`,
 // `600/min`, `100/5s`), plus an optional `burst N`.
 //
+// The global concurrency is a whole number, empty (no cap) or `auto`: an
+// adaptive cap, `auto [gradient|aimd] [min N] [max N] [initial N]`
+// (the Limiter's `concurrency: { adaptive }`; the core's defaults apply to
+// what is left out).
+//
 // Invariants: a returned plan is complete and valid (the Limiter may still
 // refuse a combination, with its own message naming the option).
 import { parseRate } from '../../js/cli/values.js';
@@ -35,6 +40,43 @@ function whole(value, field, min, { optional = false } = {}) {
   return n;
 }
 
+const ALGORITHMS = ['gradient', 'aimd'];
+const BOUNDS = ['min', 'max', 'initial'];
+
+/**
+ * "auto aimd max 40" → `{ adaptive: { algorithm: 'aimd', max: 40 } }`; a
+ * number or '' → what `whole` makes of it (undefined = no cap).
+ */
+export function parseConcurrency(value, field = 'global concurrency') {
+  const text = String(value ?? '').trim();
+  const words = text.toLowerCase().split(/\s+/);
+  if (words[0] !== 'auto') return whole(text, field, 1, { optional: true });
+  const adaptive = {};
+  for (let i = 1; i < words.length; i++) {
+    const w = words[i];
+    if (ALGORITHMS.includes(w)) {
+      if (adaptive.algorithm !== undefined) throw new RangeError(`${field}: two algorithms in '${text}'`);
+      adaptive.algorithm = w;
+    } else if (BOUNDS.includes(w)) {
+      if (adaptive[w] !== undefined) throw new RangeError(`${field}: '${w}' given twice in '${text}'`);
+      if (i + 1 >= words.length) throw new RangeError(`${field}: '${w}' needs a number after it in '${text}'`);
+      adaptive[w] = whole(words[++i], `${field} ${w}`, 1);
+    } else {
+      throw new RangeError(`${field}: unknown word '${w}' in '${text}' (expected: auto [gradient|aimd] [min N] [max N] [initial N])`);
+    }
+  }
+  if (adaptive.min !== undefined && adaptive.max !== undefined && adaptive.min > adaptive.max) {
+    throw new RangeError(`${field}: min ${adaptive.min} is above max ${adaptive.max}`);
+  }
+  return { adaptive };
+}
+
+/** The adaptive options of a plan's limiter, or undefined for a fixed cap. */
+export function adaptiveOf(limiter) {
+  const c = limiter.concurrency;
+  return c !== null && typeof c === 'object' ? c.adaptive : undefined;
+}
+
 /**
  * @param {object} s  settings (see presets.js)
  * @param {string[]} known  host names that exist
@@ -45,7 +87,7 @@ export function planOf(s, known) {
   for (const h of hosts) if (!known.includes(h)) throw new RangeError(`hosts: unknown host '${h}'`);
   const weights = hosts.map((h) => whole(s.weights?.[h] ?? 1, `weight of ${h}`, 1));
   const limiter = {};
-  const concurrency = whole(s.concurrency, 'global concurrency', 1, { optional: true });
+  const concurrency = parseConcurrency(s.concurrency);
   const perKey = whole(s.perKey, 'per-host cap', 1, { optional: true });
   const rate = parseQuotas(s.rate, 'global quota');
   const perKeyRate = parseQuotas(s.perKeyRate, 'per-host quota');

@@ -29,7 +29,8 @@ export function simulatedHosts() {
         signal?.removeEventListener('abort', onAbort);
         host.model.leave(answer.status, answer.epoch);
         const headers = answer.status === 429 ? { 'retry-after': String(answer.retryAfter) } : {};
-        resolve(new Response(answer.status === 429 ? 'Too Many Requests' : 'Hello, World!', { status: answer.status, headers }));
+        const body = { 429: 'Too Many Requests', 503: 'Service Unavailable' }[answer.status] ?? 'Hello, World!';
+        resolve(new Response(body, { status: answer.status, headers }));
       }, answer.delayMs);
       signal?.addEventListener('abort', onAbort, { once: true });
     });

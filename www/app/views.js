@@ -1,12 +1,19 @@
-// The live views: five time charts, the summary cards and the per-host
-// table, drawn from a Run's Recorder (and the hosts' own counters when known).
+// The live views: five time charts (two more with an adaptive cap: its
+// limit against in flight and the hosts' capacity, and the RTTs it steers
+// by), the summary cards and the per-host table, drawn from a Run's
+// Recorder (and the hosts' own counters when known).
 //
 // Invariants: drawing reads the run and never changes it; every view has
-// axes and labels before the first request (no blank states).
+// axes and labels before the first request (no blank states); the adaptive
+// charts are shown exactly when the run has an adaptive cap.
 import { TimeChart } from './chart.js';
+import { adaptiveOf } from './settings.js';
 
-const COLORS = { cdn: '#2b6cb0', api: '#2f855a', slow: '#b7791f', limited: '#c53030', knee: '#6b46c1' };
-const SPARE = ['#319795', '#d53f8c', '#718096'];
+const COLORS = { cdn: '#2b6cb0', api: '#2f855a', slow: '#b7791f', limited: '#c53030', knee: '#6b46c1', shifting: '#d53f8c' };
+const SPARE = ['#319795', '#718096', '#975a16'];
+/** The adaptive limit's line (tests look for it on the canvas). */
+export const LIMIT_COLOR = '#1c4e80';
+const SHED_COLOR = '#742a2a';
 const INK = '#1a202c';
 const GREY = '#a0aec0';
 
@@ -37,6 +44,8 @@ export class Views {
       queue: new TimeChart(el.queue),
       latency: new TimeChart(el.latency, { log: true }),
       heap: el.heap ? new TimeChart(el.heap, { height: 110 }) : null,
+      limit: el.limit ? new TimeChart(el.limit) : null,
+      rtt: el.rtt ? new TimeChart(el.rtt, { log: true }) : null,
     };
     this.plan = null;
   }
@@ -44,6 +53,8 @@ export class Views {
   reset(plan) {
     this.plan = plan;
     this.colors = plan.hosts.map(colorOf);
+    const adaptive = adaptiveOf(plan.limiter) !== undefined;
+    for (const f of this.el.adaptiveFigures ?? []) f.hidden = !adaptive;
   }
 
   /** Axes, legends and an empty table before the first run. */
@@ -75,7 +86,7 @@ export class Views {
       t, n, tMax, bands,
       lines: [
         { label: 'all hosts', color: GREY, values: col.inFlight, step: true, fill: true, width: 1 },
-        { label: 'global cap', color: GREY, values: col.cap, dash: [6, 4], step: true, width: 1 },
+        { label: run.adaptive ? 'global cap (adaptive)' : 'global cap', color: GREY, values: col.cap, dash: [6, 4], step: true, width: 1 },
         { label: 'per-host cap', color: INK, values: col.perKeyCap, dash: [4, 3], step: true, width: 1.2 },
         ...hostLines('inFlight'),
       ],
@@ -111,6 +122,26 @@ export class Views {
       ],
     });
     this.charts.heap?.draw({ t, n, tMax, lines: [{ label: 'used JS heap', color: '#2c7a7b', values: col.heap, fill: true }] });
+    if (run.adaptive) {
+      const algorithm = run.adaptive.algorithm ?? 'gradient';
+      const shed = rec.marks503.toArray().map(([at]) => ({ t: at / 1000, color: SHED_COLOR }));
+      this.charts.limit?.draw({
+        t, n, tMax, bands, marks: [...marks, ...shed],
+        lines: [
+          { label: 'in flight (all hosts)', color: GREY, values: col.inFlight, step: true, fill: true, width: 1 },
+          // Only when every host has a capacity knee (otherwise there is none to find).
+          ...(Number.isNaN(rec.capacityAt(0)) ? [] : [{ label: 'host capacity', color: '#dd6b20', values: col.capacity, dash: [6, 4], step: true, width: 1.5 }]),
+          { label: `adaptive limit (${algorithm})`, color: LIMIT_COLOR, values: col.limit, step: true, width: 2 },
+        ],
+      });
+      this.charts.rtt?.draw({
+        t, n, tMax,
+        lines: [
+          { label: 'sampleRTT (window mean)', color: '#805ad5', values: col.sampleRtt, width: 1.5 },
+          { label: 'minRTT (base)', color: INK, values: col.minRtt, dash: [5, 3], step: true, width: 1.5 },
+        ],
+      });
+    }
 
     const stats = run.hostStats();
     const perHost = plan.hosts.map((name, h) => {
@@ -122,6 +153,7 @@ export class Views {
         admits: p.admits,
         ok: p.ok,
         status429: p.status429,
+        status503: p.status503,
         errors: p.errors,
         inFlight: rec.inFlight[h],
         peak: p.peak,
@@ -136,12 +168,12 @@ export class Views {
         p99: p.latency.percentile(99),
       };
     });
-    this.cards(summary, rec);
+    this.cards(summary, rec, run);
     this.table(perHost, plan);
     return perHost;
   }
 
-  cards(s, rec) {
+  cards(s, rec, run) {
     const heap = performance.memory ? `${fmt(performance.memory.usedJSHeapSize / 1e6, 1)} MB` : null;
     const state = { running: 'running', done: 'done', stopped: 'stopped', failed: 'failed' }[s.state] ?? s.state;
     const finals = Object.entries(s.finalStatuses).map(([k, v]) => `${fmt(v)} × ${k}`);
@@ -150,18 +182,19 @@ export class Views {
     this.el.cards.innerHTML = [
       card(state, `${fmt(s.done)} / ${fmt(s.requests)}`, `${fmt(s.seconds, 1)} s · ${fmt(s.ok)} ok${finals.length ? ` · ${finals.join(', ')}` : ''}${errors.length ? ` · ${errors.join(', ')}` : ''}`, `state-${s.state} two`),
       card('requests/s', fmt(s.reqPerSec), `${fmt(s.attemptsPerSec)} attempts/s`),
-      card("Little's-law bound", `${fmt(s.bound)}/s`, s.bindingBound === 'quota' ? `quotas (burst + rate·T)/T; in flight ≤ ${fmt(s.inFlightCap)} → ${fmt(s.littleBound)}/s` : `≤ ${fmt(s.inFlightCap)} in flight ÷ ${fmt(s.meanLatencyMs, 1)} ms mean`),
+      card("Little's-law bound", `${fmt(s.bound)}/s`, s.bindingBound === 'quota' ? `quotas (burst + rate·T)/T; in flight ≤ ${fmt(s.inFlightCap)} → ${fmt(s.littleBound)}/s` : `≤ ${fmt(s.inFlightCap, 1)} in flight${s.adaptive ? ' (mean limit)' : ''} ÷ ${fmt(s.meanLatencyMs, 1)} ms mean`),
       card('achieved / bound', s.ofBound === null ? '—' : `${fmt(s.ofBound * 100)} %`, 'attempts/s ÷ bound'),
       card('429s · retries', `${fmt(s.status429)} · ${fmt(s.retries)}`, `${fmt(rec.cooldownList().length)} cooldowns`),
       card('p50 / p95 / p99', `${fmt(s.p50, 1)} / ${fmt(s.p95, 1)} / ${fmt(s.p99, 1)}`, 'ms per attempt', 'long two'),
       heap ? card('JS heap', heap, 'used, performance.memory') : '',
+      adaptiveCard(run, card),
     ].join('');
   }
 
   table(rows, plan) {
     const cap = plan.limiter.perKey ?? '∞';
     const head =
-      '<thead><tr><th>host</th><th>attempts</th><th>ok</th><th>429</th><th>errors</th><th>retried</th>' +
+      '<thead><tr><th>host</th><th>attempts</th><th>ok</th><th>429</th><th title="shed by the host: over its capacity">503</th><th>errors</th><th>retried</th>' +
       '<th title="now / per-host cap">in flight</th><th title="largest in flight the page saw">peak</th>' +
       '<th title="largest number of requests the host itself had at once">peak at host</th>' +
       '<th title="requests the host received during its own cooldowns (max ms after the 429 that started it)">in cooldown</th>' +
@@ -171,7 +204,7 @@ export class Views {
         const cooldown = r.cooldownArrivals === null ? '—' : r.cooldownArrivals === 0 ? '0' : `${fmt(r.cooldownArrivals)} (≤ ${fmt(r.maxCooldownOffset)} ms)`;
         return (
           `<tr><td><i class="dot" style="background:${this.colors[h]}"></i>${r.name}</td>` +
-          `<td>${fmt(r.admits)}</td><td>${fmt(r.ok)}</td><td>${fmt(r.status429)}</td><td>${fmt(r.errors)}</td><td>${fmt(r.retried)}</td>` +
+          `<td>${fmt(r.admits)}</td><td>${fmt(r.ok)}</td><td>${fmt(r.status429)}</td><td>${fmt(r.status503)}</td><td>${fmt(r.errors)}</td><td>${fmt(r.retried)}</td>` +
           `<td>${fmt(r.inFlight)} / ${cap}</td><td>${fmt(r.peak)}</td><td>${r.serverPeak === null ? '—' : fmt(r.serverPeak)}</td>` +
           `<td>${cooldown}</td><td>${fmt(r.queued)}</td>` +
           `<td>${fmt(r.p50, 1)}</td><td>${fmt(r.p95, 1)}</td><td>${fmt(r.p99, 1)}</td></tr>`
@@ -180,4 +213,12 @@ export class Views {
       .join('');
     this.el.table.innerHTML = head + `<tbody>${body}</tbody>`;
   }
+}
+
+/** The adaptive cap's card: its limit now, the RTTs it steers by, its gradient. */
+function adaptiveCard(run, card) {
+  const a = run.adaptive ? run.limiter.stats().adaptive : undefined;
+  if (!a) return '';
+  const rtt = `minRTT ${fmt(a.minRtt, 1)} · sampleRTT ${fmt(a.sampleRtt, 1)} ms · gradient ${fmt(a.gradient, 2)}`;
+  return card(`adaptive limit (${run.adaptive.algorithm ?? 'gradient'})`, fmt(a.limit), rtt, 'two');
 }

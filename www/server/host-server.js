@@ -50,6 +50,9 @@ export async function startHost(profile, clock, totalsNow) {
       if (answer.status === 429) {
         res.writeHead(429, { ...CORS, 'content-type': 'text/plain', 'retry-after': String(answer.retryAfter) });
         res.end('Too Many Requests');
+      } else if (answer.status === 503) {
+        res.writeHead(503, { ...CORS, 'content-type': 'text/plain' });
+        res.end('Service Unavailable');
       } else {
         res.writeHead(200, { ...CORS, 'content-type': 'text/plain', 'content-length': BODY.length });
         res.end(BODY);

@@ -8,14 +8,15 @@
 //
 // Page server routes:
 //   /                     www/index.html;  /style.css, /app/*, /shared/*  from www/
-//   /js/*                 the package's js/ (the page imports its browser entry)
+//   /bindings/js/*        the package's JS layer (the page imports its browser entry)
+//   /js/cli/*             the CLI's pure helpers (rate parsing, histogram)
 //   GET  /api/hosts       [{ name, about, url }]
 //   GET  /api/stats       { now, total: { current, maxConcurrent }, hosts: { name: HostModel#stats() } }
 //                         (what the hosts saw; `total` = in flight at all hosts together)
 //   POST /api/reset       forget every host's counters and cooldowns
 //
 // Invariants: loopback only; only files under www/ (index.html, style.css,
-// app/, shared/) and js/ are served, never outside them.
+// app/, shared/), bindings/js/ and js/cli/ are served, never outside them.
 import http from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
@@ -42,7 +43,7 @@ function fileFor(path) {
   if (p === '/' || p === '/index.html') return join(WWW, 'index.html');
   if (p === '/style.css') return join(WWW, 'style.css');
   if (p.startsWith('/app/') || p.startsWith('/shared/')) return join(WWW, p.split('/').join(sep));
-  if (p.startsWith('/js/')) return join(ROOT, p.split('/').join(sep));
+  if (p.startsWith('/bindings/js/') || p.startsWith('/js/cli/')) return join(ROOT, p.split('/').join(sep));
   return null;
 }
 

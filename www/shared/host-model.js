@@ -13,8 +13,12 @@
 //   what it had sent before the first 429 reached it (small offsets);
 // - memory is bounded: arrival stamps, cooldowns and offsets are fixed rings;
 // - a request that arrived before a `reset` leaves uncounted (its answer
-//   carries the epoch it arrived in).
-import { sampleLatency } from './profiles.js';
+//   carries the epoch it arrived in);
+// - a knee that changes is timed from the first arrival after a reset
+//   (`since`), so a run sees the whole cycle from its start; a host with
+//   `shed` answers 503 (at once) to an arrival that finds more than
+//   `shed` × the knee of the moment in flight, itself included.
+import { kneeAt, sampleLatency } from './profiles.js';
 
 const RING = 16384;
 const COOLDOWN_RING = 512;
@@ -68,11 +72,13 @@ export class HostModel {
     this.acceptedAt = 0;
     this.coolStart = -Infinity;
     this.coolUntil = -Infinity;
+    this.since = undefined;
+    this.knee = kneeAt(this.profile, 0);
   }
 
   /**
    * A request arrives at `now` (ms): `{ status, delayMs, retryAfter, epoch }`
-   * (`retryAfter` in whole seconds for a 429). Call `leave(status, epoch)`
+   * (status 200, 429 or 503; `retryAfter` in whole seconds for a 429). Call `leave(status, epoch)`
    * when it has been answered.
    */
   arrive(now) {
@@ -80,6 +86,12 @@ export class HostModel {
     if (this.current > this.maxConcurrent) this.maxConcurrent = this.current;
     this.total += 1;
     this.arrivals.push(now);
+    if (this.since === undefined) this.since = now;
+    const knee = kneeAt(this.profile, now - this.since);
+    this.knee = knee;
+    if (this.profile.shed !== undefined && knee !== undefined && this.current > this.profile.shed * knee) {
+      return { status: 503, delayMs: 0, retryAfter: 0, epoch: this.epoch };
+    }
     const limit = this.profile.limit;
     if (limit) {
       if (now < this.coolUntil) {
@@ -102,7 +114,7 @@ export class HostModel {
       this.accepted[this.acceptedAt] = now;
       this.acceptedAt = (this.acceptedAt + 1) % this.accepted.length;
     }
-    return { status: 200, delayMs: sampleLatency(this.profile, this.current, this.random), retryAfter: 0, epoch: this.epoch };
+    return { status: 200, delayMs: sampleLatency(this.profile, this.current, this.random, knee), retryAfter: 0, epoch: this.epoch };
   }
 
   /** The request answered with `status` has left (uncounted if it arrived before a reset). */
@@ -129,6 +141,8 @@ export class HostModel {
       cooldownArrivals: this.cooldownArrivals,
       maxCooldownOffset: this.maxCooldownOffset,
       cooldownOffsets: this.offsets.toArray(),
+      since: this.since ?? null,
+      knee: this.knee ?? null,
     };
   }
 }

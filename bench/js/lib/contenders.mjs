@@ -26,6 +26,7 @@ export const modules = {
   'p-queue': 'p-queue',
   bottleneck: 'bottleneck',
   'weir limitedAsCompleted': 'weir-limiter',
+  'weir limitedAsCompleted ordered': 'weir-limiter',
   'weir limiter.run': 'weir-limiter',
 };
 
@@ -103,6 +104,14 @@ export const contenders = {
     const { limitedAsCompleted } = await import('weir-limiter');
     let sum = 0;
     for await (const v of limitedAsCompleted(range(n), task, { concurrency: CONCURRENCY, failFast: true })) sum += v;
+    return sum;
+  },
+
+  /** weir's `limitedAsCompleted` in input order (as p-map's `pMapIterable` yields). */
+  async 'weir limitedAsCompleted ordered'(n) {
+    const { limitedAsCompleted } = await import('weir-limiter');
+    let sum = 0;
+    for await (const v of limitedAsCompleted(range(n), task, { concurrency: CONCURRENCY, ordered: true, failFast: true })) sum += v;
     return sum;
   },
 

@@ -8,11 +8,9 @@ use core::hash::Hash;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use crate::hash::HashMap;
-use alloc::collections::VecDeque;
 use futures_core::{FusedStream, Stream};
 
-use super::{Iter, Slots, ZeroLimit};
+use super::{Iter, Lookahead, Slots, ZeroLimit};
 
 /// Runs keyed futures with at most `limit` in flight overall and at most
 /// `per_key` in flight per key, and yields `(key, output)` in completion
@@ -24,8 +22,9 @@ use super::{Iter, Slots, ZeroLimit};
 /// pulled, so per-key order is kept. When the buffer is full, or every slot
 /// is busy, nothing more is pulled until something finishes. A `lookahead`
 /// of 0 is treated as 1: the item that found its key saturated has to be held
-/// somewhere. Per-key counts live in a map that forgets a key when its count
-/// drops to 0, so it never holds more than `limit` keys.
+/// somewhere. Per-key counts live in a map that forgets a key when nothing
+/// of it runs or waits, so it never holds more than `limit + lookahead` keys.
+/// The rule is [`Lookahead`](super::Lookahead)'s.
 ///
 /// Returns [`ZeroLimit`] if `limit` or `per_key` is 0.
 ///
@@ -79,23 +78,11 @@ where
     K: Hash + Eq + Clone,
     F: Future,
 {
-    if limit == 0 || per_key == 0 {
-        return Err(ZeroLimit);
-    }
-    let lookahead = lookahead.max(1);
+    let lookahead = Lookahead::new(limit, per_key, lookahead)?;
     Ok(LimitedAsCompletedKeyed {
         source: stream,
         slots: Slots::new(limit),
-        // At most `limit` keys are counted at once. Twice that keeps every
-        // insert within hashbrown's in-place rehash, so it never reallocates.
-        counts: HashMap::with_capacity_and_hasher(
-            limit.saturating_mul(2).saturating_add(2),
-            Default::default(),
-        ),
-        waiting: VecDeque::with_capacity(lookahead),
         lookahead,
-        per_key,
-        freed: false,
         source_done: false,
         terminated: false,
     })
@@ -112,15 +99,11 @@ where
 {
     /// Structurally pinned; nothing else is.
     source: S,
+    /// Running futures, tagged with their key; never more than `limit`, as
+    /// `lookahead` starts no more.
     slots: Slots<F, K>,
-    /// In-flight count per key; keys at 0 are removed.
-    counts: HashMap<K, usize>,
-    /// Items whose key was saturated when they were pulled, oldest first.
-    waiting: VecDeque<(K, F)>,
-    lookahead: usize,
-    per_key: usize,
-    /// A future finished since `waiting` was last scanned.
-    freed: bool,
+    /// The admission rule: per-key counts and the items waiting for room.
+    lookahead: Lookahead<K, F>,
     source_done: bool,
     terminated: bool,
 }
@@ -148,63 +131,18 @@ where
 
     /// Number of futures started and not yet completed for `key`.
     pub fn in_flight_for(&self, key: &K) -> usize {
-        self.counts.get(key).copied().unwrap_or(0)
+        self.lookahead.running_for(key)
     }
 
     /// Number of items pulled but waiting in the look-ahead buffer because
     /// their key is saturated.
     pub fn waiting(&self) -> usize {
-        self.waiting.len()
+        self.lookahead.waiting()
     }
 
     /// Whether the source has ended (no more items will be pulled).
     pub fn is_source_done(&self) -> bool {
         self.source_done
-    }
-}
-
-/// The fields `poll_next` works on, apart from the pinned source.
-struct Running<'a, K, F: Future> {
-    slots: &'a mut Slots<F, K>,
-    counts: &'a mut HashMap<K, usize>,
-    per_key: usize,
-}
-
-impl<K: Hash + Eq + Clone, F: Future> Running<'_, K, F> {
-    fn has_room(&self, key: &K) -> bool {
-        self.counts.get(key).copied().unwrap_or(0) < self.per_key
-    }
-
-    fn start(&mut self, key: K, future: F) {
-        match self.counts.get_mut(&key) {
-            Some(count) => *count += 1,
-            None => {
-                self.counts.insert(key.clone(), 1);
-            }
-        }
-        self.slots.insert(key, future);
-    }
-
-    fn finish(&mut self, key: &K) {
-        if let Some(count) = self.counts.get_mut(key) {
-            *count -= 1;
-            if *count == 0 {
-                self.counts.remove(key);
-            }
-        }
-    }
-
-    /// Starts, oldest first, every waiting item whose key has room.
-    fn start_waiting(&mut self, waiting: &mut VecDeque<(K, F)>) {
-        let mut i = 0;
-        while i < waiting.len() && !self.slots.is_full() {
-            if self.has_room(&waiting[i].0) {
-                let (key, future) = waiting.remove(i).expect("index is in bounds");
-                self.start(key, future);
-            } else {
-                i += 1;
-            }
-        }
     }
 }
 
@@ -225,41 +163,31 @@ where
         }
         // SAFETY: as above.
         let mut source = unsafe { Pin::new_unchecked(&mut this.source) };
-        let mut running = Running {
-            slots: &mut this.slots,
-            counts: &mut this.counts,
-            per_key: this.per_key,
-        };
+        let lookahead = &mut this.lookahead;
         loop {
-            if core::mem::take(&mut this.freed) {
-                running.start_waiting(&mut this.waiting);
+            // Buffered items first (per-key order), then new ones.
+            while let Some((key, future)) = lookahead.next_start() {
+                this.slots.insert(key, future);
             }
-            while !this.source_done
-                && !running.slots.is_full()
-                && this.waiting.len() < this.lookahead
-            {
+            while !this.source_done && lookahead.can_pull() {
                 match source.as_mut().poll_next(cx) {
                     Poll::Ready(Some((key, future))) => {
-                        if running.has_room(&key) {
-                            running.start(key, future);
-                        } else {
-                            this.waiting.push_back((key, future));
+                        if let Some((key, future)) = lookahead.offer(key, future) {
+                            this.slots.insert(key, future);
                         }
                     }
                     Poll::Ready(None) => this.source_done = true,
                     Poll::Pending => break,
                 }
             }
-            return match running.slots.poll_next(cx) {
+            return match this.slots.poll_next(cx) {
                 Poll::Ready(Some((key, output))) => {
-                    running.finish(&key);
-                    this.freed = true;
+                    lookahead.finish(&key);
                     Poll::Ready(Some((key, output)))
                 }
-                Poll::Ready(None) if !this.waiting.is_empty() => {
+                Poll::Ready(None) if lookahead.waiting() != 0 => {
                     // Unreachable in practice (items wait only behind running
                     // ones), but if nothing runs, everything waiting can start.
-                    this.freed = true;
                     continue;
                 }
                 Poll::Ready(None) if this.source_done => {
@@ -276,7 +204,7 @@ where
         if self.terminated {
             return (0, Some(0));
         }
-        let held = self.slots.len() + self.waiting.len();
+        let held = self.slots.len() + self.lookahead.waiting();
         if self.source_done {
             return (held, Some(held));
         }
@@ -308,8 +236,7 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitedAsCompletedKeyed")
             .field("in_flight", &self.slots.len())
-            .field("keys", &self.counts.len())
-            .field("buffered", &self.waiting.len())
+            .field("buffered", &self.lookahead.waiting())
             .field("source_done", &self.source_done)
             .field("terminated", &self.terminated)
             .finish_non_exhaustive()

@@ -22,22 +22,37 @@
 //!
 //! The streams are `Send` when the source and futures are, and work just as
 //! well on a single-threaded executor (wasm).
+//!
+//! The rules of what may be pulled and started live apart from the futures,
+//! as pure state machines that the streams drive and that the JS
+//! `limitedAsCompleted` drives through the wasm bindings: [`Window`] (at
+//! most `limit` out of the source), [`Reorder`] (the input-order form's
+//! reorder window) and [`Lookahead`] (per-key caps with a bounded
+//! look-ahead buffer).
 
 mod error;
 mod iter;
+mod key_counts;
 mod keyed;
+mod lookahead;
 mod ordered;
 mod ready;
+mod reorder;
 mod slot_waker;
 mod slots;
 mod unordered;
+mod window;
 
 pub use error::ZeroLimit;
 pub use iter::Iter;
+pub use key_counts::{Count, DenseKeys, KeyCounts};
 pub use keyed::{
     limited_as_completed_keyed, limited_as_completed_keyed_stream, LimitedAsCompletedKeyed,
 };
+pub use lookahead::Lookahead;
 pub use ordered::{limited_ordered, limited_ordered_stream, LimitedOrdered};
+pub use reorder::Reorder;
 pub use unordered::{limited_as_completed, limited_as_completed_stream, LimitedAsCompleted};
+pub use window::Window;
 
 use slots::Slots;

@@ -6,10 +6,9 @@ use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context, Poll};
 
-use alloc::boxed::Box;
 use futures_core::{FusedStream, Stream};
 
-use super::{Iter, Slots, ZeroLimit};
+use super::{Iter, Reorder, Slots, ZeroLimit};
 
 type Output<S> = <<S as Stream>::Item as Future>::Output;
 
@@ -55,15 +54,11 @@ where
     S: Stream,
     S::Item: Future,
 {
-    if limit == 0 {
-        return Err(ZeroLimit);
-    }
+    let reorder = Reorder::new(limit)?;
     Ok(LimitedOrdered {
         source: stream,
         slots: Slots::new(limit),
-        outputs: (0..limit).map(|_| None).collect(),
-        head: 0,
-        window: 0,
+        reorder,
         source_done: false,
         terminated: false,
     })
@@ -78,14 +73,11 @@ where
 {
     /// Structurally pinned; nothing else is.
     source: S,
-    /// Running futures, tagged with their position in `outputs`.
+    /// Running futures, tagged with their place in `reorder`.
     slots: Slots<S::Item, usize>,
-    /// Ring of the window: finished outputs waiting for their turn.
-    outputs: Box<[Option<Output<S>>]>,
-    /// Ring position of the oldest item not yet yielded.
-    head: usize,
-    /// Items pulled and not yet yielded (running or finished).
-    window: usize,
+    /// The reorder window: a place per item pulled and not yet yielded,
+    /// holding its output once finished.
+    reorder: Reorder<Output<S>>,
     source_done: bool,
     terminated: bool,
 }
@@ -106,7 +98,7 @@ where
     /// Number of items pulled from the source and not yet yielded: running
     /// futures plus finished ones waiting for their turn. Never above `limit`.
     pub fn in_flight(&self) -> usize {
-        self.window
+        self.reorder.held()
     }
 
     /// Whether the source has ended (no more futures will be pulled).
@@ -129,31 +121,32 @@ where
         if this.terminated {
             return Poll::Ready(None);
         }
-        let limit = this.outputs.len();
         // SAFETY: as above.
         let mut source = unsafe { Pin::new_unchecked(&mut this.source) };
-        while !this.source_done && this.window < limit {
+        while !this.source_done && !this.reorder.is_full() {
             match source.as_mut().poll_next(cx) {
                 Poll::Ready(Some(future)) => {
-                    this.slots.insert((this.head + this.window) % limit, future);
-                    this.window += 1;
+                    let place = this.reorder.reserve().expect("not full");
+                    this.slots.insert(place, future);
                 }
                 Poll::Ready(None) => this.source_done = true,
                 Poll::Pending => break,
             }
         }
         loop {
-            if let Some(output) = this.outputs[this.head].take() {
-                this.head = (this.head + 1) % limit;
-                this.window -= 1;
+            if let Some(output) = this.reorder.pop() {
                 return Poll::Ready(Some(output));
             }
             match this.slots.poll_next(cx) {
-                Poll::Ready(Some((position, output))) => this.outputs[position] = Some(output),
+                Poll::Ready(Some((place, output))) => {
+                    if this.reorder.finish(place, output).is_err() {
+                        unreachable!("a running future's place is reserved and unfinished");
+                    }
+                }
                 Poll::Ready(None) => {
                     // Nothing running and the head is not finished: the
                     // window is empty.
-                    debug_assert_eq!(this.window, 0);
+                    debug_assert_eq!(this.reorder.held(), 0);
                     if this.source_done {
                         this.terminated = true;
                         return Poll::Ready(None);
@@ -170,7 +163,7 @@ where
         if self.terminated {
             return (0, Some(0));
         }
-        let held = self.window;
+        let held = self.reorder.held();
         if self.source_done {
             return (held, Some(held));
         }
@@ -199,7 +192,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LimitedOrdered")
-            .field("in_flight", &self.window)
+            .field("in_flight", &self.reorder.held())
             .field("running", &self.slots.len())
             .field("source_done", &self.source_done)
             .field("terminated", &self.terminated)

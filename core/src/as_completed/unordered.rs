@@ -8,7 +8,7 @@ use core::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
 
-use super::{Iter, Slots, ZeroLimit};
+use super::{Iter, Slots, Window, ZeroLimit};
 
 /// Runs the futures of `iter` with at most `limit` in flight and yields their
 /// outputs in completion order.
@@ -64,11 +64,10 @@ where
     S: Stream,
     S::Item: Future,
 {
-    if limit == 0 {
-        return Err(ZeroLimit);
-    }
+    let window = Window::new(limit)?;
     Ok(LimitedAsCompleted {
         source: stream,
+        window,
         slots: Slots::new(limit),
         source_done: false,
         terminated: false,
@@ -85,6 +84,8 @@ where
 {
     /// Structurally pinned; nothing else is.
     source: S,
+    /// The pull rule: held = running (an output is yielded as it finishes).
+    window: Window,
     slots: Slots<S::Item, ()>,
     source_done: bool,
     terminated: bool,
@@ -130,15 +131,21 @@ where
         }
         // SAFETY: as above.
         let mut source = unsafe { Pin::new_unchecked(&mut this.source) };
-        while !this.source_done && !this.slots.is_full() {
+        while !this.source_done && this.window.can_pull() {
             match source.as_mut().poll_next(cx) {
-                Poll::Ready(Some(future)) => this.slots.insert((), future),
+                Poll::Ready(Some(future)) => {
+                    this.window.pull();
+                    this.slots.insert((), future);
+                }
                 Poll::Ready(None) => this.source_done = true,
                 Poll::Pending => break,
             }
         }
         match this.slots.poll_next(cx) {
-            Poll::Ready(Some(((), output))) => Poll::Ready(Some(output)),
+            Poll::Ready(Some(((), output))) => {
+                this.window.release();
+                Poll::Ready(Some(output))
+            }
             Poll::Ready(None) if this.source_done => {
                 this.terminated = true;
                 Poll::Ready(None)

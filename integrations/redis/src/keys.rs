@@ -8,7 +8,7 @@
 //! - a rate cell's name spells its quota (`limit/interval_ns/burst`):
 //!   limiters with the same prefix and the same options share limits, and a
 //!   changed quota starts afresh instead of misreading another's TAT;
-//! - the JS store (`js/redis/keys.js`) builds exactly the same names, so JS
+//! - the JS store (`bindings/js/redis/keys.js`) builds exactly the same names, so JS
 //!   and native processes share one quota.
 //!
 //! ```

@@ -218,6 +218,40 @@ async fn a_rate_limit_beyond_the_wait_is_rejected_at_once() {
     assert_eq!(header(resp.headers(), "retry-after"), Some(60));
 }
 
+/// The core's rule (`weir::guard`): a wait that ends without a permit is
+/// answered as the key stands then. Here a shared quota runs dry while the
+/// request waits for its client's in-flight cap, so the answer is that
+/// quota's `Retry-After`, not the busy estimate (as the JS guard answers).
+#[tokio::test(start_paused = true)]
+async fn a_fruitless_wait_is_answered_with_the_quota_that_now_denies() {
+    let guard = GuardLayer::builder(LimiterConfig {
+        per_key: Some(1),
+        rate: vec![Quota::new(2, Duration::from_secs(60)).unwrap()],
+        ..Default::default()
+    })
+    .max_wait(Duration::from_millis(100))
+    .busy_retry_after(Duration::from_secs(1))
+    .build()
+    .unwrap();
+    let mut svc = guard.layer(tower::service_fn(ok));
+    // Holds client 8's one permit and takes one of the two tokens.
+    let held = send(&mut svc, from([8, 8, 8, 8])).await;
+    // Client 8 again: busy, so it waits (a token is still there).
+    let waiting = tokio::spawn(svc.ready().await.unwrap().call(from([8, 8, 8, 8])));
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    // Client 9 takes the last token meanwhile.
+    let other = send(&mut svc, from([9, 9, 9, 9])).await;
+    assert_eq!(other.status(), StatusCode::OK);
+    let resp = waiting.await.unwrap().unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after = header(resp.headers(), "retry-after").unwrap();
+    assert!(
+        retry_after > 1,
+        "the quota denies now: its wait ({retry_after} s), not the 1 s busy estimate"
+    );
+    drop((held, other));
+}
+
 #[tokio::test(start_paused = true)]
 async fn handler_errors_release_the_permit() {
     let failing = tower::service_fn(|_req: Request<()>| async {

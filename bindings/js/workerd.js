@@ -3,8 +3,8 @@
 // WebAssembly.Module (compiled by the platform at deploy time; compiling from
 // bytes is forbidden there) and instantiated synchronously.
 import wasm from './wasm/weir_wasm_bg.wasm';
-import { initSync } from './wasm/weir_wasm.js';
+import { initWasm } from './boundary.js';
 
-initSync({ module: wasm });
+initWasm(wasm);
 
 export * from './api.js';

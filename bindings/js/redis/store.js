@@ -27,7 +27,7 @@ import { Keys } from './keys.js';
 import { SharedAdmission } from './shared.js';
 import { storeGuard } from './guard.js';
 
-const lua = (name) => readFileSync(new URL(`../../integrations/redis/lua/${name}.lua`, import.meta.url), 'utf8');
+const lua = (name) => readFileSync(new URL(`../../../integrations/redis/lua/${name}.lua`, import.meta.url), 'utf8');
 export const SCRIPTS = { gcra: script(lua('gcra')), lease: script(lua('lease')), pause: script(lua('pause')) };
 
 /** A store call that failed or timed out; `op` names the call, `cause` why. */
@@ -252,12 +252,12 @@ export class RedisStore {
     return this.#subscription;
   }
 
-  /** The hook a `Limiter` calls with its options (see js/api.js). */
+  /** The hook a `Limiter` calls with its options (see limiter.js). */
   attach(limits, hooks) {
     return new SharedAdmission(this, limits, hooks);
   }
 
-  /** The hook `guard` calls with its checked options and its response helpers (see js/guard.js). */
+  /** The hook `guard` calls with its checked options and its response helpers (see guard.js). */
   guard(handler, options, helpers) {
     return storeGuard(handler, { ...options, store: this }, helpers);
   }

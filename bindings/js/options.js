@@ -1,7 +1,11 @@
-// Option checks shared by the limiter classes (api.js) and `guard`
-// (guard.js): whole numbers, caps, durations and rate quotas, each
-// throwing a TypeError (wrong type) or RangeError (out of range) that names
-// the option. Internal: not re-exported by the package.
+// Option checks shared by the limiter classes, `limitedAsCompleted`,
+// `limiter.fetch` and `guard`: option objects, keys, signals, whole numbers,
+// caps, durations and rate quotas.
+//
+// Guarantees: every bad value throws at once a TypeError (wrong type) or a
+// RangeError (out of range) whose message names the option; a valid value
+// comes back in the form the wasm side takes. Internal: not re-exported by
+// the package.
 
 import { MAX_DURATION_MS } from './timers.js';
 
@@ -69,4 +73,43 @@ export function optionChecks(prefix) {
   }
 
   return { whole, cap, duration, quotas };
+}
+
+export function options(value, where, allowed) {
+  if (value === undefined || value === null) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new TypeError(`${where}: options must be an object`);
+  }
+  for (const name of Object.keys(value)) {
+    if (!allowed.includes(name)) {
+      throw new TypeError(
+        `${where}: unknown option '${name}' (expected one of: ${allowed.join(', ')})`,
+      );
+    }
+  }
+  return value;
+}
+
+/** `pause`'s `ms`: a number from 0 to `MAX_DURATION_MS`. */
+export function pauseMs(ms) {
+  if (typeof ms !== 'number') throw new TypeError(`pause: 'ms' must be a number, got ${typeof ms}`);
+  if (!(ms >= 0 && ms <= MAX_DURATION_MS)) {
+    throw new RangeError(`pause: 'ms' must be a number from 0 to ${MAX_DURATION_MS}, got ${ms}`);
+  }
+  return ms;
+}
+
+export function keyOf(key, name = 'key') {
+  if (key === undefined) return '';
+  if (typeof key === 'string') return key;
+  if (typeof key === 'number' || typeof key === 'bigint') return String(key);
+  throw new TypeError(`option '${name}' must be a string, got ${typeof key}`);
+}
+
+export function signalOf(signal) {
+  if (signal === undefined || signal === null) return undefined;
+  if (typeof signal !== 'object' || typeof signal.addEventListener !== 'function') {
+    throw new TypeError("option 'signal' must be an AbortSignal");
+  }
+  return signal;
 }

@@ -4,8 +4,8 @@
 // by `import` and by `require` (Node ≥ 20.19 / 22.12 load an ES module with
 // no top-level await through `require`).
 import { readFileSync } from 'node:fs';
-import { initSync } from './wasm/weir_wasm.js';
+import { initWasm } from './boundary.js';
 
-initSync({ module: readFileSync(new URL('./wasm/weir_wasm_bg.wasm', import.meta.url)) });
+initWasm(readFileSync(new URL('./wasm/weir_wasm_bg.wasm', import.meta.url)));
 
 export * from './api.js';

@@ -1,13 +1,14 @@
 // A minimal AbortController for requests sent through Node's built-in fetch.
 //
-// Node's fetch (undici) accepts "third-party" abort signals: any object with
-// a boolean `aborted` and an `addEventListener` method (undici's Request
-// constructor checks exactly that, to support AbortController polyfills).
-// Handing it a real AbortSignal costs ~15–25 µs of CPU per request in Node 20
-// (EventTarget listener bookkeeping and its max-listener checks); with this
-// signal ~6 µs remain (undici's WeakRef and FinalizationRegistry entry). It
-// is used only where that duck typing is known to hold (see
-// `acceptsLiteSignals`); everywhere else weir uses the real one.
+// Guarantees:
+// - Used only where the fetch implementation is known to accept a
+//   "third-party" signal (any object with a boolean `aborted` and an
+//   `addEventListener`, as undici's Request checks; see
+//   `acceptsLiteSignals`); everywhere else the platform's AbortController is.
+// - Aborting runs each listener once with the same reason, as the platform's
+//   signal does, and a listener added after the abort is not run.
+// It exists because a platform AbortSignal costs Node's fetch more CPU per
+// request than this one (bench/README.md, `bench:fetch`).
 
 import { abortError } from './abort-reason.js';
 

@@ -34,8 +34,9 @@ export interface AdaptiveOptions {
 export interface LimiterOptions {
   /** Global in-flight cap, or `{ adaptive }` for one that finds itself. */
   concurrency?: Cap | { adaptive: AdaptiveOptions };
-  /** In-flight cap per key. */
-  perKey?: Cap;
+  /** In-flight cap per key, or `{ adaptive }` for one per key that finds itself
+   * (a request above its key's current cap is admitted alone). */
+  perKey?: Cap | { adaptive: AdaptiveOptions };
   /** Quota(s) shared by all keys; all must allow. */
   rate?: Quota | Quota[];
   /** Quota(s) applied to each key separately; all must allow. */
@@ -79,6 +80,8 @@ export interface LimiterStats {
   perKey: number;
   /** With an adaptive cap: its limit, minimum RTT and last window's RTT (ms, NaN until measured), gradient. */
   adaptive?: { limit: number; minRtt: number; sampleRtt: number; gradient: number };
+  /** With adaptive per-key caps: up to 100 keys with a controller, each with the same figures. */
+  perKeyAdaptive?: Record<string, { limit: number; minRtt: number; sampleRtt: number; gradient: number }>;
   /** With a store: its counters and mode. */
   store?: SharedStoreStats;
 }
@@ -121,6 +124,13 @@ export interface AsCompletedOptions<T> {
    * values instead and throws the first error, ending the iteration.
    */
   failFast?: boolean;
+  /**
+   * Yield results in input order. The window (`concurrency`) is then the
+   * reorder window: an item that finished early keeps its place until every
+   * earlier one is yielded; when all places are taken, the source is not
+   * pulled until the oldest item finishes. Nothing is dropped.
+   */
+  ordered?: boolean;
 }
 
 export type Mapper<T, R> = (item: T, context: { signal: AbortSignal }) => R | PromiseLike<R>;
@@ -142,8 +152,9 @@ export class Limiter {
   setLimits(options: { concurrency?: Cap; perKey?: Cap }): void;
   /** Holds every acquire for `key` for `ms` milliseconds (e.g. from `Retry-After`). */
   pause(key: string | number, ms: number): void;
-  /** Feeds the adaptive cap one finished request; the limit after it (`undefined` when not adaptive). */
-  report(sample: { rtt: number; inFlight: number; outcome?: AdaptiveOutcome }): number | undefined;
+  /** Feeds the adaptive caps one finished request of `key`; the global cap's limit after it, or
+   * with only `perKey` adaptive the key's (`undefined` when not adaptive). */
+  report(sample: { rtt: number; inFlight: number; keyInFlight?: number; outcome?: AdaptiveOutcome; key?: string | number }): number | undefined;
   stats(): LimiterStats;
   /**
    * `fetch` under this limiter: same arguments and result as `fetch`. Key =
@@ -253,17 +264,39 @@ export class BodyTimeoutError extends Error {
 /** The key `limiter.fetch` uses by default: `host:port`, default port filled in. */
 export function fetchKeyOf(input: string | URL | Request): string;
 
-export interface LimitedAsCompletedOptions<T> extends AsCompletedOptions<T> {
-  /** Required: items in flight (and the look-ahead window). */
+interface LimitedAsCompletedCommon<T> extends Omit<AsCompletedOptions<T>, 'key' | 'ordered'> {
+  /** Required: items out of the source at once (running, waiting or unconsumed). */
   concurrency: number;
-  perKey?: Cap;
   rate?: Quota | Quota[];
   perKeyRate?: Quota | Quota[];
 }
 
 /**
+ * `limitedAsCompleted`'s options. With a `key` function and a numeric
+ * `perKey` (and not `ordered`), items whose key is at its cap wait in a
+ * look-ahead buffer of `lookahead` items (default: `concurrency`) while items
+ * of other keys start; when the buffer is full, the pull stops.
+ */
+export type LimitedAsCompletedOptions<T> =
+  | (LimitedAsCompletedCommon<T> & {
+    key?: string | number | ((item: T) => string | number);
+    perKey?: Cap;
+    ordered?: boolean;
+    /** Only with a `key` function and `perKey`, in completion order. */
+    lookahead?: never;
+  })
+  | (LimitedAsCompletedCommon<T> & {
+    key: (item: T) => string | number;
+    perKey: number;
+    ordered?: false;
+    /** Items whose key is at its cap that may wait while other keys run (≥ 1; default `concurrency`). */
+    lookahead?: number;
+  });
+
+/**
  * Maps a sync or async iterable with at most `concurrency` items out at once,
- * yielding results in completion order. The source is pulled lazily;
+ * yielding results in completion order (or input order with `ordered: true`).
+ * The source is pulled lazily;
  * `break`/`return()` stops pulling and aborts in-flight work. Without a mapper
  * (`null`) the items are thunks.
  */
@@ -360,7 +393,7 @@ export interface GuardOptions<Env = unknown, Ctx = unknown> {
   status?: 429 | 503;
   /** Called for each shed request; return a Response to answer with it instead. */
   onReject?: (request: Request, info: GuardRejection) => Response | void | PromiseLike<Response | void>;
-  /** `Retry-After` seconds for a concurrency rejection (default 1). */
+  /** `Retry-After` seconds for a concurrency rejection (default 1; the header never says less than 1). */
   busyRetryAfter?: number;
   /** Shared limits across servers: a `RedisStore` from 'weir-limiter/redis' (no `queue` with a store). */
   store?: SharedStore;

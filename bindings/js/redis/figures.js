@@ -3,7 +3,9 @@
 // integrations/redis/src/rate.rs, which the differential test checks against
 // the core), in BigInt scaled units (ns × limit).
 //
-// Output: the guard's figures layout [limit, remaining, resetNs, retryNs, intervalMs].
+// Output: the guard's figures, laid out as the core lays them out
+// (`GUARD.figures`, read from Rust by boundary.js).
+import { GUARD } from '../boundary.js';
 
 const E9 = 1_000_000_000n;
 
@@ -48,5 +50,12 @@ export function figuresOf(quotas, reply) {
   let reset = best === null ? 0n : best.reset;
   if (paused && pausedUntil - now > reset) reset = pausedUntil - now;
   const retry = remaining >= 1n && !paused ? 0n : notUntil > now ? notUntil - now : 0n;
-  return [best?.limit ?? 0, Number(remaining), Number(reset), Number(retry), best?.intervalMs ?? 0];
+  const F = GUARD.figures;
+  const figures = new Float64Array(F.length);
+  figures[F.limit] = best?.limit ?? 0;
+  figures[F.remaining] = Number(remaining);
+  figures[F.resetNs] = Number(reset);
+  figures[F.retryNs] = Number(retry);
+  figures[F.intervalMs] = best?.intervalMs ?? 0;
+  return figures;
 }

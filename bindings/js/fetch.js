@@ -1,16 +1,26 @@
-// `limiter.fetch(input, init)`: `fetch` under a Limiter. Every decision is
-// made in Rust: admission by the Limiter (key = host:port), retries, back-off,
-// budgets, Retry-After cooldowns and per-key figures by `weir::retry` (through
-// RawRetry). This file only links signals and timers, holds the permit until
-// the response body is done, and sleeps or pauses the key as it is told.
-import { RawRetry, RawRetryPolicy } from './wasm/weir_wasm.js';
+// `limiter.fetch(input, init)`: `fetch` under a Limiter.
+//
+// Guarantees:
+// - Every decision is the core's: admission by the Limiter (key =
+//   host:port), retries, back-off, budgets, Retry-After cooldowns and the
+//   per-key figures by `weir::retry` (through RawRetry). This file links
+//   signals and timers, holds the permit, and sleeps or pauses the key as
+//   it is told.
+// - The permit is held until the response body is fully read, cancelled or
+//   errored (held-body.js), or released at the headers (`releaseOn`); a body
+//   nobody reads for `bodyTimeout` is cancelled and its permit released.
+// - `timeout`, `queueTimeout` and the caller's signal reject with their own
+//   error and free whatever the request held; every promise settles.
+import { RawRetry, RawRetryPolicy, RETRY, MUST_WAIT, fetchSnapshot, inFlightNowOf, reportTo } from './boundary.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';
-import { clearTimer, setTimer } from './timers.js';
-import { optionChecks } from './options.js';
 import { TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
+import { clearTimer, setTimer } from './timers.js';
+import { releasingBody } from './held-body.js';
+import { optionChecks } from './options.js';
+import { outcomeOfError, outcomeOfStatus } from './adaptive.js';
 
-const { duration } = optionChecks('');
+const { duration, whole } = optionChecks('');
 
 // ------------------------------------------------------------------ options
 
@@ -40,15 +50,6 @@ function isWeirOption(name) {
 const RETRY_OPTIONS = ['attempts', 'statuses', 'methods', 'baseDelay', 'maxDelay', 'budget'];
 const BUDGET_OPTIONS = ['ratio', 'min', 'window'];
 const DEFAULT_BODY_TIMEOUT = 60_000;
-const DEFAULTS = {
-  attempts: 3,
-  statuses: [429, 503],
-  methods: ['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'],
-  baseDelay: 100,
-  maxDelay: 30_000,
-  budget: { ratio: 0.1, min: 3, window: 10_000 },
-};
-const GIVE_UP = ['', 'not-retryable', 'method-not-retryable', 'body-not-replayable', 'attempts-exhausted', 'budget-exhausted'];
 
 function known(value, where, allowed) {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
@@ -65,14 +66,6 @@ function known(value, where, allowed) {
 /** A duration option (options.js's check); `Infinity` too where it means "never". */
 function millis(value, name, allowInfinity = false) {
   return allowInfinity && value === Infinity ? Infinity : duration(value, name);
-}
-
-function wholeNumber(value, name, min) {
-  if (typeof value !== 'number') throw new TypeError(`option '${name}' must be a number`);
-  if (!Number.isInteger(value) || value < min || value > 0xffffffff) {
-    throw new RangeError(`option '${name}' must be a whole number >= ${min}, got ${value}`);
-  }
-  return value;
 }
 
 /** A RawRetryPolicy for the `retry` option (cached per options object). */
@@ -94,32 +87,32 @@ function policyOf(retry) {
 }
 
 function compilePolicy(r) {
-  const attempts = r.attempts === undefined ? DEFAULTS.attempts : wholeNumber(r.attempts, 'retry.attempts', 1);
-  const statuses = r.statuses === undefined ? DEFAULTS.statuses : r.statuses;
-  if (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s))) {
+  // Options left out stay `undefined`: the core fills them with its own
+  // defaults (`weir::RetryPolicy::default()`), never retyped here.
+  const attempts = r.attempts === undefined ? undefined : whole(r.attempts, 'retry.attempts', 1);
+  const statuses = r.statuses;
+  if (statuses !== undefined && (!Array.isArray(statuses) || !statuses.every((s) => Number.isInteger(s)))) {
     throw new TypeError("option 'retry.statuses' must be an array of HTTP statuses");
   }
-  const methods = r.methods === undefined ? DEFAULTS.methods : r.methods;
-  if (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[A-Za-z-]+$/.test(m))) {
+  const methods = r.methods;
+  if (methods !== undefined && (!Array.isArray(methods) || !methods.every((m) => typeof m === 'string' && /^[A-Za-z-]+$/.test(m)))) {
     throw new TypeError("option 'retry.methods' must be an array of method names");
   }
-  const baseDelay = r.baseDelay === undefined ? DEFAULTS.baseDelay : millis(r.baseDelay, 'retry.baseDelay');
-  const maxDelay = r.maxDelay === undefined ? DEFAULTS.maxDelay : millis(r.maxDelay, 'retry.maxDelay');
-  const b = r.budget === undefined ? DEFAULTS.budget : { ...DEFAULTS.budget, ...known(r.budget, 'retry.budget', BUDGET_OPTIONS) };
-  if (typeof b.ratio !== 'number') throw new TypeError("option 'retry.budget.ratio' must be a number");
+  const b = r.budget === undefined ? {} : known(r.budget, 'retry.budget', BUDGET_OPTIONS);
+  if (b.ratio !== undefined && typeof b.ratio !== 'number') throw new TypeError("option 'retry.budget.ratio' must be a number");
   const policy = new RawRetryPolicy(
     attempts,
-    Uint16Array.from(statuses.map((s) => (s >= 100 && s <= 599 ? s : 0))),
-    methods.join(','),
-    baseDelay,
-    maxDelay,
+    statuses === undefined ? undefined : Uint16Array.from(statuses.map((s) => (s >= 100 && s <= 599 ? s : 0))),
+    methods === undefined ? undefined : methods.join(','),
+    r.baseDelay === undefined ? undefined : millis(r.baseDelay, 'retry.baseDelay'),
+    r.maxDelay === undefined ? undefined : millis(r.maxDelay, 'retry.maxDelay'),
     b.ratio,
-    wholeNumber(b.min, 'retry.budget.min', 0),
-    millis(b.window, 'retry.budget.window'),
+    b.min === undefined ? undefined : whole(b.min, 'retry.budget.min', 0),
+    b.window === undefined ? undefined : millis(b.window, 'retry.budget.window'),
   );
   // Statuses the policy may retry: `Retry-After` is read only for these (the
   // core uses it only when it answers "retry").
-  return { raw: policy, hasBudget: r.budget !== undefined, statuses: new Set(statuses) };
+  return { raw: policy, hasBudget: r.budget !== undefined, statuses: new Set(policy.statuses()) };
 }
 
 // ------------------------------------------------------------ per limiter
@@ -136,7 +129,7 @@ let hostConnectionLimit = typeof navigator !== 'undefined' && navigator.userAgen
  * limit; loaders and tests may override it.
  */
 export function setHostConnectionLimit(n) {
-  hostConnectionLimit = n === undefined ? undefined : wholeNumber(n, 'hostConnectionLimit', 1);
+  hostConnectionLimit = n === undefined ? undefined : whole(n, 'hostConnectionLimit', 1);
 }
 
 function stateOf(limiter, rawLimiter) {
@@ -148,7 +141,7 @@ function stateOf(limiter, rawLimiter) {
     // (Each Flight points here for its limiter, raw limiter and retry state:
     // one field per request instead of three.)
     // `adaptive`: the limiter's cap follows the answers (every attempt is reported).
-    const adaptive = rawLimiter.adaptiveStats?.() !== undefined;
+    const adaptive = rawLimiter.isAdaptive?.() ?? false;
     state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined, limiter, rawLimiter, adaptive };
     states.set(limiter, state);
   }
@@ -243,7 +236,7 @@ function sleep(ms, signal) {
 
 /**
  * A permit for `key` when one is free now: its id (a number) on the raw
- * limiter, else 0 (then `waitForPermit`).
+ * limiter, else `MUST_WAIT` (then `waitForPermit`).
  */
 function permitNow(rawLimiter, key) {
   // Cost 1 always fits a cap, so -1 (never admissible) cannot come back.
@@ -365,44 +358,6 @@ function onIdle(hold) {
   hold.nativeBody()?.cancel(error).catch(noop);
 }
 
-/** A pass-through of the platform body that ends the hold on close, cancel or error. */
-function heldStream(hold, source) {
-  const reader = source.getReader();
-  hold.lastPull = performance.now();
-  return new ReadableStream(
-    {
-      start(controller) {
-        hold.controller = controller;
-      },
-      async pull(controller) {
-        hold.reading = true;
-        let step;
-        try {
-          step = await reader.read();
-        } catch (error) {
-          hold.end();
-          controller.error(error);
-          return;
-        } finally {
-          hold.reading = false;
-          hold.lastPull = performance.now();
-        }
-        if (step.done) {
-          hold.end();
-          controller.close();
-        } else {
-          controller.enqueue(step.value);
-        }
-      },
-      cancel(reason) {
-        hold.end();
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
-
 /**
  * The platform's own Response, re-based on this prototype (no copy, no
  * stream in between for `text()`/`json()`/…): the body readers end the hold
@@ -414,7 +369,7 @@ function heldBody() {
   if (hold.stream) return hold.stream;
   const source = hold.nativeBody();
   if (source === null || hold.timedOut || this.bodyUsed) return source;
-  hold.stream = heldStream(hold, source);
+  hold.stream = releasingBody(source, hold);
   return hold.stream;
 }
 
@@ -566,7 +521,7 @@ class Flight {
     this.fetchImpl = undefined;
     this.init = undefined; // what `fetch` is given (weir options stripped, our signal in)
     this.signal = undefined; // the request's own signal, if any
-    this.sample = undefined; // with an adaptive cap: [sent at (ms), in flight then]
+    this.sample = undefined; // with an adaptive cap: { at: sent at (ms), started: in flight then, in total and of the key }
   }
 
   /** The current attempt holds `permit` (never 0) and has been sent. */
@@ -611,7 +566,7 @@ class Flight {
     const state = this.state;
     const started = state.raw.sent(this.key, retry);
     this.hold(permit);
-    if (state.adaptive) this.sample = [performance.now(), state.rawLimiter.stats()[0]];
+    if (state.adaptive) this.sample = { at: performance.now(), started: inFlightNowOf(state.rawLimiter, this.key) };
     return started;
   }
 
@@ -620,20 +575,20 @@ class Flight {
     const sample = this.sample;
     if (sample === undefined) return;
     this.sample = undefined;
-    this.state.rawLimiter.report(performance.now() - sample[0], sample[1], code);
+    reportTo(this.state.rawLimiter, this.key, performance.now() - sample.at, sample.started, code);
   }
 
   /** Attempt `retry` failed with `error` (no response): the ms to wait before the next, or throw. */
   failed(error, retry, started) {
     // A timeout or the caller's abort says nothing about the server's load
     // beyond the time it took: `timeout` is overload, an abort is ignored.
-    this.report(error?.name === 'TimeoutError' ? 4 : error?.name === 'AbortError' ? 5 : 1);
+    this.report(outcomeOfError(error, 'dropped'));
     this.finish();
     const signal = this.signal;
     if (signal?.aborted) throw abortReason(signal);
     const spec = this.spec;
     const raw = this.state.raw;
-    if (raw.decide(spec.policy.raw, this.key, spec.method, 0, retry, undefined, spec.canReplay, started) !== 0) throw error;
+    if (raw.decide(spec.policy.raw, this.key, spec.method, 0, retry, undefined, spec.canReplay, started) !== RETRY.retry) throw error;
     return raw.retryAfterMs();
   }
 
@@ -645,7 +600,7 @@ class Flight {
    */
   answered(response, retry, started) {
     const status = response.status;
-    this.report(status === 429 ? 2 : status === 503 ? 3 : 0);
+    this.report(outcomeOfStatus(status));
     const spec = this.spec;
     const policy = spec.policy;
     const raw = this.state.raw;
@@ -656,7 +611,7 @@ class Flight {
     // Retried or not, a `Retry-After` holds the whole host (before this
     // permit goes back, so no queued request slips out in between).
     if (pauseMs > 0) this.state.limiter.pause(this.key, pauseMs);
-    if (code === 0) {
+    if (code === RETRY.retry) {
       const afterMs = raw.retryAfterMs();
       response.body?.cancel().catch(noop);
       this.finish();
@@ -710,7 +665,7 @@ export function limitedFetch(limiter, rawLimiter, input, init) {
     return Promise.reject(error);
   }
   const permit = permitNow(rawLimiter, flight.key);
-  if (permit === 0) return send(flight, input, 0, QUEUE);
+  if (permit === MUST_WAIT) return send(flight, input, 0, QUEUE);
   // A permit free now (the usual case): the first attempt is a promise chain,
   // not a suspended async frame. What a request in flight keeps is then its
   // Flight, two closures and one promise reaction, where `send`'s frame kept
@@ -892,9 +847,9 @@ async function send(flight, input, first, wait) {
     for (let retry = first; ; retry++) {
       // A permit id when free now (no Promise, no release closure), else
       // the limiter's release function once the wait is over.
-      let permit = queue ? 0 : permitNow(flight.state.rawLimiter, flight.key);
+      let permit = queue ? MUST_WAIT : permitNow(flight.state.rawLimiter, flight.key);
       queue = false;
-      if (permit === 0) {
+      if (permit === MUST_WAIT) {
         const state = flight.state;
         permit = await waitForPermit(state.limiter, state.raw, flight.key, flight.signal, flight.spec.queueTimeout);
       }
@@ -922,7 +877,6 @@ async function send(flight, input, first, wait) {
 }
 
 /** Reason names for give-up codes (for diagnostics). */
-export const giveUpReasons = GIVE_UP;
 
 /**
  * Per-key fetch figures of `limiter`: `{ [key]: { inFlight, queued, sent,
@@ -934,21 +888,20 @@ export function fetchStatsOf(limiter) {
   const state = states.get(limiter);
   const out = {};
   if (!state) return out;
-  const flat = state.raw.snapshot();
   const wallNow = Date.now();
-  for (let i = 0; i < flat.length; i += 11) {
-    const cooldown = flat[i + 7];
-    out[flat[i]] = {
-      inFlight: flat[i + 1],
-      queued: flat[i + 2],
-      sent: flat[i + 3],
-      retried: flat[i + 4],
-      status429: flat[i + 5],
-      networkErrors: flat[i + 6],
-      cooldownUntil: cooldown > 0 ? wallNow + cooldown : null,
-      p50: Number.isNaN(flat[i + 8]) ? null : flat[i + 8],
-      p95: Number.isNaN(flat[i + 9]) ? null : flat[i + 9],
-      p99: Number.isNaN(flat[i + 10]) ? null : flat[i + 10],
+  const nullIfNaN = (ms) => (Number.isNaN(ms) ? null : ms);
+  for (const [key, r] of Object.entries(fetchSnapshot(state.raw))) {
+    out[key] = {
+      inFlight: r.inFlight,
+      queued: r.queued,
+      sent: r.sent,
+      retried: r.retried,
+      status429: r.status429,
+      networkErrors: r.networkErrors,
+      cooldownUntil: r.cooldownMs > 0 ? wallNow + r.cooldownMs : null,
+      p50: nullIfNaN(r.p50),
+      p95: nullIfNaN(r.p95),
+      p99: nullIfNaN(r.p99),
     };
   }
   return out;

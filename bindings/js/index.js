@@ -5,7 +5,8 @@
 //
 // Guarantees:
 // - Ready when imported: the wasm travels inside this module graph (DEFLATE
-//   + base64, js/wasm/weir_wasm_inline.js), is inflated and instantiated
+//   + base64, wasm/weir_wasm_inline.js, with the inflater of inflate.js
+//   bundled in), is inflated and instantiated
 //   synchronously, so there is no top-level await, no `init()` to call and
 //   no .wasm file for a bundler or server to find, copy or serve with the
 //   right MIME type.
@@ -13,12 +14,11 @@
 //   `atob` and `WebAssembly`. A Content-Security-Policy must allow
 //   'wasm-unsafe-eval', as for any wasm.
 // - Synchronous compilation on a browser's main thread is allowed for
-//   modules up to 8 MB in current Chromium (this one is ~95 KB); Firefox
+//   modules up to 8 MB in current Chromium (this one is ~100 KB); Firefox
 //   and Safari have no such limit.
-import { initSync } from './wasm/weir_wasm.js';
-import { size, deflated } from './wasm/weir_wasm_inline.js';
-import { inflateRaw, fromBase64 } from './inflate.js';
+import { initWasm } from './boundary.js';
+import { wasmBytes } from './wasm/weir_wasm_inline.js';
 
-initSync({ module: inflateRaw(fromBase64(deflated), size) });
+initWasm(wasmBytes());
 
 export * from './api.js';

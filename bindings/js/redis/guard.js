@@ -2,7 +2,7 @@
 // Retry-After and RateLimit-* headers, the permit held until the body is
 // streamed) with the decisions of the shared store: a lease per cap and one
 // gcra.lua call per request, never waiting (a guard sheds, it does not
-// queue). The responses are built by js/guard.js's own helpers, passed in
+// queue). The responses are built by guard.js's own helpers, passed in
 // (`h`), so this module adds no answer of its own; the figures are the
 // core's formulas over the returned TATs (figures.js).
 //
@@ -68,12 +68,7 @@ export function storeGuard(handler, o, h) {
     }
     const release = decision.release;
     const response = await answerHolding(handler, release, request, env, ctx);
-    if (response.body === null) release();
-    return new Response(response.body === null ? null : h.releasingBody(response.body, release), {
-      status: response.status,
-      statusText: response.statusText,
-      headers: h.withHeaders(response, rate),
-    });
+    return h.heldResponse(request, response, release, rate);
   };
   guarded.stats = () => ({ store: admission.stats() });
   return guarded;

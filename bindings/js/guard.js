@@ -1,20 +1,24 @@
 // `guard(handler, options)`: shed load with 429 (or 503) + Retry-After
 // instead of queueing. The guard maps a request to a key, asks the Rust core
-// (a `RawLimiter`) to admit it, and maps the answer to a Response. It makes no
-// limiting decision of its own and imports no host API, so it serves workerd,
-// Deno, Bun, service workers and (through `toNodeHandler`) Node alike.
-import { RawLimiter } from './wasm/weir_wasm.js';
+// (a `RawLimiter` under the core's guard rule, `weir::guard`) whether to
+// admit it, wait briefly or shed it, and maps the answer to a Response.
+//
+// Guarantees: no limiting decision is made here (admission, wait-or-shed and
+// the Retry-After seconds are the core's); a shed request is answered at once
+// (no Request built on Node's default key); the permit is held until the
+// response body has streamed, errored or been cancelled, or the client went
+// away; a handler that throws releases at once. No host API: it serves
+// workerd, Deno, Bun, service workers and (through `toNodeHandler`) Node.
+import { RawLimiter, GUARD, statsOf } from './boundary.js';
 import { optionChecks } from './options.js';
-import { clearTimer, setTimer } from './timers.js';
+import { parkingFor, parkWithin } from './parking.js';
+import { releasingBody } from './held-body.js';
 
 const GUARD_OPTIONS = [
   'concurrency', 'perKey', 'rate', 'perKeyRate', 'key', 'keyHeader', 'queue', 'status',
   'onReject', 'busyRetryAfter', 'store', 'onStoreError', 'localShare',
 ];
 const NS_PER_S = 1e9;
-/** What `drain` reports for a parked wait that failed (see `takeError`). */
-const FAILED = -1;
-const FIGURES = 5; // [limit, remaining, resetNs, retryNs, intervalMs]
 const INNER = Symbol('weir.guard.inner');
 const FAST = Symbol('weir.guard.fast');
 const onWorkerd = typeof navigator !== 'undefined' && navigator.userAgent === 'Cloudflare-Workers';
@@ -138,15 +142,16 @@ function keyString(key) {
 
 // ---------------------------------------------------------------- responses
 
-/** `RateLimit-*` header values from the core's figures, or null without quotas. */
+/** `RateLimit-*` header values from the core's figures (laid out as `GUARD.figures`). */
 function rateHeaders(figures) {
-  const interval = figures[4] / 1000;
+  const F = GUARD.figures;
+  const interval = figures[F.intervalMs] / 1000;
   const headers = [
-    ['RateLimit-Limit', String(figures[0])],
-    ['RateLimit-Remaining', String(figures[1])],
-    ['RateLimit-Reset', String(Math.ceil(figures[2] / NS_PER_S))],
+    ['RateLimit-Limit', String(figures[F.limit])],
+    ['RateLimit-Remaining', String(figures[F.remaining])],
+    ['RateLimit-Reset', String(Math.ceil(figures[F.resetNs] / NS_PER_S))],
   ];
-  if (Number.isInteger(interval)) headers.push(['RateLimit-Policy', `${figures[0]};w=${interval}`]);
+  if (Number.isInteger(interval)) headers.push(['RateLimit-Policy', `${figures[F.limit]};w=${interval}`]);
   return headers;
 }
 
@@ -167,34 +172,6 @@ function shedAnswer(status, retryAfter, rate) {
 
 function shedResponse(shed) {
   return new Response(shed.body, { status: shed.status, headers: shed.headers });
-}
-
-/** A copy of `body` that calls `release` once when it ends, errors or is cancelled. */
-function releasingBody(body, release, onReader) {
-  const reader = body.getReader();
-  onReader?.(reader);
-  return new ReadableStream({
-    async pull(controller) {
-      let step;
-      try {
-        step = await reader.read();
-      } catch (error) {
-        release();
-        controller.error(error);
-        return;
-      }
-      if (step.done) {
-        release();
-        controller.close();
-      } else {
-        controller.enqueue(step.value);
-      }
-    },
-    cancel(reason) {
-      release();
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
 }
 
 /**
@@ -223,6 +200,42 @@ function withHeaders(response, rate) {
   return headers;
 }
 
+/**
+ * The admitted handler's `response` as the guard answers it: with the `rate`
+ * headers, and `release` called once its body has streamed, errored or been
+ * cancelled, or the client went away (`request.signal`, where the host wires
+ * it, e.g. Deno; workerd cancels the body instead, at its next write after
+ * the disconnect). Without a body, released now.
+ */
+function heldResponse(request, response, release, rate) {
+  if (response.body === null) {
+    release();
+    if (!rate) return response;
+  }
+  let body = null;
+  if (response.body !== null) {
+    const signal = request?.signal;
+    const hold = { end: release, reader: null };
+    if (signal && typeof signal.addEventListener === 'function' && !signal.aborted) {
+      const onAbort = () => {
+        release();
+        hold.reader?.cancel(signal.reason).catch(() => {});
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      hold.end = () => {
+        signal.removeEventListener('abort', onAbort);
+        release();
+      };
+    }
+    body = releasingBody(response.body, hold);
+  }
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: withHeaders(response, rate),
+  });
+}
+
 // --------------------------------------------------------------------- guard
 
 /**
@@ -236,37 +249,21 @@ export function guard(handler, opts) {
   if (typeof handler !== 'function') throw new TypeError("guard: 'handler' must be a function");
   const o = checkOptions(opts);
   if (o.store !== undefined) {
-    // Shared limits (js/redis/guard.js): the store decides, these helpers answer.
-    const helpers = { defaultKey, keyString, shedAnswer, shedResponse, rateHeaders, releasingBody, withHeaders };
+    // Shared limits (redis/guard.js): the store decides, these helpers answer.
+    const helpers = { defaultKey, keyString, shedAnswer, shedResponse, rateHeaders, heldResponse };
     return o.store.guard(handler, o, { ...helpers, localGuard: (local) => guard(handler, local) });
   }
   const raw = new RawLimiter(o.concurrency, o.perKey, o.rate, o.perKeyRate, o.queue?.max);
+  // The core's rule for a denied request: a bounded wait (with `queue`) or
+  // shed now, and the Retry-After of a shed one.
+  raw.setGuard(o.queue?.timeout, o.busyRetryAfter * 1000);
   const hasRate = o.rate.length > 0 || o.perKeyRate.length > 0;
-  // Without quotas the core has no figures to give: pass nothing across.
-  const figures = new Float64Array(hasRate ? FIGURES : 0);
+  const F = GUARD.figures;
+  // The key's rate figures (with quotas) and a shed request's reason and
+  // Retry-After, written by the core in one call.
+  const figures = new Float64Array(F.length);
   const keyOf = o.key ?? defaultKey(o.keyHeader);
-  // Waits parked in wasm under small reused tickets; a drain (scheduled by
-  // the wasm side through `notify`) settles them.
-  const waiting = new Map();
-  const freeTickets = [];
-  let made = 0;
-  const drain = () => {
-    const done = raw.drain();
-    for (let i = 0; i < done.length; i += 2) {
-      const mine = done[i];
-      const id = done[i + 1];
-      const error = id === FAILED ? raw.takeError(mine) : undefined;
-      const settle = waiting.get(mine);
-      if (settle === undefined) {
-        if (id !== FAILED) raw.release(id); // given up on: never leak it
-        continue;
-      }
-      waiting.delete(mine);
-      freeTickets.push(mine);
-      settle(id, error);
-    }
-  };
-  const notify = () => queueMicrotask(drain);
+  const parking = parkingFor(raw);
 
   const releaser = (id) => {
     let held = true;
@@ -278,40 +275,10 @@ export function guard(handler, opts) {
     };
   };
 
-  /** Wait in the core's bounded queue for at most `queue.timeout` ms. */
-  const wait = (key) => {
-    const mine = freeTickets.length !== 0 ? freeTickets.pop() : (made += 1);
-    let id;
-    try {
-      id = raw.acquireOrPark(key, 1, mine, notify);
-    } catch (error) {
-      freeTickets.push(mine);
-      return Promise.reject(error);
-    }
-    if (id !== 0) {
-      freeTickets.push(mine);
-      return Promise.resolve(id);
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimer(() => {
-        // Still waiting: leave the queue. Otherwise the permit is on its way.
-        if (waiting.get(mine) !== settle) return;
-        waiting.delete(mine);
-        freeTickets.push(mine);
-        raw.cancel(mine);
-        resolve(undefined);
-      }, o.queue.timeout);
-      const settle = (granted, error) => {
-        clearTimer(timer);
-        if (granted === FAILED) reject(error);
-        else resolve(granted);
-      };
-      waiting.set(mine, settle);
-    });
-  };
-
   /** `{ response }` from `onReject`, else `{ shed }` (plain data). */
-  const reject = async (request, key, reason, retryAfter, rate) => {
+  const reject = async (request, key, rate) => {
+    const reason = GUARD.reasons[figures[F.reason]];
+    const retryAfter = figures[F.retryAfter];
     if (o.onReject) {
       const custom = await o.onReject(request, { key, reason, retryAfter, status: o.status });
       if (custom instanceof Response) return { response: custom, release: null, rate: null, shed: null };
@@ -319,21 +286,15 @@ export function guard(handler, opts) {
     return { response: null, release: null, rate: null, shed: shedAnswer(o.status, retryAfter, rate) };
   };
 
-  // The answer to every request shed at the concurrency caps without
-  // quotas: always the same, so made once.
-  const busyShed = hasRate ? null : shedAnswer(o.status, o.busyRetryAfter, null);
-
   /**
-   * The shed answer for a request the core just turned away (`id` ≤ 0), as
-   * plain data, when no `queue` wait or `onReject` hook applies; else null
-   * (then `settle` decides). Synchronous: the Node adapter writes it with no
+   * The shed answer for a request the core just shed (`GUARD.shed`), as
+   * plain data, when no `onReject` hook applies; else null (then `settle`
+   * waits or asks the hook). Synchronous: the Node adapter writes it with no
    * await and no Request built.
    */
   const shedNow = (id) => {
-    if (o.onReject || (o.queue && !(id < 0 && -id > o.queue.timeout * 1e6))) return null;
-    if (busyShed !== null && id === 0) return busyShed;
-    const rate = hasRate ? rateHeaders(figures) : null;
-    return shedAnswer(o.status, id === 0 ? o.busyRetryAfter : Math.ceil(-id / NS_PER_S), rate);
+    if (id !== GUARD.shed || o.onReject) return null;
+    return shedAnswer(o.status, figures[F.retryAfter], hasRate ? rateHeaders(figures) : null);
   };
 
   /**
@@ -344,24 +305,18 @@ export function guard(handler, opts) {
    * the Node adapter streams the body itself; `guarded` wraps it instead.
    */
   const settle = async (request, env, ctx, key, id) => {
-    if (id <= 0 && o.queue && !(id < 0 && -id > o.queue.timeout * 1e6)) {
+    if (id === GUARD.wait) {
       try {
-        id = await wait(key);
+        id = await parkWithin(parking, key, 1, o.queue.timeout);
       } catch (error) {
         if (error?.name !== 'QueueFullError') throw error;
-        id = 0;
+        id = undefined;
       }
-      if (id === undefined) id = 0;
-      if (hasRate) raw.status(key, figures);
-      if (id === 0 && figures[3] > 0 && hasRate) id = -figures[3];
+      // No permit (time ran out, or the queue was full): as the key stands.
+      if (id === undefined) id = raw.afterWait(key, figures);
     }
     const rate = hasRate ? rateHeaders(figures) : null;
-    if (id === 0) {
-      return reject(request, key, 'concurrency', o.busyRetryAfter, rate);
-    }
-    if (id < 0) {
-      return reject(request, key, 'rate', Math.ceil(-id / NS_PER_S), rate);
-    }
+    if (id === GUARD.shed) return reject(request, key, rate);
     const release = releaser(id);
     const response = await answerHolding(handler, release, request, env, ctx);
     return { response, release, rate, shed: null };
@@ -379,46 +334,14 @@ export function guard(handler, opts) {
     if (key !== null && typeof key === 'object' && typeof key.then === 'function') key = await key;
     key = keyString(key);
     const id = raw.admit(key, figures);
-    if (id <= 0) {
+    if (id === GUARD.shed) {
       const now = shedNow(id);
       if (now !== null) return shedResponse(now);
     }
     const { response, release, rate, shed } = await settle(request, env, ctx, key, id);
     if (shed !== null) return shedResponse(shed);
     if (release === null) return response;
-    if (response.body === null) {
-      release();
-      if (!rate) return response;
-    }
-    let body = null;
-    if (response.body !== null) {
-      // A client that goes away aborts `request.signal` where the host wires
-      // it (e.g. Deno): release then, even if the host never pulls or
-      // cancels the body again. (workerd cancels the body instead, at its
-      // next write after the disconnect.)
-      const signal = request?.signal;
-      let done = release;
-      if (signal && typeof signal.addEventListener === 'function' && !signal.aborted) {
-        let reader = null;
-        const onAbort = () => {
-          release();
-          reader?.cancel(signal.reason).catch(() => {});
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-        done = () => {
-          signal.removeEventListener('abort', onAbort);
-          release();
-        };
-        body = releasingBody(response.body, done, (r) => { reader = r; });
-      } else {
-        body = releasingBody(response.body, done);
-      }
-    }
-    return new Response(body, {
-      status: response.status,
-      statusText: response.statusText,
-      headers: withHeaders(response, rate),
-    });
+    return heldResponse(request, response, release, rate);
   };
 
   Object.defineProperty(guarded, INNER, { value: admitAndRun });
@@ -431,8 +354,8 @@ export function guard(handler, opts) {
   });
   /** `{ inFlight, queued, keys, rateKeys, permits, waiting }` of the guard's limiter now. */
   guarded.stats = () => {
-    const s = raw.stats();
-    return { inFlight: s[0], queued: s[1], keys: s[2], rateKeys: s[3], permits: s[4], waiting: s[5] };
+    const s = statsOf(raw);
+    return { inFlight: s.inFlight, queued: s.queued, keys: s.keys, rateKeys: s.rateKeys, permits: s.permits, waiting: s.waiting };
   };
   /** Forget idle per-key rate state now (it is also swept, amortised, as new keys arrive). */
   guarded.evictIdle = () => raw.evictIdle();
@@ -553,7 +476,7 @@ export function toNodeHandler(handler) {
     if (nodeKey !== null) {
       key = nodeKey(req);
       id = fast.admit(key);
-      if (id <= 0) {
+      if (id === GUARD.shed) {
         const shed = fast.shedNow(id);
         if (shed !== null) {
           writeShed(req, res, shed);
