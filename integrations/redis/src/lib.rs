@@ -15,12 +15,16 @@
 //! release notifications. Edge runtimes have no Redis socket: this is for
 //! servers and workers.
 //!
-//! The seam for the HTTP integrations: a client middleware (`weir-reqwest`)
-//! needs [`SharedLimiter::acquire`] and [`SharedLimiter::pause`] (a 429's
-//! `Retry-After` cools the host for the fleet); a server guard (`weir-tower`)
-//! needs [`SharedLimiter::try_admit`], one decision with the figures of its
-//! `RateLimit-*` headers. Those crates take a `weir::Limiter` today; taking
-//! either admission source is their change, not this crate's.
+//! The HTTP integrations take a [`SharedLimiter`] with their `redis`
+//! feature: `weir-reqwest`'s `LimitMiddlewareBuilder::shared` (per-host
+//! [`SharedLimiter::acquire`], and [`SharedLimiter::pause`] on a 429's
+//! `Retry-After`, for the fleet) and `weir-tower`'s `SharedGuardLayer`
+//! ([`SharedLimiter::try_admit`]: one decision with the figures of its
+//! `RateLimit-*` headers).
+//!
+//! Rate decisions of concurrent callers are batched: those arriving while a
+//! `gcra.lua` call is in flight go out as one call ([`batch`],
+//! [`RedisStore::decide`]), decided in arrival order exactly as one by one.
 
 #![warn(missing_docs)]
 
