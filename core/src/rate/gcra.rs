@@ -110,11 +110,15 @@ impl Tat {
     pub(crate) fn status(self, quota: &Quota, now: Instant) -> CellStatus {
         let now_s = quota.scaled(now);
         let backlog = self.0.saturating_sub(now_s);
-        let units = quota.tolerance().saturating_sub(backlog) / quota.span(1);
+        // At most `tolerance / interval = burst < 2^32` units.
+        let units = super::divide::div_small_quotient(
+            quota.tolerance().saturating_sub(backlog),
+            quota.interval_ns(),
+        );
         let full_at = quota.instant_at_or_after(self.0);
         CellStatus {
             quota: *quota,
-            remaining: u64::try_from(units).unwrap_or(u64::MAX),
+            remaining: units,
             reset_after: full_at.saturating_duration_since(now),
         }
     }
