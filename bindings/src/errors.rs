@@ -17,7 +17,18 @@ pub(crate) fn range_error(message: &str) -> JsValue {
 #[cold]
 #[inline(never)]
 pub(crate) fn range_error_of(parts: &[&str]) -> JsValue {
-    range_error(&parts.concat())
+    range_error(&cat(parts))
+}
+
+/// `parts` joined. Out of line, and without `[&str]::concat`'s generic
+/// join (its length-overflow checks and their panic text).
+#[inline(never)]
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// An `Error` whose `name` is `name`.
@@ -63,28 +74,25 @@ pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
     match *e {
         Busy => "no concurrency permit is free".into(),
         RateLimited { not_until } => {
-            ["rate limited until ", &decimal(not_until.as_nanos()), " ns"].concat()
+            cat(&["rate limited until ", &decimal(not_until.as_nanos()), " ns"])
         }
-        QueueFull { max } => [
+        QueueFull { max } => cat(&[
             "queue full: ",
             &decimal(max as u64),
             " acquires are already waiting (max_queue)",
-        ]
-        .concat(),
-        TooLarge { requested, limit } => [
+        ]),
+        TooLarge { requested, limit } => cat(&[
             "cost ",
             &decimal(requested as u64),
             " exceeds the concurrency limit ",
             &decimal(limit as u64),
-        ]
-        .concat(),
-        ExceedsBurst { cost, burst } => [
+        ]),
+        ExceedsBurst { cost, burst } => cat(&[
             "cost ",
             &decimal(cost.into()),
             " exceeds the rate quota's burst ",
             &decimal(burst.into()),
-        ]
-        .concat(),
+        ]),
     }
 }
 
@@ -92,7 +100,7 @@ pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
 #[cold]
 #[inline(never)]
 pub(crate) fn config_error_text(e: &weir::ConfigError) -> String {
-    ["invalid limiter option `", e.field, "`: ", e.problem].concat()
+    cat(&["invalid limiter option `", e.field, "`: ", e.problem])
 }
 
 /// The text of an invalid quota.

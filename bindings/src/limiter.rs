@@ -13,7 +13,7 @@ use wasm_bindgen::prelude::*;
 use weir::{Clock, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant};
 
 use crate::errors::{
-    config_error_text, decimal, limiter_error_text, named_error, range_error, range_error_of,
+    cat, config_error_text, decimal, limiter_error_text, named_error, range_error, range_error_of,
 };
 use crate::quota::quotas_from_triples;
 use crate::slab::{release_grant, Permits};
@@ -385,14 +385,14 @@ fn limiter_error(e: LimiterError) -> JsValue {
     match e {
         LimiterError::QueueFull { max } => named_error(
             "QueueFullError",
-            &["weir: queue full (maxQueue = ", &decimal(max as u64), ")"].concat(),
+            &cat(&["weir: queue full (maxQueue = ", &decimal(max as u64), ")"]),
         ),
         LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
             range_error_of(&["weir: ", &limiter_error_text(&e)])
         }
         other => named_error(
             "LimiterError",
-            &["weir: ", &limiter_error_text(&other)].concat(),
+            &cat(&["weir: ", &limiter_error_text(&other)]),
         ),
     }
 }
