@@ -105,8 +105,9 @@ impl Tat {
     }
 
     /// Read-only figures at `now`: how many units a check would admit, and
-    /// how long until the cell is full again.
-    #[inline]
+    /// how long until the cell is full again. Out of line: two callers
+    /// (global and per-key cells), neither on an admission path.
+    #[inline(never)]
     pub(crate) fn status(self, quota: &Quota, now: Instant) -> CellStatus {
         let now_s = quota.scaled(now);
         let backlog = self.0.saturating_sub(now_s);
