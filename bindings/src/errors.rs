@@ -43,7 +43,8 @@ pub(crate) fn named_error(name: &str, message: &str) -> JsValue {
 // Message text without `core::fmt`: `format!`/`Display` would pull the
 // formatting machinery (float formatting alone is ~17 KB) into the wasm.
 
-/// The decimal digits of `n`.
+/// The decimal digits of `n`. Out of line: error texts call it up to twice.
+#[inline(never)]
 pub(crate) fn decimal(mut n: u64) -> String {
     let mut digits = [0u8; 20];
     let mut at = digits.len();

@@ -33,18 +33,18 @@ fn quota_from_triple(
     option: &str,
 ) -> Result<Quota, JsValue> {
     let limit = whole_u32(limit).ok_or_else(|| {
-        range_error_of(&[
+        bad_number(
             option,
             ".limit must be a whole number in 1..2^32, got ",
-            &js_number(limit),
-        ])
+            limit,
+        )
     })?;
     if !(interval_ms.is_finite() && interval_ms > 0.0) {
-        return Err(range_error_of(&[
+        return Err(bad_number(
             option,
             ".interval must be a positive number of milliseconds, got ",
-            &js_number(interval_ms),
-        ]));
+            interval_ms,
+        ));
     }
     let interval = Duration::from_nanos(round_to_u64(interval_ms * 1e6).max(1));
     let quota = Quota::new(limit, interval)
@@ -53,15 +53,23 @@ fn quota_from_triple(
         return Ok(quota);
     }
     let burst = whole_u32(burst).ok_or_else(|| {
-        range_error_of(&[
+        bad_number(
             option,
             ".burst must be a whole number in 1..2^32, got ",
-            &js_number(burst),
-        ])
+            burst,
+        )
     })?;
     quota
         .with_burst(burst)
         .map_err(|e| range_error_of(&[option, ".burst: ", quota_error_text(&e)]))
+}
+
+/// `RangeError("<option><what><x as JS prints it>")`: one out-of-line copy
+/// for the three number checks.
+#[cold]
+#[inline(never)]
+fn bad_number(option: &str, what: &str, x: f64) -> JsValue {
+    range_error_of(&[option, what, &js_number(x)])
 }
 
 fn whole_u32(x: f64) -> Option<u32> {
