@@ -67,36 +67,6 @@ pub(crate) fn js_number(x: f64) -> String {
         .unwrap_or_default()
 }
 
-/// The text of a core limiter error.
-#[cold]
-#[inline(never)]
-pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
-    use weir::LimiterError::*;
-    match *e {
-        Busy => "no concurrency permit is free".into(),
-        RateLimited { not_until } => {
-            cat(&["rate limited until ", &decimal(not_until.as_nanos()), " ns"])
-        }
-        QueueFull { max } => cat(&[
-            "queue full: ",
-            &decimal(max as u64),
-            " acquires are already waiting (max_queue)",
-        ]),
-        TooLarge { requested, limit } => cat(&[
-            "cost ",
-            &decimal(requested as u64),
-            " exceeds the concurrency limit ",
-            &decimal(limit as u64),
-        ]),
-        ExceedsBurst { cost, burst } => cat(&[
-            "cost ",
-            &decimal(cost.into()),
-            " exceeds the rate quota's burst ",
-            &decimal(burst.into()),
-        ]),
-    }
-}
-
 /// The text of an invalid limiter option.
 #[cold]
 #[inline(never)]
