@@ -82,3 +82,24 @@ pub(crate) fn quota_error_text(e: &weir::QuotaError) -> &'static str {
         weir::QuotaError::ZeroBurst => "quota burst must be at least 1",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)]
+    use crate::prelude::*;
+
+    use super::decimal;
+
+    #[test]
+    fn decimal_prints_every_digit() {
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (10, "10"),
+            (1_000_000_007, "1000000007"),
+            (u64::MAX, "18446744073709551615"),
+        ] {
+            assert_eq!(decimal(n), text);
+        }
+    }
+}
