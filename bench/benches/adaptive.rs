@@ -1,5 +1,6 @@
 //! Adaptive concurrency against simulated knee servers: weir's gradient and
-//! AIMD, fixed limits 0.5C / C / 2C, and the peers `tower-acc` (Gradient2,
+//! AIMD (the bare keyed controllers, and the core `Limiter` with
+//! `per_key_adaptive` enforcing each host's cap through its semaphore), fixed limits 0.5C / C / 2C, and the peers `tower-acc` (Gradient2,
 //! Vegas, AIMD) and `congestion-limiter` (Gradient, Vegas, AIMD), all driven
 //! by the same deterministic simulator (`weir::adaptive::sim`) on the fake
 //! clock. Run: `cargo bench -p weir-bench --bench adaptive`.
@@ -17,7 +18,7 @@ use congestion_limiter::limiter::{DefaultLimiter, Limiter, Outcome as ClOutcome,
 use congestion_limiter::limits::LimitAlgorithm;
 use weir::adaptive::sim::{run, Fixed, Policy, Scenario, ServerSpec, Trace};
 use weir::adaptive::{AdaptiveConfig, Algorithm, KeyedAdaptive, Outcome, Sample};
-use weir::{Instant, ManualClock};
+use weir::{InFlight, Instant, LimiterConfig, LimiterGrant, ManualClock};
 
 const MIN: usize = 1;
 const MAX: usize = 1000;
@@ -25,6 +26,27 @@ const INITIAL: usize = 10;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
+}
+
+// ---- weir's Limiter as a simulator policy --------------------------------
+
+/// The core `Limiter` with an adaptive cap per host (`per_key_adaptive`):
+/// admission through its semaphore, reports with the host as key.
+struct WeirLimiter(weir::Limiter<usize, ManualClock>);
+
+impl Policy for WeirLimiter {
+    type Token = (LimiterGrant, InFlight);
+    fn try_start(&mut self, _: Instant, host: usize, _: u32) -> Option<Self::Token> {
+        let grant = self.0.try_acquire_grant(&host, 1).ok()?;
+        Some((grant, self.0.in_flight_now(&host)))
+    }
+    fn finish(&mut self, _: Instant, host: usize, (grant, started): Self::Token, s: Sample) {
+        self.0.report(&host, started, s.rtt, s.outcome);
+        self.0.release(grant);
+    }
+    fn limit(&self, host: usize) -> u32 {
+        self.0.key_limit(&host).unwrap_or(0)
+    }
 }
 
 // ---- peers as simulator policies --------------------------------------
@@ -115,6 +137,7 @@ impl<L: LimitAlgorithm + Sync + std::fmt::Debug> Policy for Congestion<L> {
 #[derive(Clone, Copy)]
 enum Contender {
     Weir(Algorithm),
+    WeirLimiter,
     Fixed(f64),
     TowerGradient2,
     TowerVegas,
@@ -125,8 +148,9 @@ enum Contender {
 }
 
 impl Contender {
-    const ALL: [Contender; 11] = [
+    const ALL: [Contender; 12] = [
         Contender::Weir(Algorithm::Gradient),
+        Contender::WeirLimiter,
         Contender::Weir(Algorithm::Aimd),
         Contender::Fixed(0.5),
         Contender::Fixed(1.0),
@@ -143,6 +167,7 @@ impl Contender {
         match self {
             Contender::Weir(Algorithm::Gradient) => "weir gradient".into(),
             Contender::Weir(Algorithm::Aimd) => "weir aimd".into(),
+            Contender::WeirLimiter => "weir Limiter per-key".into(),
             Contender::Fixed(k) => format!("fixed {k}C"),
             Contender::TowerGradient2 => "tower-acc Gradient2".into(),
             Contender::TowerVegas => "tower-acc Vegas".into(),
@@ -168,6 +193,23 @@ impl Contender {
                 };
                 let mut p: Vec<_> = (0..clients)
                     .map(|_| KeyedAdaptive::new(config, None).unwrap())
+                    .collect();
+                run(scenario, &mut p, &clock)
+            }
+            Contender::WeirLimiter => {
+                let config = LimiterConfig {
+                    per_key_adaptive: Some(AdaptiveConfig {
+                        min: MIN as u32,
+                        max: MAX as u32,
+                        initial: INITIAL as u32,
+                        algorithm: Algorithm::Gradient,
+                    }),
+                    ..LimiterConfig::default()
+                };
+                let mut p: Vec<_> = (0..clients)
+                    .map(|_| {
+                        WeirLimiter(weir::Limiter::new(config.clone(), clock.clone()).unwrap())
+                    })
                     .collect();
                 run(scenario, &mut p, &clock)
             }
@@ -396,5 +438,16 @@ fn main() {
         &multi,
         1,
         &[phase(&multi, 0, 0, 30), phase(&multi, 1, 0, 30), phase(&multi, 2, 0, 30)],
+    );
+
+    let two = Scenario {
+        hosts: vec![ServerSpec::knee(10), ServerSpec::knee(60)],
+        ..Scenario::one(ServerSpec::knee(1), secs(30))
+    };
+    report(
+        "One client, two hosts behind one limiter: C = 10 and 60 @ 100 ms (fixed limits scaled from 10)",
+        &two,
+        1,
+        &[phase(&two, 0, 0, 30), phase(&two, 1, 0, 30)],
     );
 }

@@ -1,12 +1,12 @@
-// The adaptive cap (`concurrency: { adaptive }`) from JS: its options laid
-// out as the row the core takes, the outcome a settled task reports, and
-// `run`'s timing of a task.
+// The adaptive caps (`concurrency: { adaptive }`, `perKey: { adaptive }`)
+// from JS: their options laid out as the row the core takes, the outcome a
+// settled task reports, and `run`'s timing of a task.
 //
 // Guarantees: the control law, its defaults and the order of min / initial
 // / max are the core's (`weir::adaptive`), checked there; the row's layout,
 // the algorithm names and the outcome codes are Rust's (`ADAPTIVE`). How a
 // JS error maps to an outcome is decided here, once, for `run` and `fetch`.
-import { ADAPTIVE } from './boundary.js';
+import { ADAPTIVE, inFlightNowOf, reportTo } from './boundary.js';
 import { options, optionChecks } from './options.js';
 
 const { whole } = optionChecks('');
@@ -14,23 +14,24 @@ const ADAPTIVE_OPTIONS = ['min', 'max', 'initial', 'algorithm'];
 const WHOLE_FIELDS = ['min', 'max', 'initial'];
 
 /**
- * `concurrency: { adaptive: { min, max, initial, algorithm } }` as the core's
- * row (`NaN` where the core's default applies); `undefined` for a plain cap.
+ * `concurrency` (or `perKey`, as `option` says): `{ adaptive: { min, max,
+ * initial, algorithm } }` as the core's row (`NaN` where the core's default
+ * applies); `undefined` for a plain cap.
  */
-export function adaptiveRow(concurrency) {
-  if (concurrency === null || typeof concurrency !== 'object') return undefined;
-  const c = options(concurrency, 'concurrency', ['adaptive']);
-  const a = options(c.adaptive ?? {}, 'concurrency.adaptive', ADAPTIVE_OPTIONS);
+export function adaptiveRow(value, option = 'concurrency') {
+  if (value === null || typeof value !== 'object') return undefined;
+  const c = options(value, option, ['adaptive']);
+  const a = options(c.adaptive ?? {}, `${option}.adaptive`, ADAPTIVE_OPTIONS);
   const layout = ADAPTIVE.config;
   const row = new Float64Array(layout.length).fill(NaN);
   for (const name of WHOLE_FIELDS) {
-    if (a[name] !== undefined) row[layout[name]] = whole(a[name], `concurrency.adaptive.${name}`);
+    if (a[name] !== undefined) row[layout[name]] = whole(a[name], `${option}.adaptive.${name}`);
   }
   if (a.algorithm !== undefined) {
     const code = ADAPTIVE.algorithms.indexOf(a.algorithm);
     if (code < 0) {
       const names = ADAPTIVE.algorithms.map((name) => `'${name}'`).join(' or ');
-      throw new RangeError(`option 'concurrency.adaptive.algorithm' must be ${names}, got ${String(a.algorithm)}`);
+      throw new RangeError(`option '${option}.adaptive.algorithm' must be ${names}, got ${String(a.algorithm)}`);
     }
     row[layout.algorithm] = code;
   }
@@ -62,12 +63,12 @@ export function outcomeOfError(error, otherwise) {
   return outcome[otherwise];
 }
 
-/** `fn`, timed from its start to its settling and reported to `raw`'s adaptive cap. */
-export function timed(raw, fn) {
+/** `fn` of `key`, timed from its start to its settling and reported to `raw`'s adaptive caps. */
+export function timed(raw, fn, key) {
   return (context) => {
-    const inFlight = raw.inFlight();
+    const started = inFlightNowOf(raw, key);
     const start = performance.now();
-    const report = (code) => raw.report(performance.now() - start, inFlight, code);
+    const report = (code) => reportTo(raw, key, performance.now() - start, started, code);
     let work;
     try {
       work = Promise.resolve(fn(context));

@@ -96,6 +96,34 @@ export function adaptiveStatsOf(raw) {
   return pairs === undefined ? undefined : fromPairs(pairs);
 }
 
+/**
+ * The adaptive per-key controllers of `raw` (at most `max` keys) as
+ * `{ [key]: { limit, minRtt, sampleRtt, gradient } }`.
+ */
+export function adaptiveKeyStatsOf(raw, max) {
+  const out = {};
+  for (const key of raw.adaptiveKeys(max)) {
+    const pairs = raw.adaptiveStatsOf(key);
+    if (pairs !== undefined) Object.defineProperty(out, key, { value: fromPairs(pairs), enumerable: true, writable: true, configurable: true });
+  }
+  return out;
+}
+
+/** `raw.inFlightNow(key)` by name: `{ total, key }`, the permits in flight now. */
+export function inFlightNowOf(raw, key) {
+  return fromPairs(raw.inFlightNow(key));
+}
+
+/**
+ * Report one finished request of `key` to `raw`'s adaptive caps (`started`
+ * from `inFlightNowOf` at its start); `{ global, key }`: the limits after
+ * it, `undefined` for a cap that is not adaptive.
+ */
+export function reportTo(raw, key, rttMs, started, code) {
+  const after = fromPairs(raw.report(key, rttMs, started.total, started.key, code));
+  return { global: after.global < 0 ? undefined : after.global, key: after.key < 0 ? undefined : after.key };
+}
+
 /** The error `raw` kept for the last call that answered `FAILED`, as the package's class. */
 export function lastError(raw) {
   return fromCore(raw.lastError());

@@ -11,7 +11,7 @@
 //   nobody reads for `bodyTimeout` is cancelled and its permit released.
 // - `timeout`, `queueTimeout` and the caller's signal reject with their own
 //   error and free whatever the request held; every promise settles.
-import { RawRetry, RawRetryPolicy, RETRY, MUST_WAIT, fetchSnapshot } from './boundary.js';
+import { RawRetry, RawRetryPolicy, RETRY, MUST_WAIT, fetchSnapshot, inFlightNowOf, reportTo } from './boundary.js';
 import { abortControllerFor, acceptsLiteSignals, LiteAbortController } from './lite-abort.js';
 import { abortReason } from './abort-reason.js';
 import { TimeoutError, QueueTimeoutError, BodyTimeoutError } from './errors.js';
@@ -141,7 +141,7 @@ function stateOf(limiter, rawLimiter) {
     // (Each Flight points here for its limiter, raw limiter and retry state:
     // one field per request instead of three.)
     // `adaptive`: the limiter's cap follows the answers (every attempt is reported).
-    const adaptive = rawLimiter.adaptiveStats?.() !== undefined;
+    const adaptive = rawLimiter.isAdaptive?.() ?? false;
     state = { raw: new RawRetry(policyOf(undefined).raw, Math.random() * 2 ** 52), budget: undefined, limiter, rawLimiter, adaptive };
     states.set(limiter, state);
   }
@@ -521,7 +521,7 @@ class Flight {
     this.fetchImpl = undefined;
     this.init = undefined; // what `fetch` is given (weir options stripped, our signal in)
     this.signal = undefined; // the request's own signal, if any
-    this.sample = undefined; // with an adaptive cap: [sent at (ms), in flight then]
+    this.sample = undefined; // with an adaptive cap: { at: sent at (ms), started: in flight then, in total and of the key }
   }
 
   /** The current attempt holds `permit` (never 0) and has been sent. */
@@ -566,7 +566,7 @@ class Flight {
     const state = this.state;
     const started = state.raw.sent(this.key, retry);
     this.hold(permit);
-    if (state.adaptive) this.sample = [performance.now(), state.rawLimiter.inFlight()];
+    if (state.adaptive) this.sample = { at: performance.now(), started: inFlightNowOf(state.rawLimiter, this.key) };
     return started;
   }
 
@@ -575,7 +575,7 @@ class Flight {
     const sample = this.sample;
     if (sample === undefined) return;
     this.sample = undefined;
-    this.state.rawLimiter.report(performance.now() - sample[0], sample[1], code);
+    reportTo(this.state.rawLimiter, this.key, performance.now() - sample.at, sample.started, code);
   }
 
   /** Attempt `retry` failed with `error` (no response): the ms to wait before the next, or throw. */

@@ -34,8 +34,9 @@ export interface AdaptiveOptions {
 export interface LimiterOptions {
   /** Global in-flight cap, or `{ adaptive }` for one that finds itself. */
   concurrency?: Cap | { adaptive: AdaptiveOptions };
-  /** In-flight cap per key. */
-  perKey?: Cap;
+  /** In-flight cap per key, or `{ adaptive }` for one per key that finds itself
+   * (a request above its key's current cap is admitted alone). */
+  perKey?: Cap | { adaptive: AdaptiveOptions };
   /** Quota(s) shared by all keys; all must allow. */
   rate?: Quota | Quota[];
   /** Quota(s) applied to each key separately; all must allow. */
@@ -79,6 +80,8 @@ export interface LimiterStats {
   perKey: number;
   /** With an adaptive cap: its limit, minimum RTT and last window's RTT (ms, NaN until measured), gradient. */
   adaptive?: { limit: number; minRtt: number; sampleRtt: number; gradient: number };
+  /** With adaptive per-key caps: up to 100 keys with a controller, each with the same figures. */
+  perKeyAdaptive?: Record<string, { limit: number; minRtt: number; sampleRtt: number; gradient: number }>;
   /** With a store: its counters and mode. */
   store?: SharedStoreStats;
 }
@@ -149,8 +152,9 @@ export class Limiter {
   setLimits(options: { concurrency?: Cap; perKey?: Cap }): void;
   /** Holds every acquire for `key` for `ms` milliseconds (e.g. from `Retry-After`). */
   pause(key: string | number, ms: number): void;
-  /** Feeds the adaptive cap one finished request; the limit after it (`undefined` when not adaptive). */
-  report(sample: { rtt: number; inFlight: number; outcome?: AdaptiveOutcome }): number | undefined;
+  /** Feeds the adaptive caps one finished request of `key`; the global cap's limit after it, or
+   * with only `perKey` adaptive the key's (`undefined` when not adaptive). */
+  report(sample: { rtt: number; inFlight: number; keyInFlight?: number; outcome?: AdaptiveOutcome; key?: string | number }): number | undefined;
   stats(): LimiterStats;
   /**
    * `fetch` under this limiter: same arguments and result as `fetch`. Key =

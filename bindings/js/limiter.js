@@ -10,7 +10,7 @@
 // `fetch` report by themselves). With a `store` (e.g. `RedisStore` from
 // 'weir-limiter/redis') the fleet's limits are the store's: every permit
 // comes from it, this process's core keeps only the local caps and queue.
-import { RawLimiter, MUST_WAIT, FAILED, lastError, statsOf, adaptiveStatsOf } from './boundary.js';
+import { RawLimiter, MUST_WAIT, FAILED, lastError, statsOf, adaptiveStatsOf, adaptiveKeyStatsOf, inFlightNowOf, reportTo } from './boundary.js';
 import { options, keyOf, signalOf, pauseMs, optionChecks } from './options.js';
 import { adaptiveRow, outcomeCode, outcomeNames, timed } from './adaptive.js';
 import { parkingFor, parkToRun, limiterPermit } from './parking.js';
@@ -20,6 +20,8 @@ import { limitedFetch, fetchStatsOf } from './fetch.js';
 
 const { whole, cap, quotas } = optionChecks('');
 const NO_QUOTAS = new Float64Array(0);
+/** How many keys `stats().perKeyAdaptive` lists at most. */
+const PER_KEY_STATS_MAX = 100;
 /** The wasm limiter behind a `Limiter` (set in its static block). */
 let rawOfLimiter;
 /**
@@ -42,6 +44,8 @@ export class Limiter {
   #limits;
   #parking;
   #adaptive;
+  /** `perKey: { adaptive }`: each key's cap follows its own reports. */
+  #perKeyAdaptive;
   /** With a `store`: its hook (redis/shared.js); the quotas live there. */
   #shared;
 
@@ -51,9 +55,10 @@ export class Limiter {
 
   constructor(opts) {
     const o = options(opts, 'Limiter', LIMITER_OPTIONS);
-    const adaptive = adaptiveRow(o.concurrency);
+    const adaptive = adaptiveRow(o.concurrency, 'concurrency');
     const concurrency = adaptive ? undefined : cap(o.concurrency, 'concurrency');
-    const perKey = cap(o.perKey, 'perKey');
+    const perKeyAdaptive = adaptiveRow(o.perKey, 'perKey');
+    const perKey = perKeyAdaptive ? undefined : cap(o.perKey, 'perKey');
     const rate = quotas(o.rate, 'rate');
     const perKeyRate = quotas(o.perKeyRate, 'perKeyRate');
     const maxQueue = cap(o.maxQueue, 'maxQueue', 0);
@@ -69,30 +74,35 @@ export class Limiter {
       };
       const { onStoreError, localShare } = o;
       this.#shared = o.store.attach({ concurrency, perKey, rate, perKeyRate, onStoreError, localShare }, hooks);
-      this.#raw = new RawLimiter(concurrency, perKey, NO_QUOTAS, NO_QUOTAS, maxQueue, adaptive);
+      this.#raw = new RawLimiter(concurrency, perKey, NO_QUOTAS, NO_QUOTAS, maxQueue, adaptive, perKeyAdaptive);
     } else {
-      this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive);
+      this.#raw = new RawLimiter(concurrency, perKey, rate, perKeyRate, maxQueue, adaptive, perKeyAdaptive);
     }
     this.#limits = { concurrency, perKey };
     this.#adaptive = adaptive !== undefined;
+    this.#perKeyAdaptive = perKeyAdaptive !== undefined;
     this.#parking = parkingFor(this.#raw);
   }
 
   /**
-   * Feed the adaptive cap (`concurrency: { adaptive }`) one finished
-   * request: `rtt` in ms, `inFlight` when it started (itself included),
-   * `outcome` `'ok'` (default), `'dropped'`, `'429'`, `'503'`, `'timeout'`
-   * or `'cancelled'`. Returns the limit after it (`undefined` when not
-   * adaptive). `run` and `fetch` report by themselves.
+   * Feed the adaptive caps (`concurrency: { adaptive }`, `perKey: {
+   * adaptive }`) one finished request of `key` (default `''`): `rtt` in
+   * ms, `inFlight` and `keyInFlight` when it started (itself included;
+   * `keyInFlight` defaults to `inFlight`), `outcome` `'ok'` (default),
+   * `'dropped'`, `'429'`, `'503'`, `'timeout'` or `'cancelled'`. Returns
+   * the global cap's limit after it, or with only `perKey` adaptive the
+   * key's (`undefined` when not adaptive). `run` and `fetch` report by
+   * themselves.
    */
   report(sample) {
-    const o = options(sample, 'report', ['rtt', 'inFlight', 'outcome']);
+    const o = options(sample, 'report', ['rtt', 'inFlight', 'keyInFlight', 'outcome', 'key']);
     if (typeof o.rtt !== 'number' || !(o.rtt >= 0)) throw new RangeError("report: 'rtt' must be a number >= 0");
-    const inFlight = whole(o.inFlight, 'inFlight', 0);
+    const total = whole(o.inFlight, 'inFlight', 0);
+    const started = { total, key: o.keyInFlight === undefined ? total : whole(o.keyInFlight, 'keyInFlight', 0) };
     const code = outcomeCode(o.outcome === undefined ? 'ok' : String(o.outcome));
     if (code < 0) throw new RangeError(`report: 'outcome' must be one of ${outcomeNames()}, got ${String(o.outcome)}`);
-    const limit = this.#raw.report(o.rtt, inFlight, code);
-    return limit < 0 ? undefined : limit;
+    const after = reportTo(this.#raw, keyOf(o.key), o.rtt, started, code);
+    return after.global ?? after.key;
   }
 
   /** A local permit (the store's hook: it asks the fleet after this). */
@@ -112,7 +122,6 @@ export class Limiter {
     let id;
     try {
       if (typeof fn !== 'function') throw new TypeError("run: 'fn' must be a function");
-      if (this.#adaptive) fn = timed(this.#raw, fn);
       if (opts === undefined) {
         key = '';
         cost = 1;
@@ -122,6 +131,7 @@ export class Limiter {
         cost = o.cost === undefined ? 1 : whole(o.cost, 'cost');
         signal = signalOf(o.signal);
       }
+      if (this.#adaptive || this.#perKeyAdaptive) fn = timed(this.#raw, fn, key);
       if (this.#shared !== undefined) return this.#shared.run(fn, key, cost, signal);
       // Without a signal: one wasm call admits at once or parks the wait.
       if (signal === undefined) return parkToRun(this.#parking, key, cost, fn);
@@ -191,7 +201,8 @@ export class Limiter {
    * `{ inFlight, queued, keys, rateKeys, concurrency, perKey }` now; with
    * an adaptive cap, `concurrency` is its current limit and `adaptive` is
    * `{ limit, minRtt, sampleRtt, gradient }` (RTTs in ms, NaN until measured);
-   * with a store, `store` (its counters and mode).
+   * with adaptive per-key caps, `perKeyAdaptive` maps up to 100 keys with a
+   * controller to the same figures; with a store, `store` (its counters and mode).
    */
   stats() {
     const s = statsOf(this.#raw);
@@ -209,6 +220,7 @@ export class Limiter {
       stats.concurrency = adaptive.limit;
       stats.adaptive = adaptive;
     }
+    if (this.#perKeyAdaptive) stats.perKeyAdaptive = adaptiveKeyStatsOf(this.#raw, PER_KEY_STATS_MAX);
     return stats;
   }
 }

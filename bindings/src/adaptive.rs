@@ -35,12 +35,13 @@ pub fn adaptive_names() -> Array {
     ])
 }
 
-/// The config from its row (see [`CONFIG`]); JS has checked each given
-/// field is a whole number, the core checks their order.
-pub(crate) fn config_from(row: &[f64]) -> Result<AdaptiveConfig, JsValue> {
+/// The config from its row (see [`CONFIG`]) for the option `option`
+/// (`concurrency` or `perKey`, which errors name); JS has checked each
+/// given field is a whole number, the core checks their order.
+pub(crate) fn config_from(row: &[f64], option: &str) -> Result<AdaptiveConfig, JsValue> {
     let [min, max, initial, algorithm] = row else {
         return Err(range_error(
-            "adaptive: expected [min, max, initial, algorithm]",
+            &[option, ".adaptive: expected [min, max, initial, algorithm]"].concat(),
         ));
     };
     let defaults = AdaptiveConfig::default();
@@ -59,7 +60,7 @@ pub(crate) fn config_from(row: &[f64]) -> Result<AdaptiveConfig, JsValue> {
         1 => Algorithm::Aimd,
         _ => {
             return Err(range_error(
-                "adaptive.algorithm: must be 'gradient' or 'aimd'",
+                &[option, ".adaptive.algorithm: must be 'gradient' or 'aimd'"].concat(),
             ))
         }
     };

@@ -54,6 +54,8 @@ impl RawLimiter {
     /// `adaptive`, when given, is the row `adaptiveNames().config` lays
     /// out (`NaN` = the core's default): the global cap then follows
     /// [`report`](RawLimiter::report)s, capped by `concurrency`.
+    /// `per_key_adaptive`, the same row, gives each key a cap of its own
+    /// that follows the key's reports, capped by `per_key`.
     #[wasm_bindgen(constructor)]
     pub fn new(
         concurrency: Option<u32>,
@@ -62,15 +64,22 @@ impl RawLimiter {
         per_key_rate: &[f64],
         max_queue: Option<u32>,
         adaptive: Option<Vec<f64>>,
+        per_key_adaptive: Option<Vec<f64>>,
     ) -> Result<RawLimiter, JsValue> {
         #[cfg(feature = "adaptive")]
-        let adaptive = adaptive
-            .map(|a| crate::adaptive::config_from(&a))
-            .transpose()?;
+        let (adaptive, per_key_adaptive) = (
+            adaptive
+                .map(|a| crate::adaptive::config_from(&a, "concurrency"))
+                .transpose()?,
+            per_key_adaptive
+                .map(|a| crate::adaptive::config_from(&a, "perKey"))
+                .transpose()?,
+        );
         #[cfg(not(feature = "adaptive"))]
-        let adaptive = match adaptive {
-            Some(_) => return Err(range_error("concurrency.adaptive: not in this build")),
-            None => None,
+        let (adaptive, per_key_adaptive) = match (adaptive, per_key_adaptive) {
+            (None, None) => (None, None),
+            (Some(_), _) => return Err(range_error("concurrency.adaptive: not in this build")),
+            (_, Some(_)) => return Err(range_error("perKey.adaptive: not in this build")),
         };
         let inner = new_limiter(
             concurrency,
@@ -78,7 +87,7 @@ impl RawLimiter {
             rate,
             per_key_rate,
             max_queue,
-            adaptive,
+            [adaptive, per_key_adaptive],
         )?;
         Ok(RawLimiter {
             inner: Arc::new(inner),
@@ -268,14 +277,70 @@ impl RawLimiter {
         self.inner.pause_until(&key, until);
     }
 
-    /// Feed the adaptive cap one finished request: its round-trip time in
-    /// ms, the permits in flight when it started (itself included), and
-    /// its outcome (a code of `adaptiveNames().outcomes`). Returns the
-    /// limit after it, or `-1` without `adaptive`.
+    /// Feed the adaptive caps one finished request of `key`: its
+    /// round-trip time in ms, the permits in flight when it started in
+    /// total and for its key (itself included: [`inFlightNow`]), and its
+    /// outcome (a code of `adaptiveNames().outcomes`). Returns `{ global,
+    /// key }`: the caps' limits after it, `-1` for one not adaptive.
+    ///
+    /// [`inFlightNow`]: RawLimiter::in_flight_now
     #[cfg(feature = "adaptive")]
-    pub fn report(&self, rtt_ms: f64, in_flight: u32, outcome: u8) -> f64 {
+    pub fn report(
+        &self,
+        key: String,
+        rtt_ms: f64,
+        in_flight: u32,
+        key_in_flight: u32,
+        outcome: u8,
+    ) -> js_sys::Array {
         let sample = crate::adaptive::sample(rtt_ms, in_flight, outcome);
-        self.inner.report(sample).map_or(-1.0, f64::from)
+        let started = weir::InFlight {
+            total: in_flight,
+            key: key_in_flight,
+        };
+        let after = self.inner.report(&key, started, sample.rtt, sample.outcome);
+        let limit = |l: Option<u32>| JsValue::from(l.map_or(-1.0, f64::from));
+        crate::wire::named(&[("global", limit(after.global)), ("key", limit(after.key))])
+    }
+
+    /// Whether a cap is adaptive (`adaptive` or `per_key_adaptive`): then
+    /// finished requests are to be [`report`](RawLimiter::report)ed.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = isAdaptive)]
+    pub fn is_adaptive(&self) -> bool {
+        self.inner.is_adaptive()
+    }
+
+    /// `{ total, key }`: the permits in flight now, in total and for `key`,
+    /// read together (what [`report`](RawLimiter::report) wants back from a
+    /// request's start).
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = inFlightNow)]
+    pub fn in_flight_now(&self, key: String) -> js_sys::Array {
+        let now = self.inner.in_flight_now(&key);
+        crate::wire::named(&[
+            ("total", JsValue::from(now.total)),
+            ("key", JsValue::from(now.key)),
+        ])
+    }
+
+    /// Up to `max` keys that have an adaptive per-key controller (see
+    /// [`adaptiveStatsOf`](RawLimiter::adaptive_stats_of)).
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveKeys)]
+    pub fn adaptive_keys(&self, max: u32) -> Vec<String> {
+        let rows = self.inner.adaptive_key_stats(max as usize);
+        rows.into_iter().map(|(k, _)| k).collect()
+    }
+
+    /// `{ limit, minRtt, sampleRtt, gradient }` of `key`'s adaptive per-key
+    /// controller (RTTs in ms, NaN until measured), or `undefined`.
+    #[cfg(feature = "adaptive")]
+    #[wasm_bindgen(js_name = adaptiveStatsOf)]
+    pub fn adaptive_stats_of(&self, key: String) -> Option<js_sys::Array> {
+        self.inner
+            .adaptive_stats_of(&key)
+            .map(crate::adaptive::stats_named)
     }
 
     /// `{ limit, minRtt, sampleRtt, gradient }` of the adaptive cap (RTTs
@@ -286,13 +351,6 @@ impl RawLimiter {
         self.inner
             .adaptive_stats()
             .map(crate::adaptive::stats_named)
-    }
-
-    /// Permits in flight now (what a `report` sample's `in_flight` is
-    /// taken from when a request starts).
-    #[wasm_bindgen(js_name = inFlight)]
-    pub fn in_flight(&self) -> u32 {
-        self.inner.stats().in_flight as u32
     }
 
     /// `{ inFlight, queued, keys, rateKeys, permits, waiting }`: in flight
@@ -361,7 +419,7 @@ fn new_limiter(
     rate: &[f64],
     per_key_rate: &[f64],
     max_queue: Option<u32>,
-    adaptive: Option<weir::adaptive::AdaptiveConfig>,
+    [adaptive, per_key_adaptive]: [Option<weir::adaptive::AdaptiveConfig>; 2],
 ) -> Result<Limiter<String, JsTimer>, JsValue> {
     let config = LimiterConfig {
         concurrency: concurrency.map(|n| n as usize),
@@ -370,6 +428,7 @@ fn new_limiter(
         per_key_rate: quotas_from_triples(per_key_rate, "perKeyRate")?,
         max_queue: max_queue.map(|n| n as usize),
         adaptive,
+        per_key_adaptive,
     };
     Limiter::new(config, JsTimer).map_err(|e| range_error(&config_error_text(&e)))
 }

@@ -19,7 +19,7 @@ pub const USAGE: &str = "usage: weir <command> [options]
 
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
       --concurrency N       in flight at most (default 100); 'auto': found from the answers (up to 1,000)
-      --per-host N          in flight per host:port at most (default unlimited)
+      --per-host N          in flight per host:port at most (default unlimited); 'auto': found per host (up to 1,000)
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
                             bursts of up to the count by default, or say so: --rate 20/s,burst=5
       --per-host-rate 5/s   rate per host; repeatable; ,burst=N as for --rate
@@ -78,8 +78,8 @@ fn concurrency(t: &str) -> Result<usize, String> {
 /// The most `--concurrency auto` lets in flight (as in the Node build).
 pub const AUTO_MAX: usize = 1000;
 
-/// `--concurrency`: a fixed cap, or `auto` (an adaptive cap up to
-/// [`AUTO_MAX`] that follows the answers).
+/// `--concurrency` / `--per-host`: a fixed cap, or `auto` (an adaptive cap
+/// up to [`AUTO_MAX`] that follows the answers; per host for `--per-host`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cap {
     Fixed(usize),
@@ -151,8 +151,8 @@ pub struct FetchArgs {
     pub input: String,
     #[arg(long, value_name = "N", default_value = "100", value_parser = cap, allow_negative_numbers = true)]
     pub concurrency: Cap,
-    #[arg(long = "per-host", value_name = "N", value_parser = concurrency, allow_negative_numbers = true)]
-    pub per_host: Option<usize>,
+    #[arg(long = "per-host", value_name = "N", value_parser = cap, allow_negative_numbers = true)]
+    pub per_host: Option<Cap>,
     #[arg(long, value_name = "RATE", value_parser = values::parse_rate)]
     pub rate: Vec<Rate>,
     #[arg(long = "per-host-rate", value_name = "RATE", value_parser = values::parse_rate)]
@@ -284,6 +284,7 @@ mod tests {
         assert_eq!(f.input, "-");
         assert_eq!(f.concurrency, Cap::Fixed(100));
         assert_eq!(fetch(&["--concurrency", "auto"]).concurrency, Cap::Auto);
+        assert_eq!(fetch(&["--per-host", "auto"]).per_host, Some(Cap::Auto));
         assert_eq!(f.per_host, None);
         assert_eq!(f.retries, 2);
         assert_eq!(f.timeout.0, Some(Duration::from_secs(30)));
@@ -309,7 +310,7 @@ mod tests {
         assert_eq!(f.rate.len(), 2);
         assert_eq!(f.per_host_rate[0].burst, Some(1));
         assert_eq!(f.header[1], ("B".to_owned(), "2".to_owned()));
-        assert_eq!(f.per_host, Some(4));
+        assert_eq!(f.per_host, Some(Cap::Fixed(4)));
         assert_eq!(f.timeout.0, None);
         assert!(f.keyed());
     }

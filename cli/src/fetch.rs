@@ -301,7 +301,7 @@ async fn flush(rows: &mut Rows, buffer: &mut String) -> std::io::Result<()> {
 /// [`AUTO_MAX`]), `--per-host`, `--rate`, `--per-host-rate`.
 pub fn limits_for(
     concurrency: Cap,
-    per_host: Option<usize>,
+    per_host: Option<Cap>,
     rate: &[crate::values::Rate],
     per_host_rate: &[crate::values::Rate],
 ) -> LimiterConfig {
@@ -310,7 +310,10 @@ pub fn limits_for(
             Cap::Fixed(n) => Some(n),
             Cap::Auto => None,
         },
-        per_key: per_host,
+        per_key: match per_host {
+            Some(Cap::Fixed(n)) => Some(n),
+            _ => None,
+        },
         rate: rate.iter().map(|r| r.quota()).collect(),
         per_key_rate: per_host_rate.iter().map(|r| r.quota()).collect(),
         max_queue: None,
@@ -319,13 +322,19 @@ pub fn limits_for(
             max: AUTO_MAX as u32,
             ..AdaptiveConfig::default()
         }),
+        // `--per-host auto`: one controller per host, reported the same way.
+        per_key_adaptive: (per_host == Some(Cap::Auto)).then(|| AdaptiveConfig {
+            max: AUTO_MAX as u32,
+            ..AdaptiveConfig::default()
+        }),
     }
 }
 
 /// The limit middleware and client for `limits`. With `shared` (fleet
 /// mode, `--redis`) the shared limiter admits every attempt and the local
-/// limiter keeps only what is this process's own: the adaptive cap of
-/// `--concurrency auto` and the `Retry-After` pauses of the retry logic.
+/// limiter keeps only what is this process's own: the adaptive caps of
+/// `--concurrency auto` and `--per-host auto` and the `Retry-After` pauses
+/// of the retry logic.
 pub fn client_for(
     limits: LimiterConfig,
     retries: u32,
@@ -335,6 +344,7 @@ pub fn client_for(
         None => limits,
         Some(_) => LimiterConfig {
             adaptive: limits.adaptive,
+            per_key_adaptive: limits.per_key_adaptive,
             ..LimiterConfig::default()
         },
     };
@@ -518,10 +528,11 @@ pub async fn run(args: FetchArgs) -> i32 {
         Some(url) => {
             let prefix = args.redis_prefix.as_deref().unwrap_or("weir:");
             let policy = args.redis_policy.unwrap_or_default();
-            // The adaptive cap of `auto` stays this process's own (fed by
-            // its own answers): the fleet shares no global cap then.
+            // The adaptive caps of `auto` stay this process's own (fed by
+            // its own answers): the fleet shares no such cap then.
             let fleet = LimiterConfig {
                 adaptive: None,
+                per_key_adaptive: None,
                 ..limits.clone()
             };
             match crate::fleet::connect(url, prefix, policy, fleet).await {

@@ -42,8 +42,8 @@ pub use as_completed::{
     LimitedAsCompletedKeyed, LimitedOrdered, ZeroLimit,
 };
 pub use limiter::{
-    ConfigError, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant, LimiterPermit,
-    LimiterStats,
+    AdaptiveLimits, ConfigError, InFlight, Limiter, LimiterAcquire, LimiterConfig, LimiterError,
+    LimiterGrant, LimiterPermit, LimiterStats,
 };
 pub use rate::{Denied, Quota, QuotaError, RateAcquire, RateAcquireOwned, RateLimiter};
 pub use retry::{Decision, FetchStats, RetryController, RetryPolicy};

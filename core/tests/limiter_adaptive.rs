@@ -7,7 +7,7 @@ use core::time::Duration;
 
 use weir::adaptive::sim::{run, Policy, Scenario, ServerSpec};
 use weir::adaptive::{AdaptiveConfig, Outcome, Sample};
-use weir::{Instant, Limiter, LimiterConfig, LimiterError, LimiterGrant, ManualClock};
+use weir::{InFlight, Instant, Limiter, LimiterConfig, LimiterError, LimiterGrant, ManualClock};
 
 fn adaptive(min: u32, max: u32, initial: u32) -> Option<AdaptiveConfig> {
     Some(AdaptiveConfig {
@@ -18,12 +18,19 @@ fn adaptive(min: u32, max: u32, initial: u32) -> Option<AdaptiveConfig> {
     })
 }
 
-fn refused(in_flight: u32) -> Sample {
-    Sample {
-        rtt: Duration::from_millis(2),
-        in_flight,
-        outcome: Outcome::TooManyRequests,
-    }
+/// Reports a 429 of `key` that started with `total` permits in flight.
+fn refuse<K: std::hash::Hash + Eq + Clone>(
+    limiter: &Limiter<K, ManualClock>,
+    key: K,
+    total: u32,
+) -> weir::AdaptiveLimits {
+    let started = InFlight { total, key: total };
+    limiter.report(
+        &key,
+        started,
+        Duration::from_millis(2),
+        Outcome::TooManyRequests,
+    )
 }
 
 #[test]
@@ -53,7 +60,7 @@ fn lowering_the_cap_revokes_nothing_held() {
         Err(LimiterError::Busy)
     ));
     clock.advance(Duration::from_secs(1));
-    assert_eq!(limiter.report(refused(10)), Some(8));
+    assert_eq!(refuse(&limiter, "a", 10).global, Some(8));
     // The per-key cap is kept; the global one follows the controller.
     assert_eq!(limiter.limits(), (Some(8), Some(50)));
     assert_eq!(limiter.stats().in_flight, 10);
@@ -76,7 +83,7 @@ fn the_configured_concurrency_caps_the_adaptive_limit() {
     assert_eq!(limiter.limits().0, Some(6));
     // Without `adaptive`, reports do nothing.
     let plain = Limiter::<&str, _>::new(LimiterConfig::default(), ManualClock::new()).unwrap();
-    assert_eq!(plain.report(refused(1)), None);
+    assert_eq!(refuse(&plain, "a", 1), weir::AdaptiveLimits::default());
     assert_eq!(plain.adaptive_stats(), None);
 }
 
@@ -85,12 +92,13 @@ fn the_configured_concurrency_caps_the_adaptive_limit() {
 struct Client(Limiter<usize, ManualClock>);
 
 impl Policy for Client {
-    type Token = LimiterGrant;
-    fn try_start(&mut self, _: Instant, host: usize, _: u32) -> Option<LimiterGrant> {
-        self.0.try_acquire_grant(&host, 1).ok()
+    type Token = (LimiterGrant, InFlight);
+    fn try_start(&mut self, _: Instant, host: usize, _: u32) -> Option<Self::Token> {
+        let grant = self.0.try_acquire_grant(&host, 1).ok()?;
+        Some((grant, self.0.in_flight_now(&host)))
     }
-    fn finish(&mut self, _: Instant, _: usize, grant: LimiterGrant, sample: Sample) {
-        self.0.report(sample);
+    fn finish(&mut self, _: Instant, host: usize, (grant, started): Self::Token, sample: Sample) {
+        self.0.report(&host, started, sample.rtt, sample.outcome);
         self.0.release(grant);
     }
     fn limit(&self, _: usize) -> u32 {

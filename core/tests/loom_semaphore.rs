@@ -172,3 +172,37 @@ fn set_limits_races_with_release() {
         assert_idle(&sem);
     });
 }
+
+/// A key's soft cap is raised (as an adaptive per-key limit does) while a
+/// waiter of that key is parked behind a held permit: the raise wakes it
+/// (no lost wake-up: the main thread releases only after it got through),
+/// and a concurrent lowering never lets the key above the larger cap.
+#[test]
+fn raising_a_key_cap_wakes_its_waiter() {
+    loom::model(|| {
+        let sem = Arc::new(KeyedSemaphore::new(None, None).unwrap());
+        sem.set_key_cap(&7, 1);
+        let gauge = Gauge::new(2);
+        let held = sem.try_acquire_owned(7, 1).unwrap();
+        gauge.enter(1);
+        let waiter = {
+            let (sem, gauge) = (sem.clone(), gauge.clone());
+            thread::spawn(move || {
+                let permit = loom::future::block_on(sem.acquire_owned(7, 1)).unwrap();
+                gauge.enter(1);
+                gauge.leave(1);
+                drop(permit);
+            })
+        };
+        let raiser = {
+            let sem = sem.clone();
+            thread::spawn(move || sem.set_key_cap(&7, 2))
+        };
+        raiser.join().unwrap();
+        waiter.join().unwrap();
+        gauge.leave(1);
+        drop(held);
+        assert_eq!(sem.key_cap(&7), Some(2));
+        assert_idle(&sem);
+    });
+}

@@ -153,7 +153,8 @@ export function parseFetchArgs(argv) {
     // `auto`: an adaptive cap (up to 1,000) that follows the answers.
     concurrency: v['--concurrency'] === undefined ? 100 : v['--concurrency'] === 'auto' ? AUTO_MAX : parseWhole(v['--concurrency'], '--concurrency', 1, 1_000_000),
     adaptive: v['--concurrency'] === 'auto',
-    perHost: v['--per-host'] === undefined ? undefined : parseWhole(v['--per-host'], '--per-host', 1, 1_000_000),
+    // `auto`: an adaptive cap per host (up to 1,000), each following its host's answers.
+    perHost: v['--per-host'] === undefined ? undefined : v['--per-host'] === 'auto' ? 'auto' : parseWhole(v['--per-host'], '--per-host', 1, 1_000_000),
     rate: (v['--rate'] ?? []).map((r) => parseRate(r, '--rate')),
     perHostRate: (v['--per-host-rate'] ?? []).map((r) => parseRate(r, '--per-host-rate')),
     retries: v['--retries'] === undefined ? 2 : parseWhole(v['--retries'], '--retries', 0, 100),
@@ -171,7 +172,7 @@ export function parseFetchArgs(argv) {
 }
 
 /** The most `--concurrency auto` lets in flight (and the look-ahead it pulls). */
-const AUTO_MAX = 1000;
+export const AUTO_MAX = 1000;
 
 const SERVE_SPEC = {
   '--port': { value: true },

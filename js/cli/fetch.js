@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs';
 import { setMaxListeners } from 'node:events';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { Limiter, limitedAsCompleted } from '../../bindings/js/node.js';
+import { AUTO_MAX } from './args.js';
 import { createFetcher } from './fetcher.js';
 import { MAX_LINE, countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';
@@ -325,7 +326,7 @@ function stoppable(lines, stop) {
 export function limiterFor(opts, fleet) {
   const limiter = new Limiter({
     concurrency: opts.adaptive ? { adaptive: { max: opts.concurrency } } : opts.concurrency,
-    perKey: opts.perHost,
+    perKey: opts.perHost === 'auto' ? { adaptive: { max: AUTO_MAX } } : opts.perHost,
     rate: opts.rate.length ? opts.rate : undefined,
     perKeyRate: opts.perHostRate.length ? opts.perHostRate : undefined,
     ...(fleet === undefined ? {} : { store: fleet.store, onStoreError: fleet.onStoreError }),

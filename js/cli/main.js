@@ -10,7 +10,7 @@ export const USAGE = `usage: weir <command> [options]
 
   weir fetch [FILE|-]   fetch URLs (one a line; blank and # lines skipped), NDJSON rows on stdout
       --concurrency N       in flight at most (default 100); 'auto': found from the answers (up to 1,000)
-      --per-host N          in flight per host:port at most (default unlimited)
+      --per-host N          in flight per host:port at most (default unlimited); 'auto': found per host (up to 1,000)
       --rate 20/s           global rate; repeatable (--rate 20/s --rate 600/min); units /ms /s /min /h;
                             bursts of up to the count by default, or say so: --rate 20/s,burst=5
       --per-host-rate 5/s   rate per host; repeatable; ,burst=N as for --rate

@@ -132,6 +132,23 @@ test('--concurrency auto finds a server capacity below its maximum', async () =>
   }
 });
 
+test('--per-host auto finds a host its capacity under a global cap that never binds', async () => {
+  // As --concurrency auto above, but the cap is the host's own (its key's
+  // controller), under a fixed global cap of 1,000.
+  const t = await startTarget({ delayMs: [18, 22], capacity: 8 });
+  try {
+    const file = await urlFile(Array.from({ length: 1200 }, (_, i) => `${t.url}/${i}`));
+    const r = await run(['fetch', file, '--concurrency', '1000', '--per-host', 'auto', '--output', '/dev/null']);
+    assert.equal(r.code, 0, r.stderr);
+    const s = t.stats();
+    assert.equal(s.total, 1200);
+    assert.ok(s.maxConcurrent < 60, `the server saw ${s.maxConcurrent} at once`);
+    assert.ok(s.maxConcurrent >= 8, `the server saw only ${s.maxConcurrent}: the capacity is not used`);
+  } finally {
+    await t.close();
+  }
+});
+
 test("1,000-class concurrency is real: Node's fetch pool opens a connection per request in flight", async () => {
   const t = await startTarget({ delayMs: [1000, 1000] });
   try {

@@ -205,3 +205,9 @@ test("parseFetchArgs: --concurrency auto is an adaptive cap up to 1,000; a numbe
   assert.deepEqual([fixed.concurrency, fixed.adaptive], [7, false]);
   assert.throws(() => parseFetchArgs(['--concurrency', 'automatic']), UsageError);
 });
+
+test("parseFetchArgs: --per-host auto is an adaptive cap per host; a number is fixed", () => {
+  assert.equal(parseFetchArgs(['--per-host', 'auto']).perHost, 'auto');
+  assert.equal(parseFetchArgs(['--per-host', '4']).perHost, 4);
+  assert.throws(() => parseFetchArgs(['--per-host', 'automatic']), UsageError);
+});

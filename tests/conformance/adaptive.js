@@ -1,6 +1,7 @@
 import { test } from './harness.js';
 
-// The adaptive global cap (`concurrency: { adaptive }`): the rule lives in
+// The adaptive global cap (`concurrency: { adaptive }`) and per-key caps
+// (`perKey: { adaptive }`): the rule lives in
 // core (weir::adaptive, tested against a simulated server there); these
 // cases check the JS surface feeds it and shows it.
 
@@ -57,4 +58,42 @@ test('adaptive: options are checked and named', ({ weir, assert }) => {
   }
   const limiter = new weir.Limiter({ concurrency: { adaptive: {} } });
   assert.throws(() => limiter.report({ rtt: 1, inFlight: 1, outcome: 'teapot' }), RangeError, /outcome/);
+});
+
+test("adaptive per key: a report lowers its key's cap only; a task above its cap runs alone", async ({ weir, assert }) => {
+  const limiter = new weir.Limiter({ perKey: { adaptive: { min: 1, max: 100, initial: 10 } } });
+  assert.equal(limiter.report({ key: 'a', rtt: 5, inFlight: 10, keyInFlight: 10, outcome: '429' }), 8);
+  const held = [];
+  for (let i = 0; i < 20; i++) {
+    const release = limiter.tryAcquire({ key: 'a' });
+    if (release === null) break;
+    held.push(release);
+  }
+  assert.equal(held.length, 8, "a's cap");
+  const b = [];
+  for (let i = 0; i < 10; i++) b.push(limiter.tryAcquire({ key: 'b' }));
+  assert.ok(b.every((r) => r !== null), 'b keeps its own cap of 10');
+  assert.equal(limiter.tryAcquire({ key: 'b' }), null);
+  const s = limiter.stats();
+  assert.deepEqual(Object.keys(s.perKeyAdaptive), ['a']);
+  assert.equal(s.perKeyAdaptive.a.limit, 8);
+  assert.equal(s.adaptive, undefined, 'no global adaptive cap');
+  for (const release of [...held, ...b]) release();
+  // Alone, a cost above the key's cap is admitted (never stuck).
+  const big = limiter.tryAcquire({ key: 'a', cost: 9 });
+  assert.ok(big !== null);
+  assert.equal(limiter.tryAcquire({ key: 'a' }), null);
+  big();
+  assert.equal(limiter.stats().inFlight, 0);
+});
+
+test('adaptive per key: run reports under its key', async ({ weir, assert }) => {
+  const limiter = new weir.Limiter({ perKey: { adaptive: { initial: 20, algorithm: 'aimd' } } });
+  const busy = Object.assign(new Error('busy'), { status: 429 });
+  await limiter.run(async () => {
+    throw busy;
+  }, { key: 'h' }).catch(() => {});
+  assert.equal(limiter.stats().perKeyAdaptive.h.limit, 18, '20 × 0.9');
+  assert.throws(() => new weir.Limiter({ perKey: { adaptive: { min: 0 } } }), RangeError, /perKey\.adaptive\.min/);
+  assert.throws(() => new weir.Limiter({ perKey: { adaptive: { algorithm: 'x' } } }), RangeError, /perKey\.adaptive\.algorithm/);
 });

@@ -128,6 +128,22 @@ test('invalid retry options throw naming the option', async () => {
   assert.ok(atRest(limiter), JSON.stringify([limiter.stats(), limiter.fetchStats()]));
 });
 
+test("with adaptive per-host caps, every attempt is reported with its host: 503s lower that host's cap only", async () => {
+  a.reset();
+  const limiter = new Limiter({ perKey: { adaptive: { min: 1, max: 100, initial: 10 } } });
+  const once = { attempts: 1 };
+  const host = new URL(a.url).host;
+  for (const want of [8, 6]) {
+    const res = await limiter.fetch(`${a.url}/status/503`, { retry: once });
+    assert.equal(res.status, 503);
+    await res.text();
+    assert.equal(limiter.stats().perKeyAdaptive[host].limit, want);
+  }
+  assert.equal(limiter.stats().adaptive, undefined, 'no global adaptive cap');
+  assert.deepEqual(Object.keys(limiter.stats().perKeyAdaptive), [host]);
+  assert.ok(atRest(limiter));
+});
+
 test('with an adaptive cap, every attempt is reported: 503s lower it', async () => {
   a.reset();
   const limiter = new Limiter({ concurrency: { adaptive: { min: 1, max: 100, initial: 10 } } });

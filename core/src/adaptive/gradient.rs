@@ -14,7 +14,7 @@
 use core::time::Duration;
 
 use super::sample::Sample;
-use super::window::{bound, Window};
+use super::window::{bound, sqrt, Window};
 use super::AdaptiveStats;
 use crate::retry::SplitMix64;
 use crate::time::Instant;
@@ -54,6 +54,9 @@ pub struct Gradient {
     window: Window,
     /// Lowest window mean since the last probe (ns).
     base_rtt: Option<u64>,
+    /// The per-sample standard deviation (ns) of the window that measured
+    /// `base_rtt`: the RTT noise without queueing.
+    base_sd: f64,
     /// EWMA of window means (ns): the window clock.
     smoothed_rtt: Option<u64>,
     /// The last window's mean (ns).
@@ -83,6 +86,7 @@ impl Gradient {
             increment: f64::from(initial),
             window: Window::open(Instant::ZERO),
             base_rtt: None,
+            base_sd: 0.0,
             smoothed_rtt: None,
             sample_rtt: None,
             gradient: 1.0,
@@ -150,15 +154,21 @@ impl Gradient {
         if let Some(saved) = self.probing.take() {
             // The probe window ran at half the limit: its mean is the new base.
             self.base_rtt = Some(mean);
+            self.base_sd = self.window.std_dev_ns();
             self.gradient = 1.0;
             self.set_limit(saved, now);
             return;
         }
-        let base = *self.base_rtt.get_or_insert(mean);
-        let base = base.min(mean);
-        self.base_rtt = Some(base);
-
-        let threshold = base as f64 * (1.0 + TOLERANCE) + NOISE_K * self.window.std_error_ns();
+        if self.base_rtt.map_or(true, |b| mean <= b) {
+            self.base_rtt = Some(mean);
+            self.base_sd = self.window.std_dev_ns();
+        }
+        let base = self.base_rtt.unwrap_or(mean);
+        // The noise allowance is the base window's spread, not this one's:
+        // a queue makes a window's RTTs bimodal (some wait a whole service
+        // time), and that spread must not excuse the queue that causes it.
+        let noise = self.base_sd / sqrt(f64::from(self.window.count));
+        let threshold = base as f64 * (1.0 + TOLERANCE) + NOISE_K * noise;
         self.gradient = bound(threshold / mean as f64, GRADIENT_FLOOR, 1.0);
         let mut next = self.limit;
         if self.gradient < 1.0 {

@@ -74,7 +74,12 @@ impl<K: Hash + Eq + Clone> KeyedAdaptive<K> {
                 problem: "must be at least 1",
             });
         }
-        Ok(KeyedAdaptive {
+        Ok(Self::from_valid(config, global))
+    }
+
+    /// [`new`](Self::new) for a config already validated and a cap not 0.
+    pub(crate) fn from_valid(config: AdaptiveConfig, global: Option<u32>) -> Self {
+        KeyedAdaptive {
             config,
             global,
             idle_after: IDLE_AFTER,
@@ -82,7 +87,7 @@ impl<K: Hash + Eq + Clone> KeyedAdaptive<K> {
             sweep_at: MIN_SWEEP,
             next_seed: 0,
             floor: Instant::ZERO,
-        })
+        }
     }
 
     /// Evict keys after `idle_after` without samples instead of [`IDLE_AFTER`].
@@ -123,11 +128,24 @@ impl<K: Hash + Eq + Clone> KeyedAdaptive<K> {
     /// Feed a request of `key` that finished at `now`; returns the key's
     /// limit after it (capped).
     pub fn on_sample(&mut self, key: &K, now: Instant, sample: Sample) -> u32 {
+        self.on_sample_evicting(key, now, sample, |_| {})
+    }
+
+    /// [`on_sample`](Self::on_sample), handing every key its amortised
+    /// sweep evicts to `evicted` (never `key` itself): for an owner that
+    /// keeps state of its own per resident key.
+    pub fn on_sample_evicting(
+        &mut self,
+        key: &K,
+        now: Instant,
+        sample: Sample,
+        evicted: impl FnMut(&K),
+    ) -> u32 {
         self.floor = self.floor.max(now);
         let now = self.floor;
         if !self.map.contains_key(key) {
             if self.map.len() + 1 >= self.sweep_at {
-                self.evict_idle(now);
+                self.evict_idle_evicting(now, evicted);
             }
             let seed = self.next_seed;
             self.next_seed = self.next_seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -160,11 +178,21 @@ impl<K: Hash + Eq + Clone> KeyedAdaptive<K> {
 
     /// Drop every key idle at `now`, and shrink the map if it has become sparse.
     pub fn evict_idle(&mut self, now: Instant) {
+        self.evict_idle_evicting(now, |_| {});
+    }
+
+    /// [`evict_idle`](Self::evict_idle), handing each evicted key to `evicted`.
+    pub fn evict_idle_evicting(&mut self, now: Instant, mut evicted: impl FnMut(&K)) {
         self.floor = self.floor.max(now);
         let now = self.floor;
         let idle_after = self.idle_after;
-        self.map
-            .retain(|_, e| now.saturating_duration_since(e.last_seen) < idle_after);
+        self.map.retain(|k, e| {
+            let keep = now.saturating_duration_since(e.last_seen) < idle_after;
+            if !keep {
+                evicted(k);
+            }
+            keep
+        });
         self.sweep_at = (2 * self.map.len()).max(MIN_SWEEP);
         if self.map.capacity() > 4 * self.sweep_at {
             self.map.shrink_to(self.sweep_at);

@@ -36,8 +36,12 @@
 //! - **gradient** `= clamp(threshold / sampleRTT, 0.5, 1)` with
 //!   `threshold = base · (1 + TOLERANCE) + NOISE_K · SE`, where
 //!   [`TOLERANCE`](gradient::TOLERANCE) = 0.05, `SE` is the standard error
-//!   of the window's mean and [`NOISE_K`](gradient::NOISE_K) = 3: a window
-//!   whose mean is above the base only by noise is not queueing. Below 1
+//!   a window of this many samples would have at the base (the per-sample
+//!   spread of the window that measured the base, over `√count`) and
+//!   [`NOISE_K`](gradient::NOISE_K) = 3: a window whose mean is above the
+//!   base only by noise is not queueing. (Not the window's own spread: a
+//!   queue makes RTTs bimodal — some wait a whole service time — and that
+//!   spread must not excuse the queue causing it; at `C` ≈ 10 it did.) Below 1
 //!   the server queues: `limit ← limit · gradient`. On the knee model that
 //!   is exactly the concurrency whose latency would be the threshold, so
 //!   one window undoes an overshoot of any size up to 2× (the

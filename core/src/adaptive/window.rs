@@ -65,6 +65,12 @@ impl Window {
         self.sum_ns.checked_div(u64::from(self.count)).unwrap_or(0)
     }
 
+    /// The sample standard deviation of the RTTs (ns; 0 with fewer than
+    /// two samples).
+    pub(crate) fn std_dev_ns(&self) -> f64 {
+        self.std_error_ns() * sqrt(f64::from(self.count))
+    }
+
     /// The standard error of the mean RTT (ns): the sample standard
     /// deviation over `√count` (0 with fewer than two samples).
     pub(crate) fn std_error_ns(&self) -> f64 {

@@ -16,6 +16,7 @@ use crate::rate::Quota;
 ///     per_key_rate: vec![Quota::per_second(5).unwrap()],
 ///     max_queue: Some(10_000),
 ///     adaptive: None,
+///     per_key_adaptive: None,
 /// };
 /// assert!(config.validate().is_ok());
 /// ```
@@ -37,6 +38,14 @@ pub struct LimiterConfig {
     /// [`Limiter::report`](super::Limiter::report) sets it within
     /// `[min, max]`, from `initial`; `concurrency`, if also given, caps it.
     pub adaptive: Option<AdaptiveConfig>,
+    /// Let each key's cap find itself: one adaptive controller per key,
+    /// fed by [`Limiter::report`](super::Limiter::report), sets the key's
+    /// cap within `[min, max]`, from `initial`; `per_key`, if also given,
+    /// caps it. A request above a key's current cap is admitted alone (when
+    /// nothing else of its key is in flight) rather than refused. A key
+    /// without reports for [`IDLE_AFTER`](crate::adaptive::IDLE_AFTER)
+    /// starts again from `initial`.
+    pub per_key_adaptive: Option<AdaptiveConfig>,
 }
 
 impl LimiterConfig {
@@ -59,6 +68,17 @@ impl LimiterConfig {
                 "min" => "adaptive.min",
                 "max" => "adaptive.max",
                 _ => "adaptive.initial",
+            };
+            return Err(ConfigError {
+                field,
+                problem: e.problem,
+            });
+        }
+        if let Some(Err(e)) = self.per_key_adaptive.map(|a| a.validate()) {
+            let field = match e.field {
+                "min" => "per_key_adaptive.min",
+                "max" => "per_key_adaptive.max",
+                _ => "per_key_adaptive.initial",
             };
             return Err(ConfigError {
                 field,

@@ -15,12 +15,14 @@
 //!    ever held while waiting for time.
 
 mod acquire;
+mod adaptive;
 mod config;
 mod error;
 mod grant;
 mod status;
 
 pub use acquire::LimiterAcquire;
+pub use adaptive::{AdaptiveLimits, InFlight};
 pub use config::{ConfigError, LimiterConfig};
 pub use error::LimiterError;
 pub use grant::LimiterGrant;
@@ -30,7 +32,7 @@ pub use status::RateStatus;
 use core::future::Future;
 use core::hash::Hash;
 
-use crate::adaptive::{AdaptiveLimit, AdaptiveStats, Sample};
+use crate::adaptive::{AdaptiveLimit, KeyedAdaptive};
 use crate::rate::{Denied, Quota, RateLimiter};
 use crate::semaphore::{Grant, KeyedSemaphore, OwnedPermit, TryAcquireError};
 use crate::sync::{AtomicBool, AtomicUsize, Mutex, Ordering};
@@ -76,6 +78,9 @@ pub struct Limiter<K: Hash + Eq + Clone, T> {
     /// The adaptive controller of the global cap, and the configured
     /// `concurrency` that caps it.
     adaptive: Option<(Mutex<AdaptiveLimit>, Option<usize>)>,
+    /// One adaptive controller per key (`per_key_adaptive`), whose limits
+    /// are the keys' soft caps in the semaphore.
+    per_key_adaptive: Option<Mutex<KeyedAdaptive<K>>>,
 }
 
 /// Statistics of a [`Limiter`] at one moment.
@@ -112,6 +117,12 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
                 field: "concurrency",
                 problem: "must be at least 1",
             })?;
+        let per_key_adaptive = config
+            .per_key_adaptive
+            .map(|a| adaptive::keyed(a, config.per_key));
+        if let Some(keyed) = &per_key_adaptive {
+            semaphore.set_default_key_cap(Some(cap(keyed.config().initial, config.per_key)));
+        }
         Ok(Self {
             semaphore: Arc::new(semaphore),
             rate: RateLimiter::new(&config.rate, &config.per_key_rate, timer),
@@ -121,52 +132,8 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
                 !(config.rate.is_empty() && config.per_key_rate.is_empty()),
             ),
             adaptive: adaptive.map(|a| (Mutex::new(a), config.concurrency)),
+            per_key_adaptive: per_key_adaptive.map(Mutex::new),
         })
-    }
-
-    /// Feeds one finished request to the adaptive controller (config
-    /// `adaptive`) at the timer's `now`, and applies its limit to the global
-    /// cap through [`set_limits`](Self::set_limits)' path: raising wakes
-    /// waiters, lowering revokes no permit already held. Returns the limit
-    /// after it; `None` (and nothing happens) without `adaptive`.
-    ///
-    /// `sample.in_flight` is what [`stats`](Self::stats)`.in_flight` read
-    /// when the request started (itself included).
-    ///
-    /// ```
-    /// use core::time::Duration;
-    /// use weir::adaptive::{AdaptiveConfig, Outcome, Sample};
-    /// use weir::{Limiter, LimiterConfig, ManualClock};
-    /// let adaptive = AdaptiveConfig { min: 1, max: 100, initial: 10, ..Default::default() };
-    /// let config = LimiterConfig { adaptive: Some(adaptive), ..Default::default() };
-    /// let limiter = Limiter::<&str, _>::new(config, ManualClock::new()).unwrap();
-    /// assert_eq!(limiter.limits().0, Some(10));
-    /// let refused = Sample { rtt: Duration::from_millis(3), in_flight: 10, outcome: Outcome::TooManyRequests };
-    /// assert_eq!(limiter.report(refused), Some(8));
-    /// assert_eq!(limiter.limits().0, Some(8));
-    /// ```
-    pub fn report(&self, sample: Sample) -> Option<u32> {
-        let (controller, configured) = self.adaptive.as_ref()?;
-        let now = self.rate.timer().now();
-        // The cap is applied under the controller's lock, so that two
-        // reports cannot apply their limits out of order. The semaphore
-        // wakes its waiters after its own unlock: wakers only schedule.
-        let mut controller = controller.lock();
-        let before = controller.limit();
-        let after = controller.on_sample(now, sample);
-        if after != before {
-            let (_, per_key) = self.semaphore.limits();
-            let _ = self
-                .semaphore
-                .set_limits(Some(cap(after, *configured)), per_key);
-        }
-        Some(after)
-    }
-
-    /// The adaptive controller's figures (limit, minRTT, sampleRTT,
-    /// gradient); `None` without `adaptive`.
-    pub fn adaptive_stats(&self) -> Option<AdaptiveStats> {
-        self.adaptive.as_ref().map(|(c, _)| c.lock().stats())
     }
 
     /// Admits `cost` units of work for `key` now, or says why not — never
@@ -449,6 +416,7 @@ impl<K: Hash + Eq + Clone, T: Timer> Limiter<K, T> {
     /// Concurrency state needs no sweep: idle keys leave it at once.
     pub fn evict_idle(&self) {
         self.rate.evict_idle();
+        self.evict_idle_controllers();
     }
 
     /// The quotas shared by all keys.

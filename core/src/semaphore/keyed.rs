@@ -136,6 +136,45 @@ impl<K: Hash + Eq + Clone> KeyedSemaphore<K> {
         self.state.lock().limits()
     }
 
+    /// Sets `key`'s soft cap, which outlives the key's eviction (see
+    /// [`SemaphoreState::set_key_cap`]): raising wakes the key's waiters
+    /// that now fit; lowering revokes nothing; a request above it is
+    /// admitted alone.
+    ///
+    /// ```
+    /// use weir::KeyedSemaphore;
+    /// let sem = KeyedSemaphore::new(None, None).unwrap();
+    /// sem.set_key_cap(&"a", 1);
+    /// let held = sem.try_acquire("a", 1).unwrap();
+    /// assert!(sem.try_acquire("a", 1).is_err());
+    /// drop(held);
+    /// assert!(sem.try_acquire("a", 3).is_ok()); // above the cap, but alone
+    /// ```
+    pub fn set_key_cap(&self, key: &K, cap: usize) {
+        let mut woken = WakeList::new();
+        self.state.lock().set_key_cap(key, cap, &mut woken);
+        woken.wake_all();
+    }
+
+    /// Drops `key`'s soft cap: the default soft cap applies to it again.
+    pub fn clear_key_cap(&self, key: &K) {
+        let mut woken = WakeList::new();
+        self.state.lock().clear_key_cap(key, &mut woken);
+        woken.wake_all();
+    }
+
+    /// Sets the soft cap of keys without one of their own (`None`: none).
+    pub fn set_default_key_cap(&self, cap: Option<usize>) {
+        let mut woken = WakeList::new();
+        self.state.lock().set_default_key_cap(cap, &mut woken);
+        woken.wake_all();
+    }
+
+    /// `key`'s soft cap in force.
+    pub fn key_cap(&self, key: &K) -> Option<usize> {
+        self.state.lock().key_cap(key)
+    }
+
     /// Permits in flight, waiters queued and keys resident.
     pub fn stats(&self) -> SemaphoreStats {
         self.state.lock().stats()

@@ -25,6 +25,7 @@ use alloc::sync::Arc;
 
 mod acquire;
 mod error;
+mod key_caps;
 mod keyed;
 mod permit;
 mod slots;

@@ -18,6 +18,9 @@ pub(crate) struct KeySlot<K> {
     pub(crate) hash: u64,
     /// Permits held by this key (granted, including granted-but-unclaimed).
     pub(crate) in_flight: usize,
+    /// The key's soft cap (see `key_caps`), copied here from the caps table
+    /// when the slot is created and whenever the key's cap changes.
+    pub(crate) soft_cap: Option<usize>,
     /// Oldest queued waiter.
     pub(crate) head: u32,
     /// Newest queued waiter.
@@ -33,11 +36,12 @@ pub(crate) struct KeySlot<K> {
 }
 
 impl<K> KeySlot<K> {
-    pub(crate) fn new(key: K, hash: u64) -> Self {
+    pub(crate) fn new(key: K, hash: u64, soft_cap: Option<usize>) -> Self {
         KeySlot {
             key: Some(key),
             hash,
             in_flight: 0,
+            soft_cap,
             head: NIL,
             tail: NIL,
             in_ring: false,

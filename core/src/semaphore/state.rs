@@ -8,6 +8,7 @@ use crate::hash::KeyHash;
 use hashbrown::hash_table::{Entry, HashTable};
 
 use super::error::{AcquireError, LimitError, TryAcquireError};
+use super::key_caps::KeyCaps;
 use super::slots::{KeySlot, WaiterSlot, WaiterStage, NIL};
 
 /// Permits granted by a [`SemaphoreState`]: hand it back to
@@ -123,6 +124,12 @@ pub struct SemaphoreStats {
 /// Rules, for a request of `n` permits on `key`:
 /// - `n == 0` is granted at once and releases nothing; `n` above a finite
 ///   limit is an error.
+/// - A key may also have a *soft* cap (a default, or its own override set by
+///   [`set_key_cap`](Self::set_key_cap), e.g. by an adaptive controller):
+///   a request fits it if the key's permits in flight plus `n` stay within
+///   it, or if the key has nothing in flight — a request above a soft cap
+///   is admitted alone, never refused and never stuck. Overrides outlive
+///   the key's slot: a key evicted and used again gets its override back.
 /// - A request is granted at once only if its key has no waiters, fits both
 ///   caps, and no key is queued on the global cap (no barging).
 /// - Waiters of one key are served in FIFO order. A key whose oldest waiter
@@ -152,6 +159,8 @@ pub struct SemaphoreStats {
 pub struct SemaphoreState<K, W> {
     global: Option<usize>,
     per_key: Option<usize>,
+    /// Soft per-key caps (a default and overrides), kept across eviction.
+    soft: KeyCaps<K>,
     /// The smallest finite cap (`usize::MAX` when both are unlimited).
     max_request: usize,
     in_flight: usize,
@@ -232,6 +241,7 @@ impl<K, W> SemaphoreState<K, W> {
         Ok(SemaphoreState {
             global,
             per_key,
+            soft: KeyCaps::new(),
             max_request: max_request(global, per_key),
             in_flight: 0,
             waiting: 0,
@@ -399,9 +409,13 @@ impl<K, W> SemaphoreState<K, W> {
         Ok(())
     }
 
+    /// `n` more permits fit `slot`'s hard cap and its soft cap (which a
+    /// key with nothing in flight always fits).
     #[inline]
     fn fits_key(&self, slot: u32, n: usize) -> bool {
-        fits(self.per_key, self.keys[slot as usize].in_flight, n)
+        let key = &self.keys[slot as usize];
+        fits(self.per_key, key.in_flight, n)
+            && (key.in_flight == 0 || fits(key.soft_cap, key.in_flight, n))
     }
 
     /// The key's oldest waiter fits the per-key cap.
@@ -687,6 +701,84 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
         }
     }
 
+    /// The soft cap of `key` in force (its override, else the default).
+    pub fn key_cap(&self, key: &K) -> Option<usize> {
+        self.soft.cap_of(self.hasher.hash_one(key), key)
+    }
+
+    /// How many keys have a soft-cap override.
+    pub fn key_cap_overrides(&self) -> usize {
+        self.soft.len()
+    }
+
+    /// Sets `key`'s soft cap (0 counts as 1), resident or not: it stays
+    /// until [`clear_key_cap`](Self::clear_key_cap), across evictions of
+    /// the key's slot. Raising grants the key's waiters that now fit;
+    /// lowering revokes nothing held, and a waiter above it is admitted
+    /// alone once the key has nothing in flight.
+    ///
+    /// ```
+    /// use weir::semaphore::{Acquired, SemaphoreState, WaiterPoll};
+    /// let mut st: SemaphoreState<&str, u8> = SemaphoreState::new(None, None).unwrap();
+    /// let mut woken = Vec::new();
+    /// st.set_key_cap(&"a", 1, &mut woken);
+    /// let Acquired::Granted(g) = st.acquire(&"a", 1, || 0).unwrap() else { panic!() };
+    /// let Acquired::Queued(id) = st.acquire(&"a", 1, || 1).unwrap() else { panic!() };
+    /// st.set_key_cap(&"a", 2, &mut woken);
+    /// assert_eq!(woken, [1]);
+    /// let WaiterPoll::Granted(g2) = st.poll(id) else { panic!() };
+    /// st.release(g, &mut woken);
+    /// st.release(g2, &mut woken);
+    /// assert_eq!(st.key_cap(&"a"), Some(2)); // kept while "a" is not resident
+    /// ```
+    pub fn set_key_cap(&mut self, key: &K, cap: usize, woken: &mut impl Extend<W>) {
+        let hash = self.hasher.hash_one(key);
+        let cap = self.soft.set(hash, key, cap);
+        self.apply_key_cap(hash, key, Some(cap), woken);
+    }
+
+    /// Drops `key`'s soft-cap override: the default applies to it again.
+    pub fn clear_key_cap(&mut self, key: &K, woken: &mut impl Extend<W>) {
+        let hash = self.hasher.hash_one(key);
+        let cap = self.soft.remove(hash, key);
+        self.apply_key_cap(hash, key, cap, woken);
+    }
+
+    /// Sets the soft cap of keys without an override (`None`: none).
+    pub fn set_default_key_cap(&mut self, cap: Option<usize>, woken: &mut impl Extend<W>) {
+        self.soft.set_default(cap);
+        for slot in 0..self.keys.len() {
+            let resident = &self.keys[slot];
+            if let Some(key) = &resident.key {
+                let cap = self.soft.cap_of(resident.hash, key);
+                self.keys[slot].soft_cap = cap;
+                self.refresh_ring(slot as u32);
+            }
+        }
+        self.drain(woken);
+    }
+
+    /// Copies a changed soft cap into `key`'s slot, if resident, and
+    /// grants whoever it lets through.
+    fn apply_key_cap(
+        &mut self,
+        hash: u64,
+        key: &K,
+        cap: Option<usize>,
+        woken: &mut impl Extend<W>,
+    ) {
+        let keys = &self.keys;
+        let Some(&slot) = self
+            .index
+            .find(hash, |&i| keys[i as usize].key.as_ref() == Some(key))
+        else {
+            return;
+        };
+        self.keys[slot as usize].soft_cap = cap;
+        self.refresh_ring(slot);
+        self.drain(woken);
+    }
+
     /// Grants `n` permits on `key` now, or says why not. Never queues.
     pub fn try_acquire(&mut self, key: &K, n: usize) -> Result<Grant, TryAcquireError> {
         if n == 0 {
@@ -721,7 +813,8 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
                 if self.ring_head != NIL || !fits(self.global, self.in_flight, n) {
                     return Err(TryAcquireError::NoPermits);
                 }
-                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
+                let cap = self.soft.cap_of(hash, key);
+                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key, cap);
                 entry.insert(slot);
                 self.last_slot = slot;
                 Ok(self.grant_now(slot, n))
@@ -798,7 +891,8 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
         ) {
             Entry::Occupied(entry) => *entry.get(),
             Entry::Vacant(entry) => {
-                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key);
+                let cap = self.soft.cap_of(hash, key);
+                let slot = Self::new_key_slot(&mut self.keys, &mut self.free_keys, hash, key, cap);
                 entry.insert(slot);
                 slot
             }
@@ -819,8 +913,14 @@ impl<K: Hash + Eq + Clone, W> SemaphoreState<K, W> {
 
     /// Takes a free key slot (or grows the slab) for `key`; the caller
     /// indexes it.
-    fn new_key_slot(keys: &mut Vec<KeySlot<K>>, free: &mut Vec<u32>, hash: u64, key: &K) -> u32 {
-        let value = KeySlot::new(key.clone(), hash);
+    fn new_key_slot(
+        keys: &mut Vec<KeySlot<K>>,
+        free: &mut Vec<u32>,
+        hash: u64,
+        key: &K,
+        soft_cap: Option<usize>,
+    ) -> u32 {
+        let value = KeySlot::new(key.clone(), hash, soft_cap);
         match free.pop() {
             Some(slot) => {
                 keys[slot as usize] = value;

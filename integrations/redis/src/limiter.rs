@@ -129,6 +129,7 @@ impl SharedLimiter {
                 per_key_rate: Vec::new(),
                 max_queue: limits.max_queue,
                 adaptive: limits.adaptive,
+                per_key_adaptive: limits.per_key_adaptive,
             },
             TokioTimer::new(),
         )?;
@@ -149,6 +150,7 @@ impl SharedLimiter {
                     .collect(),
                 max_queue: None,
                 adaptive: None,
+                per_key_adaptive: None,
             },
             TokioTimer::new(),
         )?;

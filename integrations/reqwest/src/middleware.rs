@@ -8,7 +8,9 @@ use http::Extensions;
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Error, Middleware, Next, Result};
 use weir::retry::{Attempt, Decision, Outcome, PolicyError, RetryController, RetryPolicy};
-use weir::{Clock, ConfigError, Instant, Limiter, LimiterConfig, LimiterPermit, Timer, TokioTimer};
+use weir::{
+    Clock, ConfigError, InFlight, Instant, Limiter, LimiterConfig, LimiterPermit, Timer, TokioTimer,
+};
 
 use crate::{host_key, HostLimiter, HostStats, PermitBody};
 
@@ -26,8 +28,8 @@ pub struct LimitMiddleware {
 
 struct Shared {
     limiter: Arc<HostLimiter>,
-    /// The limiter has an adaptive cap (`LimiterConfig::adaptive`): every
-    /// attempt is reported to it.
+    /// The limiter has an adaptive cap (`LimiterConfig::adaptive` or
+    /// `per_key_adaptive`): every attempt is reported to it, with its key.
     adaptive: bool,
     key_fn: Box<KeyFn>,
     retry: Mutex<RetryController<String>>,
@@ -130,7 +132,7 @@ impl LimitMiddlewareBuilder {
         };
         Ok(LimitMiddleware {
             shared: Arc::new(Shared {
-                adaptive: limiter.adaptive_stats().is_some(),
+                adaptive: limiter.is_adaptive(),
                 limiter,
                 key_fn: self.key_fn,
                 retry: Mutex::new(retry),
@@ -264,19 +266,16 @@ impl Shared {
     /// Feeds the limiter's adaptive cap one attempt, timed from sending to
     /// the response headers: 429/503 and network errors are overload (a
     /// timeout as such), any other status is served.
-    fn report(&self, sent_at: Instant, in_flight: usize, result: &Result<Response>) {
-        use weir::adaptive::{Outcome as Signal, Sample};
+    fn report(&self, key: &String, sent_at: Instant, started: InFlight, result: &Result<Response>) {
+        use weir::adaptive::Outcome as Signal;
         let outcome = match result {
             Ok(resp) => Signal::from_status(resp.status().as_u16()),
             Err(Error::Reqwest(e)) if e.is_timeout() => Signal::Timeout,
             Err(Error::Reqwest(e)) if is_network_error(e) => Signal::Dropped,
             Err(_) => Signal::Cancelled,
         };
-        self.limiter.report(Sample {
-            rtt: self.now() - sent_at,
-            in_flight: u32::try_from(in_flight).unwrap_or(u32::MAX),
-            outcome,
-        });
+        self.limiter
+            .report(key, started, self.now() - sent_at, outcome);
     }
 
     fn finish(&self, resp: Response, held: Held) -> Response {
@@ -367,14 +366,14 @@ impl Middleware for LimitMiddleware {
                 key: key.clone(),
             };
             let in_flight = if s.adaptive {
-                s.limiter.stats().in_flight
+                s.limiter.in_flight_now(&key)
             } else {
-                0
+                InFlight::default()
             };
             let sent_at = s.now();
             let result = next.clone().run(req, extensions).await;
             if s.adaptive {
-                s.report(sent_at, in_flight, &result);
+                s.report(&key, sent_at, in_flight, &result);
             }
             let (outcome, retry_after) = match &result {
                 Ok(resp) => (

@@ -598,3 +598,51 @@ async fn overload_answers_lower_an_adaptive_cap() {
     http.get(format!("http://{a}/ok")).send().await.unwrap();
     assert_eq!(mw.limiter().adaptive_stats().unwrap().limit, 5);
 }
+
+/// With `LimiterConfig::per_key_adaptive`, every attempt is reported with
+/// its host: 503s from one host lower that host's cap only, and the
+/// limiter enforces it (a third request to the host waits while two run).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overload_answers_lower_only_their_hosts_adaptive_cap() {
+    let (_server, a, b) = serve().await;
+    let config = LimiterConfig {
+        per_key_adaptive: Some(weir::adaptive::AdaptiveConfig {
+            min: 1,
+            max: 100,
+            initial: 4,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mw = LimitMiddleware::builder(config)
+        .retry(RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        })
+        .build()
+        .unwrap();
+    let http = client(&mw);
+    let limiter = mw.limiter();
+    // The default key is `host:port`: the two listeners are two hosts.
+    let (key_a, key_b) = (a.clone(), b.clone());
+    for want in [3, 2] {
+        let resp = http.get(format!("http://{a}/503")).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(limiter.key_limit(&key_a), Some(want));
+        assert_eq!(limiter.adaptive_stats_of(&key_a).unwrap().limit, want);
+    }
+    assert_eq!(
+        limiter.key_limit(&key_b),
+        Some(4),
+        "the other host keeps its cap"
+    );
+    http.get(format!("http://{b}/ok")).send().await.unwrap();
+    assert_eq!(limiter.key_limit(&key_b), Some(4));
+    assert_eq!(limiter.adaptive_stats(), None, "no global adaptive cap");
+    // The cap is enforced: with 2 held on host a, a third acquire is refused.
+    let held: Vec<_> = (0..2)
+        .map(|_| limiter.try_acquire(key_a.clone(), 1).unwrap())
+        .collect();
+    assert!(limiter.try_acquire(key_a.clone(), 1).is_err());
+    drop(held);
+}
