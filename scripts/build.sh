@@ -11,7 +11,10 @@ PATH="$PWD/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 dest="${WEIR_WASM_DEST:-bindings/js/wasm}"
 features=()
 if [ -n "${WEIR_WASM_NO_DEFAULT_FEATURES:-}" ]; then features=(-- --no-default-features); fi
-out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out${WEIR_WASM_NO_DEFAULT_FEATURES:+-limiter}"
+# WEIR_WASM_FEATURES="fetch guard" (with WEIR_WASM_NO_DEFAULT_FEATURES=1): the
+# limiter part plus those features, to measure what each one costs.
+if [ -n "${WEIR_WASM_FEATURES:-}" ]; then features+=(--features "$WEIR_WASM_FEATURES"); fi
+out="${CARGO_TARGET_DIR:-$PWD/target}/wasm-pack-out${WEIR_WASM_NO_DEFAULT_FEATURES:+-limiter}${WEIR_WASM_FEATURES:+-${WEIR_WASM_FEATURES// /-}}"
 rm -rf "$out"
 # panic = "abort" for this build only (a per-package profile cannot set it):
 # no unwinding tables or landing pads in the wasm.

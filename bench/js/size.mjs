@@ -13,7 +13,7 @@
 // .wasm file, or the inline DEFLATE/base64 module plus its inflater) and
 // the wasm-bindgen glue. With esbuild installed it also prints one minified
 // bundle of the entry's JS (what a bundler would ship). `--parts` builds the
-// bindings with `--no-default-features` (scripts/build.sh into
+// bindings with `--no-default-features --features as-completed` (scripts/build.sh into
 // target/size-limiter/, a release wasm build: minutes) and measures that.
 import { existsSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -91,11 +91,12 @@ if (args.includes('--parts')) {
   execFileSync('bash', [join(root, 'scripts/build.sh')], {
     cwd: root,
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, WEIR_WASM_DEST: dest, WEIR_WASM_NO_DEFAULT_FEATURES: '1' },
+    // limitedAsCompleted's class belongs to the limiter part.
+    env: { ...process.env, WEIR_WASM_DEST: dest, WEIR_WASM_NO_DEFAULT_FEATURES: '1', WEIR_WASM_FEATURES: 'as-completed' },
   });
   const wasm = gz(readFileSync(join(dest, 'weir_wasm_bg.wasm')));
   const glue = gz(readFileSync(join(dest, 'weir_wasm.js')));
-  console.log('\nthe limiter part (bindings built with --no-default-features: no fetch retry brain, no guard)');
+  console.log('\nthe limiter part (bindings built with --no-default-features --features as-completed: no fetch retry brain, no guard, no adaptive cap)');
   console.log(`  ${'weir_wasm_bg.wasm'.padEnd(30)} ${String(wasm).padStart(17)} B gz`);
   console.log(`  ${'weir_wasm.js'.padEnd(30)} ${String(glue).padStart(17)} B gz`);
   console.log(`  ${'wasm + glue'.padEnd(30)} ${String(wasm + glue).padStart(17)} B gz = ${kib(wasm + glue)}  ${verdict(wasm + glue, LIMITER_BUDGET)}`);

@@ -17,7 +17,18 @@ pub(crate) fn range_error(message: &str) -> JsValue {
 #[cold]
 #[inline(never)]
 pub(crate) fn range_error_of(parts: &[&str]) -> JsValue {
-    range_error(&parts.concat())
+    range_error(&cat(parts))
+}
+
+/// `parts` joined. Out of line, and without `[&str]::concat`'s generic
+/// join (its length-overflow checks and their panic text).
+#[inline(never)]
+pub(crate) fn cat(parts: &[&str]) -> String {
+    let mut out = String::new();
+    for part in parts {
+        out.push_str(part);
+    }
+    out
 }
 
 /// An `Error` whose `name` is `name`.
@@ -32,7 +43,8 @@ pub(crate) fn named_error(name: &str, message: &str) -> JsValue {
 // Message text without `core::fmt`: `format!`/`Display` would pull the
 // formatting machinery (float formatting alone is ~17 KB) into the wasm.
 
-/// The decimal digits of `n`.
+/// The decimal digits of `n`. Out of line: error texts call it up to twice.
+#[inline(never)]
 pub(crate) fn decimal(mut n: u64) -> String {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
@@ -55,44 +67,11 @@ pub(crate) fn js_number(x: f64) -> String {
         .unwrap_or_default()
 }
 
-/// The text of a core limiter error.
-#[cold]
-#[inline(never)]
-pub(crate) fn limiter_error_text(e: &weir::LimiterError) -> String {
-    use weir::LimiterError::*;
-    match *e {
-        Busy => "no concurrency permit is free".into(),
-        RateLimited { not_until } => {
-            ["rate limited until ", &decimal(not_until.as_nanos()), " ns"].concat()
-        }
-        QueueFull { max } => [
-            "queue full: ",
-            &decimal(max as u64),
-            " acquires are already waiting (max_queue)",
-        ]
-        .concat(),
-        TooLarge { requested, limit } => [
-            "cost ",
-            &decimal(requested as u64),
-            " exceeds the concurrency limit ",
-            &decimal(limit as u64),
-        ]
-        .concat(),
-        ExceedsBurst { cost, burst } => [
-            "cost ",
-            &decimal(cost.into()),
-            " exceeds the rate quota's burst ",
-            &decimal(burst.into()),
-        ]
-        .concat(),
-    }
-}
-
 /// The text of an invalid limiter option.
 #[cold]
 #[inline(never)]
 pub(crate) fn config_error_text(e: &weir::ConfigError) -> String {
-    ["invalid limiter option `", e.field, "`: ", e.problem].concat()
+    cat(&["invalid limiter option `", e.field, "`: ", e.problem])
 }
 
 /// The text of an invalid quota.
@@ -101,5 +80,26 @@ pub(crate) fn quota_error_text(e: &weir::QuotaError) -> &'static str {
         weir::QuotaError::ZeroLimit => "quota limit must be at least 1",
         weir::QuotaError::ZeroInterval => "quota interval must be at least 1 ns",
         weir::QuotaError::ZeroBurst => "quota burst must be at least 1",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)]
+    use crate::prelude::*;
+
+    use super::decimal;
+
+    #[test]
+    fn decimal_prints_every_digit() {
+        for (n, text) in [
+            (0, "0"),
+            (7, "7"),
+            (10, "10"),
+            (1_000_000_007, "1000000007"),
+            (u64::MAX, "18446744073709551615"),
+        ] {
+            assert_eq!(decimal(n), text);
+        }
     }
 }

@@ -71,6 +71,7 @@ fn borrow_conflict() -> ! {
 
 #[cfg(feature = "adaptive")]
 mod adaptive;
+#[cfg(feature = "as-completed")]
 mod as_completed;
 mod errors;
 #[cfg(feature = "guard")]
@@ -86,6 +87,7 @@ mod tickets;
 mod timer;
 mod wire;
 
+#[cfg(feature = "as-completed")]
 pub use as_completed::RawAsCompleted;
 pub use limiter::{RawLimiter, MUST_WAIT};
 pub use slab::PermitSlab;

@@ -12,9 +12,7 @@ use core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use weir::{Clock, Limiter, LimiterAcquire, LimiterConfig, LimiterError, LimiterGrant};
 
-use crate::errors::{
-    config_error_text, decimal, limiter_error_text, named_error, range_error, range_error_of,
-};
+use crate::errors::{cat, config_error_text, decimal, named_error, range_error, range_error_of};
 use crate::quota::quotas_from_triples;
 use crate::slab::{release_grant, Permits};
 use crate::tickets::{reports, take_error, ParkOutcome, ParkedWaits};
@@ -441,17 +439,33 @@ fn new_limiter(
 #[cold]
 #[inline(never)]
 fn limiter_error(e: LimiterError) -> JsValue {
+    // Each text built once, with its `weir: ` prefix (the same texts as the
+    // core's `Display`, which would pull `core::fmt` into the wasm).
     match e {
         LimiterError::QueueFull { max } => named_error(
             "QueueFullError",
-            &["weir: queue full (maxQueue = ", &decimal(max as u64), ")"].concat(),
+            &cat(&["weir: queue full (maxQueue = ", &decimal(max as u64), ")"]),
         ),
-        LimiterError::TooLarge { .. } | LimiterError::ExceedsBurst { .. } => {
-            range_error_of(&["weir: ", &limiter_error_text(&e)])
-        }
-        other => named_error(
+        LimiterError::TooLarge { requested, limit } => range_error_of(&[
+            "weir: cost ",
+            &decimal(requested as u64),
+            " exceeds the concurrency limit ",
+            &decimal(limit as u64),
+        ]),
+        LimiterError::ExceedsBurst { cost, burst } => range_error_of(&[
+            "weir: cost ",
+            &decimal(cost.into()),
+            " exceeds the rate quota's burst ",
+            &decimal(burst.into()),
+        ]),
+        LimiterError::Busy => named_error("LimiterError", "weir: no concurrency permit is free"),
+        LimiterError::RateLimited { not_until } => named_error(
             "LimiterError",
-            &["weir: ", &limiter_error_text(&other)].concat(),
+            &cat(&[
+                "weir: rate limited until ",
+                &decimal(not_until.as_nanos()),
+                " ns",
+            ]),
         ),
     }
 }

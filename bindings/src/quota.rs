@@ -16,42 +16,60 @@ pub(crate) fn quotas_from_triples(triples: &[f64], option: &str) -> Result<Vec<Q
     if triples.len() % 3 != 0 {
         return Err(range_error_of(&[option, ": malformed quota list"]));
     }
-    triples
-        .chunks_exact(3)
-        .map(|t| {
-            let (limit, interval_ms, burst) = (t[0], t[1], t[2]);
-            let limit = whole_u32(limit).ok_or_else(|| {
-                range_error_of(&[
-                    option,
-                    ".limit must be a whole number in 1..2^32, got ",
-                    &js_number(limit),
-                ])
-            })?;
-            if !(interval_ms.is_finite() && interval_ms > 0.0) {
-                return Err(range_error_of(&[
-                    option,
-                    ".interval must be a positive number of milliseconds, got ",
-                    &js_number(interval_ms),
-                ]));
-            }
-            let interval = Duration::from_nanos(round_to_u64(interval_ms * 1e6).max(1));
-            let quota = Quota::new(limit, interval)
-                .map_err(|e| range_error_of(&[option, ": ", quota_error_text(&e)]))?;
-            if burst == 0.0 {
-                return Ok(quota);
-            }
-            let burst = whole_u32(burst).ok_or_else(|| {
-                range_error_of(&[
-                    option,
-                    ".burst must be a whole number in 1..2^32, got ",
-                    &js_number(burst),
-                ])
-            })?;
-            quota
-                .with_burst(burst)
-                .map_err(|e| range_error_of(&[option, ".burst: ", quota_error_text(&e)]))
-        })
-        .collect()
+    // A plain loop (not `map(…).collect::<Result<_, _>>()`): no generic
+    // short-circuiting adapter in the wasm.
+    let mut quotas = Vec::with_capacity(triples.len() / 3);
+    for t in triples.chunks_exact(3) {
+        quotas.push(quota_from_triple(t[0], t[1], t[2], option)?);
+    }
+    Ok(quotas)
+}
+
+/// One `[limit, intervalMs, burst]` triple.
+fn quota_from_triple(
+    limit: f64,
+    interval_ms: f64,
+    burst: f64,
+    option: &str,
+) -> Result<Quota, JsValue> {
+    let limit = whole_u32(limit).ok_or_else(|| {
+        bad_number(
+            option,
+            ".limit must be a whole number in 1..2^32, got ",
+            limit,
+        )
+    })?;
+    if !(interval_ms.is_finite() && interval_ms > 0.0) {
+        return Err(bad_number(
+            option,
+            ".interval must be a positive number of milliseconds, got ",
+            interval_ms,
+        ));
+    }
+    let interval = Duration::from_nanos(round_to_u64(interval_ms * 1e6).max(1));
+    let quota = Quota::new(limit, interval)
+        .map_err(|e| range_error_of(&[option, ": ", quota_error_text(&e)]))?;
+    if burst == 0.0 {
+        return Ok(quota);
+    }
+    let burst = whole_u32(burst).ok_or_else(|| {
+        bad_number(
+            option,
+            ".burst must be a whole number in 1..2^32, got ",
+            burst,
+        )
+    })?;
+    quota
+        .with_burst(burst)
+        .map_err(|e| range_error_of(&[option, ".burst: ", quota_error_text(&e)]))
+}
+
+/// `RangeError("<option><what><x as JS prints it>")`: one out-of-line copy
+/// for the three number checks.
+#[cold]
+#[inline(never)]
+fn bad_number(option: &str, what: &str, x: f64) -> JsValue {
+    range_error_of(&[option, what, &js_number(x)])
 }
 
 fn whole_u32(x: f64) -> Option<u32> {

@@ -121,11 +121,7 @@ impl RawRetryPolicy {
             policy.statuses = statuses.into_vec();
         }
         if let Some(methods) = methods {
-            policy.methods = methods
-                .split(',')
-                .filter(|m| !m.is_empty())
-                .map(str::to_ascii_uppercase)
-                .collect();
+            policy.methods = method_list(&methods);
         }
         if let Some(ms) = base_delay_ms {
             policy.base_delay = millis(ms, "retry.baseDelay")?;
@@ -149,6 +145,26 @@ impl RawRetryPolicy {
     /// The statuses this policy may retry (a `Retry-After` is read only for these).
     pub fn statuses(&self) -> Box<[u16]> {
         self.policy.statuses.clone().into_boxed_slice()
+    }
+}
+
+/// `"get,,put"` → `["GET", "PUT"]`: split at commas, empty names dropped,
+/// ASCII upper-cased. A byte scan rather than `str::split`: no pattern
+/// searcher in the wasm (a comma is ASCII, so every cut is a char boundary).
+fn method_list(methods: &str) -> Vec<String> {
+    let upper = methods.to_ascii_uppercase();
+    let mut rest = upper.as_str();
+    let mut list = Vec::new();
+    loop {
+        let end = rest.bytes().position(|b| b == b',').unwrap_or(rest.len());
+        let (name, tail) = rest.split_at_checked(end).unwrap_or((rest, ""));
+        if !name.is_empty() {
+            list.push(String::from(name));
+        }
+        match tail.get(1..) {
+            Some(after_comma) => rest = after_comma,
+            None => return list,
+        }
     }
 }
 
@@ -321,4 +337,21 @@ impl RawRetry {
 #[inline(never)]
 fn retry_after_now(value: &str) -> Option<Duration> {
     parse_retry_after(value, (js_sys::Date::now() / 1000.0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    #[allow(unused_imports)]
+    use crate::prelude::*;
+
+    use super::method_list;
+
+    #[test]
+    fn method_list_splits_upper_cases_and_drops_empty_names() {
+        assert_eq!(method_list("get,Put"), ["GET", "PUT"]);
+        assert_eq!(method_list(",get,,put,"), ["GET", "PUT"]);
+        assert_eq!(method_list(""), Vec::<String>::new());
+        assert_eq!(method_list(","), Vec::<String>::new());
+        assert_eq!(method_list("pätch,x"), ["PäTCH", "X"]);
+    }
 }

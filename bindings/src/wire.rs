@@ -48,6 +48,7 @@ pub fn wire_names() -> Array {
         ("mustWait", JsValue::from(MUST_WAIT)),
         ("failed", JsValue::from(FAILED)),
         ("wantsNotify", JsValue::from(WANTS_NOTIFY)),
+        #[cfg(feature = "as-completed")]
         ("none", JsValue::from(crate::as_completed::NONE)),
     ])
 }

@@ -118,7 +118,11 @@ impl Model {
         let total: usize = self.held.iter().map(|(_, g)| g.permits()).sum();
         assert_eq!(stats.in_flight, total, "permits lost or double-counted");
         assert_eq!(stats.waiting, self.queued.len());
-        assert_eq!(self.st.key_cap_overrides(), self.caps.len(), "one override per key set");
+        assert_eq!(
+            self.st.key_cap_overrides(),
+            self.caps.len(),
+            "one override per key set"
+        );
         for key in 0..KEYS {
             assert_eq!(self.st.in_flight_of(&key), self.held_of(key));
             assert_eq!(self.st.key_cap(&key), self.cap(key), "cap of {key}");

@@ -212,8 +212,15 @@ test('limiter: maxQueue rejects beyond the queue with QueueFullError', async ({ 
 
 test('limiter: a cost above the concurrency cap is a RangeError, not a hang', async ({ weir, assert }) => {
   const limiter = new weir.Limiter({ concurrency: 2 });
-  await assert.rejects(limiter.run(() => 0, { cost: 3 }), (e) => assert.matchesError(e, RangeError));
+  await assert.rejects(limiter.run(() => 0, { cost: 3 }), (e) =>
+    assert.matchesError(e, RangeError, /^weir: cost 3 exceeds the concurrency limit 2$/));
   assert.equal(limiter.stats().inFlight, 0);
+});
+
+test('limiter: a cost above the rate burst is a RangeError naming both', async ({ weir, assert }) => {
+  const limiter = new weir.Limiter({ rate: { limit: 2, interval: 1000 } });
+  await assert.rejects(limiter.run(() => 0, { cost: 3 }), (e) =>
+    assert.matchesError(e, RangeError, /^weir: cost 3 exceeds the rate quota's burst 2$/));
 });
 
 test('limiter: raising limits wakes waiters; lowering revokes nothing', async ({ weir, assert, deferred, settle }) => {

@@ -105,16 +105,21 @@ impl Tat {
     }
 
     /// Read-only figures at `now`: how many units a check would admit, and
-    /// how long until the cell is full again.
-    #[inline]
+    /// how long until the cell is full again. Out of line: two callers
+    /// (global and per-key cells), neither on an admission path.
+    #[inline(never)]
     pub(crate) fn status(self, quota: &Quota, now: Instant) -> CellStatus {
         let now_s = quota.scaled(now);
         let backlog = self.0.saturating_sub(now_s);
-        let units = quota.tolerance().saturating_sub(backlog) / quota.span(1);
+        // At most `tolerance / interval = burst < 2^32` units.
+        let units = super::divide::div_small_quotient(
+            quota.tolerance().saturating_sub(backlog),
+            quota.interval_ns(),
+        );
         let full_at = quota.instant_at_or_after(self.0);
         CellStatus {
             quota: *quota,
-            remaining: u64::try_from(units).unwrap_or(u64::MAX),
+            remaining: units,
             reset_after: full_at.saturating_duration_since(now),
         }
     }

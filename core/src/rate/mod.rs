@@ -13,6 +13,7 @@
 //! admitted cost is at most `burst + limit·w/interval`.
 
 mod acquire;
+mod divide;
 mod error;
 mod gcra;
 mod keyed;

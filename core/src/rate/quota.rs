@@ -131,6 +131,12 @@ impl Quota {
         u128::from(now.as_nanos()) * u128::from(self.limit)
     }
 
+    /// The interval in nanoseconds (the scaled span of one unit).
+    #[inline]
+    pub(crate) fn interval_ns(&self) -> u64 {
+        self.interval_ns
+    }
+
     /// The scaled span that `cost` units occupy.
     #[inline]
     pub(crate) fn span(&self, cost: u64) -> u128 {
@@ -146,8 +152,6 @@ impl Quota {
     /// The first instant whose scaled value is at least `scaled`.
     #[inline]
     pub(crate) fn instant_at_or_after(&self, scaled: u128) -> Instant {
-        let limit = u128::from(self.limit);
-        let ns = scaled / limit + u128::from(scaled % limit != 0);
-        Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+        Instant::from_nanos(super::divide::ceil_div_u32(scaled, self.limit))
     }
 }
