@@ -34,9 +34,13 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export class RedisServer {
   static async start() {
-    const s = new RedisServer(await freePort());
-    await s.spawn();
-    return s;
+    // A port another test's server took between freePort and the bind makes
+    // this server exit: try another port.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const s = new RedisServer(await freePort());
+      if (await s.trySpawn()) return s;
+    }
+    throw new Error('redis-server did not start on any of 5 free ports');
   }
 
   constructor(port) {
@@ -45,11 +49,25 @@ export class RedisServer {
   }
 
   async spawn() {
-    this.child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    if (!(await this.trySpawn())) throw new Error(`redis-server did not start again on ${this.port}`);
+  }
+
+  /**
+   * Start the server on `this.port`; false when it exited instead (the port
+   * was taken). The port answering is not enough: it must be this child.
+   */
+  async trySpawn() {
+    const child = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
+    this.child = child;
     const deadline = Date.now() + 5000;
-    while (!(await listening(this.port))) {
+    for (;;) {
+      if (child.exitCode !== null || child.signalCode !== null) return false;
+      if (await listening(this.port)) {
+        await sleep(20); // another server answering while ours exits on the bind error
+        return child.exitCode === null && child.signalCode === null;
+      }
       if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${this.port}`);
       await sleep(5);
     }

@@ -34,14 +34,6 @@ impl Drop for Cluster {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Cluster {
     /// Three masters owning every slot, or `None` when redis-server or
     /// redis-cli is missing.
@@ -56,7 +48,7 @@ impl Cluster {
             eprintln!("SKIPPED: redis-cli is not installed");
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("weir-cluster-{}", free_port()));
+        let dir = std::env::temp_dir().join(format!("weir-cluster-{}", support::free_port()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut cluster = Cluster {
             nodes: Vec::new(),
@@ -65,7 +57,7 @@ impl Cluster {
         for _ in 0..3 {
             // Cluster nodes also listen on port + 10000: keep both free.
             let port = loop {
-                let p = free_port();
+                let p = support::free_port();
                 if p < 55_000 {
                     break p;
                 }

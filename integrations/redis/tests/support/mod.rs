@@ -25,13 +25,32 @@ impl RedisServer {
             eprintln!("SKIPPED: redis-server is not installed (run scripts/setup.sh)");
             return None;
         }
-        let port = free_port();
-        let mut server = RedisServer { port, child: None };
-        server.spawn();
-        Some(server)
+        // A port another server took between `free_port` and the bind (tests
+        // run in parallel) makes this server exit: try another port.
+        for _ in 0..5 {
+            let mut server = RedisServer {
+                port: free_port(),
+                child: None,
+            };
+            if server.try_spawn() {
+                return Some(server);
+            }
+        }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
     fn spawn(&mut self) {
+        assert!(
+            self.try_spawn(),
+            "redis-server did not start again on {}",
+            self.port
+        );
+    }
+
+    /// Start the server on `self.port`; `false` when it exited instead
+    /// (its port was taken). The port answering is not enough: it must be
+    /// this child that answers, so the child is checked to be alive after.
+    fn try_spawn(&mut self) -> bool {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
@@ -41,7 +60,21 @@ impl RedisServer {
             .expect("spawn redis-server");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(5);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
+                self.child = None; // exited: the port was taken
+                return false;
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                // Listening, unless it is another server and ours is about
+                // to exit on the bind error: give it a moment to show that.
+                std::thread::sleep(Duration::from_millis(20));
+                if let Some(Ok(Some(_))) = self.child.as_mut().map(Child::try_wait) {
+                    self.child = None;
+                    return false;
+                }
+                return true;
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not listen on {}",
@@ -94,12 +127,22 @@ impl Drop for RedisServer {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind(("127.0.0.1", 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A free port no other server of this test binary was given (the OS may
+/// hand a just-released port out again).
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind(("127.0.0.1", 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// A `SharedLimiter` on its own connection to `url` (one process of a
