@@ -176,8 +176,8 @@ export async function pageReport(browser, url) {
   });
   page.on('requestfailed', (request) => problems.push(`failed: ${request.url()}`));
   try {
-    await page.goto(url);
-    await page.waitForFunction(() => globalThis.weirReport !== undefined, null, { timeout: 30_000 })
+    await page.goto(url, { timeout: 60_000 });
+    await page.waitForFunction(() => globalThis.weirReport !== undefined, null, { timeout: 60_000 })
       .catch(() => {
         throw new Error(`no report from ${url}\n${problems.join('\n')}`);
       });

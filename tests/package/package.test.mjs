@@ -229,7 +229,10 @@ function logger(into) {
   };
 }
 
-describe('bundlers, with no configuration, into Chromium', { concurrency: 2 }, () => {
+// One at a time: the builds run in this process, beside the static servers
+// the pages load from, and a long synchronous stretch of one build must not
+// starve another test's page load.
+describe('bundlers, with no configuration, into Chromium', { concurrency: 1 }, () => {
   test('esbuild: ESM browser bundle', async () => {
     const out = await esbuild('esbuild-esm', ['--format=esm', '--platform=browser']);
     writeFileSync(join(out, 'index.html'), PAGE_MODULE);
