@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { mkdir, open, stat, writeFile } from 'node:fs/promises';
 import { Limiter, limitedAsCompleted } from '../../bindings/js/node.js';
 import { AUTO_MAX } from './args.js';
-import { createFetcher } from './fetcher.js';
+import { createFetcher, warmUp } from './fetcher.js';
 import { MAX_LINE, countUrlLines, openInput, urlLines } from './lines.js';
 import { savePathFor } from './names.js';
 import { Progress, formatSummary } from './progress.js';
@@ -183,6 +183,7 @@ export async function fetchAll({ lines, opts, rows, progress, stop, abort, limit
   const window = keyed ? opts.concurrency * 2 : opts.concurrency;
   setMaxListeners(0, abort); // one listener per request in flight
 
+  await warmUp();
   const source = lines.stopSignal === stop ? lines : stoppable(lines, stop);
   const save = opts.save;
   // One async function per URL: check, request, read the body, fill the row.
