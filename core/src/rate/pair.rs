@@ -74,27 +74,30 @@ mod imp {
         ) -> Result<(), [u64; 2]> {
             let ptr = self.words.get().cast::<u64>();
             let (lo, hi): (u64, u64);
-            let swapped: u8;
+            let swapped: u64;
             // SAFETY: `ptr` is 16-byte aligned and live; the caller checked
-            // that the CPU has `cmpxchg16b`. `rbx` is reserved by LLVM, so
-            // the new low word is swapped into it and `rbx` restored after
-            // (`mov` and `xchg` leave ZF, the swap's outcome, alone).
+            // that the CPU has `cmpxchg16b`. `rbx` cannot be named as an
+            // operand, so the new low word is swapped into it and `rbx`
+            // restored after (`mov` and `xchg` leave ZF, the swap's outcome,
+            // alone). Every other operand has a fixed register: one of the
+            // allocator's choice could be `rbx` (the outcome was once given
+            // `bl`, which the restore then overwrote: every swap read as
+            // failed, and the caller retried — and admitted — until denied).
             unsafe {
                 core::arch::asm!(
                     "xchg {rbx_tmp}, rbx",
-                    "lock cmpxchg16b xmmword ptr [{ptr}]",
-                    "sete {swapped}",
+                    "lock cmpxchg16b xmmword ptr [rdi]",
+                    "sete cl",
                     "mov rbx, {rbx_tmp}",
-                    ptr = in(reg) ptr,
+                    in("rdi") ptr,
                     rbx_tmp = inout(reg) new[0] => _,
-                    swapped = out(reg_byte) swapped,
-                    in("rcx") new[1],
+                    inout("rcx") new[1] => swapped,
                     inout("rax") current[0] => lo,
                     inout("rdx") current[1] => hi,
                     options(nostack),
                 );
             }
-            if swapped != 0 {
+            if swapped as u8 != 0 {
                 Ok(())
             } else {
                 Err([lo, hi])
