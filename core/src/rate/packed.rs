@@ -13,8 +13,8 @@
 //! [`MIN_RANGE_BITS`]):
 //!
 //! ```text
-//! word  = b << h | (F mod 2^h)        (u64::MAX: the locked path holds the state)
-//! epoch = E, with E ≤ F < E + 2^h     (F = E + (word − E) mod 2^h)
+//! word  = (F mod 2^h) << (64 − h) | b   (u64::MAX: the locked path holds the state)
+//! epoch = E, with E ≤ F < E + 2^h       (F = E + (word − E << (64 − h)) >> (64 − h))
 //! ```
 //!
 //! Invariants:
@@ -64,7 +64,8 @@ pub(crate) const MIN_RANGE_BITS: u32 = 24;
 
 /// Whether this build packs: it needs 64-bit atomics (thumbv7em, for one,
 /// has none). wasm32 leaves it out: its hosts run one thread, where the
-/// lock is never contended, and the path costs ~1.6 KB gzip of wasm.
+/// lock is never contended, and the path costs ~1.6 KB gzip of wasm
+/// (measured before `wasm-opt`).
 pub(crate) const SUPPORTED: bool = cfg!(any(
     loom,
     all(target_has_atomic = "64", not(target_arch = "wasm32"))
@@ -81,7 +82,7 @@ struct Layout {
     interval: u64,
     tolerance: u64,
     gcd: u64,
-    /// `h`: the floor residue's bits (the backlog sits above them).
+    /// `64 − h`: the backlog's bits (the floor's residue sits above them).
     shift: u32,
     /// `2^h − 1`.
     range: u64,
@@ -115,20 +116,26 @@ impl Layout {
             interval,
             tolerance,
             gcd,
-            shift: bits,
+            shift: 64 - bits,
             range: (1u64 << bits) - 1,
         })
     }
 
+    /// The word of `floor` (its residue: the bits above the backlog's drop
+    /// out) and `backlog`.
     #[inline]
     fn encode(&self, floor: u64, backlog: u64) -> u64 {
-        (backlog << self.shift) | (floor & self.range)
+        (floor << self.shift) | backlog
     }
 
-    /// `(floor − epoch, backlog)` of a (non-LOCKED) word.
+    /// `(floor − epoch, backlog)` of a (non-LOCKED) word: the residue minus
+    /// the epoch's, mod 2^h, is what the top bits of the difference hold.
     #[inline]
     fn decode(&self, word: u64, epoch: u64) -> (u64, u64) {
-        (word.wrapping_sub(epoch) & self.range, word >> self.shift)
+        (
+            word.wrapping_sub(epoch << self.shift) >> self.shift,
+            word & (u64::MAX >> (64 - self.shift)),
+        )
     }
 }
 
@@ -251,7 +258,8 @@ impl Packed {
             let at = since.max(floor);
             // Its rule, in the frame of `at`, all divided by g (the product
             // fits: see `Layout::new`).
-            let ahead = backlog.saturating_sub((at - floor) * layout.limit);
+            let elapsed = since.saturating_sub(floor);
+            let ahead = backlog.saturating_sub(elapsed * layout.limit);
             // cost ≤ burst (checked by the caller): span ≤ tolerance.
             let span = u64::from(cost) * layout.interval;
             let (ahead, result) = match admit(ahead, span, layout.tolerance) {
@@ -360,21 +368,23 @@ mod tests {
             (l.limit, l.interval, l.tolerance, l.gcd),
             (1, 1, u32::MAX.into(), 1_000_000_000)
         );
-        assert_eq!((l.shift, l.range), (31, (1 << 31) - 1));
+        assert_eq!((l.shift, l.range), (33, (1 << 31) - 1));
         // 100 per second: T' = 10^9 (30 bits), 34 bits of floor range.
         let l = Layout::new(&quota(100, 1_000_000_000, 100), None).unwrap();
         assert_eq!(
             (l.tolerance, l.shift, l.range),
-            (1_000_000_000, 34, (1 << 34) - 1)
+            (1_000_000_000, 30, (1 << 34) - 1)
         );
         // 1000 per hour: T' = 3.6 × 10^12 (42 bits): 22 bits of range, too few.
         assert!(Layout::new(&quota(1000, 3_600_000_000_000, 1000), None).is_none());
         assert!(Layout::new(&quota(1000, 3_600_000_000_000, 1000), Some(8)).is_some());
         // A tolerance of 2^s − 2 fits in s bits, 2^s − 1 does not (LOCKED).
-        assert_eq!(Layout::new(&quota(1, 6, 1), None).unwrap().shift, 61);
-        assert_eq!(Layout::new(&quota(1, 7, 1), None).unwrap().shift, 60);
+        assert_eq!(Layout::new(&quota(1, 6, 1), None).unwrap().shift, 3);
+        assert_eq!(Layout::new(&quota(1, 7, 1), None).unwrap().shift, 4);
         // 2^32 − 1 per ns: the range times the limit within 64 bits.
         assert_eq!(Layout::new(&quota(u32::MAX, 1, 1), None).unwrap().shift, 32);
+        // A capped range leaves the backlog the rest.
+        assert_eq!(Layout::new(&quota(1, 7, 1), Some(8)).unwrap().shift, 56);
     }
 
     #[test]
