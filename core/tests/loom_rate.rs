@@ -1,5 +1,6 @@
-//! Loom models: concurrent checks never over-admit; a head waiter leaving
-//! while the next one polls never loses the timer hand-over.
+//! Loom models: concurrent checks never over-admit (on the packed word, on
+//! the 16-byte pair, and across a re-base of the packed word's epoch); a head
+//! waiter leaving while the next one polls never loses the timer hand-over.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p weir-limiter --test rate_loom --release`.
 #![cfg(loom)]
@@ -175,6 +176,145 @@ fn a_waiter_coming_and_going_races_a_lock_free_check() {
         assert_eq!(limiter.waiting(), 0);
         clock.advance(core::time::Duration::from_secs(1));
         assert!(limiter.check(&(), 1).is_ok());
+        assert!(limiter.check(&(), 1).is_err());
+    });
+}
+
+/// A locked step (`status`) re-bases the packed word's epoch (floor range
+/// 2^4 ns: the floor moves from 0 to 10 ns, and the epoch with it) while
+/// another thread checks lock-free: a check that read the word before the
+/// re-base and the epoch after it decodes a wrong floor, and its
+/// compare-and-swap must fail. The admission is neither lost nor doubled,
+/// and the "not until" afterwards is exact.
+#[test]
+fn a_re_base_races_a_lock_free_check() {
+    loom::model(|| {
+        let clock = ManualClock::new();
+        let limiter = std::sync::Arc::new(
+            RateLimiter::new(
+                &[Quota::per_second(1).unwrap().with_burst(2).unwrap()],
+                &[],
+                clock.clone(),
+            )
+            .with_lock_free_range_bits(4),
+        );
+        assert_eq!(limiter.lock_free_kind(), "packed");
+        limiter.check(&(), 1).unwrap();
+        clock.set(weir::Instant::from_nanos(10));
+        let checker = {
+            let limiter = limiter.clone();
+            thread::spawn(move || limiter.check(&(), 1).is_ok())
+        };
+        let reader = {
+            let limiter = limiter.clone();
+            thread::spawn(move || limiter.status(&()).unwrap().remaining)
+        };
+        assert!(checker.join().unwrap());
+        let seen = reader.join().unwrap();
+        assert!(seen == 0 || seen == 1, "status saw {seen}");
+        assert!(limiter.is_lock_free());
+        assert_eq!(
+            limiter.check(&(), 1),
+            Err(weir::Denied::NotUntil(weir::Instant::from_nanos(
+                1_000_000_000
+            )))
+        );
+    });
+}
+
+loom::thread_local! {
+    static THREAD_NOW: core::cell::Cell<u64> = core::cell::Cell::new(0);
+}
+
+/// A clock each thread sets for itself (no lock between the threads: the
+/// model explores only the limiter's own steps, and each thread's reading
+/// is whatever it set, however the steps interleave).
+#[derive(Clone, Copy, Debug)]
+struct ThreadClock;
+
+impl ThreadClock {
+    fn set(nanos: u64) {
+        THREAD_NOW.with(|now| now.set(nanos));
+    }
+}
+
+impl weir::Clock for ThreadClock {
+    fn now(&self) -> weir::Instant {
+        weir::Instant::from_nanos(THREAD_NOW.with(core::cell::Cell::get))
+    }
+}
+
+/// A check whose floor leaves the packed word's range (its clock at 40 ns,
+/// 2^4 ns past the epoch) goes to the lock, which re-bases (epoch 0 → 40
+/// ns) and hands back, while another thread checks lock-free at 0 ns (a
+/// reading behind the new epoch: a clock stepping back across the re-base).
+/// That check may read the word before or after the re-base and the epoch
+/// before or after it; whatever it read, it must decide at the floor the
+/// word had when its compare-and-swap succeeded. Exactly one is admitted,
+/// the other is refused with the exact instant.
+#[test]
+fn a_check_past_the_floor_range_re_bases_while_another_checks() {
+    loom::model(|| {
+        let limiter = std::sync::Arc::new(
+            RateLimiter::new(
+                &[Quota::per_second(1).unwrap().with_burst(2).unwrap()],
+                &[],
+                ThreadClock,
+            )
+            .with_lock_free_range_bits(4),
+        );
+        ThreadClock::set(0);
+        limiter.check(&(), 1).unwrap();
+        let first = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                ThreadClock::set(40);
+                limiter.check(&(), 1)
+            })
+        };
+        let second = {
+            let limiter = limiter.clone();
+            thread::spawn(move || {
+                ThreadClock::set(0);
+                limiter.check(&(), 1)
+            })
+        };
+        let results = [first.join().unwrap(), second.join().unwrap()];
+        let refused = Err(weir::Denied::NotUntil(weir::Instant::from_nanos(
+            1_000_000_000,
+        )));
+        assert!(
+            results == [Ok(()), refused] || results == [refused, Ok(())],
+            "{results:?}"
+        );
+        assert!(limiter.is_lock_free());
+        assert_eq!(limiter.check(&(), 1), refused);
+    });
+}
+
+/// Quotas whose backlog leaves the packed word too few floor bits (here 3
+/// per 2^50 ns, bursts of 2: a 51-bit backlog) keep the 16-byte pair: its
+/// checks (loads possibly torn) never over-admit either.
+#[test]
+fn pair_checks_never_over_admit() {
+    loom::model(|| {
+        let limiter = std::sync::Arc::new(RateLimiter::new(
+            &[Quota::new(3, core::time::Duration::from_nanos(1 << 50))
+                .unwrap()
+                .with_burst(2)
+                .unwrap()],
+            &[],
+            ManualClock::new(),
+        ));
+        assert_eq!(limiter.lock_free_kind(), "pair");
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let limiter = limiter.clone();
+                thread::spawn(move || (0..2).filter(|_| limiter.check(&(), 1).is_ok()).count())
+            })
+            .collect();
+        let admitted: usize = handles.into_iter().map(|h| h.join().unwrap()).sum();
+        assert_eq!(admitted, 2);
         assert!(limiter.check(&(), 1).is_err());
     });
 }

@@ -27,20 +27,25 @@ fn assert_windows(quota: &Quota, admitted: &[(u64, u32)]) {
     }
 }
 
-/// One quota checked three ways: the pure cell, a limiter on the lock-free
-/// path (a single global quota), and a limiter on the locked path (the same
-/// quota plus one that never binds). The single-quota properties below hold
-/// for each.
+/// One quota checked four ways: the pure cell, a limiter on the lock-free
+/// path (a single global quota), the same with a floor range of 2^6 ns (a
+/// re-base through the lock every few checks), and a limiter on the locked
+/// path (the same quota plus one that never binds). The single-quota
+/// properties below hold for each.
 enum Subject {
     Cell(Gcra),
     Limiter(Box<RateLimiter<(), ManualClock>>, ManualClock),
 }
 
 impl Subject {
-    fn all(quota: Quota) -> [Subject; 3] {
-        let limiter = |quotas: &[Quota], lock_free: bool| {
+    fn all(quota: Quota) -> [Subject; 4] {
+        let limiter = |quotas: &[Quota], lock_free: bool, range_bits: Option<u32>| {
             let clock = ManualClock::new();
             let limiter = RateLimiter::new(quotas, &[], clock.clone());
+            let limiter = match range_bits {
+                Some(bits) => limiter.with_lock_free_range_bits(bits),
+                None => limiter,
+            };
             assert_eq!(limiter.is_lock_free(), lock_free);
             Subject::Limiter(Box::new(limiter), clock)
         };
@@ -50,8 +55,9 @@ impl Subject {
             .unwrap();
         [
             Subject::Cell(Gcra::new(quota)),
-            limiter(&[quota], true),
-            limiter(&[quota, never_binding], false),
+            limiter(&[quota], true, None),
+            limiter(&[quota], true, Some(6)),
+            limiter(&[quota, never_binding], false, None),
         ]
     }
 
@@ -148,7 +154,7 @@ proptest! {
     /// Random demand above the rate, checked at random gaps: the window bound
     /// holds and the long-run total is within one burst of the rate.
     #[test]
-    fn dense_demand_tracks_the_rate(quota in quota_strategy(), gaps in prop::collection::vec(0u64..50, 500..2_000), way in 0usize..3) {
+    fn dense_demand_tracks_the_rate(quota in quota_strategy(), gaps in prop::collection::vec(0u64..50, 500..2_000), way in 0usize..4) {
         let mut cell = Subject::all(quota).into_iter().nth(way).unwrap();
         let mut now = 0u64;
         let mut admitted = Vec::new();
@@ -247,11 +253,16 @@ proptest! {
         quota in quota_strategy(),
         times in prop::collection::vec((0u64..20_000, 1u32..10), 1..150),
         lock_free in any::<bool>(),
+        range_bits in prop_oneof![Just(None), (1u32..12).prop_map(Some)],
     ) {
         let clock = ManualClock::new();
         // A single global quota runs lock-free; with a per-key one, locked.
         let per_key = if lock_free { &[][..] } else { &[quota][..] };
         let limiter = RateLimiter::new(&[quota], per_key, clock.clone());
+        let limiter = match range_bits {
+            Some(bits) => limiter.with_lock_free_range_bits(bits),
+            None => limiter,
+        };
         prop_assert_eq!(limiter.is_lock_free(), lock_free);
         let mut high = 0u64;
         let mut admitted = Vec::new();

@@ -31,10 +31,42 @@ fn quota_strategy() -> impl Strategy<Value = Quota> {
     })
 }
 
-fn twins(quota: Quota, clock: &ManualClock) -> [RateLimiter<u8, ManualClock>; 2] {
+/// A quota and the lock-free state it should get: small quotas packed in
+/// one word, with their full floor range (`None`: re-based only by locked
+/// steps) or a range of a few hundred ns (re-based by checks crossing it
+/// all the time, offsets near the boundary included); and quotas whose
+/// backlog leaves the floor too few bits (intervals of hours), which keep
+/// the 16-byte pair.
+fn case_strategy() -> impl Strategy<Value = (Quota, Option<u32>)> {
+    // An odd limit per 2^50 ns (13 days): gcd 1, a backlog of 50+ bits;
+    // one unit per 2^20–2^30 ns.
+    let huge = ((1u32 << 19)..(1u32 << 29), 1u32..10).prop_map(|(half, burst)| {
+        Quota::new(2 * half + 1, Duration::from_nanos(1 << 50))
+            .unwrap()
+            .with_burst(burst)
+            .unwrap()
+    });
+    prop_oneof![
+        2 => quota_strategy().prop_map(|q| (q, None)),
+        2 => (quota_strategy(), 1u32..5).prop_map(|(q, bits)| (q, Some(bits))),
+        2 => (quota_strategy(), 5u32..14).prop_map(|(q, bits)| (q, Some(bits))),
+        1 => huge.prop_map(|q| (q, None)),
+    ]
+}
+
+fn twins(
+    (quota, range_bits): (Quota, Option<u32>),
+    clock: &ManualClock,
+) -> [RateLimiter<u8, ManualClock>; 2] {
     let fast = RateLimiter::new(&[quota], &[], clock.clone());
+    let fast = match range_bits {
+        Some(bits) => fast.with_lock_free_range_bits(bits),
+        None => fast,
+    };
     let locked = RateLimiter::new(&[quota, never_binding()], &[], clock.clone());
     assert!(fast.is_lock_free(), "this CPU should have a 16-byte CAS");
+    let huge = quota.interval() == Duration::from_nanos(1 << 50);
+    assert_eq!(fast.lock_free_kind(), if huge { "pair" } else { "packed" });
     assert!(!locked.is_lock_free());
     [fast, locked]
 }
@@ -45,6 +77,11 @@ enum Op {
     Advance(u64),
     /// Move the clock back by this many ns (saturating at 0).
     StepBack(u64),
+    /// A long idle gap: forward by this many ns (past any floor range but
+    /// the widest, so the next check re-bases).
+    Idle(u64),
+    /// Far back (saturating at 0): across re-bases.
+    StepBackFar(u64),
     Check(u8, u32),
     Peek(u8, u32),
     Status(u8),
@@ -65,7 +102,10 @@ enum Op {
 fn op_strategy() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0u64..3_000).prop_map(Op::Advance),
+        3 => (0u64..8).prop_map(Op::Advance),
         3 => (0u64..3_000).prop_map(Op::StepBack),
+        1 => (0u64..1 << 40).prop_map(Op::Idle),
+        1 => (0u64..1 << 38).prop_map(Op::StepBackFar),
         8 => (0u8..3, 0u32..12).prop_map(|(k, c)| Op::Check(k, c)),
         2 => (0u8..3, 0u32..12).prop_map(|(k, c)| Op::Peek(k, c)),
         2 => (0u8..3).prop_map(Op::Status),
@@ -88,12 +128,12 @@ proptest! {
     /// lock-free again.
     #[test]
     fn lock_free_and_locked_paths_answer_alike(
-        quota in quota_strategy(),
-        start in 0u64..1_000_000,
+        case in case_strategy(),
+        start in prop_oneof![0u64..1_000_000, (1u64 << 62)..(1u64 << 62) + 1_000_000],
         ops in prop::collection::vec(op_strategy(), 1..120),
     ) {
         let clock = ManualClock::starting_at(Instant::from_nanos(start));
-        let limiters = twins(quota, &clock);
+        let limiters = twins(case, &clock);
         let waker = futures::task::noop_waker();
         let mut cx = Context::from_waker(&waker);
         // Pending acquires, as (fast, locked) pairs.
@@ -102,7 +142,10 @@ proptest! {
             let now = clock.now_instant();
             match op {
                 Op::Advance(ns) => clock.advance(Duration::from_nanos(ns)),
-                Op::StepBack(ns) => clock.set(Instant::from_nanos(now.as_nanos().saturating_sub(ns))),
+                Op::StepBack(ns) | Op::StepBackFar(ns) => {
+                    clock.set(Instant::from_nanos(now.as_nanos().saturating_sub(ns)))
+                }
+                Op::Idle(ns) => clock.advance(Duration::from_nanos(ns)),
                 Op::Check(k, c) => {
                     let [a, b] = limiters.each_ref().map(|l| l.check(&k, c));
                     prop_assert_eq!(a, b, "step {}: check", step);

@@ -160,7 +160,7 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
             global_quotas: global.into(),
             per_key_quotas: per_key.into(),
             max_cost,
-            fast: FastCell::new(global, per_key),
+            fast: FastCell::new(global, per_key, None),
             state: Mutex::new(State {
                 global: alloc::vec![Tat::default(); global.len()],
                 global_paused_until: Instant::ZERO,
@@ -381,12 +381,31 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
     }
 
     /// Whether checks run lock-free right now: one global quota and no
-    /// other, on a CPU with a 16-byte compare-and-swap, while no pause is in
-    /// force and nobody waits. For tests and benchmarks; answers are the
-    /// same either way.
+    /// other, on a build with 64-bit atomics (or, for quotas whose state
+    /// does not fit one word, an x86-64 CPU with a 16-byte compare-and-swap),
+    /// while no pause is in force and nobody waits. For tests and
+    /// benchmarks; answers are the same either way.
     #[doc(hidden)]
     pub fn is_lock_free(&self) -> bool {
         self.fast.is_active()
+    }
+
+    /// Which lock-free state this limiter uses: `"packed"` (one `u64`),
+    /// `"pair"` (16 bytes) or `"none"`. For tests and benchmarks.
+    #[doc(hidden)]
+    pub fn lock_free_kind(&self) -> &'static str {
+        self.fast.kind()
+    }
+
+    /// The same limiter with the packed lock-free state's floor range capped
+    /// at `bits` bits (2^bits ns between re-bases), whatever the quota, so
+    /// that tests cross re-bases within a few nanoseconds. Call it on a
+    /// fresh limiter: the lock-free state starts over.
+    #[cfg(feature = "testing")]
+    #[doc(hidden)]
+    pub fn with_lock_free_range_bits(mut self, bits: u32) -> Self {
+        self.fast = FastCell::new(&self.global_quotas, &self.per_key_quotas, Some(bits));
+        self
     }
 
     #[inline]

@@ -4,11 +4,20 @@
 //! The state the locked path keeps for such a limiter, while no pause is in
 //! force and nobody waits, is exactly two numbers: the clock floor (the
 //! latest instant seen: a clock that steps back is read as standing still)
-//! and the cell's theoretical arrival time. Both live in one [`AtomicPair`]
+//! and the cell's theoretical arrival time. Where they fit, they live packed
+//! in one `AtomicU64` ([`Packed`], `packed.rs`: the floor as a residue
+//! anchored by an epoch, the backlog reduced by `gcd(limit, interval)`),
+//! replaced by an 8-byte compare-and-swap (on builds with 64-bit atomics,
+//! wasm32 aside). Quotas whose backlog leaves the floor fewer than
+//! [`MIN_RANGE_BITS`](super::packed::MIN_RANGE_BITS) bits (a long interval
+//! with a large burst, e.g. 1000 per hour) keep them in one [`AtomicPair`]
 //! as `[floor ns, backlog]`, the backlog being `TAT − floor` in the quota's
-//! scaled units, and every check replaces the pair by one compare-and-swap.
+//! scaled units, replaced by a 16-byte compare-and-swap (on x86-64 with
+//! `std` only). Other builds and quotas take the locked path.
 //!
-//! Invariants:
+//! Invariants (of the pair; the packed word's are in `packed.rs`):
+//! - **one path at a time.** A cell uses the packed word or the pair,
+//!   chosen at construction; the other stays locked forever;
 //! - **one owner at a time.** The pair either holds the state (backlog ≠
 //!   [`LOCKED`]) or says that the limiter's locked state does (backlog ==
 //!   [`LOCKED`]). Only holders of the limiter's lock change the mode:
@@ -29,6 +38,7 @@
 //!   `u64::MAX`: other quotas always take the locked path.
 
 use super::gcra::{admit, overshoot, Tat};
+use super::packed::Packed;
 use super::pair::{AtomicPair, SUPPORTED};
 use super::quota::Quota;
 use crate::time::Instant;
@@ -38,6 +48,8 @@ const LOCKED: u64 = u64::MAX;
 
 /// The lock-free cell of a single-quota limiter (see the module docs).
 pub(crate) struct FastCell {
+    /// The packed word (enabled when the quota fits), else the pair.
+    packed: Packed,
     pair: AtomicPair,
     quota: Quota,
     /// The quota's tolerance (scaled; below `u64::MAX` when enabled, else 0),
@@ -47,25 +59,31 @@ pub(crate) struct FastCell {
     interval_ns: u64,
     /// The limiter has exactly one quota, global.
     eligible: bool,
-    /// Eligible, and the build and CPU have a 16-byte CAS whose backlog
-    /// word can hold the quota's tolerance. Else the pair stays [`LOCKED`].
+    /// Eligible, the packed word is not, and the build and CPU have a
+    /// 16-byte CAS whose backlog word can hold the quota's tolerance. Else
+    /// the pair stays [`LOCKED`].
     enabled: bool,
 }
 
 impl FastCell {
     /// The cell of a limiter with these quotas: enabled only for exactly one
-    /// global quota whose tolerance fits, on a CPU with a 16-byte CAS.
-    pub(crate) fn new(global: &[Quota], per_key: &[Quota]) -> Self {
+    /// global quota, packed where it fits (its floor range capped at
+    /// `max_range_bits` bits when given: tests), else in the pair where its
+    /// tolerance fits, on a CPU with a 16-byte CAS.
+    pub(crate) fn new(global: &[Quota], per_key: &[Quota], max_range_bits: Option<u32>) -> Self {
         let (quota, eligible) = match (global, per_key) {
             ([quota], []) => (*quota, true),
             _ => (Quota::per_second(1).expect("a valid quota"), false),
         };
+        let packed = Packed::new(eligible.then_some(&quota), max_range_bits);
         let enabled = eligible
+            && !packed.is_enabled()
             && SUPPORTED
             && quota.tolerance() < u128::from(LOCKED)
             && AtomicPair::available();
         let backlog = if enabled { 0 } else { LOCKED };
         FastCell {
+            packed,
             pair: AtomicPair::new([0, backlog]),
             quota,
             tolerance: if enabled { quota.tolerance() as u64 } else { 0 },
@@ -82,15 +100,27 @@ impl FastCell {
         self.eligible
     }
 
-    /// Whether this limiter has a lock-free path at all.
+    /// Whether this limiter uses the pair.
     #[inline]
-    pub(crate) fn is_enabled(&self) -> bool {
+    fn is_enabled(&self) -> bool {
         SUPPORTED && self.enabled
     }
 
-    /// Whether the pair holds the state now (checks need no lock).
+    /// Which lock-free state this limiter uses: `"packed"`, `"pair"` or
+    /// `"none"` (tests).
+    pub(crate) fn kind(&self) -> &'static str {
+        if self.packed.is_enabled() {
+            "packed"
+        } else if self.is_enabled() {
+            "pair"
+        } else {
+            "none"
+        }
+    }
+
+    /// Whether the lock-free state holds the state now (checks need no lock).
     pub(crate) fn is_active(&self) -> bool {
-        self.enabled && self.pair.load()[1] != LOCKED
+        self.packed.is_active() || (self.enabled && self.pair.load()[1] != LOCKED)
     }
 
     /// Decide `cost` at `now` (the raw clock reading; `cost` within the
@@ -103,6 +133,17 @@ impl FastCell {
         cost: u32,
         commit: bool,
     ) -> Option<Result<(), Instant>> {
+        // A cell that does not pack holds its word LOCKED: `None` at once.
+        let packed = self.packed.decide(&self.quota, now, cost, commit);
+        if packed.is_some() || self.packed.is_enabled() {
+            return packed;
+        }
+        self.decide_pair(now, cost, commit)
+    }
+
+    /// [`decide`](Self::decide) on the pair.
+    #[inline]
+    fn decide_pair(&self, now: Instant, cost: u32, commit: bool) -> Option<Result<(), Instant>> {
         if !SUPPORTED {
             return None; // (when not enabled, the pair says LOCKED)
         }
@@ -146,6 +187,9 @@ impl FastCell {
     /// return it as `(floor, TAT)`; `None` when the locked path holds it
     /// already (then nobody else can hand it back meanwhile: we hold the lock).
     pub(crate) fn take_over(&self) -> Option<(Instant, Tat)> {
+        if self.packed.is_enabled() {
+            return self.packed.take_over(&self.quota);
+        }
         if !self.is_enabled() {
             return None;
         }
@@ -170,6 +214,9 @@ impl FastCell {
     /// state (`floor`, `tat`) back to the lock-free path. The locked state
     /// must hold nothing else (no pause in force, no waiter, no key).
     pub(crate) fn hand_back(&self, floor: Instant, tat: Tat) {
+        if self.packed.is_enabled() {
+            return self.packed.hand_back(&self.quota, floor, tat);
+        }
         if !self.is_enabled() {
             return;
         }
@@ -190,7 +237,7 @@ impl FastCell {
 impl core::fmt::Debug for FastCell {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("FastCell")
-            .field("enabled", &self.enabled)
+            .field("kind", &self.kind())
             .finish_non_exhaustive()
     }
 }

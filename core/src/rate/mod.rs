@@ -19,6 +19,7 @@ mod gcra;
 mod keyed;
 mod limiter;
 mod lock_free;
+mod packed;
 mod pair;
 mod quota;
 mod ramp;
