@@ -23,6 +23,24 @@ impl Wake for Counter {
     }
 }
 
+/// One thread checks a unit while another reads the status (which takes the
+/// lock, taking the state over from the lock-free path and handing it back):
+/// whether the check admitted, and the remaining units the status saw.
+fn check_beside_status<C>(limiter: &std::sync::Arc<RateLimiter<(), C>>) -> (bool, u32)
+where
+    C: weir::Clock + Send + Sync + 'static,
+{
+    let checker = {
+        let limiter = limiter.clone();
+        thread::spawn(move || limiter.check(&(), 1).is_ok())
+    };
+    let reader = {
+        let limiter = limiter.clone();
+        thread::spawn(move || limiter.status(&()).unwrap().remaining)
+    };
+    (checker.join().unwrap(), reader.join().unwrap())
+}
+
 #[test]
 fn concurrent_checks_never_over_admit() {
     loom::model(|| {
@@ -123,16 +141,8 @@ fn hand_over_races_a_lock_free_check() {
             &[],
             ManualClock::new(),
         ));
-        let checker = {
-            let limiter = limiter.clone();
-            thread::spawn(move || limiter.check(&(), 1).is_ok())
-        };
-        let reader = {
-            let limiter = limiter.clone();
-            thread::spawn(move || limiter.status(&()).unwrap().remaining)
-        };
-        assert!(checker.join().unwrap());
-        let seen = reader.join().unwrap();
+        let (admitted, seen) = check_beside_status(&limiter);
+        assert!(admitted);
         assert!(seen == 1 || seen == 2, "status saw {seen}");
         assert!(limiter.is_lock_free());
         assert_eq!(limiter.status(&()).unwrap().remaining, 1);
@@ -201,16 +211,8 @@ fn a_re_base_races_a_lock_free_check() {
         assert_eq!(limiter.lock_free_kind(), "packed");
         limiter.check(&(), 1).unwrap();
         clock.set(weir::Instant::from_nanos(10));
-        let checker = {
-            let limiter = limiter.clone();
-            thread::spawn(move || limiter.check(&(), 1).is_ok())
-        };
-        let reader = {
-            let limiter = limiter.clone();
-            thread::spawn(move || limiter.status(&()).unwrap().remaining)
-        };
-        assert!(checker.join().unwrap());
-        let seen = reader.join().unwrap();
+        let (admitted, seen) = check_beside_status(&limiter);
+        assert!(admitted);
         assert!(seen == 0 || seen == 1, "status saw {seen}");
         assert!(limiter.is_lock_free());
         assert_eq!(
