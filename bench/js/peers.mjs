@@ -54,6 +54,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { maxInWindow } from '../../bindings/js/server/target.js';
 import { NATIVE_BIN, rowsOf, start as startCli } from '../../tests/cli/helpers.mjs';
+import { freePort } from '../../tests/hosts/free-port.mjs';
 
 const NGINX = '/usr/sbin/nginx';
 const WRK = '/usr/bin/wrk';
@@ -61,9 +62,7 @@ const GUARD_CAP = 50;
 /**
  * After nginx logs a 429, how long the client may take to read it: requests
  * it sends meanwhile are no breach. Only the native CLI is judged by nginx's
- * log; the Node clients by their own send times (exact). A Node process's
- * first requests take 20-90 ms more than later ones (Node loads undici on its
- * first fetch), and more on a busy machine.
+ * log; the Node clients by their own send times (exact).
  */
 const GRACE_MS = 250;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -87,16 +86,6 @@ async function stop(child) {
   const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;
   clearTimeout(timer);
-}
-
-/** A port nobody listens on now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** Resolve once 127.0.0.1:`port` accepts a connection (polled, up to `ms`). */
