@@ -215,7 +215,7 @@ fn a_re_base_races_a_lock_free_check() {
                 &[],
                 clock.clone(),
             )
-            .with_lock_free_range_bits(4),
+            .with_lock_free_range_bits(Some(4)),
         );
         assert_eq!(limiter.lock_free_kind(), "packed");
         limiter.check(&(), 1).unwrap();
@@ -272,7 +272,7 @@ fn a_check_past_the_floor_range_re_bases_while_another_checks() {
                 &[],
                 ThreadClock,
             )
-            .with_lock_free_range_bits(4),
+            .with_lock_free_range_bits(Some(4)),
         );
         ThreadClock::set(0);
         limiter.check(&(), 1).unwrap();

@@ -41,11 +41,8 @@ impl Subject {
     fn all(quota: Quota) -> [Subject; 4] {
         let limiter = |quotas: &[Quota], lock_free: bool, range_bits: Option<u32>| {
             let clock = ManualClock::new();
-            let limiter = RateLimiter::new(quotas, &[], clock.clone());
-            let limiter = match range_bits {
-                Some(bits) => limiter.with_lock_free_range_bits(bits),
-                None => limiter,
-            };
+            let limiter =
+                RateLimiter::new(quotas, &[], clock.clone()).with_lock_free_range_bits(range_bits);
             assert_eq!(limiter.is_lock_free(), lock_free);
             Subject::Limiter(Box::new(limiter), clock)
         };
@@ -258,11 +255,8 @@ proptest! {
         let clock = ManualClock::new();
         // A single global quota runs lock-free; with a per-key one, locked.
         let per_key = if lock_free { &[][..] } else { &[quota][..] };
-        let limiter = RateLimiter::new(&[quota], per_key, clock.clone());
-        let limiter = match range_bits {
-            Some(bits) => limiter.with_lock_free_range_bits(bits),
-            None => limiter,
-        };
+        let limiter = RateLimiter::new(&[quota], per_key, clock.clone())
+            .with_lock_free_range_bits(range_bits);
         prop_assert_eq!(limiter.is_lock_free(), lock_free);
         let mut high = 0u64;
         let mut admitted = Vec::new();

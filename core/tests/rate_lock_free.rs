@@ -58,11 +58,7 @@ fn twins(
     (quota, range_bits): (Quota, Option<u32>),
     clock: &ManualClock,
 ) -> [RateLimiter<u8, ManualClock>; 2] {
-    let fast = RateLimiter::new(&[quota], &[], clock.clone());
-    let fast = match range_bits {
-        Some(bits) => fast.with_lock_free_range_bits(bits),
-        None => fast,
-    };
+    let fast = RateLimiter::new(&[quota], &[], clock.clone()).with_lock_free_range_bits(range_bits);
     let locked = RateLimiter::new(&[quota, never_binding()], &[], clock.clone());
     assert!(fast.is_lock_free(), "this CPU should have a 16-byte CAS");
     let huge = quota.interval() == Duration::from_nanos(1 << 50);

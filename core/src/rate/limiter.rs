@@ -399,12 +399,13 @@ impl<K: Hash + Eq + Clone, T: Clock> RateLimiter<K, T> {
 
     /// The same limiter with the packed lock-free state's floor range capped
     /// at `bits` bits (2^bits ns between re-bases), whatever the quota, so
-    /// that tests cross re-bases within a few nanoseconds. Call it on a
-    /// fresh limiter: the lock-free state starts over.
+    /// that tests cross re-bases within a few nanoseconds; `None` keeps the
+    /// quota's own range. Call it on a fresh limiter: the lock-free state
+    /// starts over.
     #[cfg(feature = "testing")]
     #[doc(hidden)]
-    pub fn with_lock_free_range_bits(mut self, bits: u32) -> Self {
-        self.fast = FastCell::new(&self.global_quotas, &self.per_key_quotas, Some(bits));
+    pub fn with_lock_free_range_bits(mut self, bits: Option<u32>) -> Self {
+        self.fast = FastCell::new(&self.global_quotas, &self.per_key_quotas, bits);
         self
     }
 
